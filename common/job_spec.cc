@@ -1,0 +1,121 @@
+#include "common/job_spec.h"
+
+#include <cmath>
+#include <string>
+
+namespace pst {
+namespace {
+
+template <typename E, size_t N>
+StatusOr<E> ParseName(const std::string& what, const std::string& name,
+                      const std::pair<const char*, E> (&table)[N]) {
+  std::string allowed;
+  for (const auto& [n, e] : table) {
+    if (name == n) return e;
+    allowed += allowed.empty() ? "" : "|";
+    allowed += n;
+  }
+  return Status::InvalidArgument("unknown " + what + " '" + name + "' (allowed: " + allowed + ")");
+}
+
+template <typename E, size_t N>
+const char* NameOf(E e, const std::pair<const char*, E> (&table)[N]) {
+  for (const auto& [n, v] : table)
+    if (v == e) return n;
+  return "?";
+}
+
+constexpr std::pair<const char*, Activation> kActivations[] = {
+    {"relu", Activation::kRelu}, {"tanh", Activation::kTanh}, {"sigmoid", Activation::kSigmoid}};
+constexpr std::pair<const char*, InitKind> kInits[] = {{"xavier", InitKind::kXavier},
+                                                       {"he", InitKind::kHe}};
+constexpr std::pair<const char*, OptimizerKind> kOptimizers[] = {
+    {"sgd", OptimizerKind::kSgd},         {"momentum", OptimizerKind::kMomentum},
+    {"nesterov", OptimizerKind::kNesterov}, {"adagrad", OptimizerKind::kAdagrad},
+    {"adam", OptimizerKind::kAdam},       {"adamw", OptimizerKind::kAdamW}};
+constexpr std::pair<const char*, LrSchedule> kSchedules[] = {
+    {"constant", LrSchedule::kConstant}, {"step", LrSchedule::kStep}, {"cosine", LrSchedule::kCosine}};
+constexpr std::pair<const char*, Consistency> kConsistencies[] = {
+    {"bsp", Consistency::kBsp}, {"asp", Consistency::kAsp}, {"ssp", Consistency::kSsp}};
+
+bool Finite(float v) { return std::isfinite(v); }
+
+}  // namespace
+
+StatusOr<Activation> ParseActivation(const std::string& n) { return ParseName("activation", n, kActivations); }
+StatusOr<InitKind> ParseInitKind(const std::string& n) { return ParseName("init", n, kInits); }
+StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& n) { return ParseName("optimizer", n, kOptimizers); }
+StatusOr<LrSchedule> ParseLrSchedule(const std::string& n) { return ParseName("lr schedule", n, kSchedules); }
+StatusOr<Consistency> ParseConsistency(const std::string& n) { return ParseName("consistency", n, kConsistencies); }
+const char* ActivationName(Activation a) { return NameOf(a, kActivations); }
+const char* InitKindName(InitKind k) { return NameOf(k, kInits); }
+const char* OptimizerKindName(OptimizerKind k) { return NameOf(k, kOptimizers); }
+const char* LrScheduleName(LrSchedule s) { return NameOf(s, kSchedules); }
+const char* ConsistencyName(Consistency c) { return NameOf(c, kConsistencies); }
+
+Status ValidateModelSpec(const ModelSpec& s) {
+  if (s.layer_sizes.size() < 2)
+    return Status::InvalidArgument("model.layers: need at least 2 sizes (inputs and classes)");
+  if (s.layer_sizes.size() > 64)
+    return Status::InvalidArgument("model.layers: at most 64 layers are allowed");
+  uint64_t total = 0;
+  for (size_t i = 0; i < s.layer_sizes.size(); ++i) {
+    if (s.layer_sizes[i] == 0 || s.layer_sizes[i] > (1u << 24))
+      return Status::InvalidArgument("model.layers: every size must be in [1, 16777216]");
+    if (i + 1 < s.layer_sizes.size())
+      total += uint64_t{s.layer_sizes[i]} * s.layer_sizes[i + 1] + s.layer_sizes[i + 1];
+  }
+  if (s.layer_sizes.back() < 2)
+    return Status::InvalidArgument("model.layers: the last size (classes) must be at least 2");
+  if (total > (1ull << 32))
+    return Status::InvalidArgument("model.layers: the model would have more than 2^32 parameters");
+  return Status::OK();
+}
+
+Status ValidateOptimizerSpec(const OptimizerSpec& s) {
+  if (!Finite(s.learning_rate) || s.learning_rate <= 0 || s.learning_rate > 100)
+    return Status::InvalidArgument("optimizer.learning_rate: must be in (0, 100]");
+  if (!Finite(s.momentum) || s.momentum < 0 || s.momentum >= 1)
+    return Status::InvalidArgument("optimizer.momentum: must be in [0, 1)");
+  if (!Finite(s.beta1) || s.beta1 < 0 || s.beta1 >= 1)
+    return Status::InvalidArgument("optimizer.beta1: must be in [0, 1)");
+  if (!Finite(s.beta2) || s.beta2 < 0 || s.beta2 >= 1)
+    return Status::InvalidArgument("optimizer.beta2: must be in [0, 1)");
+  if (!Finite(s.epsilon) || s.epsilon <= 0 || s.epsilon > 1)
+    return Status::InvalidArgument("optimizer.epsilon: must be in (0, 1]");
+  if (!Finite(s.weight_decay) || s.weight_decay < 0 || s.weight_decay > 1)
+    return Status::InvalidArgument("optimizer.weight_decay: must be in [0, 1]");
+  if (s.schedule == LrSchedule::kStep) {
+    if (s.step_size == 0) return Status::InvalidArgument("optimizer.step_size: must be >= 1");
+    if (!Finite(s.step_gamma) || s.step_gamma <= 0 || s.step_gamma > 1)
+      return Status::InvalidArgument("optimizer.step_gamma: must be in (0, 1]");
+  }
+  if (s.schedule == LrSchedule::kCosine && s.total_steps <= s.warmup_steps)
+    return Status::InvalidArgument("optimizer.total_steps: must be greater than warmup_steps");
+  return Status::OK();
+}
+
+Status ValidateTrainSpec(const TrainSpec& s) {
+  if (s.batch_size == 0 || s.batch_size > 65536)
+    return Status::InvalidArgument("train.batch_size: must be in [1, 65536]");
+  if (s.epochs == 0 || s.epochs > 100000)
+    return Status::InvalidArgument("train.epochs: must be in [1, 100000]");
+  if (s.batches_per_shard < 2 || s.batches_per_shard > 1000000)
+    return Status::InvalidArgument("train.batches_per_shard: must be in [2, 1000000]");
+  if (s.staleness > 1000) return Status::InvalidArgument("train.staleness: must be in [0, 1000]");
+  return Status::OK();
+}
+
+Status ValidateJobSpec(const JobSpec& s) {
+  PST_RETURN_IF_ERROR(ValidateModelSpec(s.model));
+  PST_RETURN_IF_ERROR(ValidateOptimizerSpec(s.optimizer));
+  PST_RETURN_IF_ERROR(ValidateTrainSpec(s.train));
+  if (s.data_dir.empty()) return Status::InvalidArgument("data.dir: must not be empty");
+  if (s.num_servers == 0 || s.num_servers > 256)
+    return Status::InvalidArgument("cluster.servers: must be in [1, 256]");
+  if (s.num_workers == 0 || s.num_workers > 1024)
+    return Status::InvalidArgument("cluster.workers: must be in [1, 1024]");
+  return Status::OK();
+}
+
+}  // namespace pst

@@ -1,0 +1,115 @@
+// The description of a training job: model, optimizer and schedule. Plain
+// structs with defaults (the default job is the Fashion-MNIST MLP); filled once
+// at the edge (CLI flags / job file / wire) and checked with Validate*().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace pst {
+
+enum class Activation : uint8_t { kRelu = 0, kTanh = 1, kSigmoid = 2 };
+enum class InitKind : uint8_t { kXavier = 0, kHe = 1 };
+
+struct ModelSpec {
+  // Units per layer, input first, classes last: {784, 128, 10} is one hidden
+  // layer. Two entries give softmax regression. Default: {784, 128, 10}.
+  std::vector<uint32_t> layer_sizes{784, 128, 10};
+  // Hidden-layer non-linearity. Default: ReLU.
+  Activation activation = Activation::kRelu;
+  // Weight initialisation (uniform Xavier/Glorot or He); biases start at 0. Default: He.
+  InitKind init = InitKind::kHe;
+  // Seed for weight initialisation and data shuffling. Default: 1.
+  uint64_t seed = 1;
+};
+
+enum class OptimizerKind : uint8_t {
+  kSgd = 0,
+  kMomentum = 1,
+  kNesterov = 2,
+  kAdagrad = 3,
+  kAdam = 4,
+  kAdamW = 5,
+};
+
+enum class LrSchedule : uint8_t { kConstant = 0, kStep = 1, kCosine = 2 };
+
+struct OptimizerSpec {
+  // Update rule applied on the parameter servers. Default: Adam.
+  OptimizerKind kind = OptimizerKind::kAdam;
+  // Base learning rate. Default: 0.001.
+  float learning_rate = 0.001f;
+  // Momentum coefficient for kMomentum / kNesterov. Default: 0.9.
+  float momentum = 0.9f;
+  // Adam/AdamW moment decay rates. Defaults: 0.9, 0.999.
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  // Added to denominators (Adagrad, Adam). Default: 1e-8.
+  float epsilon = 1e-8f;
+  // Decoupled weight decay (AdamW) or L2 added to the gradient (others). Default: 0.
+  float weight_decay = 0.0f;
+  // Learning-rate schedule over optimizer steps. Default: constant.
+  LrSchedule schedule = LrSchedule::kConstant;
+  // kStep: multiply the rate by step_gamma every step_size steps. Defaults: 1000, 0.1.
+  uint64_t step_size = 1000;
+  float step_gamma = 0.1f;
+  // kCosine: linear warm-up for warmup_steps, then cosine decay to 0 at total_steps.
+  // Defaults: 0, 10000.
+  uint64_t warmup_steps = 0;
+  uint64_t total_steps = 10000;
+};
+
+enum class Consistency : uint8_t { kBsp = 0, kAsp = 1, kSsp = 2 };
+
+struct TrainSpec {
+  // Samples per worker per step. Default: 64.
+  uint32_t batch_size = 64;
+  // Passes over the training set. Default: 5.
+  uint32_t epochs = 5;
+  // Batches in one data shard (the unit a worker leases from the scheduler). At
+  // least 2 so the BSP schedule is independent of message timing. Default: 16.
+  uint32_t batches_per_shard = 16;
+  // Use only the first N training samples (0 = all). Default: 0.
+  uint64_t train_limit = 0;
+  // Evaluate on only the first N test samples (0 = all). Default: 0.
+  uint64_t test_limit = 0;
+  // How worker updates are combined. Default: BSP.
+  Consistency consistency = Consistency::kBsp;
+  // SSP staleness bound in clocks. Default: 0.
+  uint32_t staleness = 0;
+};
+
+struct JobSpec {
+  ModelSpec model;
+  OptimizerSpec optimizer;
+  TrainSpec train;
+  // Directory holding the IDX files (train-images-idx3-ubyte.gz, ...).
+  // Default: where Debian's dataset-fashion-mnist installs them.
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";
+  // Cluster size for a launch. Defaults: 2 PS, 2 workers.
+  uint32_t num_servers = 2;
+  uint32_t num_workers = 2;
+};
+
+// Each returns kInvalidArgument naming the offending field and what is allowed.
+Status ValidateModelSpec(const ModelSpec& spec);
+Status ValidateOptimizerSpec(const OptimizerSpec& spec);
+Status ValidateTrainSpec(const TrainSpec& spec);
+Status ValidateJobSpec(const JobSpec& spec);
+
+// Parsers for the names used in flags and job files ("relu", "adam", "bsp", ...).
+StatusOr<Activation> ParseActivation(const std::string& name);
+StatusOr<InitKind> ParseInitKind(const std::string& name);
+StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& name);
+StatusOr<LrSchedule> ParseLrSchedule(const std::string& name);
+StatusOr<Consistency> ParseConsistency(const std::string& name);
+const char* ActivationName(Activation a);
+const char* InitKindName(InitKind k);
+const char* OptimizerKindName(OptimizerKind k);
+const char* LrScheduleName(LrSchedule s);
+const char* ConsistencyName(Consistency c);
+
+}  // namespace pst

@@ -1,0 +1,51 @@
+@0x9694be19ba521ed5;
+# The job description the scheduler hands to every node. Mirrors common/job_spec.h.
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("pst::proto");
+
+enum Activation { relu @0; tanh @1; sigmoid @2; }
+enum InitKind { xavier @0; he @1; }
+enum OptimizerKind { sgd @0; momentum @1; nesterov @2; adagrad @3; adam @4; adamW @5; }
+enum LrSchedule { constant @0; step @1; cosine @2; }
+enum Consistency { bsp @0; asp @1; ssp @2; }
+
+struct ModelSpec {
+  layerSizes @0 :List(UInt32);
+  activation @1 :Activation;
+  init @2 :InitKind;
+  seed @3 :UInt64;
+}
+
+struct OptimizerSpec {
+  kind @0 :OptimizerKind;
+  learningRate @1 :Float32;
+  momentum @2 :Float32;
+  beta1 @3 :Float32;
+  beta2 @4 :Float32;
+  epsilon @5 :Float32;
+  weightDecay @6 :Float32;
+  schedule @7 :LrSchedule;
+  stepSize @8 :UInt64;
+  stepGamma @9 :Float32;
+  warmupSteps @10 :UInt64;
+  totalSteps @11 :UInt64;
+}
+
+struct TrainSpec {
+  batchSize @0 :UInt32;
+  epochs @1 :UInt32;
+  batchesPerShard @2 :UInt32;
+  trainLimit @3 :UInt64;
+  testLimit @4 :UInt64;
+  consistency @5 :Consistency;
+  staleness @6 :UInt32;
+}
+
+struct JobSpec {
+  model @0 :ModelSpec;
+  optimizer @1 :OptimizerSpec;
+  train @2 :TrainSpec;
+  dataDir @3 :Text;
+  numServers @4 :UInt32;
+  numWorkers @5 :UInt32;
+}
