@@ -66,6 +66,7 @@ struct ShardRequest {
   completedShard @4 :UInt32;
   completedLossSum @5 :Float64;
   completedSamples @6 :UInt64;
+  numSamples @7 :UInt64;         # size of the worker's training set; all workers must agree
 }
 
 enum ShardReplyKind {

@@ -1,0 +1,35 @@
+#include "common/bind.h"
+
+#include <unistd.h>
+
+namespace pst {
+
+StatusOr<BoundRouter> BindRouter(zmq::context_t& ctx, const std::string& bind_host, uint16_t port,
+                                 const std::string& advertise_host, const WireLimits& limits) {
+  if (bind_host.empty()) return Status::InvalidArgument("--bind must not be empty");
+  try {
+    zmq::socket_t socket(ctx, zmq::socket_type::router);
+    const int64_t max_msg =
+        static_cast<int64_t>(limits.max_floats_per_frame * sizeof(float) + limits.max_envelope_bytes);
+    PST_RETURN_IF_ERROR(ConfigureSocket(socket, max_msg));
+    const std::string addr = "tcp://" + bind_host + ":" + (port ? std::to_string(port) : "*");
+    try {
+      socket.bind(addr);
+    } catch (const zmq::error_t& e) {
+      return Status::Unavailable("cannot bind " + addr + ": " + e.what() +
+                                 " (choose another --port or --bind)");
+    }
+    const std::string last = socket.get(zmq::sockopt::last_endpoint);
+    std::string host = advertise_host;
+    if (host.empty()) host = bind_host;
+    if (host == "0.0.0.0" || host == "*") {
+      char buf[256] = {0};
+      host = gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "127.0.0.1";
+    }
+    return BoundRouter{std::move(socket), "tcp://" + host + ":" + last.substr(last.rfind(':') + 1)};
+  } catch (const zmq::error_t& e) {
+    return Status::Internal(std::string("zmq: ") + e.what());
+  }
+}
+
+}  // namespace pst

@@ -1,0 +1,59 @@
+#include "common/heartbeat.h"
+
+#include "common/channel.h"
+#include "common/log.h"
+
+namespace pst {
+
+StatusOr<std::unique_ptr<Heartbeater>> Heartbeater::Start(zmq::context_t& ctx,
+                                                          const HeartbeaterOptions& options,
+                                                          FillFn fill) {
+  if (options.scheduler_endpoint.empty())
+    return Status::InvalidArgument("heartbeat: scheduler endpoint is empty");
+  std::unique_ptr<Heartbeater> hb(new Heartbeater(options, std::move(fill)));
+  // Connect here so a bad endpoint is reported to the caller, not the thread.
+  PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, options.scheduler_endpoint));
+  channel.reset();
+  hb->thread_ = std::thread(&Heartbeater::Loop, hb.get(), &ctx);
+  return hb;
+}
+
+Heartbeater::~Heartbeater() {
+  stop_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+void Heartbeater::Loop(zmq::context_t* ctx) {
+  auto channel_or = Channel::Connect(*ctx, options_.scheduler_endpoint);
+  if (!channel_or.ok()) {
+    lost_ = true;
+    return;
+  }
+  auto channel = std::move(channel_or).value();
+  auto last_answer = std::chrono::steady_clock::now();
+  uint64_t pending = 0;
+  while (!stop_) {
+    OutMessage msg;
+    fill_(msg.envelope().getBody().initHeartbeatRequest());
+    auto id = channel->Send(msg);
+    if (pending) channel->Discard(pending);
+    pending = id.ok() ? *id : 0;
+    const auto next = std::chrono::steady_clock::now() + options_.interval;
+    while (!stop_ && std::chrono::steady_clock::now() < next) {
+      Channel* c = channel.get();
+      PollChannels(&c, 1, std::chrono::milliseconds(50));
+      if (pending && channel->HasReply(pending)) {
+        auto reply = channel->Await(pending, std::chrono::milliseconds(0));
+        pending = 0;
+        if (reply.ok() && reply->envelope().getBody().isHeartbeatResponse()) {
+          last_answer = std::chrono::steady_clock::now();
+          state_ = reply->envelope().getBody().getHeartbeatResponse().getState();
+          lost_ = false;
+        }
+      }
+    }
+    if (std::chrono::steady_clock::now() - last_answer > options_.lost_after) lost_ = true;
+  }
+}
+
+}  // namespace pst

@@ -1,0 +1,63 @@
+// Sends heartbeats to the scheduler from a thread of its own, so a node that is
+// busy computing or blocked on a barrier still shows as alive, and reports the
+// job state the scheduler answers with. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <zmq.hpp>
+
+#include "common/status.h"
+#include "proto/scheduler.capnp.h"
+
+namespace pst {
+
+struct HeartbeaterOptions {
+  // Scheduler address, e.g. "tcp://127.0.0.1:5000". Required.
+  std::string scheduler_endpoint;
+  // Time between heartbeats. Default: 500 ms.
+  std::chrono::milliseconds interval{500};
+  // With no answer for this long the scheduler counts as lost. Default: 30 s.
+  std::chrono::milliseconds lost_after{30000};
+};
+
+class Heartbeater {
+ public:
+  // Fills the node-specific fields (role, rank, progress) of each heartbeat.
+  // Called on the heartbeat thread; must only read thread-safe state.
+  using FillFn = std::function<void(proto::HeartbeatRequest::Builder)>;
+
+  // Starts the thread. kInvalidArgument for a bad endpoint.
+  static StatusOr<std::unique_ptr<Heartbeater>> Start(zmq::context_t& ctx,
+                                                      const HeartbeaterOptions& options,
+                                                      FillFn fill);
+  ~Heartbeater();  // stops and joins the thread
+  Heartbeater(const Heartbeater&) = delete;
+  Heartbeater& operator=(const Heartbeater&) = delete;
+
+  // Last job state the scheduler reported (kForming until the first answer).
+  proto::JobState job_state() const { return state_.load(); }
+  // True once the scheduler has not answered for options.lost_after.
+  bool lost_contact() const { return lost_.load(); }
+
+ private:
+  Heartbeater(HeartbeaterOptions options, FillFn fill)
+      : options_(std::move(options)), fill_(std::move(fill)) {}
+  void Loop(zmq::context_t* ctx);
+
+  HeartbeaterOptions options_;
+  FillFn fill_;
+  std::atomic<proto::JobState> state_{proto::JobState::FORMING};
+  std::atomic<bool> lost_{false};
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+}  // namespace pst

@@ -1,0 +1,94 @@
+#include "common/proto_convert.h"
+
+namespace pst {
+namespace {
+
+// Enum values arrive as raw integers; anything past the last known one is
+// rejected rather than cast into an out-of-range enum.
+template <typename E, typename P>
+StatusOr<E> CheckedEnum(P value, E last, const char* field) {
+  const auto raw = static_cast<uint16_t>(value);
+  if (raw > static_cast<uint16_t>(last))
+    return Status::InvalidArgument(std::string(field) + ": unknown value " + std::to_string(raw));
+  return static_cast<E>(raw);
+}
+
+}  // namespace
+
+void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
+  auto m = out.initModel();
+  auto sizes = m.initLayerSizes(s.model.layer_sizes.size());
+  for (size_t i = 0; i < s.model.layer_sizes.size(); ++i) sizes.set(i, s.model.layer_sizes[i]);
+  m.setActivation(static_cast<proto::Activation>(s.model.activation));
+  m.setInit(static_cast<proto::InitKind>(s.model.init));
+  m.setSeed(s.model.seed);
+  auto o = out.initOptimizer();
+  const OptimizerSpec& os = s.optimizer;
+  o.setKind(static_cast<proto::OptimizerKind>(os.kind));
+  o.setLearningRate(os.learning_rate);
+  o.setMomentum(os.momentum);
+  o.setBeta1(os.beta1);
+  o.setBeta2(os.beta2);
+  o.setEpsilon(os.epsilon);
+  o.setWeightDecay(os.weight_decay);
+  o.setSchedule(static_cast<proto::LrSchedule>(os.schedule));
+  o.setStepSize(os.step_size);
+  o.setStepGamma(os.step_gamma);
+  o.setWarmupSteps(os.warmup_steps);
+  o.setTotalSteps(os.total_steps);
+  auto t = out.initTrain();
+  const TrainSpec& ts = s.train;
+  t.setBatchSize(ts.batch_size);
+  t.setEpochs(ts.epochs);
+  t.setBatchesPerShard(ts.batches_per_shard);
+  t.setTrainLimit(ts.train_limit);
+  t.setTestLimit(ts.test_limit);
+  t.setConsistency(static_cast<proto::Consistency>(ts.consistency));
+  t.setStaleness(ts.staleness);
+  out.setDataDir(s.data_dir);
+  out.setNumServers(s.num_servers);
+  out.setNumWorkers(s.num_workers);
+}
+
+StatusOr<JobSpec> FromProto(proto::JobSpec::Reader in) {
+  JobSpec s;
+  s.model.layer_sizes.clear();
+  auto m = in.getModel();
+  for (uint32_t v : m.getLayerSizes()) s.model.layer_sizes.push_back(v);
+  PST_ASSIGN_OR_RETURN(s.model.activation,
+                       CheckedEnum(m.getActivation(), Activation::kSigmoid, "model.activation"));
+  PST_ASSIGN_OR_RETURN(s.model.init, CheckedEnum(m.getInit(), InitKind::kHe, "model.init"));
+  s.model.seed = m.getSeed();
+  auto o = in.getOptimizer();
+  OptimizerSpec& os = s.optimizer;
+  PST_ASSIGN_OR_RETURN(os.kind, CheckedEnum(o.getKind(), OptimizerKind::kAdamW, "optimizer.kind"));
+  os.learning_rate = o.getLearningRate();
+  os.momentum = o.getMomentum();
+  os.beta1 = o.getBeta1();
+  os.beta2 = o.getBeta2();
+  os.epsilon = o.getEpsilon();
+  os.weight_decay = o.getWeightDecay();
+  PST_ASSIGN_OR_RETURN(os.schedule,
+                       CheckedEnum(o.getSchedule(), LrSchedule::kCosine, "optimizer.schedule"));
+  os.step_size = o.getStepSize();
+  os.step_gamma = o.getStepGamma();
+  os.warmup_steps = o.getWarmupSteps();
+  os.total_steps = o.getTotalSteps();
+  auto t = in.getTrain();
+  TrainSpec& ts = s.train;
+  ts.batch_size = t.getBatchSize();
+  ts.epochs = t.getEpochs();
+  ts.batches_per_shard = t.getBatchesPerShard();
+  ts.train_limit = t.getTrainLimit();
+  ts.test_limit = t.getTestLimit();
+  PST_ASSIGN_OR_RETURN(ts.consistency,
+                       CheckedEnum(t.getConsistency(), Consistency::kSsp, "train.consistency"));
+  ts.staleness = t.getStaleness();
+  s.data_dir = in.getDataDir().cStr();
+  s.num_servers = in.getNumServers();
+  s.num_workers = in.getNumWorkers();
+  PST_RETURN_IF_ERROR(ValidateJobSpec(s));
+  return s;
+}
+
+}  // namespace pst

@@ -1,0 +1,20 @@
+// What every role's main() shares: turning SIGINT/SIGTERM into a clean
+// shutdown, and a final Status into a one-line message plus exit code.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "common/status.h"
+
+namespace pst {
+
+// Runs `run` on the calling thread. SIGINT or SIGTERM calls `on_signal` (on a
+// helper thread, via Boost.Asio's signal_set) which must make `run` return soon.
+Status RunUntilSignalled(const std::function<Status()>& run, const std::function<void()>& on_signal);
+
+// Prints "<program>: error: <message>" to stderr for a non-OK status and returns
+// the process exit code: 0 for OK, 2 for kInvalidArgument (bad usage), 1 otherwise.
+int ExitCodeFor(const std::string& program, const Status& status);
+
+}  // namespace pst

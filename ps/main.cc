@@ -1,0 +1,47 @@
+// pstrain-ps: one parameter-server shard. Parses flags into ServerOptions,
+// runs the server until the job ends or a signal arrives.
+#include <CLI/CLI.hpp>
+#include <zmq.hpp>
+
+#include "common/log.h"
+#include "common/role_main.h"
+#include "ps/server.h"
+
+int main(int argc, char** argv) {
+  pst::ServerOptions options;
+  std::string log_level = "info";
+  uint64_t connect_ms = options.connect_timeout.count(), form_ms = options.form_timeout.count();
+  CLI::App app{"pstrain parameter server: holds a shard of the model, applies the optimizer.",
+               "pstrain-ps"};
+  app.footer("Example:\n  pstrain-ps --scheduler tcp://10.0.0.1:7000 --bind 0.0.0.0 --advertise 10.0.0.2");
+  app.add_option("--scheduler", options.scheduler_endpoint, "Scheduler address (tcp://HOST:PORT)")
+      ->required();
+  app.add_option("--bind", options.bind_host, "Interface to listen on (IP or 0.0.0.0)")
+      ->capture_default_str();
+  app.add_option("--port", options.port, "TCP port to listen on (0 = any free port)")
+      ->capture_default_str();
+  app.add_option("--advertise", options.advertise_host,
+                 "Host/IP workers use to reach this server (default: the bind address)");
+  app.add_option("--connect-timeout-ms", connect_ms, "How long to wait for the scheduler")
+      ->capture_default_str();
+  app.add_option("--form-timeout-ms", form_ms, "How long to wait for the whole cluster to register")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "pstrain-ps: error: %s (see pstrain-ps --help)\n", e.what());
+    return 2;
+  }
+  options.connect_timeout = std::chrono::milliseconds(connect_ms);
+  options.form_timeout = std::chrono::milliseconds(form_ms);
+  pst::Status s = pst::InitLogging("ps", log_level);
+  if (!s.ok()) return pst::ExitCodeFor("pstrain-ps", s);
+
+  zmq::context_t ctx(1);
+  auto server = pst::Server::Create(ctx, options);
+  if (!server.ok()) return pst::ExitCodeFor("pstrain-ps", server.status());
+  s = pst::RunUntilSignalled([&] { return (*server)->Run(); }, [&] { (*server)->Shutdown(); });
+  return pst::ExitCodeFor("pstrain-ps", s);
+}

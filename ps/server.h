@@ -1,0 +1,60 @@
+// pst::Server: one parameter-server shard. It registers with the scheduler,
+// receives its rank and key range of the model, initialises those parameters,
+// and then answers Pull and Push from workers until the job ends:
+//  - Push adds a worker's gradient sums for a clock; under BSP, once every
+//    worker has pushed clock t the mean gradient is applied with the job's
+//    optimizer (server-side) and the model version becomes t + 1.
+//  - Pull answers with the values of a key range once the model version is at
+//    least the requested one (deferred until then).
+// Malformed or out-of-range requests get an error reply; they never change
+// state or stop the server. Single-threaded: Run() does all the work on the
+// calling thread; Shutdown() may be called from any thread.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include <zmq.hpp>
+
+#include "common/status.h"
+#include "ps/server_options.h"
+
+namespace pst {
+
+class ServerState;
+
+class Server {
+ public:
+  // Binds the worker-facing socket. kInvalidArgument for bad options,
+  // kUnavailable if the address cannot be bound.
+  static StatusOr<std::unique_ptr<Server>> Create(zmq::context_t& ctx,
+                                                  const ServerOptions& options);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The address workers connect to, e.g. "tcp://127.0.0.1:41234".
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Joins the job and serves until the scheduler reports the job done (OK),
+  // failed (kAborted), Shutdown() is called (OK), or the scheduler is lost
+  // (kUnavailable). Blocks.
+  Status Run();
+  // Makes Run() return soon. Thread-safe, async-signal-unsafe.
+  void Shutdown() { stop_ = true; }
+
+ private:
+  Server(zmq::context_t& ctx, ServerOptions options, zmq::socket_t socket, std::string endpoint);
+  void HandleRequest(InMessage& in);
+  void Reply(InMessage& in, OutMessage& out);
+
+  zmq::context_t& ctx_;
+  ServerOptions options_;
+  zmq::socket_t socket_;
+  std::string endpoint_;
+  std::atomic<bool> stop_{false};
+  std::unique_ptr<ServerState> state_;
+};
+
+}  // namespace pst

@@ -1,0 +1,33 @@
+// Options for one parameter-server shard (pst::Server).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/wire.h"
+
+namespace pst {
+
+struct ServerOptions {
+  // Scheduler address, e.g. "tcp://10.0.0.1:7000". Required.
+  std::string scheduler_endpoint;
+  // Interface to bind: an IP, or "0.0.0.0" for all. Default: 127.0.0.1.
+  std::string bind_host = "127.0.0.1";
+  // TCP port to bind; 0 picks a free one. Default: 0.
+  uint16_t port = 0;
+  // Host name or IP that workers use to reach this server. Default: bind_host
+  // (or this machine's host name when binding 0.0.0.0).
+  std::string advertise_host;
+  // The scheduler must answer registration within this. Default: 10 s.
+  std::chrono::milliseconds connect_timeout{10000};
+  // Every node must register within this. Default: 120 s.
+  std::chrono::milliseconds form_timeout{120000};
+  // How far (in clocks) pushes and pulls may run ahead of the applied model
+  // version before they are refused with kOutOfRange. Default: 1024.
+  uint64_t max_clocks_ahead = 1024;
+  // Size limits for received messages.
+  WireLimits limits;
+};
+
+}  // namespace pst

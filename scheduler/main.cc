@@ -1,0 +1,68 @@
+// pstrain-scheduler: coordinates one job. Parses flags (and an optional job
+// file) into SchedulerOptions and runs the scheduler to the job's end.
+#include <cstdio>
+#include <fstream>
+
+#include <CLI/CLI.hpp>
+#include <zmq.hpp>
+
+#include "common/job_file.h"
+#include "common/log.h"
+#include "common/role_main.h"
+#include "scheduler/scheduler.h"
+
+int main(int argc, char** argv) {
+  pst::SchedulerOptions options;
+  std::string job_file, endpoint_file, log_level = "info";
+  uint64_t hb_ms = options.heartbeat_interval.count(), hb_timeout_ms = options.heartbeat_timeout.count(),
+           form_ms = options.form_timeout.count();
+  CLI::App app{"pstrain scheduler: registers nodes, leases data shards, tracks the job.",
+               "pstrain-scheduler"};
+  app.footer("Example:\n  pstrain-scheduler --job examples/fashion_mnist_mlp.toml --bind 0.0.0.0 --port 7000");
+  app.add_option("--job", job_file, "Job file (TOML); without it the default job runs");
+  app.add_option("--bind", options.bind_host, "Interface to listen on (IP or 0.0.0.0)")
+      ->capture_default_str();
+  app.add_option("--port", options.port, "TCP port (0 = any free port)")->capture_default_str();
+  app.add_option("--advertise", options.advertise_host, "Host/IP nodes use to reach the scheduler");
+  app.add_option("--endpoint-file", endpoint_file,
+                 "Write the scheduler's address (tcp://HOST:PORT) to this file once listening");
+  app.add_option("--heartbeat-ms", hb_ms, "Heartbeat interval for all nodes")->capture_default_str();
+  app.add_option("--heartbeat-timeout-ms", hb_timeout_ms, "Silence after which a node is dead")
+      ->capture_default_str();
+  app.add_option("--form-timeout-ms", form_ms, "How long to wait for every node to register")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "pstrain-scheduler: error: %s (see pstrain-scheduler --help)\n", e.what());
+    return 2;
+  }
+  options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
+  options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
+  options.form_timeout = std::chrono::milliseconds(form_ms);
+  pst::Status s = pst::InitLogging("scheduler", log_level);
+  if (!s.ok()) return pst::ExitCodeFor("pstrain-scheduler", s);
+  if (!job_file.empty()) {
+    auto job = pst::LoadJobFile(job_file);
+    if (!job.ok()) return pst::ExitCodeFor("pstrain-scheduler", job.status());
+    options.job = std::move(job).value();
+  }
+
+  zmq::context_t ctx(1);
+  auto scheduler = pst::Scheduler::Create(ctx, options);
+  if (!scheduler.ok()) return pst::ExitCodeFor("pstrain-scheduler", scheduler.status());
+  if (!endpoint_file.empty()) {
+    // Written to a temporary name and renamed, so a reader never sees half an address.
+    const std::string tmp = endpoint_file + ".tmp";
+    std::ofstream(tmp) << (*scheduler)->endpoint() << "\n";
+    if (std::rename(tmp.c_str(), endpoint_file.c_str()) != 0)
+      return pst::ExitCodeFor("pstrain-scheduler",
+                              pst::Status::Unavailable("cannot write --endpoint-file " + endpoint_file));
+  }
+  s = pst::RunUntilSignalled([&] { return (*scheduler)->Run(); },
+                             [&] { (*scheduler)->Shutdown(); });
+  if (s.code() == pst::StatusCode::kCancelled) return 0;
+  return pst::ExitCodeFor("pstrain-scheduler", s);
+}

@@ -1,0 +1,439 @@
+#include "scheduler/scheduler.h"
+
+#include <cmath>
+#include <optional>
+#include <vector>
+
+#include "common/bind.h"
+#include "common/key_range.h"
+#include "common/log.h"
+#include "common/model_layout.h"
+#include "common/proto_convert.h"
+#include "scheduler/shard_pool.h"
+
+namespace pst {
+
+using Clock = std::chrono::steady_clock;
+
+struct NodeInfo {
+  proto::Role role;
+  uint32_t rank;
+  std::string identity;  // ROUTER identity of the socket that registered
+  std::string endpoint;
+  std::string host;
+  uint32_t pid = 0;
+  Clock::time_point last_seen;
+  proto::NodeState state = proto::NodeState::ALIVE;
+  uint64_t clock = 0;
+  uint64_t samples = 0;
+  double loss_sum = 0;
+  uint64_t steps = 0;
+};
+
+struct EpochRecord {
+  uint64_t samples = 0;
+  double loss_sum = 0;
+  bool evaluated = false;
+  uint64_t test_correct = 0;
+  uint64_t test_total = 0;
+  double test_loss_sum = 0;
+  uint64_t start_ms = 0;
+  uint64_t end_ms = 0;
+};
+
+class SchedulerState {
+ public:
+  proto::JobState state = proto::JobState::FORMING;
+  std::string failure;
+  std::vector<NodeInfo> servers;
+  std::vector<NodeInfo> workers;
+  std::optional<ShardPool> pool;
+  std::vector<EpochRecord> epochs;
+  Clock::time_point created = Clock::now();
+  Clock::time_point started;
+  Clock::time_point ended;
+  uint64_t ElapsedMs() const {
+    if (state == proto::JobState::FORMING) return 0;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  }
+  NodeInfo* Find(proto::Role role, uint32_t rank) {
+    auto& v = role == proto::Role::SERVER ? servers : workers;
+    return rank < v.size() ? &v[rank] : nullptr;
+  }
+};
+
+namespace {
+
+const char* RoleName(proto::Role r) {
+  switch (r) {
+    case proto::Role::SERVER: return "PS";
+    case proto::Role::WORKER: return "worker";
+    case proto::Role::SCHEDULER: return "scheduler";
+    default: return "client";
+  }
+}
+
+std::string Describe(const NodeInfo& n) {
+  return std::string(RoleName(n.role)) + " " + std::to_string(n.rank) + " (pid " +
+         std::to_string(n.pid) + " on " + n.host + ")";
+}
+
+}  // namespace
+
+Scheduler::Scheduler(SchedulerOptions options, zmq::socket_t socket, std::string endpoint)
+    : options_(std::move(options)), socket_(std::move(socket)), endpoint_(std::move(endpoint)) {}
+
+Scheduler::~Scheduler() = default;
+
+StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
+                                                       const SchedulerOptions& options) {
+  PST_RETURN_IF_ERROR(ValidateJobSpec(options.job));
+  if (options.heartbeat_interval.count() <= 0 ||
+      options.heartbeat_timeout <= options.heartbeat_interval)
+    return Status::InvalidArgument(
+        "heartbeat timeout must be longer than the heartbeat interval (both > 0)");
+  PST_ASSIGN_OR_RETURN(BoundRouter bound, BindRouter(ctx, options.bind_host, options.port,
+                                                     options.advertise_host, options.limits));
+  return std::unique_ptr<Scheduler>(
+      new Scheduler(options, std::move(bound.socket), std::move(bound.endpoint)));
+}
+
+namespace {
+
+// One request handled against the scheduler's state; `out` is the reply.
+class Handler {
+ public:
+  Handler(const SchedulerOptions& options, SchedulerState& st, zmq::socket_t& socket)
+      : options_(options), st_(st), socket_(socket) {}
+
+  void Handle(InMessage& in, OutMessage& out) {
+    auto body = in.envelope().getBody();
+    auto reply = out.envelope().getBody();
+    switch (body.which()) {
+      case proto::Envelope::Body::REGISTER_REQUEST:
+        return Register(in, body.getRegisterRequest(), reply.initRegisterResponse());
+      case proto::Envelope::Body::HEARTBEAT_REQUEST:
+        return Heartbeat(body.getHeartbeatRequest(), reply.initHeartbeatResponse());
+      case proto::Envelope::Body::SHARD_REQUEST:
+        return Shard(body.getShardRequest(), reply.initShardResponse());
+      case proto::Envelope::Body::EVAL_REPORT:
+        return SetRpcStatus(Eval(body.getEvalReport()), reply.initAck());
+      case proto::Envelope::Body::LEAVE_REQUEST:
+        return SetRpcStatus(Leave(body.getLeaveRequest()), reply.initAck());
+      case proto::Envelope::Body::JOB_STATUS_REQUEST:
+        return JobStatus(reply.initJobStatusResponse());
+      default:
+        return SetRpcStatus(Status::InvalidArgument("the scheduler does not handle this message"),
+                            reply.initError());
+    }
+  }
+
+ private:
+  uint64_t NowMs() const { return st_.ElapsedMs(); }
+
+  void Register(InMessage& in, proto::RegisterRequest::Reader req,
+                proto::RegisterResponse::Builder resp) {
+    const proto::Role role = req.getRole();
+    Status s;
+    if (role != proto::Role::SERVER && role != proto::Role::WORKER) {
+      s = Status::InvalidArgument("only PS and workers register");
+    } else if (st_.state != proto::JobState::FORMING) {
+      s = Status::FailedPrecondition(
+          "the job is already running; joining a running job is not supported yet");
+    } else {
+      auto& list = role == proto::Role::SERVER ? st_.servers : st_.workers;
+      const uint32_t want =
+          role == proto::Role::SERVER ? options_.job.num_servers : options_.job.num_workers;
+      if (role == proto::Role::SERVER && req.getEndpoint().size() == 0) {
+        s = Status::InvalidArgument("a PS must give the endpoint workers reach it at");
+      } else if (list.size() >= want) {
+        s = Status::ResourceExhausted("the job already has all " + std::to_string(want) + " " +
+                                      RoleName(role) + "s it needs");
+      } else {
+        NodeInfo n;
+        n.role = role;
+        n.rank = static_cast<uint32_t>(list.size());
+        n.identity.assign(static_cast<const char*>(in.identity().data()), in.identity().size());
+        n.endpoint = req.getEndpoint().cStr();
+        n.host = req.getHost().cStr();
+        n.pid = req.getPid();
+        n.last_seen = Clock::now();
+        list.push_back(n);
+        resp.setRank(n.rank);
+        PST_LOG_INFO("{} registered ({} of {} PS, {} of {} workers)", Describe(n),
+                     st_.servers.size(), options_.job.num_servers, st_.workers.size(),
+                     options_.job.num_workers);
+      }
+    }
+    resp.setHeartbeatIntervalMs(options_.heartbeat_interval.count());
+    SetRpcStatus(s, resp.initStatus());
+  }
+
+  void Heartbeat(proto::HeartbeatRequest::Reader req, proto::HeartbeatResponse::Builder resp) {
+    NodeInfo* n = st_.Find(req.getRole(), req.getRank());
+    if (!n) {
+      SetRpcStatus(Status::NotFound("unknown node"), resp.initStatus());
+    } else {
+      n->last_seen = Clock::now();
+      if (n->state == proto::NodeState::SUSPECT) n->state = proto::NodeState::ALIVE;
+      n->clock = req.getClock();
+      n->samples = req.getSamples();
+      n->loss_sum = req.getLossSum();
+      n->steps = req.getSteps();
+      SetRpcStatus(Status::OK(), resp.initStatus());
+    }
+    resp.setState(st_.state);
+  }
+
+  void Shard(proto::ShardRequest::Reader req, proto::ShardResponse::Builder resp) {
+    Status s = ShardImpl(req, resp);
+    SetRpcStatus(s, resp.initStatus());
+  }
+
+  Status ShardImpl(proto::ShardRequest::Reader req, proto::ShardResponse::Builder resp) {
+    if (st_.state != proto::JobState::RUNNING && st_.state != proto::JobState::DONE)
+      return Status::FailedPrecondition("the job is not running");
+    NodeInfo* n = st_.Find(proto::Role::WORKER, req.getRank());
+    if (!n) return Status::InvalidArgument("unknown worker rank " + std::to_string(req.getRank()));
+    const uint64_t num_samples = req.getNumSamples();
+    if (!st_.pool) {
+      if (num_samples == 0) return Status::InvalidArgument("the training set is empty");
+      const TrainSpec& t = options_.job.train;
+      st_.pool.emplace(num_samples, t.batch_size, t.batches_per_shard, t.epochs);
+      st_.epochs.resize(t.epochs);
+      st_.epochs[0].start_ms = NowMs();
+      PST_LOG_INFO("{} training samples, {} shards of {} batches per epoch", num_samples,
+                   st_.pool->shards_per_epoch(), t.batches_per_shard);
+    } else if (num_samples != st_.pool->num_samples()) {
+      return Status::FailedPrecondition(
+          "worker " + std::to_string(req.getRank()) + " has " + std::to_string(num_samples) +
+          " training samples but others have " + std::to_string(st_.pool->num_samples()) +
+          ": give every worker the same data");
+    }
+    if (req.getHasCompleted()) {
+      const uint32_t e = req.getCompletedEpoch();
+      if (e >= st_.epochs.size()) return Status::InvalidArgument("completed epoch out of range");
+      st_.epochs[e].samples += req.getCompletedSamples();
+      st_.epochs[e].loss_sum += req.getCompletedLossSum();
+    }
+    const ShardGrant g = st_.pool->Next(req.getClock());
+    switch (g.kind) {
+      case ShardGrant::Kind::kLease: resp.setKind(proto::ShardReplyKind::LEASE); break;
+      case ShardGrant::Kind::kIdle: resp.setKind(proto::ShardReplyKind::IDLE); break;
+      case ShardGrant::Kind::kDone: resp.setKind(proto::ShardReplyKind::DONE); break;
+    }
+    resp.setEpoch(g.epoch);
+    resp.setShard(g.shard);
+    resp.setSampleBegin(g.sample_begin);
+    resp.setSampleEnd(g.sample_end);
+    resp.setIdleUntil(g.idle_until);
+    resp.setEvaluate(g.evaluate);
+    resp.setEvalEpoch(g.eval_epoch);
+    resp.setEvalVersion(g.eval_version);
+    if (g.evaluate) {
+      st_.epochs[g.eval_epoch].end_ms = NowMs();
+      if (g.kind == ShardGrant::Kind::kLease) st_.epochs[g.epoch].start_ms = NowMs();
+      PST_LOG_INFO("epoch {} closed at clock {}; worker {} evaluates it", g.eval_epoch + 1,
+                   g.eval_version, req.getRank());
+    }
+    return Status::OK();
+  }
+
+  Status Eval(proto::EvalReport::Reader r) {
+    if (r.getEpoch() >= st_.epochs.size()) return Status::InvalidArgument("eval epoch out of range");
+    if (r.getTotal() == 0 || r.getCorrect() > r.getTotal())
+      return Status::InvalidArgument("eval report counts are inconsistent");
+    EpochRecord& e = st_.epochs[r.getEpoch()];
+    e.evaluated = true;
+    e.test_correct = r.getCorrect();
+    e.test_total = r.getTotal();
+    e.test_loss_sum = r.getLossSum();
+    PST_LOG_INFO("epoch {} test accuracy {:.4f} ({} of {})", r.getEpoch() + 1,
+                 double(r.getCorrect()) / r.getTotal(), r.getCorrect(), r.getTotal());
+    if (r.getEpoch() + 1 == st_.epochs.size() && st_.pool && st_.pool->finished() &&
+        st_.state == proto::JobState::RUNNING) {
+      st_.state = proto::JobState::DONE;
+      st_.ended = Clock::now();
+      PST_LOG_INFO("job done in {:.1f} s", NowMs() / 1000.0);
+    }
+    return Status::OK();
+  }
+
+  Status Leave(proto::LeaveRequest::Reader r) {
+    NodeInfo* n = st_.Find(r.getRole(), r.getRank());
+    if (!n) return Status::NotFound("unknown node");
+    n->state = proto::NodeState::LEFT;
+    PST_LOG_INFO("{} left", Describe(*n));
+    return Status::OK();
+  }
+
+  void JobStatus(proto::JobStatusResponse::Builder resp) {
+    SetRpcStatus(Status::OK(), resp.initStatus());
+    resp.setState(st_.state);
+    resp.setMessage(st_.failure);
+    resp.setTotalEpochs(options_.job.train.epochs);
+    resp.setSamplesPerEpoch(st_.pool ? st_.pool->num_samples() : 0);
+    resp.setElapsedMs(NowMs());
+    auto epochs = resp.initEpochs(st_.epochs.size());
+    for (size_t i = 0; i < st_.epochs.size(); ++i) {
+      const EpochRecord& e = st_.epochs[i];
+      auto b = epochs[i];
+      b.setEpoch(static_cast<uint32_t>(i));
+      b.setSamples(e.samples);
+      b.setLossSum(e.loss_sum);
+      b.setEvaluated(e.evaluated);
+      b.setTestCorrect(e.test_correct);
+      b.setTestTotal(e.test_total);
+      b.setTestLossSum(e.test_loss_sum);
+      b.setStartMs(e.start_ms);
+      b.setEndMs(e.end_ms);
+    }
+    auto nodes = resp.initNodes(st_.servers.size() + st_.workers.size());
+    size_t i = 0;
+    const auto now = Clock::now();
+    for (const auto* list : {&st_.servers, &st_.workers}) {
+      for (const NodeInfo& n : *list) {
+        auto b = nodes[i++];
+        b.setRole(n.role);
+        b.setRank(n.rank);
+        b.setEndpoint(n.endpoint);
+        b.setHost(n.host);
+        b.setPid(n.pid);
+        b.setState(n.state);
+        b.setClock(n.clock);
+        b.setSamples(n.samples);
+        b.setLossSum(n.loss_sum);
+        b.setSteps(n.steps);
+        b.setLastHeartbeatAgeMs(
+            std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last_seen).count());
+      }
+    }
+  }
+
+  const SchedulerOptions& options_;
+  SchedulerState& st_;
+  zmq::socket_t& socket_;
+};
+
+}  // namespace
+
+Status Scheduler::Run() {
+  state_ = std::make_unique<SchedulerState>();
+  SchedulerState& st = *state_;
+  PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(options_.job.model));
+  Handler handler(options_, st, socket_);
+  PST_LOG_INFO("scheduler listening at {}; waiting for {} PS and {} workers", endpoint_,
+               options_.job.num_servers, options_.job.num_workers);
+
+  auto fail = [&](std::string why) {
+    if (st.state == proto::JobState::FAILED || st.state == proto::JobState::DONE) return;
+    PST_LOG_ERROR("job failed: {}", why);
+    st.failure = std::move(why);
+    st.state = proto::JobState::FAILED;
+    st.ended = Clock::now();
+  };
+
+  while (!stop_) {
+    zmq::pollitem_t item{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0};
+    try {
+      zmq::poll(&item, 1, std::chrono::milliseconds(100));
+    } catch (const zmq::error_t& e) {
+      if (e.num() != EINTR) return Status::Internal(std::string("zmq poll: ") + e.what());
+    }
+    for (int budget = 0; budget < 4096; ++budget) {
+      InMessage in;
+      Status s = RecvMessage(socket_, /*routed=*/true, options_.limits, &in);
+      if (s.code() == StatusCode::kUnavailable) break;
+      OutMessage out;
+      if (!s.ok()) {
+        PST_LOG_WARN("malformed message: {}", s.message());
+        SetRpcStatus(s, out.envelope().getBody().initError());
+      } else {
+        out.envelope().setRequestId(in.envelope().getRequestId());
+        try {
+          handler.Handle(in, out);
+        } catch (const kj::Exception& e) {
+          OutMessage err;
+          err.envelope().setRequestId(in.envelope().getRequestId());
+          SetRpcStatus(Status::InvalidArgument(std::string("malformed request: ") +
+                                               e.getDescription().cStr()),
+                       err.envelope().getBody().initError());
+          Status sent = SendMessage(socket_, err, &in.identity());
+          sent.IgnoreError();  // the peer may be gone; nothing to undo
+          continue;
+        }
+      }
+      if (in.identity().size() == 0) continue;
+      Status sent = SendMessage(socket_, out, &in.identity());
+      sent.IgnoreError();  // the peer may be gone; nothing to undo
+    }
+
+    const auto now = Clock::now();
+    if (st.state == proto::JobState::FORMING) {
+      if (st.servers.size() == options_.job.num_servers &&
+          st.workers.size() == options_.job.num_workers) {
+        const auto ranges = PartitionKeys(layout.total(), options_.job.num_servers);
+        for (auto* list : {&st.servers, &st.workers}) {
+          for (const NodeInfo& n : *list) {
+            OutMessage start;
+            auto js = start.envelope().getBody().initJobStart();
+            ToProto(options_.job, js.initJob());
+            js.setNumWorkers(options_.job.num_workers);
+            auto servers = js.initServers(st.servers.size());
+            for (size_t i = 0; i < st.servers.size(); ++i) {
+              servers[i].setRank(static_cast<uint32_t>(i));
+              servers[i].setEndpoint(st.servers[i].endpoint);
+              servers[i].setKeyBegin(ranges[i].begin);
+              servers[i].setKeyEnd(ranges[i].end);
+            }
+            zmq::message_t id(n.identity.data(), n.identity.size());
+            Status s = SendMessage(socket_, start, &id);
+            if (!s.ok()) fail("could not send the job to " + Describe(n) + ": " + s.message());
+          }
+        }
+        if (st.state == proto::JobState::FORMING) {
+          st.state = proto::JobState::RUNNING;
+          st.started = now;
+          PST_LOG_INFO("all nodes registered; job started ({} parameters over {} PS)",
+                       layout.total(), options_.job.num_servers);
+        }
+      } else if (now - st.created > options_.form_timeout) {
+        fail("only " + std::to_string(st.servers.size()) + " of " +
+             std::to_string(options_.job.num_servers) + " PS and " +
+             std::to_string(st.workers.size()) + " of " +
+             std::to_string(options_.job.num_workers) + " workers registered within " +
+             std::to_string(options_.form_timeout.count()) + " ms");
+      }
+    }
+
+    // Heartbeat bookkeeping: suspect after 3 missed beats, dead after the timeout.
+    bool all_gone = true;
+    for (auto* list : {&st.servers, &st.workers}) {
+      for (NodeInfo& n : *list) {
+        if (n.state == proto::NodeState::LEFT || n.state == proto::NodeState::DEAD) continue;
+        all_gone = false;
+        const auto age = now - n.last_seen;
+        if (age > options_.heartbeat_timeout) {
+          n.state = proto::NodeState::DEAD;
+          PST_LOG_WARN("{} is dead: no heartbeat for {} ms", Describe(n),
+                       std::chrono::duration_cast<std::chrono::milliseconds>(age).count());
+          if (st.state == proto::JobState::RUNNING || st.state == proto::JobState::FORMING)
+            fail(Describe(n) + " stopped sending heartbeats; see its log, then relaunch the job");
+        } else if (age > 3 * options_.heartbeat_interval) {
+          n.state = proto::NodeState::SUSPECT;
+        }
+      }
+    }
+    if (st.state == proto::JobState::DONE || st.state == proto::JobState::FAILED) {
+      // Stay a little after the last node left so clients can read the final status.
+      const auto since_end = now - st.ended;
+      if ((all_gone && since_end > std::chrono::milliseconds(1500)) || since_end > options_.linger)
+        break;
+    }
+  }
+  if (stop_) return Status::Cancelled("scheduler stopped by signal");
+  if (st.state == proto::JobState::FAILED) return Status::Aborted("job failed: " + st.failure);
+  return Status::OK();
+}
+
+}  // namespace pst

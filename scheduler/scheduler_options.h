@@ -1,0 +1,34 @@
+// Options for the scheduler (pst::Scheduler).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/job_spec.h"
+#include "common/wire.h"
+
+namespace pst {
+
+struct SchedulerOptions {
+  // The job to run: model, optimizer, schedule and cluster size.
+  JobSpec job;
+  // Interface to bind: an IP, or "0.0.0.0" for all. Default: 127.0.0.1.
+  std::string bind_host = "127.0.0.1";
+  // TCP port; 0 picks a free one. Default: 0.
+  uint16_t port = 0;
+  // Host name or IP that nodes use to reach the scheduler. Default: bind_host.
+  std::string advertise_host;
+  // Heartbeat period nodes are told to use. Default: 500 ms.
+  std::chrono::milliseconds heartbeat_interval{500};
+  // A node silent for this long is dead. Default: 10 s.
+  std::chrono::milliseconds heartbeat_timeout{10000};
+  // Every PS and worker must register within this. Default: 120 s.
+  std::chrono::milliseconds form_timeout{120000};
+  // After the job ends, how long to wait for nodes to leave. Default: 10 s.
+  std::chrono::milliseconds linger{10000};
+  // Size limits for received messages.
+  WireLimits limits;
+};
+
+}  // namespace pst

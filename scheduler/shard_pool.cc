@@ -1,0 +1,63 @@
+#include "scheduler/shard_pool.h"
+
+#include <algorithm>
+
+namespace pst {
+
+ShardPool::ShardPool(uint64_t num_samples, uint32_t batch_size, uint32_t batches_per_shard,
+                     uint32_t epochs)
+    : num_samples_(num_samples),
+      shard_samples_(uint64_t{batch_size} * batches_per_shard),
+      batch_size_(batch_size),
+      epochs_(epochs),
+      shards_per_epoch_(static_cast<uint32_t>((num_samples + shard_samples_ - 1) / shard_samples_)) {}
+
+ShardGrant ShardPool::Lease(uint64_t clock) {
+  ShardGrant g;
+  g.kind = ShardGrant::Kind::kLease;
+  g.epoch = epoch_;
+  g.shard = next_shard_++;
+  g.sample_begin = g.shard * shard_samples_;
+  g.sample_end = std::min(num_samples_, g.sample_begin + shard_samples_);
+  const uint64_t batches = (g.sample_end - g.sample_begin + batch_size_ - 1) / batch_size_;
+  epoch_end_clock_ = std::max(epoch_end_clock_, clock + batches);
+  return g;
+}
+
+ShardGrant ShardPool::Next(uint64_t clock) {
+  ShardGrant g;
+  if (finished_) {
+    g.kind = ShardGrant::Kind::kDone;
+    return g;
+  }
+  if (clock < epoch_start_clock_) {
+    g.kind = ShardGrant::Kind::kIdle;
+    g.idle_until = epoch_start_clock_;
+    return g;
+  }
+  if (next_shard_ < shards_per_epoch_) return Lease(clock);
+  if (clock < epoch_end_clock_) {
+    g.kind = ShardGrant::Kind::kIdle;
+    g.idle_until = epoch_end_clock_;
+    return g;
+  }
+  // Every lease of this epoch has ended by `clock`: close the epoch.
+  const uint32_t closed = epoch_;
+  const uint64_t version = epoch_end_clock_;
+  if (epoch_ + 1 >= epochs_) {
+    finished_ = true;
+    g.kind = ShardGrant::Kind::kDone;
+  } else {
+    ++epoch_;
+    next_shard_ = 0;
+    epoch_start_clock_ = version;
+    epoch_end_clock_ = version;
+    g = Lease(clock);
+  }
+  g.evaluate = true;
+  g.eval_epoch = closed;
+  g.eval_version = version;
+  return g;
+}
+
+}  // namespace pst

@@ -1,0 +1,290 @@
+#include "worker/worker.h"
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+
+#include "common/channel.h"
+#include "common/heartbeat.h"
+#include "common/log.h"
+#include "common/model_file.h"
+#include "common/registration.h"
+#include "worker/epoch_order.h"
+#include "worker/idx_reader.h"
+#include "worker/mlp.h"
+#include "worker/ps_client.h"
+
+namespace pst {
+
+StatusOr<std::unique_ptr<Worker>> Worker::Create(zmq::context_t& ctx,
+                                                 const WorkerOptions& options) {
+  if (options.scheduler_endpoint.empty())
+    return Status::InvalidArgument("--scheduler is required (e.g. tcp://127.0.0.1:7000)");
+  if (options.request_timeout.count() <= 0)
+    return Status::InvalidArgument("--request-timeout-ms must be positive");
+  return std::unique_ptr<Worker>(new Worker(ctx, options));
+}
+
+namespace {
+
+// Progress shared with the heartbeat thread.
+struct Progress {
+  std::atomic<uint32_t> rank{0};
+  std::atomic<uint64_t> clock{0};
+  std::atomic<uint64_t> samples{0};
+  std::atomic<uint64_t> steps{0};
+  std::atomic<double> loss_sum{0};
+};
+
+struct Lease {
+  bool active = false;
+  uint32_t epoch = 0;
+  uint32_t shard = 0;
+  uint64_t next = 0;  // next position in the epoch order
+  uint64_t end = 0;
+  double loss_sum = 0;
+  uint64_t samples = 0;
+};
+
+struct EvalOrder {
+  uint32_t epoch = 0;
+  uint64_t version = 0;
+};
+
+Status CheckDataFitsModel(const Dataset& d, const ModelSpec& m, const char* split) {
+  if (d.num_samples == 0) return Status::InvalidArgument(std::string("the ") + split + " set is empty");
+  if (d.num_features != m.layer_sizes.front())
+    return Status::InvalidArgument(std::string("the ") + split + " set has " +
+                                   std::to_string(d.num_features) +
+                                   " features per sample but model.layers starts with " +
+                                   std::to_string(m.layer_sizes.front()));
+  if (d.num_classes > m.layer_sizes.back())
+    return Status::InvalidArgument(std::string("the ") + split + " set has " +
+                                   std::to_string(d.num_classes) +
+                                   " classes but model.layers ends with " +
+                                   std::to_string(m.layer_sizes.back()));
+  return Status::OK();
+}
+
+}  // namespace
+
+Status Worker::Run() {
+  PST_ASSIGN_OR_RETURN(auto sched, Channel::Connect(ctx_, options_.scheduler_endpoint));
+  Progress progress;
+  std::unique_ptr<Heartbeater> heartbeat;
+  Status hb_status;
+  JoinOptions join;
+  join.role = proto::Role::WORKER;
+  join.connect_timeout = options_.connect_timeout;
+  join.form_timeout = options_.form_timeout;
+  auto joined_or = JoinJob(*sched, join, &stop_, [&](const JoinedJob& j) {
+    progress.rank = j.rank;
+    SetLogNodeName("worker " + std::to_string(j.rank));
+    PST_LOG_INFO("registered as worker {}", j.rank);
+    HeartbeaterOptions ho;
+    ho.scheduler_endpoint = options_.scheduler_endpoint;
+    ho.interval = j.heartbeat_interval;
+    auto hb = Heartbeater::Start(ctx_, ho, [&progress](proto::HeartbeatRequest::Builder b) {
+      b.setRole(proto::Role::WORKER);
+      b.setRank(progress.rank.load());
+      b.setClock(progress.clock.load());
+      b.setSamples(progress.samples.load());
+      b.setSteps(progress.steps.load());
+      b.setLossSum(progress.loss_sum.load());
+    });
+    if (hb.ok()) heartbeat = std::move(hb).value();
+    else hb_status = hb.status();
+  });
+  if (joined_or.status().code() == StatusCode::kCancelled) return Status::OK();
+  if (!joined_or.ok()) return joined_or.status();
+  PST_RETURN_IF_ERROR(hb_status);
+  const JoinedJob joined = std::move(joined_or).value();
+  const JobSpec& job = joined.job;
+  const uint32_t rank = joined.rank;
+
+  const std::string data_dir = options_.data_dir.empty() ? job.data_dir : options_.data_dir;
+  PST_ASSIGN_OR_RETURN(Dataset train, LoadFashionMnist(data_dir, true, job.train.train_limit));
+  PST_RETURN_IF_ERROR(CheckDataFitsModel(train, job.model, "training"));
+  PST_LOG_INFO("loaded {} training samples from {}", train.num_samples, data_dir);
+  std::optional<Dataset> test;
+  PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
+  PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, options_.max_chunk,
+                                                  options_.limits));
+
+  const uint64_t total = mlp.layout().total();
+  const uint32_t batch = job.train.batch_size;
+  std::vector<float> params(total);
+  auto grad = std::make_shared<std::vector<float>>(total);
+  std::vector<float> batch_x(size_t{batch} * train.num_features);
+  std::vector<int32_t> batch_y(batch);
+  std::vector<uint32_t> order;
+  uint32_t order_epoch = UINT32_MAX;
+  const auto timeout = options_.request_timeout;
+
+  uint64_t clock = 0;
+  uint64_t params_version = UINT64_MAX;  // version held in `params`, if any
+  uint64_t idle_until = 0;
+  Lease lease;
+  std::optional<Lease> completed;
+  std::optional<EvalOrder> eval;
+  bool done = false;
+
+  auto pull = [&](uint64_t min_version) -> Status {
+    PST_ASSIGN_OR_RETURN(params_version, ps->Pull(min_version, params.data(), timeout, &stop_));
+    return Status::OK();
+  };
+
+  auto evaluate = [&](const EvalOrder& e, bool final_model) -> Status {
+    if (!test) {
+      PST_ASSIGN_OR_RETURN(test, LoadFashionMnist(data_dir, false, job.train.test_limit));
+      PST_RETURN_IF_ERROR(CheckDataFitsModel(*test, job.model, "test"));
+    }
+    if (params_version == UINT64_MAX || params_version < e.version) PST_RETURN_IF_ERROR(pull(e.version));
+    const size_t correct =
+        mlp.CountCorrect(params.data(), test->features.data(), test->labels.data(), test->num_samples);
+    const double loss =
+        mlp.Loss(params.data(), test->features.data(), test->labels.data(), test->num_samples);
+    PST_LOG_INFO("epoch {}: test accuracy {:.4f}", e.epoch + 1, double(correct) / test->num_samples);
+    if (final_model && !options_.model_out.empty()) {
+      PST_RETURN_IF_ERROR(SaveModel(options_.model_out, job.model, params.data()));
+      PST_LOG_INFO("saved the final model to {}", options_.model_out);
+    }
+    OutMessage msg;
+    auto r = msg.envelope().getBody().initEvalReport();
+    r.setRank(rank);
+    r.setEpoch(e.epoch);
+    r.setVersion(params_version);
+    r.setCorrect(correct);
+    r.setTotal(test->num_samples);
+    r.setLossSum(loss);
+    PST_ASSIGN_OR_RETURN(InMessage reply, sched->Call(msg, timeout, &stop_));
+    if (!reply.envelope().getBody().isAck())
+      return Status::InvalidArgument("scheduler answered an eval report with the wrong message");
+    return FromRpcStatus(reply.envelope().getBody().getAck());
+  };
+
+  Status result;
+  while (!stop_) {
+    if (heartbeat->job_state() == proto::JobState::FAILED) {
+      result = Status::Aborted("the scheduler reports the job failed; see the scheduler log");
+      break;
+    }
+    if (heartbeat->lost_contact()) {
+      result = Status::Unavailable("lost contact with the scheduler at " + options_.scheduler_endpoint);
+      break;
+    }
+    if (!lease.active && clock >= idle_until) {
+      OutMessage msg;
+      auto req = msg.envelope().getBody().initShardRequest();
+      req.setRank(rank);
+      req.setClock(clock);
+      req.setNumSamples(train.num_samples);
+      if (completed) {
+        req.setHasCompleted(true);
+        req.setCompletedEpoch(completed->epoch);
+        req.setCompletedShard(completed->shard);
+        req.setCompletedLossSum(completed->loss_sum);
+        req.setCompletedSamples(completed->samples);
+      }
+      auto reply = sched->Call(msg, timeout, &stop_);
+      if (reply.status().code() == StatusCode::kCancelled) break;
+      if (!reply.ok()) {
+        result = reply.status().WithContext("asking the scheduler for a data shard");
+        break;
+      }
+      if (!reply->envelope().getBody().isShardResponse()) {
+        result = Status::InvalidArgument("scheduler answered a shard request with the wrong message");
+        break;
+      }
+      auto resp = reply->envelope().getBody().getShardResponse();
+      result = FromRpcStatus(resp.getStatus()).WithContext("scheduler refused a data shard");
+      if (!result.ok()) break;
+      completed.reset();
+      if (resp.getEvaluate()) eval = EvalOrder{resp.getEvalEpoch(), resp.getEvalVersion()};
+      switch (resp.getKind()) {
+        case proto::ShardReplyKind::LEASE:
+          if (resp.getSampleEnd() > train.num_samples || resp.getSampleBegin() >= resp.getSampleEnd()) {
+            result = Status::InvalidArgument("scheduler leased samples outside the training set");
+            break;
+          }
+          lease = Lease{true, resp.getEpoch(), resp.getShard(), resp.getSampleBegin(),
+                        resp.getSampleEnd(), 0, 0};
+          if (order_epoch != lease.epoch) {
+            order = EpochOrder(train.num_samples, job.model.seed, lease.epoch);
+            order_epoch = lease.epoch;
+          }
+          break;
+        case proto::ShardReplyKind::IDLE:
+          if (resp.getIdleUntil() <= clock) {
+            result = Status::InvalidArgument("scheduler asked to idle until a past clock");
+            break;
+          }
+          idle_until = resp.getIdleUntil();
+          break;
+        case proto::ShardReplyKind::DONE:
+          done = true;
+          break;
+        default:
+          result = Status::InvalidArgument("unknown shard reply kind");
+      }
+      if (!result.ok()) break;
+    }
+    if (eval) {
+      result = evaluate(*eval, done);
+      eval.reset();
+      if (!result.ok()) break;
+    }
+    if (done) break;
+
+    if (!lease.active) {
+      // Idle under BSP: an empty push lets the servers close this clock without us.
+      result = ps->WaitPushes(timeout, &stop_);
+      if (result.ok()) result = ps->Push(rank, clock, nullptr, nullptr, 0);
+      if (!result.ok()) break;
+      progress.clock = ++clock;
+      continue;
+    }
+
+    if (options_.step_delay_ms)
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.step_delay_ms));
+    if (params_version != clock) result = pull(clock);
+    if (result.ok()) result = ps->WaitPushes(timeout, &stop_);
+    if (!result.ok()) break;
+    const size_t n = std::min<uint64_t>(batch, lease.end - lease.next);
+    for (size_t i = 0; i < n; ++i) {
+      const uint32_t s = order[lease.next + i];
+      std::copy(train.row(s), train.row(s) + train.num_features, batch_x.begin() + i * train.num_features);
+      batch_y[i] = train.labels[s];
+    }
+    const double loss = mlp.ForwardBackward(params.data(), batch_x.data(), batch_y.data(), n, grad->data());
+    result = ps->Push(rank, clock, grad, grad->data(), static_cast<uint32_t>(n));
+    if (!result.ok()) break;
+    lease.next += n;
+    lease.loss_sum += loss;
+    lease.samples += n;
+    progress.samples += n;
+    progress.steps += 1;
+    progress.loss_sum = progress.loss_sum.load() + loss;
+    progress.clock = ++clock;
+    params_version = UINT64_MAX;
+    if (lease.next >= lease.end) {
+      lease.active = false;
+      completed = lease;
+    }
+  }
+  if (result.code() == StatusCode::kCancelled) result = Status::OK();
+  if (result.ok()) {
+    Status s = ps->WaitPushes(std::chrono::milliseconds(5000), nullptr);
+    if (!s.ok()) PST_LOG_WARN("last pushes unconfirmed: {}", s.message());
+  }
+  OutMessage leave;
+  auto lr = leave.envelope().getBody().initLeaveRequest();
+  lr.setRole(proto::Role::WORKER);
+  lr.setRank(rank);
+  auto bye = sched->Call(leave, std::chrono::milliseconds(1000));
+  bye.status().IgnoreError();  // best effort: the scheduler's heartbeat timeout covers it
+  if (result.ok()) PST_LOG_INFO("finished after {} steps", progress.steps.load());
+  return result;
+}
+
+}  // namespace pst

@@ -1,0 +1,35 @@
+// Options for a training worker (pst::Worker).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "common/wire.h"
+
+namespace pst {
+
+struct WorkerOptions {
+  // Scheduler address, e.g. "tcp://10.0.0.1:7000". Required.
+  std::string scheduler_endpoint;
+  // Directory with the IDX files; empty uses the job's data.dir. Default: "".
+  std::string data_dir;
+  // The scheduler must answer registration within this. Default: 10 s.
+  std::chrono::milliseconds connect_timeout{10000};
+  // Every node must register within this. Default: 120 s.
+  std::chrono::milliseconds form_timeout{120000};
+  // Longest wait for a PS or scheduler answer; under BSP this includes waiting
+  // for the slowest worker of a clock. Default: 300 s.
+  std::chrono::milliseconds request_timeout{300000};
+  // Largest number of keys in one push/pull message. Default: 2^20.
+  uint64_t max_chunk = 1ull << 20;
+  // If this worker runs the final evaluation, it also saves the final model here
+  // (safetensors). Default: "" (don't save).
+  std::string model_out;
+  // Extra sleep before each step, to play a straggler in experiments. Default: 0.
+  uint32_t step_delay_ms = 0;
+  // Size limits for received messages.
+  WireLimits limits;
+};
+
+}  // namespace pst
