@@ -2,7 +2,8 @@
 // OpenBLAS (cblas_sgemm). Parameters live outside the object, laid out as in
 // common/model_layout.h, so the same code runs on params pulled from the PS and on
 // a local copy. Not thread-safe: each thread needs its own Mlp (it owns scratch
-// buffers sized for the largest batch seen).
+// buffers, allocated once by Create() for an internal batch of up to 1024
+// samples; larger n is processed in internal batches, so no call allocates).
 #pragma once
 
 #include <cstddef>
@@ -17,7 +18,8 @@ namespace pst {
 
 class Mlp {
  public:
-  // kInvalidArgument if the spec is invalid.
+  // kInvalidArgument if the spec is invalid, kResourceExhausted if the scratch
+  // buffers cannot be allocated.
   static StatusOr<Mlp> Create(const ModelSpec& spec);
 
   const ModelLayout& layout() const { return layout_; }
@@ -44,9 +46,23 @@ class Mlp {
  private:
   Mlp(ModelSpec spec, ModelLayout layout) : spec_(std::move(spec)), layout_(std::move(layout)) {}
 
+  // Runs rows (<= chunk_rows_) samples through every layer: acts_[l] gets the
+  // output of layer l, after bias and activation for hidden layers; the last
+  // entry holds the output layer's X * W without its bias (the output passes add it).
+  void Forward(const float* params, const float* x, size_t rows);
+  // Backpropagates deltas_.back() (set by the output pass) through the layers,
+  // writing (accumulate = false) or adding to the weight gradients in grad, and
+  // adding the hidden layers' bias gradients.
+  void Backward(const float* params, const float* x, size_t rows, bool accumulate, float* grad);
+
   ModelSpec spec_;
   ModelLayout layout_;
-  // Scratch: activations per layer (input excluded) and their gradients.
+  // Every public call works in chunks of at most this many samples, so scratch
+  // memory is fixed at Create() whatever n is.
+  size_t chunk_rows_ = 0;
+  // Scratch, chunk_rows_ x layer width each, allocated once in Create():
+  // activations per layer (input excluded) and the loss gradient with respect
+  // to each layer's pre-activation.
   std::vector<std::vector<float>> acts_;
   std::vector<std::vector<float>> deltas_;
 };
