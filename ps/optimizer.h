@@ -37,7 +37,8 @@ class Optimizer {
   //   Adagrad:  g += wd*p; h += g*g; p -= lr*g/(sqrt(h)+eps)
   //   Adam:     g += wd*p; m = b1*m+(1-b1)g; v = b2*v+(1-b2)g^2;
   //             p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
-  //   AdamW:    as Adam without the L2 term, then p -= lr*wd*p (decoupled).
+  //   AdamW:    as Adam without the L2 term, then p -= lr*wd*p on the updated p
+  //             (decoupled; PyTorch decays the pre-update p, a difference of lr*wd*update).
   virtual void Apply(float* params, const float* grad, uint64_t step) = 0;
 
   size_t size() const { return n_; }
