@@ -1,1 +1,484 @@
-// placeholder: being written
+#include "common/job_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <toml++/toml.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace pst {
+namespace {
+
+// Job files are a few hundred bytes; the cap stops a wrong path (a dataset,
+// /dev/zero) from being read into memory whole.
+constexpr size_t kMaxJobFileBytes = 1 << 20;
+
+constexpr std::string_view kTables[] = {"data", "model", "optimizer", "train", "cluster"};
+
+std::string ErrnoMessage(int err) {
+  return std::error_code(err, std::generic_category()).message();
+}
+
+// Escapes `s` as the inside of a TOML basic string. Also used for values and
+// keys quoted in error messages, which keeps those messages on one line.
+std::string EscapeToml(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+          static constexpr char kHex[] = "0123456789ABCDEF";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::string FormatDouble(double v) {
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  return std::string(buf, res.ptr);
+}
+
+// Shortest text that ParseJobToml turns back into exactly `v`.
+std::string FormatFloat(float v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof(buf), v);
+  std::string s(buf, res.ptr);
+  // The reader parses a double and narrows it to float. That double rounding
+  // can, in rare cases, land on a neighbour of `v`; then write the exact
+  // double value of `v` instead, which narrows back without loss.
+  double parsed = 0;
+  std::from_chars(s.data(), s.data() + s.size(), parsed);
+  if (static_cast<float>(parsed) != v) s = FormatDouble(static_cast<double>(v));
+  // Without '.' or an exponent TOML reads an integer. The reader accepts that
+  // too, but a float looks like a float to whoever edits the file.
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+// How a value is shown after "got" in an error message.
+std::string Describe(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: {
+      constexpr size_t kMaxShown = 60;
+      std::string_view s = node.as_string()->get();
+      if (s.size() <= kMaxShown) return "\"" + EscapeToml(s) + "\"";
+      return "\"" + EscapeToml(s.substr(0, kMaxShown)) + "...\"";
+    }
+    case toml::node_type::integer:
+      return std::to_string(node.as_integer()->get());
+    case toml::node_type::floating_point:
+      return FormatDouble(node.as_floating_point()->get());
+    case toml::node_type::boolean:
+      return node.as_boolean()->get() ? "true" : "false";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::date:
+    case toml::node_type::time:
+    case toml::node_type::date_time:
+      return "a date/time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+std::string JoinNames(const std::vector<std::string_view>& names) {
+  std::string out;
+  for (std::string_view n : names) {
+    if (!out.empty()) out += ", ";
+    out += n;
+  }
+  return out;
+}
+
+// Reads the keys of one table into struct fields. Each getter leaves the field
+// alone if the key is absent, and records the key as allowed, so that
+// CheckNoUnknownKeys() after all getters knows the complete set.
+class TableReader {
+ public:
+  TableReader(const toml::table& table, std::string_view name) : table_(table), name_(name) {}
+
+  template <typename T>
+  Status Unsigned(std::string_view key, T* out) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) return Status::OK();
+    return ToUnsigned(*node, Field(key), out);
+  }
+
+  Status Float(std::string_view key, float* out) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) return Status::OK();
+    double v;
+    if (const auto* i = node->as_integer()) {
+      v = static_cast<double>(i->get());
+    } else if (const auto* f = node->as_floating_point()) {
+      v = f->get();
+    } else {
+      return Status::InvalidArgument(Field(key) + ": expected a number, got " + Describe(*node));
+    }
+    // Narrowing a finite double outside float's range is undefined behaviour.
+    // inf and nan narrow fine and are left to the Validate* functions.
+    if (std::isfinite(v) && std::fabs(v) > std::numeric_limits<float>::max()) {
+      return Status::InvalidArgument(
+          Field(key) + ": expected a number within 32-bit float range, got " + Describe(*node));
+    }
+    *out = static_cast<float>(v);
+    return Status::OK();
+  }
+
+  Status String(std::string_view key, std::string* out) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) return Status::OK();
+    return ToString(*node, Field(key), out);
+  }
+
+  template <typename E>
+  Status Enum(std::string_view key, StatusOr<E> (*parse)(const std::string&), E* out) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) return Status::OK();
+    std::string name;
+    PST_RETURN_IF_ERROR(ToString(*node, Field(key), &name));
+    StatusOr<E> parsed = parse(name);
+    // The Parse* message says what is allowed ("unknown activation 'x' (allowed: ...)").
+    if (!parsed.ok()) return parsed.status().WithContext(Field(key));
+    *out = *parsed;
+    return Status::OK();
+  }
+
+  Status UnsignedArray(std::string_view key, std::vector<uint32_t>* out) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) return Status::OK();
+    const auto* array = node->as_array();
+    if (array == nullptr) {
+      return Status::InvalidArgument(Field(key) + ": expected an array of integers, got " +
+                                     Describe(*node));
+    }
+    std::vector<uint32_t> values(array->size());
+    for (size_t i = 0; i < array->size(); ++i) {
+      PST_RETURN_IF_ERROR(
+          ToUnsigned(*array->get(i), Field(key) + "[" + std::to_string(i) + "]", &values[i]));
+    }
+    *out = std::move(values);
+    return Status::OK();
+  }
+
+  Status CheckNoUnknownKeys() const {
+    for (auto&& [key, node] : table_) {
+      bool known = false;
+      for (std::string_view a : allowed_) known = known || key.str() == a;
+      if (!known) {
+        return Status::InvalidArgument("unknown key '" + Field(EscapeToml(key.str())) +
+                                       "' (allowed: " + JoinNames(allowed_) + ")");
+      }
+    }
+    return Status::OK();
+  }
+
+ private:
+  const toml::node* Find(std::string_view key) {
+    allowed_.push_back(key);
+    return table_.get(key);
+  }
+
+  std::string Field(std::string_view key) const { return name_ + "." + std::string(key); }
+
+  static Status ToString(const toml::node& node, const std::string& field, std::string* out) {
+    const auto* s = node.as_string();
+    if (s == nullptr) {
+      return Status::InvalidArgument(field + ": expected a string, got " + Describe(node));
+    }
+    *out = s->get();
+    return Status::OK();
+  }
+
+  template <typename T>
+  static Status ToUnsigned(const toml::node& node, const std::string& field, T* out) {
+    // TOML integers are int64, so that bounds what a file can say even for uint64 fields.
+    constexpr uint64_t kMax =
+        std::min<uint64_t>(std::numeric_limits<T>::max(), std::numeric_limits<int64_t>::max());
+    const auto* i = node.as_integer();
+    if (i == nullptr || i->get() < 0 || static_cast<uint64_t>(i->get()) > kMax) {
+      return Status::InvalidArgument(field + ": expected an integer in [0, " +
+                                     std::to_string(kMax) + "], got " + Describe(node));
+    }
+    *out = static_cast<T>(i->get());
+    return Status::OK();
+  }
+
+  const toml::table& table_;
+  std::string name_;
+  std::vector<std::string_view> allowed_;
+};
+
+Status ReadData(const toml::table& t, JobSpec* spec) {
+  TableReader r(t, "data");
+  PST_RETURN_IF_ERROR(r.String("dir", &spec->data_dir));
+  return r.CheckNoUnknownKeys();
+}
+
+Status ReadModel(const toml::table& t, ModelSpec* m) {
+  TableReader r(t, "model");
+  PST_RETURN_IF_ERROR(r.UnsignedArray("layers", &m->layer_sizes));
+  PST_RETURN_IF_ERROR(r.Enum("activation", &ParseActivation, &m->activation));
+  PST_RETURN_IF_ERROR(r.Enum("init", &ParseInitKind, &m->init));
+  PST_RETURN_IF_ERROR(r.Unsigned("seed", &m->seed));
+  return r.CheckNoUnknownKeys();
+}
+
+Status ReadOptimizer(const toml::table& t, OptimizerSpec* o) {
+  TableReader r(t, "optimizer");
+  PST_RETURN_IF_ERROR(r.Enum("kind", &ParseOptimizerKind, &o->kind));
+  PST_RETURN_IF_ERROR(r.Float("learning_rate", &o->learning_rate));
+  PST_RETURN_IF_ERROR(r.Float("momentum", &o->momentum));
+  PST_RETURN_IF_ERROR(r.Float("beta1", &o->beta1));
+  PST_RETURN_IF_ERROR(r.Float("beta2", &o->beta2));
+  PST_RETURN_IF_ERROR(r.Float("epsilon", &o->epsilon));
+  PST_RETURN_IF_ERROR(r.Float("weight_decay", &o->weight_decay));
+  PST_RETURN_IF_ERROR(r.Enum("schedule", &ParseLrSchedule, &o->schedule));
+  PST_RETURN_IF_ERROR(r.Unsigned("step_size", &o->step_size));
+  PST_RETURN_IF_ERROR(r.Float("step_gamma", &o->step_gamma));
+  PST_RETURN_IF_ERROR(r.Unsigned("warmup_steps", &o->warmup_steps));
+  PST_RETURN_IF_ERROR(r.Unsigned("total_steps", &o->total_steps));
+  return r.CheckNoUnknownKeys();
+}
+
+Status ReadTrain(const toml::table& t, TrainSpec* s) {
+  TableReader r(t, "train");
+  PST_RETURN_IF_ERROR(r.Unsigned("batch_size", &s->batch_size));
+  PST_RETURN_IF_ERROR(r.Unsigned("epochs", &s->epochs));
+  PST_RETURN_IF_ERROR(r.Unsigned("batches_per_shard", &s->batches_per_shard));
+  PST_RETURN_IF_ERROR(r.Unsigned("train_limit", &s->train_limit));
+  PST_RETURN_IF_ERROR(r.Unsigned("test_limit", &s->test_limit));
+  PST_RETURN_IF_ERROR(r.Enum("consistency", &ParseConsistency, &s->consistency));
+  PST_RETURN_IF_ERROR(r.Unsigned("staleness", &s->staleness));
+  return r.CheckNoUnknownKeys();
+}
+
+Status ReadCluster(const toml::table& t, JobSpec* spec) {
+  TableReader r(t, "cluster");
+  PST_RETURN_IF_ERROR(r.Unsigned("servers", &spec->num_servers));
+  PST_RETURN_IF_ERROR(r.Unsigned("workers", &spec->num_workers));
+  return r.CheckNoUnknownKeys();
+}
+
+Status ReadRoot(const toml::table& root, JobSpec* spec) {
+  std::vector<std::string_view> tables(std::begin(kTables), std::end(kTables));
+  for (auto&& [key, node] : root) {
+    bool known = false;
+    for (std::string_view t : kTables) known = known || key.str() == t;
+    if (!known) {
+      return Status::InvalidArgument(
+          std::string(node.is_table() ? "unknown table '" : "unknown top-level key '") +
+          EscapeToml(key.str()) + "' (allowed tables: " + JoinNames(tables) + ")");
+    }
+    if (!node.is_table()) {
+      return Status::InvalidArgument(std::string(key.str()) + ": expected a table, got " +
+                                     Describe(node));
+    }
+  }
+  if (const auto* t = root["data"].as_table()) PST_RETURN_IF_ERROR(ReadData(*t, spec));
+  if (const auto* t = root["model"].as_table()) PST_RETURN_IF_ERROR(ReadModel(*t, &spec->model));
+  if (const auto* t = root["optimizer"].as_table()) {
+    PST_RETURN_IF_ERROR(ReadOptimizer(*t, &spec->optimizer));
+  }
+  if (const auto* t = root["train"].as_table()) PST_RETURN_IF_ERROR(ReadTrain(*t, &spec->train));
+  if (const auto* t = root["cluster"].as_table()) PST_RETURN_IF_ERROR(ReadCluster(*t, spec));
+  return Status::OK();
+}
+
+Status SyntaxError(const toml::parse_error& error, const std::string& origin) {
+  std::string description(error.description());
+  for (char& c : description) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  const toml::source_position& pos = error.source().begin;
+  return Status::InvalidArgument(origin + ":" + std::to_string(pos.line) + ":" +
+                                 std::to_string(pos.column) +
+                                 ": TOML syntax error: " + description);
+}
+
+StatusOr<JobSpec> ParseJobTomlOrThrow(std::string_view text, const std::string& origin) {
+  // Debian builds libtomlplusplus with exceptions, so this is the branch
+  // compiled here; the other keeps the file building with -fno-exceptions.
+#if TOML_EXCEPTIONS
+  toml::table root;
+  try {
+    root = toml::parse(text, std::string_view(origin));
+  } catch (const toml::parse_error& e) {
+    return SyntaxError(e, origin);
+  }
+#else
+  toml::parse_result result = toml::parse(text, std::string_view(origin));
+  if (!result) return SyntaxError(result.error(), origin);
+  toml::table root = std::move(result).table();
+#endif
+  JobSpec spec;
+  PST_RETURN_IF_ERROR(ReadRoot(root, &spec).WithContext(origin));
+  PST_RETURN_IF_ERROR(ValidateJobSpec(spec).WithContext(origin));
+  return spec;
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+StatusOr<std::string> ReadSmallFile(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) {
+    return Status::NotFound(path + ": cannot open job file: " + ErrnoMessage(errno));
+  }
+  struct stat st;
+  if (::fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument(path + ": is a directory, expected a TOML job file");
+  }
+  // Not only regular files: `--job /dev/stdin` or a pipe should work too, so
+  // read until EOF rather than trusting st_size.
+  std::string text;
+  char buf[16384];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Unavailable(path + ": read failed: " + ErrnoMessage(errno));
+    if (n == 0) break;
+    text.append(buf, static_cast<size_t>(n));
+    if (text.size() > kMaxJobFileBytes) {
+      return Status::InvalidArgument(path + ": larger than " + std::to_string(kMaxJobFileBytes) +
+                                     " bytes; is this really a TOML job file?");
+    }
+  }
+  return text;
+}
+
+void AppendKey(std::string* out, std::string_view key, const std::string& value) {
+  *out += key;
+  *out += " = ";
+  *out += value;
+  *out += '\n';
+}
+
+std::string Quoted(std::string_view s) { return "\"" + EscapeToml(s) + "\""; }
+
+}  // namespace
+
+StatusOr<JobSpec> ParseJobToml(std::string_view text, const std::string& origin) {
+  // toml::table and the strings above allocate; std::bad_alloc must not
+  // escape. Syntax errors are handled inside.
+  try {
+    return ParseJobTomlOrThrow(text, origin);
+  } catch (const std::exception& e) {
+    return Status::Internal(origin + ": while parsing the job file: " + e.what());
+  }
+}
+
+StatusOr<JobSpec> LoadJobFile(const std::string& path) {
+  try {
+    PST_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path));
+    return ParseJobToml(text, path);
+  } catch (const std::exception& e) {
+    return Status::Internal(path + ": while reading the job file: " + e.what());
+  }
+}
+
+std::string JobSpecToToml(const JobSpec& spec) {
+  std::string out;
+  out += "[data]\n";
+  AppendKey(&out, "dir", Quoted(spec.data_dir));
+
+  const ModelSpec& m = spec.model;
+  std::string layers = "[";
+  for (size_t i = 0; i < m.layer_sizes.size(); ++i) {
+    if (i > 0) layers += ", ";
+    layers += std::to_string(m.layer_sizes[i]);
+  }
+  layers += "]";
+  out += "\n[model]\n";
+  AppendKey(&out, "layers", layers);
+  AppendKey(&out, "activation", Quoted(ActivationName(m.activation)));
+  AppendKey(&out, "init", Quoted(InitKindName(m.init)));
+  AppendKey(&out, "seed", std::to_string(m.seed));
+
+  const OptimizerSpec& o = spec.optimizer;
+  out += "\n[optimizer]\n";
+  AppendKey(&out, "kind", Quoted(OptimizerKindName(o.kind)));
+  AppendKey(&out, "learning_rate", FormatFloat(o.learning_rate));
+  AppendKey(&out, "momentum", FormatFloat(o.momentum));
+  AppendKey(&out, "beta1", FormatFloat(o.beta1));
+  AppendKey(&out, "beta2", FormatFloat(o.beta2));
+  AppendKey(&out, "epsilon", FormatFloat(o.epsilon));
+  AppendKey(&out, "weight_decay", FormatFloat(o.weight_decay));
+  AppendKey(&out, "schedule", Quoted(LrScheduleName(o.schedule)));
+  AppendKey(&out, "step_size", std::to_string(o.step_size));
+  AppendKey(&out, "step_gamma", FormatFloat(o.step_gamma));
+  AppendKey(&out, "warmup_steps", std::to_string(o.warmup_steps));
+  AppendKey(&out, "total_steps", std::to_string(o.total_steps));
+
+  const TrainSpec& t = spec.train;
+  out += "\n[train]\n";
+  AppendKey(&out, "batch_size", std::to_string(t.batch_size));
+  AppendKey(&out, "epochs", std::to_string(t.epochs));
+  AppendKey(&out, "batches_per_shard", std::to_string(t.batches_per_shard));
+  AppendKey(&out, "train_limit", std::to_string(t.train_limit));
+  AppendKey(&out, "test_limit", std::to_string(t.test_limit));
+  AppendKey(&out, "consistency", Quoted(ConsistencyName(t.consistency)));
+  AppendKey(&out, "staleness", std::to_string(t.staleness));
+
+  out += "\n[cluster]\n";
+  AppendKey(&out, "servers", std::to_string(spec.num_servers));
+  AppendKey(&out, "workers", std::to_string(spec.num_workers));
+  return out;
+}
+
+}  // namespace pst

@@ -1,1 +1,365 @@
-// placeholder: being written
+#include "common/job_file.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <system_error>
+
+#include "common/job_spec.h"
+#include "common/status.h"
+
+namespace pst {
+namespace {
+
+// A fresh directory under $TMPDIR, removed with its contents at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    std::string templ = (std::filesystem::temp_directory_path() / "pst_job_file_test.XXXXXX");
+    path_ = ::mkdtemp(templ.data()) != nullptr ? templ : "";
+    REQUIRE(!path_.empty());
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string File(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+  REQUIRE(out.good());
+}
+
+// JobSpec has no operator==; compare field by field so a failure names the field.
+void CheckEqual(const JobSpec& a, const JobSpec& b) {
+  CHECK(a.data_dir == b.data_dir);
+  CHECK(a.num_servers == b.num_servers);
+  CHECK(a.num_workers == b.num_workers);
+  CHECK(a.model.layer_sizes == b.model.layer_sizes);
+  CHECK(a.model.activation == b.model.activation);
+  CHECK(a.model.init == b.model.init);
+  CHECK(a.model.seed == b.model.seed);
+  const OptimizerSpec& x = a.optimizer;
+  const OptimizerSpec& y = b.optimizer;
+  CHECK(x.kind == y.kind);
+  // Bit-exact: the writer promises to round-trip floats without loss.
+  CHECK(std::memcmp(&x.learning_rate, &y.learning_rate, sizeof(float)) == 0);
+  CHECK(std::memcmp(&x.momentum, &y.momentum, sizeof(float)) == 0);
+  CHECK(std::memcmp(&x.beta1, &y.beta1, sizeof(float)) == 0);
+  CHECK(std::memcmp(&x.beta2, &y.beta2, sizeof(float)) == 0);
+  CHECK(std::memcmp(&x.epsilon, &y.epsilon, sizeof(float)) == 0);
+  CHECK(std::memcmp(&x.weight_decay, &y.weight_decay, sizeof(float)) == 0);
+  CHECK(std::memcmp(&x.step_gamma, &y.step_gamma, sizeof(float)) == 0);
+  CHECK(x.schedule == y.schedule);
+  CHECK(x.step_size == y.step_size);
+  CHECK(x.warmup_steps == y.warmup_steps);
+  CHECK(x.total_steps == y.total_steps);
+  CHECK(a.train.batch_size == b.train.batch_size);
+  CHECK(a.train.epochs == b.train.epochs);
+  CHECK(a.train.batches_per_shard == b.train.batches_per_shard);
+  CHECK(a.train.train_limit == b.train.train_limit);
+  CHECK(a.train.test_limit == b.train.test_limit);
+  CHECK(a.train.consistency == b.train.consistency);
+  CHECK(a.train.staleness == b.train.staleness);
+}
+
+constexpr char kFullJob[] = R"(
+[data]
+dir = "/data/fmnist"
+[model]
+layers = [784, 256, 64, 10]
+activation = "tanh"
+init = "xavier"
+seed = 42
+[optimizer]
+kind = "adamw"
+learning_rate = 0.003
+momentum = 0.8
+beta1 = 0.85
+beta2 = 0.995
+epsilon = 1e-7
+weight_decay = 0.01
+schedule = "cosine"
+step_size = 500
+step_gamma = 0.5
+warmup_steps = 100
+total_steps = 20000
+[train]
+batch_size = 128
+epochs = 7
+batches_per_shard = 32
+train_limit = 6000
+test_limit = 1000
+consistency = "ssp"
+staleness = 3
+[cluster]
+servers = 4
+workers = 8
+)";
+
+TEST_CASE("JobFile: an empty file gives the defaults", "[common]") {
+  StatusOr<JobSpec> spec = ParseJobToml("", "job.toml");
+  REQUIRE(spec.ok());
+  CheckEqual(*spec, JobSpec{});
+
+  // Empty tables and comments change nothing either.
+  spec = ParseJobToml("# nothing\n[model]\n[train]\n", "job.toml");
+  REQUIRE(spec.ok());
+  CheckEqual(*spec, JobSpec{});
+}
+
+TEST_CASE("JobFile: a full file sets every field", "[common]") {
+  StatusOr<JobSpec> spec = ParseJobToml(kFullJob, "job.toml");
+  INFO(spec.status().ToString());
+  REQUIRE(spec.ok());
+  JobSpec want;
+  want.data_dir = "/data/fmnist";
+  want.model.layer_sizes = {784, 256, 64, 10};
+  want.model.activation = Activation::kTanh;
+  want.model.init = InitKind::kXavier;
+  want.model.seed = 42;
+  want.optimizer.kind = OptimizerKind::kAdamW;
+  want.optimizer.learning_rate = 0.003f;
+  want.optimizer.momentum = 0.8f;
+  want.optimizer.beta1 = 0.85f;
+  want.optimizer.beta2 = 0.995f;
+  want.optimizer.epsilon = 1e-7f;
+  want.optimizer.weight_decay = 0.01f;
+  want.optimizer.schedule = LrSchedule::kCosine;
+  want.optimizer.step_size = 500;
+  want.optimizer.step_gamma = 0.5f;
+  want.optimizer.warmup_steps = 100;
+  want.optimizer.total_steps = 20000;
+  want.train.batch_size = 128;
+  want.train.epochs = 7;
+  want.train.batches_per_shard = 32;
+  want.train.train_limit = 6000;
+  want.train.test_limit = 1000;
+  want.train.consistency = Consistency::kSsp;
+  want.train.staleness = 3;
+  want.num_servers = 4;
+  want.num_workers = 8;
+  CheckEqual(*spec, want);
+}
+
+TEST_CASE("JobFile: JobSpecToToml round-trips through ParseJobToml", "[common]") {
+  SECTION("defaults") {
+    StatusOr<JobSpec> back = ParseJobToml(JobSpecToToml(JobSpec{}), "out.toml");
+    REQUIRE(back.ok());
+    CheckEqual(*back, JobSpec{});
+  }
+  SECTION("the full file") {
+    StatusOr<JobSpec> spec = ParseJobToml(kFullJob, "job.toml");
+    REQUIRE(spec.ok());
+    std::string text = JobSpecToToml(*spec);
+    StatusOr<JobSpec> back = ParseJobToml(text, "out.toml");
+    INFO(text);
+    INFO(back.status().ToString());
+    REQUIRE(back.ok());
+    CheckEqual(*back, *spec);
+  }
+  SECTION("awkward values") {
+    JobSpec spec;
+    spec.data_dir = "C:\\data \"quoted\"\ttab\nnewline \x01 caf\xc3\xa9";
+    spec.model.seed = 9223372036854775807ull;  // the largest a TOML integer holds
+    spec.train.train_limit = 9223372036854775807ull;
+    spec.optimizer.learning_rate = 100.0f;  // whole number: must still read back as a float
+    spec.optimizer.epsilon = 1.17549435e-38f;
+    spec.optimizer.weight_decay = 0.0f;
+    spec.optimizer.schedule = LrSchedule::kStep;
+    std::string text = JobSpecToToml(spec);
+    StatusOr<JobSpec> back = ParseJobToml(text, "out.toml");
+    INFO(text);
+    INFO(back.status().ToString());
+    REQUIRE(back.ok());
+    CheckEqual(*back, spec);
+  }
+  SECTION("random float values are written without loss") {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+    for (int i = 0; i < 2000; ++i) {
+      JobSpec spec;
+      spec.optimizer.learning_rate = unit(rng) * 10 + 1e-6f;
+      spec.optimizer.momentum = unit(rng) * 0.999f;
+      spec.optimizer.beta2 = unit(rng) * 0.999f;
+      spec.optimizer.epsilon = unit(rng) * 1e-6f + 1e-12f;
+      StatusOr<JobSpec> back = ParseJobToml(JobSpecToToml(spec), "out.toml");
+      REQUIRE(back.ok());
+      REQUIRE(back->optimizer.learning_rate == spec.optimizer.learning_rate);
+      REQUIRE(back->optimizer.momentum == spec.optimizer.momentum);
+      REQUIRE(back->optimizer.beta2 == spec.optimizer.beta2);
+      REQUIRE(back->optimizer.epsilon == spec.optimizer.epsilon);
+    }
+  }
+}
+
+TEST_CASE("JobFile: integers are accepted for float keys", "[common]") {
+  StatusOr<JobSpec> spec = ParseJobToml("[optimizer]\nlearning_rate = 1\nweight_decay = 0\n", "j");
+  REQUIRE(spec.ok());
+  CHECK(spec->optimizer.learning_rate == 1.0f);
+  CHECK(spec->optimizer.weight_decay == 0.0f);
+}
+
+TEST_CASE("JobFile: bad values give one-line errors naming the file and the field", "[common]") {
+  struct Case {
+    const char* text;
+    const char* field;  // must appear in the message
+    const char* hint;   // and so must this
+  };
+  const Case cases[] = {
+      // Wrong types.
+      {"[train]\nbatch_size = \"abc\"", "train.batch_size", "got \"abc\""},
+      {"[train]\nbatch_size = 64.0", "train.batch_size", "expected an integer"},
+      {"[train]\nbatch_size = true", "train.batch_size", "got true"},
+      {"[train]\nepochs = [1, 2]", "train.epochs", "got an array"},
+      {"[model]\nseed = -5", "model.seed", "got -5"},
+      {"[train]\nbatch_size = -1", "train.batch_size", "[0, 4294967295]"},
+      {"[train]\nbatch_size = 4294967296", "train.batch_size", "[0, 4294967295]"},
+      {"[cluster]\nworkers = 1979-05-27", "cluster.workers", "date"},
+      {"[model]\nlayers = 5", "model.layers", "array of integers"},
+      {"[model]\nlayers = [784, \"x\", 10]", "model.layers[1]", "got \"x\""},
+      {"[model]\nlayers = [784, -1, 10]", "model.layers[1]", "got -1"},
+      {"[model]\nlayers = [784, [1], 10]", "model.layers[1]", "got an array"},
+      {"[model]\nactivation = 3", "model.activation", "expected a string"},
+      {"[optimizer]\nlearning_rate = \"fast\"", "optimizer.learning_rate", "expected a number"},
+      {"[optimizer]\nlearning_rate = true", "optimizer.learning_rate", "expected a number"},
+      {"[optimizer]\nlearning_rate = 1e300", "optimizer.learning_rate", "32-bit float"},
+      {"[data]\ndir = 5", "data.dir", "expected a string"},
+      // Unknown enum names: the Parse* functions list what is allowed.
+      {"[model]\nactivation = \"gelu\"", "model.activation", "relu"},
+      {"[model]\ninit = \"zeros\"", "model.init", "xavier"},
+      {"[optimizer]\nkind = \"rmsprop\"", "optimizer.kind", "adamw"},
+      {"[optimizer]\nschedule = \"linear\"", "optimizer.schedule", "cosine"},
+      {"[train]\nconsistency = \"eventual\"", "train.consistency", "ssp"},
+      // Out of range: ValidateJobSpec's messages.
+      {"[train]\nbatch_size = 0", "train.batch_size", "[1, 65536]"},
+      {"[train]\nbatches_per_shard = 1", "train.batches_per_shard", "[2, 1000000]"},
+      {"[train]\nstaleness = 5000", "train.staleness", "1000"},
+      {"[model]\nlayers = [784]", "model.layers", "at least 2"},
+      {"[model]\nlayers = [784, 0, 10]", "model.layers", "[1, 16777216]"},
+      {"[optimizer]\nlearning_rate = 0", "optimizer.learning_rate", "(0, 100]"},
+      {"[optimizer]\nlearning_rate = nan", "optimizer.learning_rate", "(0, 100]"},
+      {"[optimizer]\nbeta2 = 1", "optimizer.beta2", "[0, 1)"},
+      {"[optimizer]\nschedule = \"cosine\"\nwarmup_steps = 10\ntotal_steps = 10",
+       "optimizer.total_steps", "warmup_steps"},
+      {"[data]\ndir = \"\"", "data.dir", "empty"},
+      {"[cluster]\nservers = 0", "cluster.servers", "[1, 256]"},
+      {"[cluster]\nworkers = 2000", "cluster.workers", "[1, 1024]"},
+      // Unknown keys and tables.
+      {"[train]\nbach_size = 3", "unknown key 'train.bach_size'", "batch_size, epochs"},
+      {"[cluster]\nfoo = 1", "unknown key 'cluster.foo'", "servers, workers"},
+      {"[train.extra]\nx = 1", "unknown key 'train.extra'", "allowed"},
+      {"[modle]\nlayers = [2, 2]", "unknown table 'modle'", "model"},
+      {"batch_size = 64", "unknown top-level key 'batch_size'", "train"},
+      {"model = 3", "model", "expected a table"},
+      {"[[train]]\nepochs = 1", "train", "expected a table, got an array"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    StatusOr<JobSpec> spec = ParseJobToml(c.text, "job.toml");
+    REQUIRE(!spec.ok());
+    const std::string& msg = spec.status().message();
+    INFO(msg);
+    CHECK(spec.status().code() == StatusCode::kInvalidArgument);
+    CHECK(msg.rfind("job.toml: ", 0) == 0);
+    CHECK(msg.find(c.field) != std::string::npos);
+    CHECK(msg.find(c.hint) != std::string::npos);
+    CHECK(msg.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("JobFile: the exact messages of the common mistakes", "[common]") {
+  CHECK(ParseJobToml("[train]\nbatch_size = \"abc\"", "job.toml").status().message() ==
+        "job.toml: train.batch_size: expected an integer in [0, 4294967295], got \"abc\"");
+  CHECK(ParseJobToml("[train]\nbach_size = 1", "job.toml").status().message() ==
+        "job.toml: unknown key 'train.bach_size' (allowed: batch_size, epochs, "
+        "batches_per_shard, train_limit, test_limit, consistency, staleness)");
+  CHECK(ParseJobToml("[modle]", "job.toml").status().message() ==
+        "job.toml: unknown table 'modle' (allowed tables: data, model, optimizer, train, "
+        "cluster)");
+  CHECK(ParseJobToml("[train]\nbatch_size = 0", "job.toml").status().message() ==
+        "job.toml: train.batch_size: must be in [1, 65536]");
+}
+
+TEST_CASE("JobFile: syntax errors give file:line:col", "[common]") {
+  struct Case {
+    const char* text;
+    const char* prefix;
+  };
+  const Case cases[] = {
+      {"[train]\nbatch_size = 64\nepochs = = 3\n", "job.toml:3:"},
+      {"[train]\nepochs = 1\nepochs = 2\n", "job.toml:3:"},       // duplicate key
+      {"[model]\nseed = 99999999999999999999\n", "job.toml:2:"},  // beyond int64
+      {"[train\n", "job.toml:1:"},
+      {"[data]\ndir = \"unterminated\n", "job.toml:2:"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    StatusOr<JobSpec> spec = ParseJobToml(c.text, "job.toml");
+    REQUIRE(!spec.ok());
+    INFO(spec.status().message());
+    CHECK(spec.status().code() == StatusCode::kInvalidArgument);
+    CHECK(spec.status().message().rfind(c.prefix, 0) == 0);
+    CHECK(spec.status().message().find("TOML syntax error") != std::string::npos);
+    CHECK(spec.status().message().find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("JobFile: LoadJobFile reads a file and names it in errors", "[common]") {
+  TempDir dir;
+  SECTION("a good file") {
+    std::string path = dir.File("job.toml");
+    WriteText(path, "[train]\nepochs = 9\n");
+    StatusOr<JobSpec> spec = LoadJobFile(path);
+    REQUIRE(spec.ok());
+    CHECK(spec->train.epochs == 9);
+  }
+  SECTION("a bad file") {
+    std::string path = dir.File("bad.toml");
+    WriteText(path, "[train]\nepochs = 0\n");
+    StatusOr<JobSpec> spec = LoadJobFile(path);
+    REQUIRE(!spec.ok());
+    CHECK(spec.status().code() == StatusCode::kInvalidArgument);
+    CHECK(spec.status().message().rfind(path + ": train.epochs", 0) == 0);
+  }
+  SECTION("a syntax error") {
+    std::string path = dir.File("syntax.toml");
+    WriteText(path, "\n\n[train\n");
+    StatusOr<JobSpec> spec = LoadJobFile(path);
+    REQUIRE(!spec.ok());
+    CHECK(spec.status().message().rfind(path + ":3:", 0) == 0);
+  }
+  SECTION("a missing file is kNotFound") {
+    std::string path = dir.File("missing.toml");
+    StatusOr<JobSpec> spec = LoadJobFile(path);
+    REQUIRE(!spec.ok());
+    CHECK(spec.status().code() == StatusCode::kNotFound);
+    CHECK(spec.status().message().find(path) != std::string::npos);
+  }
+  SECTION("a directory") {
+    StatusOr<JobSpec> spec = LoadJobFile(dir.File(""));
+    REQUIRE(!spec.ok());
+    CHECK(spec.status().code() == StatusCode::kInvalidArgument);
+  }
+  SECTION("a huge file is refused") {
+    std::string path = dir.File("huge.toml");
+    WriteText(path, std::string(2 << 20, '#'));
+    StatusOr<JobSpec> spec = LoadJobFile(path);
+    REQUIRE(!spec.ok());
+    CHECK(spec.status().code() == StatusCode::kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace pst
