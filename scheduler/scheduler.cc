@@ -88,6 +88,10 @@ Scheduler::~Scheduler() = default;
 StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
                                                        const SchedulerOptions& options) {
   PST_RETURN_IF_ERROR(ValidateJobSpec(options.job));
+  if (options.job.train.consistency != Consistency::kBsp)
+    return Status::Unimplemented(std::string("consistency '") +
+                                 ConsistencyName(options.job.train.consistency) +
+                                 "' is not implemented yet; use bsp");
   if (options.heartbeat_interval.count() <= 0 ||
       options.heartbeat_timeout <= options.heartbeat_interval)
     return Status::InvalidArgument(

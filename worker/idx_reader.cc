@@ -292,18 +292,40 @@ StatusOr<Dataset> LoadIdxDataset(const std::string& images_path, const std::stri
   return CatchAll(images_path, [&] { return LoadIdxDatasetImpl(images_path, labels_path, limit); });
 }
 
+namespace {
+
+struct SplitFiles {
+  std::string images, labels;
+};
+
+StatusOr<SplitFiles> FindSplitFiles(const std::string& dir, bool train) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::NotFound("data directory " + dir +
+                            " does not exist; the Fashion-MNIST data set is missing: " +
+                            std::string(kInstallHint));
+  }
+  const std::string prefix = train ? "train" : "t10k";
+  SplitFiles f;
+  PST_ASSIGN_OR_RETURN(f.images, FindIdxFile(dir, prefix + "-images-idx3-ubyte"));
+  PST_ASSIGN_OR_RETURN(f.labels, FindIdxFile(dir, prefix + "-labels-idx1-ubyte"));
+  return f;
+}
+
+}  // namespace
+
+Status CheckFashionMnistFiles(const std::string& dir) {
+  for (bool train : {true, false}) {
+    auto files = FindSplitFiles(dir, train);
+    if (!files.ok()) return files.status();
+  }
+  return Status::OK();
+}
+
 StatusOr<Dataset> LoadFashionMnist(const std::string& dir, bool train, uint64_t limit) {
   return CatchAll(dir, [&]() -> StatusOr<Dataset> {
-    struct stat st;
-    if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-      return Status::NotFound(
-          "data directory " + dir +
-          " does not exist; the Fashion-MNIST data set is missing: " + std::string(kInstallHint));
-    }
-    const std::string prefix = train ? "train" : "t10k";
-    PST_ASSIGN_OR_RETURN(const std::string images, FindIdxFile(dir, prefix + "-images-idx3-ubyte"));
-    PST_ASSIGN_OR_RETURN(const std::string labels, FindIdxFile(dir, prefix + "-labels-idx1-ubyte"));
-    return LoadIdxDatasetImpl(images, labels, limit);
+    PST_ASSIGN_OR_RETURN(SplitFiles f, FindSplitFiles(dir, train));
+    return LoadIdxDatasetImpl(f.images, f.labels, limit);
   });
 }
 

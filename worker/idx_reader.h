@@ -27,6 +27,11 @@ StatusOr<std::vector<uint8_t>> ReadMaybeGzipFile(const std::string& path,
 StatusOr<Dataset> LoadIdxDataset(const std::string& images_path, const std::string& labels_path,
                                  uint64_t limit = 0);
 
+// Checks that all four files exist in `dir` without reading them (same
+// kNotFound errors as LoadFashionMnist).
+Status CheckFashionMnistFiles(const std::string& dir);
+
+
 // Loads the Fashion-MNIST (or MNIST) training or test split from `dir`, which must
 // hold train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz
 // and t10k-labels-idx1-ubyte.gz (a non-.gz file of the same name is used if present).

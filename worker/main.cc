@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
                  "Save the final model here (safetensors) if this worker evaluates it");
   app.add_option("--max-chunk", options.max_chunk, "Most keys per push/pull message")
       ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 28));
+  app.add_option("--blas-threads", options.blas_threads, "OpenBLAS threads for the model math")
+      ->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--step-delay-ms", options.step_delay_ms,
                  "Sleep before every step (to simulate a straggler)")->capture_default_str();
   app.add_option("--connect-timeout-ms", connect_ms, "How long to wait for the scheduler")

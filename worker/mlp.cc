@@ -10,6 +10,8 @@
 #include <utility>
 
 namespace pst {
+
+void SetBlasThreads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 namespace {
 
 // Samples per internal batch: large enough for sgemm to run at full speed,

@@ -16,6 +16,12 @@
 
 namespace pst {
 
+// Sets how many threads OpenBLAS uses in this process (n >= 1). Results can
+// differ in the last bits between thread counts, so every worker and the local
+// reference trainer use the same count (1 by default: data parallelism comes
+// from running several workers).
+void SetBlasThreads(int n);
+
 class Mlp {
  public:
   // kInvalidArgument if the spec is invalid, kResourceExhausted if the scratch

@@ -107,6 +107,7 @@ Status Worker::Run() {
   PST_RETURN_IF_ERROR(CheckDataFitsModel(train, job.model, "training"));
   PST_LOG_INFO("loaded {} training samples from {}", train.num_samples, data_dir);
   std::optional<Dataset> test;
+  SetBlasThreads(options_.blas_threads);
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
   PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, options_.max_chunk,
                                                   options_.limits));

@@ -28,6 +28,8 @@ struct WorkerOptions {
   std::string model_out;
   // Extra sleep before each step, to play a straggler in experiments. Default: 0.
   uint32_t step_delay_ms = 0;
+  // OpenBLAS threads for the model math. Default: 1.
+  int blas_threads = 1;
   // Size limits for received messages.
   WireLimits limits;
 };

@@ -1,0 +1,304 @@
+#include "cli/launcher.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "cli/child_process.h"
+#include "cli/progress.h"
+#include "common/channel.h"
+#include "common/job_file.h"
+#include "worker/idx_reader.h"
+
+namespace pst {
+namespace fs = std::filesystem;
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Proc {
+  std::string name;  // "scheduler", "ps 0", "worker 1"
+  ChildProcess child;
+};
+
+std::string DefaultRunDir() {
+  char stamp[32];
+  const std::time_t now = std::time(nullptr);
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&now));
+  return fmt::format("runs/{}-{}", stamp, getpid());
+}
+
+std::string SelfDir() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? "." : self.parent_path().string();
+}
+
+StatusOr<std::string> ReadEndpointFile(const std::string& path, ChildProcess& scheduler,
+                                       const std::atomic<bool>& interrupted) {
+  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  while (Clock::now() < deadline) {
+    std::ifstream in(path);
+    std::string endpoint;
+    if (in && std::getline(in, endpoint) && !endpoint.empty()) return endpoint;
+    if (auto code = scheduler.Poll())
+      return Status::Aborted(fmt::format("the scheduler exited with status {}: {} (log: {})", *code,
+                                         scheduler.LastLogLine(), scheduler.log_path()));
+    if (interrupted) return Status::Cancelled("interrupted");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return Status::DeadlineExceeded("the scheduler did not start listening within 15 s (log: " +
+                                  scheduler.log_path() + ")");
+}
+
+// Stops every process still running: SIGTERM first, SIGKILL after `grace`.
+void StopAll(std::vector<Proc>& procs, std::chrono::milliseconds grace) {
+  for (Proc& p : procs) p.child.Signal(SIGTERM);
+  const auto deadline = Clock::now() + grace;
+  for (Proc& p : procs) {
+    const auto left = std::max(std::chrono::milliseconds(0),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+    if (!p.child.Wait(left)) p.child.Stop(std::chrono::milliseconds(0));
+  }
+}
+
+Status WriteResultJson(const std::string& path, const LaunchOptions& options,
+                       const LaunchResult& r) {
+  nlohmann::json j;
+  j["run_dir"] = r.run_dir;
+  j["model"] = r.model_path;
+  j["servers"] = options.job.num_servers;
+  j["workers"] = options.job.num_workers;
+  j["final_test_accuracy"] = r.final_test_accuracy;
+  j["wall_seconds"] = r.wall_seconds;
+  j["samples_per_second"] = r.samples_per_second;
+  j["epochs"] = nlohmann::json::array();
+  for (const EpochSummary& e : r.epochs)
+    j["epochs"].push_back({{"epoch", e.epoch},
+                           {"train_loss", e.train_loss},
+                           {"test_accuracy", e.test_accuracy},
+                           {"seconds", e.seconds}});
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) return Status::Unavailable("cannot write " + path);
+  return Status::OK();
+}
+
+}  // namespace
+
+StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bool>& interrupted,
+                              std::ostream& out) {
+  const JobSpec& job = options.job;
+  PST_RETURN_IF_ERROR(ValidateJobSpec(job));
+  PST_RETURN_IF_ERROR(CheckFashionMnistFiles(job.data_dir));
+  const std::string bin_dir = options.bin_dir.empty() ? SelfDir() : options.bin_dir;
+  for (const char* bin : {"pstrain-scheduler", "pstrain-ps", "pstrain-worker"}) {
+    if (access((bin_dir + "/" + bin).c_str(), X_OK) != 0)
+      return Status::NotFound(fmt::format("{}/{} not found: build the project (see README) or pass --bin-dir",
+                                          bin_dir, bin));
+  }
+
+  LaunchResult result;
+  result.run_dir = options.run_dir.empty() ? DefaultRunDir() : options.run_dir;
+  std::error_code ec;
+  fs::create_directories(fs::path(result.run_dir) / "logs", ec);
+  if (ec) return Status::Unavailable("cannot create run directory " + result.run_dir + ": " + ec.message());
+  const std::string job_path = result.run_dir + "/job.toml";
+  {
+    std::ofstream jf(job_path);
+    jf << JobSpecToToml(job);
+    if (!jf) return Status::Unavailable("cannot write " + job_path);
+  }
+  result.model_path = result.run_dir + "/model.safetensors";
+  const std::string endpoint_file = result.run_dir + "/scheduler.endpoint";
+  fs::remove(endpoint_file, ec);
+
+  const bool tty = isatty(STDOUT_FILENO) != 0 && &out == &std::cout;
+  ProgressPrinter progress(out,
+                           options.progress == ProgressStyle::kBar ||
+                               (options.progress == ProgressStyle::kAuto && tty),
+                           options.progress == ProgressStyle::kQuiet);
+  progress.Line(fmt::format("pstrain: {} PS + {} workers, model {}, {} {}, {} epochs", job.num_servers,
+                            job.num_workers, [&] {
+                              std::string s;
+                              for (uint32_t l : job.model.layer_sizes) s += (s.empty() ? "" : "-") + std::to_string(l);
+                              return s;
+                            }(),
+                            OptimizerKindName(job.optimizer.kind), ConsistencyName(job.train.consistency),
+                            job.train.epochs));
+  progress.Line("run directory: " + result.run_dir);
+
+  std::vector<Proc> procs;
+  auto fail = [&](Status s) -> Status {
+    progress.Finish();
+    StopAll(procs, std::chrono::milliseconds(3000));
+    return s;
+  };
+  auto spawn = [&](const std::string& name, const std::string& bin,
+                   std::vector<std::string> args) -> Status {
+    std::string log = result.run_dir + "/logs/" + name + ".log";
+    for (char& c : log) if (c == ' ') c = '-';
+    PST_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Start(bin_dir + "/" + bin, args, log));
+    procs.push_back({name, std::move(child)});
+    return Status::OK();
+  };
+
+  const std::string hb = std::to_string(options.heartbeat_interval.count());
+  const std::string hb_timeout = std::to_string(options.heartbeat_timeout.count());
+  Status s = spawn("scheduler", "pstrain-scheduler",
+                   {"--job", job_path, "--endpoint-file", endpoint_file, "--bind", options.bind_host,
+                    "--heartbeat-ms", hb, "--heartbeat-timeout-ms", hb_timeout, "--log-level",
+                    options.log_level});
+  if (!s.ok()) return fail(s);
+  auto endpoint = ReadEndpointFile(endpoint_file, procs[0].child, interrupted);
+  if (!endpoint.ok()) return fail(endpoint.status());
+  progress.Line("scheduler: " + *endpoint);
+  for (uint32_t i = 0; i < job.num_servers && s.ok(); ++i)
+    s = spawn("ps " + std::to_string(i), "pstrain-ps",
+              {"--scheduler", *endpoint, "--bind", options.bind_host, "--log-level", options.log_level});
+  for (uint32_t i = 0; i < job.num_workers && s.ok(); ++i) {
+    std::vector<std::string> args{"--scheduler", *endpoint, "--model-out", result.model_path,
+                                  "--log-level", options.log_level};
+    if (i == 0 && options.straggler_delay_ms > 0) {
+      args.push_back("--step-delay-ms");
+      args.push_back(std::to_string(options.straggler_delay_ms));
+    }
+    s = spawn("worker " + std::to_string(i), "pstrain-worker", args);
+  }
+  if (!s.ok()) return fail(s);
+
+  zmq::context_t ctx(1);
+  auto channel_or = Channel::Connect(ctx, *endpoint);
+  if (!channel_or.ok()) return fail(channel_or.status());
+  auto channel = std::move(channel_or).value();
+
+  const auto launched = Clock::now();
+  proto::JobState state = proto::JobState::FORMING;
+  size_t epochs_reported = 0;
+  uint64_t last_samples = 0;
+  double last_loss_sum = 0;
+  double recent_loss = 0;
+  auto last_rate_time = Clock::now();
+  double rate = 0;
+  uint64_t samples_done = 0;
+  double elapsed_s = 0;
+  uint64_t pending_status = 0;
+
+  while (true) {
+    if (interrupted) {
+      progress.Line("interrupted: stopping all processes");
+      return fail(Status::Cancelled("interrupted"));
+    }
+    if (options.timeout.count() > 0 && Clock::now() - launched > options.timeout)
+      return fail(Status::DeadlineExceeded(fmt::format(
+          "the job did not finish within {} s; logs are in {}/logs", options.timeout.count(), result.run_dir)));
+    for (Proc& p : procs) {
+      auto code = p.child.Poll();
+      if (code && *code != 0 && state != proto::JobState::DONE)
+        return fail(Status::Aborted(fmt::format("{} exited with status {}: {} (log: {})", p.name, *code,
+                                                p.child.LastLogLine(), p.child.log_path())));
+    }
+    if (!pending_status) {
+      OutMessage req;
+      req.envelope().getBody().initJobStatusRequest();
+      auto id = channel->Send(req);
+      if (id.ok()) pending_status = *id;
+    }
+    Channel* c = channel.get();
+    PollChannels(&c, 1, std::chrono::milliseconds(250));
+    if (pending_status && channel->HasReply(pending_status)) {
+      auto reply = channel->Await(pending_status, std::chrono::milliseconds(0));
+      pending_status = 0;
+      if (reply.ok() && reply->envelope().getBody().isJobStatusResponse()) {
+        auto st = reply->envelope().getBody().getJobStatusResponse();
+        state = st.getState();
+        elapsed_s = st.getElapsedMs() / 1000.0;
+        uint64_t samples = 0;
+        double loss_sum = 0;
+        uint64_t steps = 0;
+        for (auto n : st.getNodes()) {
+          if (n.getRole() != proto::Role::WORKER) continue;
+          samples += n.getSamples();
+          loss_sum += n.getLossSum();
+          steps += n.getSteps();
+        }
+        samples_done = 0;
+        for (auto e : st.getEpochs()) samples_done += e.getSamples();
+        const auto now = Clock::now();
+        const double dt = std::chrono::duration<double>(now - last_rate_time).count();
+        if (dt >= 1.0 && samples > last_samples) {
+          rate = (samples - last_samples) / dt;
+          recent_loss = (loss_sum - last_loss_sum) / double(samples - last_samples);
+          last_samples = samples;
+          last_loss_sum = loss_sum;
+          last_rate_time = now;
+        }
+        // Print each epoch once its evaluation is in.
+        auto epochs = st.getEpochs();
+        while (epochs_reported < epochs.size() && epochs[epochs_reported].getEvaluated()) {
+          auto e = epochs[epochs_reported];
+          EpochSummary es;
+          es.epoch = e.getEpoch() + 1;
+          es.train_loss = e.getSamples() ? e.getLossSum() / e.getSamples() : 0;
+          es.test_accuracy = double(e.getTestCorrect()) / std::max<uint64_t>(1, e.getTestTotal());
+          es.seconds = (e.getEndMs() - e.getStartMs()) / 1000.0;
+          result.epochs.push_back(es);
+          progress.Line(fmt::format("epoch {}/{}  train loss {:.4f}  test accuracy {:.4f}  {:.1f} s",
+                                    es.epoch, job.train.epochs, es.train_loss, es.test_accuracy,
+                                    es.seconds));
+          ++epochs_reported;
+        }
+        if (state == proto::JobState::RUNNING && st.getSamplesPerEpoch() > 0) {
+          const double total = double(st.getSamplesPerEpoch()) * job.train.epochs;
+          ProgressSnapshot p;
+          p.epochs = job.train.epochs;
+          p.epoch = std::min<uint32_t>(job.train.epochs,
+                                       static_cast<uint32_t>(samples / st.getSamplesPerEpoch()) + 1);
+          p.fraction = samples / total;
+          p.steps = steps;
+          p.loss = recent_loss;
+          p.samples_per_second = rate;
+          p.eta_seconds = rate > 0 ? (total - samples) / rate : -1;
+          progress.Update(p);
+        }
+        if (state == proto::JobState::FAILED)
+          return fail(Status::Aborted("the job failed: " + std::string(st.getMessage().cStr()) +
+                                      " (logs: " + result.run_dir + "/logs)"));
+        if (state == proto::JobState::DONE) break;
+      }
+    }
+  }
+  progress.Finish();
+  // Every process ends by itself once the job is done; give them a moment.
+  const auto deadline = Clock::now() + std::chrono::seconds(15);
+  for (Proc& p : procs) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    auto code = p.child.Wait(std::max(left, std::chrono::milliseconds(0)));
+    if (!code) {
+      progress.Line(p.name + " did not exit after the job ended; stopping it");
+      p.child.Stop(std::chrono::milliseconds(2000));
+    } else if (*code != 0) {
+      progress.Line(fmt::format("warning: {} exited with status {} after the job ended (log: {})", p.name,
+                                *code, p.child.log_path()));
+    }
+  }
+  if (result.epochs.empty()) return Status::Internal("the job ended without an evaluation");
+  result.final_test_accuracy = result.epochs.back().test_accuracy;
+  result.wall_seconds = elapsed_s;
+  result.samples_per_second = elapsed_s > 0 ? samples_done / elapsed_s : 0;
+  PST_RETURN_IF_ERROR(WriteResultJson(result.run_dir + "/result.json", options, result));
+  return result;
+}
+
+}  // namespace pst

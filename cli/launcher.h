@@ -1,0 +1,68 @@
+// pst::Launch: runs one job on this machine as separate processes: one
+// pstrain-scheduler, job.num_servers pstrain-ps and job.num_workers
+// pstrain-worker, all on loopback TCP. It shows progress, and stops every
+// process at the end, on failure or when *interrupted becomes true (Ctrl-C).
+// Each run has a directory holding the job file, one log per process, the
+// final model (model.safetensors) and a summary (result.json).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "common/job_spec.h"
+#include "common/status.h"
+
+namespace pst {
+
+enum class ProgressStyle { kAuto, kBar, kLines, kQuiet };
+
+struct LaunchOptions {
+  JobSpec job;
+  // Run directory; "" makes a fresh one under ./runs/. Default: "".
+  std::string run_dir;
+  // Directory holding pstrain-scheduler, pstrain-ps and pstrain-worker; "" =
+  // the directory of the running executable. Default: "".
+  std::string bin_dir;
+  // Interface every process binds. Default: 127.0.0.1.
+  std::string bind_host = "127.0.0.1";
+  // Heartbeat interval and dead-node timeout. Defaults: 500 ms, 10 s.
+  std::chrono::milliseconds heartbeat_interval{500};
+  std::chrono::milliseconds heartbeat_timeout{10000};
+  // Log level of the processes. Default: info.
+  std::string log_level = "info";
+  // kAuto: a bar on a terminal, log lines otherwise. Default: kAuto.
+  ProgressStyle progress = ProgressStyle::kAuto;
+  // Give up (and stop everything) after this long; 0 = never. Default: 0.
+  std::chrono::seconds timeout{0};
+  // Worker 0 sleeps this long before each step (a straggler). Default: 0.
+  uint32_t straggler_delay_ms = 0;
+};
+
+struct EpochSummary {
+  uint32_t epoch = 0;  // 1-based
+  double train_loss = 0;
+  double test_accuracy = 0;
+  double seconds = 0;
+};
+
+struct LaunchResult {
+  std::string run_dir;
+  std::string model_path;
+  std::vector<EpochSummary> epochs;
+  double final_test_accuracy = 0;
+  double wall_seconds = 0;       // from job start (all nodes registered) to done
+  double samples_per_second = 0;  // training samples / wall_seconds
+};
+
+// Runs the job to its end and writes <run_dir>/result.json. Errors:
+// kInvalidArgument (bad job), kNotFound (missing data or binaries), kAborted
+// (a process failed or the job failed; the message names it and its log),
+// kCancelled (interrupted), kDeadlineExceeded (options.timeout passed).
+StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bool>& interrupted,
+                              std::ostream& out);
+
+}  // namespace pst

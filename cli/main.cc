@@ -1,0 +1,114 @@
+// pstrain: the user CLI. `pstrain launch` runs a job on a local cluster of
+// separate processes; `pstrain local` runs the same BSP schedule in one process.
+#include <atomic>
+#include <cstdio>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/job_flags.h"
+#include "cli/launcher.h"
+#include "cli/local_trainer.h"
+#include "common/role_main.h"
+#include "worker/idx_reader.h"
+
+namespace {
+
+pst::Status RunLaunch(const pst::JobFlags& flags, pst::LaunchOptions options,
+                      const std::string& progress, uint64_t timeout_s) {
+  PST_ASSIGN_OR_RETURN(options.job, flags.Resolve());
+  if (progress == "bar") options.progress = pst::ProgressStyle::kBar;
+  else if (progress == "lines") options.progress = pst::ProgressStyle::kLines;
+  else if (progress == "quiet") options.progress = pst::ProgressStyle::kQuiet;
+  options.timeout = std::chrono::seconds(timeout_s);
+  std::atomic<bool> interrupted{false};
+  pst::StatusOr<pst::LaunchResult> result = pst::Status::OK();
+  pst::Status s = pst::RunUntilSignalled(
+      [&] {
+        result = pst::Launch(options, interrupted, std::cout);
+        return result.status();
+      },
+      [&] { interrupted = true; });
+  if (!s.ok()) return s;
+  const pst::LaunchResult& r = *result;
+  std::cout << fmt::format("trained {} epochs in {:.1f} s ({:.0f} samples/s); model: {}; summary: {}/result.json\n",
+                           r.epochs.size(), r.wall_seconds, r.samples_per_second, r.model_path, r.run_dir);
+  std::cout << fmt::format("final test accuracy: {:.4f}\n", r.final_test_accuracy);
+  return pst::Status::OK();
+}
+
+pst::Status RunLocal(const pst::JobFlags& flags, uint32_t workers_override) {
+  PST_ASSIGN_OR_RETURN(pst::JobSpec job, flags.Resolve());
+  std::cout << "loading data from " << job.data_dir << "\n";
+  PST_ASSIGN_OR_RETURN(pst::Dataset train, pst::LoadFashionMnist(job.data_dir, true, job.train.train_limit));
+  PST_ASSIGN_OR_RETURN(pst::Dataset test, pst::LoadFashionMnist(job.data_dir, false, job.train.test_limit));
+  pst::LocalOptions lo;
+  lo.num_workers = workers_override ? workers_override : job.num_workers;
+  lo.on_epoch = [&](const pst::LocalEpoch& e) {
+    std::cout << fmt::format("epoch {}/{}  train loss {:.4f}  test accuracy {:.4f}  {:.1f} s\n", e.epoch + 1,
+                             job.train.epochs, e.train_loss, e.test_accuracy, e.seconds)
+              << std::flush;
+  };
+  PST_ASSIGN_OR_RETURN(pst::LocalResult r, pst::TrainLocal(job, train, test, lo));
+  std::cout << fmt::format("trained in {:.1f} s ({:.0f} samples/s)\n", r.train_seconds,
+                           r.samples / std::max(1e-9, r.train_seconds));
+  std::cout << fmt::format("final test accuracy: {:.4f}\n", r.epochs.back().test_accuracy);
+  return pst::Status::OK();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"pstrain: distributed parameter-server training.", "pstrain"};
+  app.require_subcommand(1);
+  app.footer("Run 'pstrain SUBCOMMAND --help' for a subcommand's flags.");
+
+  pst::JobFlags launch_flags;
+  pst::LaunchOptions launch_options;
+  std::string progress = "auto";
+  uint64_t timeout_s = 0, hb_ms = 500, hb_timeout_ms = 10000;
+  auto* launch = app.add_subcommand("launch", "Run a job on a local cluster: 1 scheduler + N PS + M workers");
+  launch_flags.Register(*launch);
+  launch->add_option("--run-dir", launch_options.run_dir, "Run directory (default: a new one under ./runs/)");
+  launch->add_option("--bin-dir", launch_options.bin_dir, "Where the pstrain-* role binaries are (default: next to pstrain)");
+  launch->add_option("--bind", launch_options.bind_host, "Interface the processes bind")->capture_default_str();
+  launch->add_option("--progress", progress, "auto|bar|lines|quiet")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "quiet"}))->capture_default_str();
+  launch->add_option("--timeout-s", timeout_s, "Stop the job after this many seconds (0 = never)")->capture_default_str();
+  launch->add_option("--heartbeat-ms", hb_ms, "Heartbeat interval")->capture_default_str();
+  launch->add_option("--heartbeat-timeout-ms", hb_timeout_ms, "Silence after which a node is dead")->capture_default_str();
+  launch->add_option("--worker-delay-ms", launch_options.straggler_delay_ms,
+                     "Worker 0 sleeps this long before each step (straggler experiments)");
+  launch->add_option("--log-level", launch_options.log_level, "trace|debug|info|warn|error|off")
+      ->capture_default_str();
+  launch->footer(
+      "Examples:\n"
+      "  pstrain launch                                  # the default job: Fashion-MNIST MLP, 2 PS + 2 workers\n"
+      "  pstrain launch --servers 3 --workers 4 --epochs 10\n"
+      "  pstrain launch --job examples/fashion_mnist_mlp.toml --lr 0.002");
+
+  pst::JobFlags local_flags;
+  uint32_t local_workers = 0;
+  auto* local = app.add_subcommand("local", "Train in one process (no network): the reference BSP schedule");
+  local_flags.Register(*local);
+  local->footer("Example:\n  pstrain local --epochs 1 --workers 2");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "pstrain: error: %s (see pstrain --help)\n", e.what());
+    return 2;
+  }
+  launch_options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
+  launch_options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
+  pst::Status s;
+  if (*launch) s = RunLaunch(launch_flags, launch_options, progress, timeout_s);
+  else if (*local) s = RunLocal(local_flags, local_workers);
+  if (s.code() == pst::StatusCode::kCancelled) {
+    std::fprintf(stderr, "pstrain: interrupted; all processes stopped\n");
+    return 130;
+  }
+  return pst::ExitCodeFor("pstrain", s);
+}
