@@ -1,1 +1,219 @@
-// placeholder: being written
+// Integration tests: real local clusters (scheduler, PS and workers as separate
+// processes on loopback TCP) started through `pstrain launch`.
+#include <signal.h>
+
+#include <cmath>
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "cli/local_trainer.h"
+#include "common/model_file.h"
+#include "tests/integration/harness.h"
+#include "worker/idx_reader.h"
+
+namespace pst {
+namespace {
+
+using testing::LastLine;
+using testing::MakeTempDir;
+using testing::ProcessesMentioning;
+using testing::ReadFile;
+using testing::RunPstrain;
+using std::chrono::seconds;
+
+const char* kDataDir = "/usr/share/datasets/fashion-mnist";
+
+nlohmann::json ReadResult(const std::string& run_dir) {
+  return nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+}
+
+// Every process of a run mentions the run directory or the scheduler address on
+// its command line; none may outlive the launcher.
+void RequireNoOrphans(const std::string& run_dir) {
+  const std::string endpoint = LastLine(ReadFile(run_dir + "/scheduler.endpoint"));
+  // Children are killed by the kernel when the launcher dies; give it a moment.
+  for (int i = 0; i < 50; ++i) {
+    if (ProcessesMentioning(run_dir).empty() &&
+        (endpoint.empty() || ProcessesMentioning(endpoint).empty()))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(ProcessesMentioning(run_dir).empty());
+  if (!endpoint.empty()) CHECK(ProcessesMentioning(endpoint).empty());
+}
+
+TEST_CASE("Cluster: the default job reaches 85% test accuracy in 5 epochs", "[integration]") {
+  const std::string run_dir = MakeTempDir() + "/run";
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir}, seconds(300));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  const std::string last = LastLine(r.output);
+  REQUIRE(last.rfind("final test accuracy: ", 0) == 0);
+  const double printed = std::stod(last.substr(std::string("final test accuracy: ").size()));
+  auto result = ReadResult(run_dir);
+  CHECK(result["epochs"].size() == 5);
+  CHECK(result["servers"] == 2);
+  CHECK(result["workers"] == 2);
+  CHECK(std::abs(result["final_test_accuracy"].get<double>() - printed) < 1e-4);
+  CHECK(printed >= 0.85);
+  // Every epoch was evaluated and printed with its accuracy.
+  for (int e = 1; e <= 5; ++e)
+    CHECK(r.output.find("epoch " + std::to_string(e) + "/5  train loss") != std::string::npos);
+  CHECK(std::filesystem::exists(run_dir + "/model.safetensors"));
+  RequireNoOrphans(run_dir);
+}
+
+// Trains the same job on a cluster and in one process; BSP with a
+// deterministic schedule must give the same model.
+void CheckClusterMatchesLocal(uint32_t servers, uint32_t workers, float tolerance) {
+  const std::string run_dir = MakeTempDir() + "/run";
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--servers",
+                       std::to_string(servers), "--workers", std::to_string(workers), "--epochs", "2",
+                       "--train-limit", "3000", "--test-limit", "2000", "--progress", "lines"},
+                      seconds(180));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto cluster = LoadModel(run_dir + "/model.safetensors");
+  REQUIRE(cluster.ok());
+
+  JobSpec job;
+  job.num_servers = servers;
+  job.num_workers = workers;
+  job.train.epochs = 2;
+  job.train.train_limit = 3000;
+  job.train.test_limit = 2000;
+  auto train = LoadFashionMnist(kDataDir, true, 3000);
+  auto test = LoadFashionMnist(kDataDir, false, 2000);
+  REQUIRE(train.ok());
+  REQUIRE(test.ok());
+  LocalOptions lo;
+  lo.num_workers = workers;
+  auto local = TrainLocal(job, *train, *test, lo);
+  REQUIRE(local.ok());
+
+  REQUIRE(cluster->params.size() == local->params.size());
+  double max_diff = 0, max_abs = 0;
+  for (size_t i = 0; i < local->params.size(); ++i) {
+    max_diff = std::max(max_diff, double(std::abs(cluster->params[i] - local->params[i])));
+    max_abs = std::max(max_abs, double(std::abs(local->params[i])));
+  }
+  INFO("max |cluster - local| = " << max_diff << ", max |param| = " << max_abs);
+  CHECK(max_diff <= tolerance);
+  // The model did train: it is far from its initial values.
+  CHECK(local->epochs.back().test_accuracy > 0.6);
+  auto result = ReadResult(run_dir);
+  CHECK(std::abs(result["final_test_accuracy"].get<double>() - local->epochs.back().test_accuracy) <
+        0.005);
+  RequireNoOrphans(run_dir);
+}
+
+TEST_CASE("Cluster: 1 PS + 1 worker reproduces the in-process BSP run", "[integration]") {
+  // One worker: the same floating-point operations in the same order.
+  CheckClusterMatchesLocal(1, 1, 0.0f);
+}
+
+TEST_CASE("Cluster: 3 PS + 3 workers reproduce the in-process BSP run", "[integration]") {
+  // Three workers: gradient sums may be added in another order, so allow rounding.
+  CheckClusterMatchesLocal(3, 3, 1e-4f);
+}
+
+TEST_CASE("Cluster: a bad flag is one line and exit code 2", "[integration]") {
+  auto r = RunPstrain({"pstrain", "launch", "--servers", "abc"}, seconds(20));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("--servers") != std::string::npos);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+
+  auto unknown = RunPstrain({"pstrain", "launch", "--no-such-flag"}, seconds(20));
+  CHECK(unknown.exit_code == 2);
+  CHECK(std::count(unknown.output.begin(), unknown.output.end(), '\n') == 1);
+}
+
+TEST_CASE("Cluster: missing data fails before any process starts", "[integration]") {
+  const std::string dir = MakeTempDir();
+  const std::string run_dir = dir + "/run";
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--data-dir", dir + "/nothing"},
+                      seconds(20));
+  CHECK(r.exit_code != 0);
+  CHECK(r.output.find("dataset-fashion-mnist") != std::string::npos);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  CHECK(ProcessesMentioning(run_dir).empty());
+}
+
+TEST_CASE("Cluster: a bad job file names the file and the field", "[integration]") {
+  const std::string dir = MakeTempDir();
+  {
+    std::ofstream f(dir + "/bad.toml");
+    f << "[train]\nbatch_size = \"big\"\n";
+  }
+  auto r = RunPstrain({"pstrain", "launch", "--job", dir + "/bad.toml"}, seconds(20));
+  CHECK(r.exit_code == 2);
+  CHECK(r.output.find("bad.toml") != std::string::npos);
+  CHECK(r.output.find("train.batch_size") != std::string::npos);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+}
+
+TEST_CASE("Cluster: an unreachable scheduler is a clear error", "[integration]") {
+  // Nothing listens on this port: bind it, read it, close it.
+  std::string endpoint;
+  {
+    zmq::context_t ctx(1);
+    zmq::socket_t s(ctx, zmq::socket_type::router);
+    s.bind("tcp://127.0.0.1:*");
+    endpoint = s.get(zmq::sockopt::last_endpoint);
+  }
+  for (const char* role : {"pstrain-worker", "pstrain-ps"}) {
+    auto r = RunPstrain({role, "--scheduler", endpoint, "--connect-timeout-ms", "1000"}, seconds(20));
+    INFO(role << ": " << r.output);
+    CHECK(r.exit_code == 1);
+    CHECK(r.output.find("cannot reach the scheduler at " + endpoint) != std::string::npos);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  }
+}
+
+TEST_CASE("Cluster: Ctrl-C stops every process", "[integration]") {
+  const std::string run_dir = MakeTempDir() + "/run";
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--epochs", "200", "--progress",
+                       "lines"},
+                      seconds(60), std::chrono::milliseconds(4000));
+  INFO(r.output);
+  CHECK(r.exit_code == 130);
+  CHECK(r.output.find("interrupted") != std::string::npos);
+  RequireNoOrphans(run_dir);
+}
+
+TEST_CASE("Cluster: a worker killed with SIGKILL fails the job and stops the rest",
+          "[integration]") {
+  const std::string run_dir = MakeTempDir() + "/run";
+  std::thread killer([&] {
+    // Once worker 1 is training, kill one worker process (they carry
+    // --model-out <run_dir>/model.safetensors on their command line).
+    for (int i = 0; i < 300; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (ReadFile(run_dir + "/logs/worker-1.log").find("loaded") != std::string::npos) break;
+    }
+    for (pid_t p : ProcessesMentioning(run_dir + "/model.safetensors")) {
+      if (ReadFile("/proc/" + std::to_string(p) + "/cmdline").find("pstrain-worker") == std::string::npos)
+        continue;
+      kill(p, SIGKILL);
+      break;
+    }
+  });
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--epochs", "200", "--progress",
+                       "lines"},
+                      seconds(90));
+  killer.join();
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  CHECK(r.output.find("worker") != std::string::npos);
+  CHECK(r.output.find("status 137") != std::string::npos);
+  RequireNoOrphans(run_dir);
+}
+
+}  // namespace
+}  // namespace pst

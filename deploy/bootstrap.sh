@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what pstrain needs on Debian 12 (only the packages that are missing;
+# apt-get needs root) and builds the project into build/. Safe to run again: a
+# second run only rebuilds what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  cmake g++ pkg-config ninja-build ccache
+  libboost-dev libzmq3-dev cppzmq-dev capnproto libcapnp-dev
+  libopenblas-dev librocksdb-dev zlib1g-dev catch2
+  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  dataset-fashion-mnist
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "bootstrap: error: run as root (apt-get must install: ${missing[*]})" >&2; exit 1; }
+    sudo=sudo
+  fi
+  $sudo apt-get update
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
+fi
+
+echo "bootstrap: configuring and building into build/"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+cmake --build build
+echo "bootstrap: done; binaries are in build/bin/"
