@@ -129,7 +129,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                            options.progress == ProgressStyle::kBar ||
                                (options.progress == ProgressStyle::kAuto && tty),
                            options.progress == ProgressStyle::kQuiet);
-  progress.Line(fmt::format("pstrain: {} PS + {} workers, model {}, {} {}, {} epochs", job.num_servers,
+  progress.Line(fmt::format("pstrain: {} PS + {} worker(s), model {}, {} {}, {} epochs", job.num_servers,
                             job.num_workers, [&] {
                               std::string s;
                               for (uint32_t l : job.model.layer_sizes) s += (s.empty() ? "" : "-") + std::to_string(l);

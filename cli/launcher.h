@@ -54,7 +54,7 @@ struct LaunchResult {
   std::string model_path;
   std::vector<EpochSummary> epochs;
   double final_test_accuracy = 0;
-  double wall_seconds = 0;       // from job start (all nodes registered) to done
+  double wall_seconds = 0;        // training time: first shard lease to the job's end
   double samples_per_second = 0;  // training samples / wall_seconds
 };
 

@@ -141,5 +141,5 @@ struct JobStatusResponse {
   samplesPerEpoch @4 :UInt64;
   epochs @5 :List(EpochStats);
   nodes @6 :List(NodeStatus);
-  elapsedMs @7 :UInt64;          # since the job started running
+  elapsedMs @7 :UInt64;          # training time: from the first shard lease to the job's end
 }

@@ -50,11 +50,14 @@ class SchedulerState {
   std::optional<ShardPool> pool;
   std::vector<EpochRecord> epochs;
   Clock::time_point created = Clock::now();
-  Clock::time_point started;
+  Clock::time_point started;        // every node registered
+  Clock::time_point train_started;  // first data shard asked for (data loaded)
   Clock::time_point ended;
+  // Training time so far: from the first shard request to the end of the job.
   uint64_t ElapsedMs() const {
-    if (state == proto::JobState::FORMING) return 0;
-    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+    if (!pool) return 0;
+    const auto until = state == proto::JobState::RUNNING ? Clock::now() : ended;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(until - train_started).count();
   }
   NodeInfo* Find(proto::Role role, uint32_t rank) {
     auto& v = role == proto::Role::SERVER ? servers : workers;
@@ -204,6 +207,7 @@ class Handler {
       if (num_samples == 0) return Status::InvalidArgument("the training set is empty");
       const TrainSpec& t = options_.job.train;
       st_.pool.emplace(num_samples, t.batch_size, t.batches_per_shard, t.epochs);
+      st_.train_started = Clock::now();
       st_.epochs.resize(t.epochs);
       st_.epochs[0].start_ms = NowMs();
       PST_LOG_INFO("{} training samples, {} shards of {} batches per epoch", num_samples,

@@ -52,11 +52,10 @@ Status PsClient::Gather(std::vector<Pending>& pending, std::chrono::milliseconds
   return first_error;
 }
 
-StatusOr<uint64_t> PsClient::Pull(uint64_t min_version, float* params,
-                                  std::chrono::milliseconds timeout,
-                                  const std::atomic<bool>* stop) {
-  std::vector<Pending> pending;
-  std::vector<KeyRange> asked;  // indexed like pending, before Gather erases from it
+Status PsClient::StartPull(uint64_t min_version) {
+  for (const Pending& p : pulls_) targets_[p.server].channel->Discard(p.id);
+  pulls_.clear();
+  pulls_version_ = min_version;
   for (size_t s = 0; s < targets_.size(); ++s) {
     for (const KeyRange& chunk : targets_[s].chunks) {
       if (chunk.empty()) continue;
@@ -66,9 +65,18 @@ StatusOr<uint64_t> PsClient::Pull(uint64_t min_version, float* params,
       req.setKeyEnd(chunk.end);
       req.setMinVersion(min_version);
       PST_ASSIGN_OR_RETURN(uint64_t id, targets_[s].channel->Send(msg));
-      pending.push_back({s, id});
+      pulls_.push_back({s, id});
     }
   }
+  return Status::OK();
+}
+
+StatusOr<uint64_t> PsClient::Pull(uint64_t min_version, float* params,
+                                  std::chrono::milliseconds timeout,
+                                  const std::atomic<bool>* stop) {
+  if (pulls_.empty() || pulls_version_ != min_version) PST_RETURN_IF_ERROR(StartPull(min_version));
+  std::vector<Pending> pending = std::move(pulls_);
+  pulls_.clear();
   uint64_t version = UINT64_MAX;
   PST_RETURN_IF_ERROR(Gather(pending, timeout, stop, [&](const Pending&, InMessage& in) -> Status {
     auto body = in.envelope().getBody();

@@ -28,9 +28,15 @@ class PsClient {
 
   // Fills params[0, total) with the model at version >= min_version. Blocks up
   // to `timeout` (kDeadlineExceeded naming the silent server) or until *stop.
-  // Returns the smallest version among the answers.
+  // Returns the smallest version among the answers. Uses the pull already
+  // started for min_version, if there is one.
   StatusOr<uint64_t> Pull(uint64_t min_version, float* params, std::chrono::milliseconds timeout,
                           const std::atomic<bool>* stop);
+
+  // Sends the pull requests for min_version now, so the servers can answer the
+  // moment that version exists; a later Pull(min_version) collects the answers.
+  // Drops a started pull for another version.
+  Status StartPull(uint64_t min_version);
 
   // Sends gradient sums grad[0, total) over `samples` samples for `clock` to
   // every server without copying: `owner` keeps grad alive until sent, and the
@@ -62,6 +68,8 @@ class PsClient {
   std::vector<Target> targets_;
   std::vector<Channel*> channels_;
   std::vector<Pending> pushes_;
+  std::vector<Pending> pulls_;         // started, not yet collected
+  uint64_t pulls_version_ = 0;         // min_version of pulls_
 };
 
 }  // namespace pst
