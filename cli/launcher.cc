@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <kj/exception.h>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
@@ -194,6 +195,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   uint64_t samples_done = 0;
   double elapsed_s = 0;
   uint64_t pending_status = 0;
+  auto last_query = Clock::now() - std::chrono::seconds(1);
 
   while (true) {
     if (interrupted) {
@@ -209,18 +211,20 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
         return fail(Status::Aborted(fmt::format("{} exited with status {}: {} (log: {})", p.name, *code,
                                                 p.child.LastLogLine(), p.child.log_path())));
     }
-    if (!pending_status) {
+    // At most a few status queries a second: the scheduler has better things to do.
+    if (!pending_status && Clock::now() - last_query >= std::chrono::milliseconds(250)) {
       OutMessage req;
       req.envelope().getBody().initJobStatusRequest();
       auto id = channel->Send(req);
       if (id.ok()) pending_status = *id;
+      last_query = Clock::now();
     }
     Channel* c = channel.get();
-    PollChannels(&c, 1, std::chrono::milliseconds(250));
+    PollChannels(&c, 1, std::chrono::milliseconds(100));
     if (pending_status && channel->HasReply(pending_status)) {
       auto reply = channel->Await(pending_status, std::chrono::milliseconds(0));
       pending_status = 0;
-      if (reply.ok() && reply->envelope().getBody().isJobStatusResponse()) {
+      if (reply.ok() && reply->envelope().getBody().isJobStatusResponse()) try {
         auto st = reply->envelope().getBody().getJobStatusResponse();
         state = st.getState();
         elapsed_s = st.getElapsedMs() / 1000.0;
@@ -276,6 +280,8 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
           return fail(Status::Aborted("the job failed: " + std::string(st.getMessage().cStr()) +
                                       " (logs: " + result.run_dir + "/logs)"));
         if (state == proto::JobState::DONE) break;
+      } catch (const kj::Exception&) {
+        // A status we cannot read (malformed text): ask again next round.
       }
     }
   }

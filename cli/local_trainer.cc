@@ -33,6 +33,10 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
   const uint64_t total = mlp.layout().total();
   PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(job, KeyRange{0, total}, options.num_workers,
                                                  /*max_clocks_ahead=*/2));
+  const std::vector<KeyRange> blocks = shard->blocks();
+  // The same blocking as the workers' pipelined passes, so results match bit for bit.
+  MlpHooks hooks;
+  hooks.block_keys = job.train.block_keys;
   const TrainSpec& t = job.train;
   ShardPool pool(train.num_samples, t.batch_size, t.batches_per_shard, t.epochs);
 
@@ -95,7 +99,7 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
       VirtualWorker& w = workers[rank];
       if (w.done) continue;
       if (!w.active) {
-        PST_RETURN_IF_ERROR(shard->Push(rank, clock, {}, 0, 1, nullptr, 0));
+        PST_RETURN_IF_ERROR(shard->Push(rank, clock, {}, 0, nullptr, 0));
         continue;
       }
       if (order_epoch != w.epoch) {
@@ -109,12 +113,15 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
                   batch_x.begin() + i * train.num_features);
         batch_y[i] = train.labels[s];
       }
-      epoch_loss[w.epoch] +=
-          mlp.ForwardBackward(params.data(), batch_x.data(), batch_y.data(), n, grad.data());
+      PST_ASSIGN_OR_RETURN(const double loss, mlp.ForwardBackward(params.data(), batch_x.data(),
+                                                                  batch_y.data(), n, grad.data(),
+                                                                  hooks));
+      epoch_loss[w.epoch] += loss;
       epoch_samples[w.epoch] += n;
       result.samples += n;
-      PST_RETURN_IF_ERROR(
-          shard->Push(rank, clock, {0, total}, static_cast<uint32_t>(n), 1, grad.data(), total));
+      for (const KeyRange& b : blocks)
+        PST_RETURN_IF_ERROR(shard->Push(rank, clock, b, static_cast<uint32_t>(n),
+                                        grad.data() + b.begin, b.size()));
       w.next += n;
       if (w.next >= w.end) w.active = false;
     }

@@ -294,6 +294,7 @@ Status ReadTrain(const toml::table& t, TrainSpec* s) {
   PST_RETURN_IF_ERROR(r.Unsigned("test_limit", &s->test_limit));
   PST_RETURN_IF_ERROR(r.Enum("consistency", &ParseConsistency, &s->consistency));
   PST_RETURN_IF_ERROR(r.Unsigned("staleness", &s->staleness));
+  PST_RETURN_IF_ERROR(r.Unsigned("block_keys", &s->block_keys));
   return r.CheckNoUnknownKeys();
 }
 
@@ -474,6 +475,7 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "test_limit", std::to_string(t.test_limit));
   AppendKey(&out, "consistency", Quoted(ConsistencyName(t.consistency)));
   AppendKey(&out, "staleness", std::to_string(t.staleness));
+  AppendKey(&out, "block_keys", std::to_string(t.block_keys));
 
   out += "\n[cluster]\n";
   AppendKey(&out, "servers", std::to_string(spec.num_servers));

@@ -80,6 +80,13 @@ struct TrainSpec {
   Consistency consistency = Consistency::kBsp;
   // SSP staleness bound in clocks. Default: 0.
   uint32_t staleness = 0;
+  // Transfer and update granularity in keys: each PS splits its key range into
+  // blocks of this size, versioned and updated independently, and workers send
+  // each block's gradient as soon as it is computed (overlapping communication
+  // with the backward pass) and start the next forward pass on the blocks that
+  // have arrived. Smaller blocks overlap more but cost more messages (see the
+  // README's benchmarks). Default: 65536.
+  uint64_t block_keys = 65536;
 };
 
 struct JobSpec {

@@ -1,5 +1,9 @@
 #include "common/proto_convert.h"
 
+#include <string>
+
+#include <kj/exception.h>
+
 namespace pst {
 namespace {
 
@@ -45,12 +49,15 @@ void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
   t.setTestLimit(ts.test_limit);
   t.setConsistency(static_cast<proto::Consistency>(ts.consistency));
   t.setStaleness(ts.staleness);
+  t.setBlockKeys(ts.block_keys);
   out.setDataDir(s.data_dir);
   out.setNumServers(s.num_servers);
   out.setNumWorkers(s.num_workers);
 }
 
-StatusOr<JobSpec> FromProto(proto::JobSpec::Reader in) {
+namespace {
+
+StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
   JobSpec s;
   s.model.layer_sizes.clear();
   auto m = in.getModel();
@@ -84,11 +91,22 @@ StatusOr<JobSpec> FromProto(proto::JobSpec::Reader in) {
   PST_ASSIGN_OR_RETURN(ts.consistency,
                        CheckedEnum(t.getConsistency(), Consistency::kSsp, "train.consistency"));
   ts.staleness = t.getStaleness();
+  ts.block_keys = t.getBlockKeys();
   s.data_dir = in.getDataDir().cStr();
   s.num_servers = in.getNumServers();
   s.num_workers = in.getNumWorkers();
   PST_RETURN_IF_ERROR(ValidateJobSpec(s));
   return s;
+}
+
+}  // namespace
+
+StatusOr<JobSpec> FromProto(proto::JobSpec::Reader in) {
+  try {
+    return FromProtoUnchecked(in);
+  } catch (const kj::Exception& e) {
+    return Status::InvalidArgument(std::string("job: malformed: ") + e.getDescription().cStr());
+  }
 }
 
 }  // namespace pst

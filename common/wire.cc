@@ -8,6 +8,8 @@
 namespace pst {
 namespace {
 
+constexpr int kQueueLimitMessages = 1'000'000;
+
 void ReleaseOwner(void* /*data*/, void* hint) {
   delete static_cast<std::shared_ptr<const void>*>(hint);
 }
@@ -27,6 +29,11 @@ void DrainRest(zmq::socket_t& socket, bool more) {
 Status ConfigureSocket(zmq::socket_t& socket, int64_t max_message_bytes) {
   try {
     socket.set(zmq::sockopt::linger, 0);
+    // A worker queues one message per parameter block and direction at once;
+    // ZeroMQ's default of 1000 queued messages is too few for large models
+    // (and a full ROUTER queue silently drops replies).
+    socket.set(zmq::sockopt::sndhwm, kQueueLimitMessages);
+    socket.set(zmq::sockopt::rcvhwm, kQueueLimitMessages);
 #ifdef ZMQ_ZERO_COPY_RECV
     socket.set(zmq::sockopt::zero_copy_recv, 0);
 #endif
@@ -182,10 +189,15 @@ void SetRpcStatus(const Status& status, proto::RpcStatus::Builder out) {
 }
 
 Status FromRpcStatus(proto::RpcStatus::Reader in) {
-  const auto code = static_cast<uint16_t>(in.getCode());
-  if (code > static_cast<uint16_t>(StatusCode::kUnauthenticated))
-    return Status(StatusCode::kUnknown, in.getMessage().cStr());
-  return Status(static_cast<StatusCode>(code), in.getMessage().cStr());
+  try {
+    const auto code = static_cast<uint16_t>(in.getCode());
+    if (code > static_cast<uint16_t>(StatusCode::kUnauthenticated))
+      return Status(StatusCode::kUnknown, in.getMessage().cStr());
+    return Status(static_cast<StatusCode>(code), in.getMessage().cStr());
+  } catch (const kj::Exception& e) {
+    // Text without its NUL terminator is only detected when read.
+    return Status::InvalidArgument(std::string("malformed status: ") + e.getDescription().cStr());
+  }
 }
 
 }  // namespace pst

@@ -31,7 +31,8 @@ struct WireLimits {
   uint64_t max_floats_per_frame = 1ull << 28;
 };
 
-// Applies the options every pstrain socket uses: no linger on close, and
+// Applies the options every pstrain socket uses: no linger on close, queues of
+// up to a million messages each way, and
 // whole-message receive buffers (ZMQ_ZERO_COPY_RECV off) so float frames are
 // malloc-aligned and can be read in place. max_message_bytes > 0 makes ZeroMQ drop
 // peers that send larger frames. Returns kInternal on failure.

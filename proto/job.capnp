@@ -39,6 +39,7 @@ struct TrainSpec {
   testLimit @4 :UInt64;
   consistency @5 :Consistency;
   staleness @6 :UInt32;
+  blockKeys @7 :UInt64;
 }
 
 struct JobSpec {

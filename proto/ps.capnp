@@ -21,17 +21,18 @@ struct PullResponse {
   version @3 :UInt64;            # number of updates applied to these values
 }
 
-# Gradient sums for keys [keyBegin, keyEnd) over sampleCount samples, for clock.
-# A worker sends `chunks` pushes per clock to each server; sampleCount and the
-# chunk count are the same in each. sampleCount 0 with an empty range means
-# "nothing to contribute at this clock" (an idle worker in BSP).
+# Gradient sums over sampleCount samples for clock, for keys [keyBegin, keyEnd),
+# which must be exactly one of the server's blocks (its range split into blocks
+# of the job's train.blockKeys). A worker pushes every block once per clock.
+# sampleCount 0 with an empty range means "nothing to contribute at this clock"
+# for every block (an idle worker in BSP).
 struct PushRequest {
   rank @0 :UInt32;
   clock @1 :UInt64;
   keyBegin @2 :UInt64;
   keyEnd @3 :UInt64;
   sampleCount @4 :UInt32;
-  chunks @5 :UInt32;
+  chunks @5 :UInt32;             # unused since pushes are per block; kept for the wire
 }
 
 struct PushResponse {

@@ -33,7 +33,7 @@ void FillPullResponse(const Shard& shard, uint64_t request_id, KeyRange keys, Ou
   SetRpcStatus(Status::OK(), resp.initStatus());
   resp.setKeyBegin(keys.begin);
   resp.setKeyEnd(keys.end);
-  resp.setVersion(shard.version());
+  resp.setVersion(keys.empty() ? shard.version() : shard.VersionOf(keys));
   // One copy out of the live parameters: they change with the next update,
   // while ZeroMQ may still be sending this frame.
   out.AddFloatsCopy(shard.values(keys), keys.size());
@@ -80,7 +80,7 @@ void Server::HandleRequest(InMessage& in) {
       Status s = in.num_bulk_frames() != 1
                      ? Status::InvalidArgument("push: expected exactly one value frame")
                      : shard.Push(req.getRank(), req.getClock(), keys, req.getSampleCount(),
-                                  req.getChunks(), in.floats(0), in.num_floats(0));
+                                  in.floats(0), in.num_floats(0));
       if (!s.ok()) PST_LOG_WARN("rejected push from worker {}: {}", req.getRank(), s.message());
       SetRpcStatus(s, out.envelope().getBody().initPushResponse().initStatus());
       Reply(in, out);
@@ -184,7 +184,7 @@ Status Server::Run() {
     version = state_->shard->version();
     auto& pulls = state_->pending_pulls;
     for (auto it = pulls.begin(); it != pulls.end();) {
-      if (it->min_version > state_->shard->version()) {
+      if (!state_->shard->CheckPull(it->keys, it->min_version).ok()) {
         ++it;
         continue;
       }

@@ -23,8 +23,6 @@ int main(int argc, char** argv) {
                  "Directory with the Fashion-MNIST IDX files (default: the job's data.dir)");
   app.add_option("--model-out", options.model_out,
                  "Save the final model here (safetensors) if this worker evaluates it");
-  app.add_option("--max-chunk", options.max_chunk, "Most keys per push/pull message")
-      ->capture_default_str()->check(CLI::Range(uint64_t{1}, uint64_t{1} << 28));
   app.add_option("--blas-threads", options.blas_threads, "OpenBLAS threads for the model math")
       ->capture_default_str()->check(CLI::Range(1, 256));
   app.add_option("--step-delay-ms", options.step_delay_ms,

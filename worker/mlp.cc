@@ -108,6 +108,12 @@ double RowLoss(const float* z, size_t c, float mx, int32_t y) {
   return double{mx} + std::log(sum) - double{z[y]};
 }
 
+// Rows per block of weight tensor w for MlpHooks::block_keys (0 = all rows).
+size_t BlockRows(uint64_t block_keys, const TensorInfo& w) {
+  if (block_keys == 0) return w.rows;
+  return std::clamp<uint64_t>(block_keys / w.cols, 1, w.rows);
+}
+
 }  // namespace
 
 StatusOr<Mlp> Mlp::Create(const ModelSpec& spec) {
@@ -138,52 +144,98 @@ StatusOr<Mlp> Mlp::Create(const ModelSpec& spec) {
   return mlp;
 }
 
-void Mlp::Forward(const float* params, const float* x, size_t rows) {
+Status Mlp::Forward(const float* params, const float* x, size_t rows, uint64_t block_keys,
+                    const RangeHook* wait) {
   const std::vector<TensorInfo>& t = layout_.tensors();
   const size_t num_layers = layout_.num_layers();
+  const int n = static_cast<int>(rows);
   const float* in = x;
   for (size_t l = 0; l < num_layers; ++l) {
     const TensorInfo& w = t[2 * l];
-    const int k = static_cast<int>(w.rows), m = static_cast<int>(w.cols);
+    const TensorInfo& b = t[2 * l + 1];
+    const size_t k = w.rows, m = w.cols, step = BlockRows(block_keys, w);
     float* out = acts_[l].data();
-    // out = in * W, with beta = 0 so out's old content is never read.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(rows), m, k, 1.0f, in,
-                k, params + w.offset, m, 0.0f, out, m);
-    if (l + 1 < num_layers) {
-      AddBiasAndActivate(spec_.activation, params + t[2 * l + 1].offset, rows, w.cols, out);
+    // out = sum over row blocks of in[:, r0:r0+kb] * W[r0:r0+kb, :]; beta = 0
+    // on the first block, so out's old content is never read.
+    for (size_t r0 = 0; r0 < k; r0 += step) {
+      const size_t kb = std::min(step, k - r0);
+      const uint64_t begin = w.offset + r0 * m;
+      if (wait != nullptr) PST_RETURN_IF_ERROR((*wait)(begin, begin + kb * m));
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, static_cast<int>(m),
+                  static_cast<int>(kb), 1.0f, in + r0, static_cast<int>(k), params + begin,
+                  static_cast<int>(m), r0 == 0 ? 0.0f : 1.0f, out, static_cast<int>(m));
     }
+    // The output layer's bias is read by the output pass, right after this.
+    if (wait != nullptr) PST_RETURN_IF_ERROR((*wait)(b.offset, b.offset + b.size()));
+    if (l + 1 < num_layers) AddBiasAndActivate(spec_.activation, params + b.offset, rows, m, out);
     in = out;
   }
+  return Status::OK();
 }
 
-void Mlp::Backward(const float* params, const float* x, size_t rows, bool accumulate, float* grad) {
+Status Mlp::Backward(const float* params, const float* x, size_t rows, bool accumulate,
+                     uint64_t block_keys, const RangeHook* ready, float* grad) {
   const std::vector<TensorInfo>& t = layout_.tensors();
+  const int n = static_cast<int>(rows);
   for (size_t l = layout_.num_layers(); l-- > 0;) {
     const TensorInfo& w = t[2 * l];
-    const int in = static_cast<int>(w.rows), out = static_cast<int>(w.cols);
+    const TensorInfo& b = t[2 * l + 1];
+    const size_t in = w.rows, out = w.cols, step = BlockRows(block_keys, w);
+    // This layer's bias gradient is complete: the output pass wrote the last
+    // layer's, and the ActivationBackward of layer l + 1 this one's.
+    if (ready != nullptr) PST_RETURN_IF_ERROR((*ready)(b.offset, b.offset + b.size()));
     const float* a_in = l == 0 ? x : acts_[l - 1].data();
     const float* d = deltas_[l].data();
-    // dW (+)= A_in^T * delta. beta = 0 on the first chunk overwrites grad, so
-    // the caller's buffer needs no separate zeroing pass.
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, in, out, static_cast<int>(rows), 1.0f,
-                a_in, in, d, out, accumulate ? 1.0f : 0.0f, grad + w.offset, out);
+    // dW[r0:r0+kb, :] (+)= A_in[:, r0:r0+kb]^T * delta. beta = 0 on the first
+    // chunk overwrites grad, so the caller's buffer needs no zeroing pass.
+    for (size_t r0 = 0; r0 < in; r0 += step) {
+      const size_t kb = std::min(step, in - r0);
+      const uint64_t begin = w.offset + r0 * out;
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, static_cast<int>(kb),
+                  static_cast<int>(out), n, 1.0f, a_in + r0, static_cast<int>(in), d,
+                  static_cast<int>(out), accumulate ? 1.0f : 0.0f, grad + begin,
+                  static_cast<int>(out));
+      if (ready != nullptr) PST_RETURN_IF_ERROR((*ready)(begin, begin + kb * out));
+    }
     if (l == 0) break;  // the gradient with respect to the input is not needed
     float* d_prev = deltas_[l - 1].data();
     // delta_{l-1} = (delta_l * W^T) .* f'(a_{l-1}), bias gradient fused in.
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(rows), in, out, 1.0f, d,
-                out, params + w.offset, out, 0.0f, d_prev, in);
-    ActivationBackward(spec_.activation, acts_[l - 1].data(), rows, w.rows, d_prev,
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, static_cast<int>(in),
+                static_cast<int>(out), 1.0f, d, static_cast<int>(out), params + w.offset,
+                static_cast<int>(out), 0.0f, d_prev, static_cast<int>(in));
+    ActivationBackward(spec_.activation, acts_[l - 1].data(), rows, in, d_prev,
                        grad + t[2 * (l - 1) + 1].offset);
   }
+  return Status::OK();
 }
 
 double Mlp::ForwardBackward(const float* params, const float* x, const int32_t* labels, size_t n,
                             float* grad) {
+  // Without hooks nothing can fail.
+  return *ForwardBackward(params, x, labels, n, grad, MlpHooks{});
+}
+
+StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const int32_t* labels,
+                                      size_t n, float* grad, const MlpHooks& hooks) {
+  const std::vector<TensorInfo>& t = layout_.tensors();
+  const RangeHook* wait = hooks.wait_params ? &hooks.wait_params : nullptr;
+  const RangeHook* ready = hooks.grad_ready ? &hooks.grad_ready : nullptr;
   if (n == 0) {
     std::fill(grad, grad + layout_.total(), 0.0f);
+    if (ready == nullptr) return 0.0;
+    // Same order as Backward reports them.
+    for (size_t l = layout_.num_layers(); l-- > 0;) {
+      const TensorInfo& w = t[2 * l];
+      const TensorInfo& b = t[2 * l + 1];
+      PST_RETURN_IF_ERROR((*ready)(b.offset, b.offset + b.size()));
+      const size_t step = BlockRows(hooks.block_keys, w);
+      for (size_t r0 = 0; r0 < w.rows; r0 += step) {
+        const size_t kb = std::min(step, w.rows - r0);
+        PST_RETURN_IF_ERROR((*ready)(w.offset + r0 * w.cols, w.offset + (r0 + kb) * w.cols));
+      }
+    }
     return 0.0;
   }
-  const std::vector<TensorInfo>& t = layout_.tensors();
   // Bias gradients are sums accumulated by the fused passes; weight gradients
   // are overwritten by the first chunk's sgemm.
   for (size_t l = 0; l < layout_.num_layers(); ++l) {
@@ -196,7 +248,9 @@ double Mlp::ForwardBackward(const float* params, const float* x, const int32_t* 
   for (size_t start = 0; start < n; start += chunk_rows_) {
     const size_t rows = std::min(chunk_rows_, n - start);
     const float* xc = x + start * num_inputs();
-    Forward(params, xc, rows);
+    // Params are waited for on first use only; gradients are final only in
+    // the last chunk.
+    PST_RETURN_IF_ERROR(Forward(params, xc, rows, hooks.block_keys, start == 0 ? wait : nullptr));
     // Output layer: delta = softmax(z) - onehot(y), the gradient of the
     // cross-entropy with respect to the logits.
     float* z = acts_.back().data();
@@ -219,7 +273,9 @@ double Mlp::ForwardBackward(const float* params, const float* x, const int32_t* 
       if (valid) d[y] -= 1.0f;
       for (size_t j = 0; j < c; ++j) out_bias_grad[j] += d[j];
     }
-    Backward(params, xc, rows, /*accumulate=*/start > 0, grad);
+    const bool last = n - start <= chunk_rows_;
+    PST_RETURN_IF_ERROR(Backward(params, xc, rows, /*accumulate=*/start > 0, hooks.block_keys,
+                                 last ? ready : nullptr, grad));
   }
   return loss;
 }
@@ -230,7 +286,8 @@ double Mlp::Loss(const float* params, const float* x, const int32_t* labels, siz
   double loss = 0.0;
   for (size_t start = 0; start < n; start += chunk_rows_) {
     const size_t rows = std::min(chunk_rows_, n - start);
-    Forward(params, x + start * num_inputs(), rows);
+    // Without a wait hook Forward cannot fail.
+    Forward(params, x + start * num_inputs(), rows, /*block_keys=*/0, nullptr).IgnoreError();
     float* z = acts_.back().data();
     for (size_t i = 0; i < rows; ++i, z += c) {
       const float mx = AddBiasAndMax(out_bias, c, z);
@@ -247,7 +304,8 @@ size_t Mlp::CountCorrect(const float* params, const float* x, const int32_t* lab
   size_t correct = 0;
   for (size_t start = 0; start < n; start += chunk_rows_) {
     const size_t rows = std::min(chunk_rows_, n - start);
-    Forward(params, x + start * num_inputs(), rows);
+    // Without a wait hook Forward cannot fail.
+    Forward(params, x + start * num_inputs(), rows, /*block_keys=*/0, nullptr).IgnoreError();
     const float* z = acts_.back().data();
     for (size_t i = 0; i < rows; ++i, z += c) {
       // Arg-max of z + bias; ties go to the lowest class index.

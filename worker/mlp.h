@@ -4,10 +4,12 @@
 // a local copy. Not thread-safe: each thread needs its own Mlp (it owns scratch
 // buffers, allocated once by Create() for an internal batch of up to 1024
 // samples; larger n is processed in internal batches, so no call allocates).
+// MlpHooks callbacks run on the thread that called ForwardBackward.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "common/job_spec.h"
@@ -21,6 +23,36 @@ namespace pst {
 // reference trainer use the same count (1 by default: data parallelism comes
 // from running several workers).
 void SetBlasThreads(int n);
+
+// Lets a caller overlap parameter and gradient transfers with a
+// ForwardBackward pass (as BytePS does): the pass says which params it is about
+// to read and which gradients are done. All members are optional; key ranges
+// are global keys [begin, end) as in common/model_layout.h.
+struct MlpHooks {
+  // Weight tensors are processed in blocks of whole rows of about this many
+  // keys each: max(1, block_keys / cols) rows, the last block of a tensor
+  // possibly shorter. Bias tensors are never split. Smaller blocks let
+  // transfers start earlier but cost more sgemm calls; results differ from
+  // whole-tensor blocks only by float rounding and are deterministic for a
+  // given block_keys. Default: 0 (whole tensors, the same bits as the plain
+  // ForwardBackward).
+  uint64_t block_keys = 0;
+  // Called before the pass first reads params[begin, end); must return once
+  // those values are in place. The pass reads no param it has not waited for,
+  // so params outside the waited ranges may still be written by another
+  // thread. Called once per range, in the forward order: the row blocks of
+  // w0 in increasing key order, then b0, then the row blocks of w1, b1, and so
+  // on. A non-OK status aborts the pass and is returned by ForwardBackward.
+  std::function<Status(uint64_t begin, uint64_t end)> wait_params;
+  // Called once grad[begin, end) holds its final value for this batch. The
+  // pass never touches that range again, so the hook may hand it to another
+  // thread (e.g. start a push) and return at once. Called once per range, in
+  // the backward order: the last layer first, down to layer 0; within a layer
+  // the bias first, then the weight row blocks in increasing key order. The
+  // ranges reported over a pass are disjoint and cover [0, layout().total()).
+  // A non-OK status aborts the pass and is returned by ForwardBackward.
+  std::function<Status(uint64_t begin, uint64_t end)> grad_ready;
+};
 
 class Mlp {
  public:
@@ -39,8 +71,21 @@ class Mlp {
   // per-sample gradients of the cross-entropy loss (not the mean: the PS divides
   // the sum of all workers' sums by the total sample count).
   // Returns the SUM of the per-sample losses. n == 0 zeroes grad and returns 0.
+  // Same bits as ForwardBackward(params, x, labels, n, grad, MlpHooks{}).
   double ForwardBackward(const float* params, const float* x, const int32_t* labels, size_t n,
                          float* grad);
+
+  // ForwardBackward with hooks, for overlapping transfers with the pass (see
+  // MlpHooks for the order of the calls). When n spans several internal
+  // batches, wait_params is called only during the first one and grad_ready
+  // only during the last one, so each range is still reported once. With
+  // n == 0, grad is zeroed and every range is reported to grad_ready (no
+  // param is read, so wait_params is not called).
+  // Returns the loss as ForwardBackward does, or the first non-OK status a
+  // hook returned; then the pass stops at once and grad is partly written.
+  // REQUIRES: the hooks do not throw.
+  StatusOr<double> ForwardBackward(const float* params, const float* x, const int32_t* labels,
+                                   size_t n, float* grad, const MlpHooks& hooks);
 
   // Sum of per-sample cross-entropy losses (no gradient).
   double Loss(const float* params, const float* x, const int32_t* labels, size_t n);
@@ -52,14 +97,23 @@ class Mlp {
  private:
   Mlp(ModelSpec spec, ModelLayout layout) : spec_(std::move(spec)), layout_(std::move(layout)) {}
 
+  using RangeHook = std::function<Status(uint64_t begin, uint64_t end)>;
+
   // Runs rows (<= chunk_rows_) samples through every layer: acts_[l] gets the
   // output of layer l, after bias and activation for hidden layers; the last
   // entry holds the output layer's X * W without its bias (the output passes add it).
-  void Forward(const float* params, const float* x, size_t rows);
+  // Weights are applied in row blocks of block_keys (see MlpHooks); wait, if
+  // not null, is called before each block and bias is read. Fails only with
+  // wait's status.
+  Status Forward(const float* params, const float* x, size_t rows, uint64_t block_keys,
+                 const RangeHook* wait);
   // Backpropagates deltas_.back() (set by the output pass) through the layers,
-  // writing (accumulate = false) or adding to the weight gradients in grad, and
-  // adding the hidden layers' bias gradients.
-  void Backward(const float* params, const float* x, size_t rows, bool accumulate, float* grad);
+  // writing (accumulate = false) or adding to the weight gradients in grad (in
+  // row blocks of block_keys), and adding the hidden layers' bias gradients.
+  // ready, if not null, is called for each range once it is written (only
+  // final on the last internal batch). Fails only with ready's status.
+  Status Backward(const float* params, const float* x, size_t rows, bool accumulate,
+                  uint64_t block_keys, const RangeHook* ready, float* grad);
 
   ModelSpec spec_;
   ModelLayout layout_;

@@ -2,128 +2,220 @@
 
 #include <algorithm>
 #include <cstring>
-#include <functional>
 #include <string>
 
 namespace pst {
 
+PsClient::PsClient(std::vector<std::unique_ptr<Channel>> channels, std::vector<Block> blocks)
+    : channels_(std::move(channels)), blocks_(std::move(blocks)) {
+  for (auto& c : channels_) channel_ptrs_.push_back(c.get());
+}
+
 StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(zmq::context_t& ctx,
                                                       const std::vector<ServerEntry>& servers,
-                                                      uint64_t max_chunk,
+                                                      uint64_t block_keys,
                                                       const WireLimits& limits) {
-  std::vector<Target> targets;
-  for (const ServerEntry& s : servers) {
-    PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, s.endpoint, limits));
-    targets.push_back({std::move(channel), s.range, SplitIntoChunks(s.range, max_chunk)});
+  std::vector<std::unique_ptr<Channel>> channels;
+  std::vector<Block> blocks;
+  for (size_t s = 0; s < servers.size(); ++s) {
+    PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, servers[s].endpoint, limits));
+    channels.push_back(std::move(channel));
+    for (const KeyRange& keys : SplitIntoChunks(servers[s].range, block_keys))
+      if (!keys.empty()) blocks.push_back({s, keys});
   }
-  std::unique_ptr<PsClient> client(new PsClient(std::move(targets)));
-  for (auto& t : client->targets_) client->channels_.push_back(t.channel.get());
-  return client;
+  return std::unique_ptr<PsClient>(new PsClient(std::move(channels), std::move(blocks)));
 }
 
-Status PsClient::Gather(std::vector<Pending>& pending, std::chrono::milliseconds timeout,
-                        const std::atomic<bool>* stop,
-                        const std::function<Status(const Pending&, InMessage&)>& on_reply) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  Status first_error;
-  while (!pending.empty()) {
-    for (auto it = pending.begin(); it != pending.end();) {
-      Channel& ch = *targets_[it->server].channel;
-      if (!ch.HasReply(it->id)) {
-        ++it;
-        continue;
-      }
-      auto reply = ch.Await(it->id, std::chrono::milliseconds(0));
-      Status s = reply.ok() ? on_reply(*it, *reply) : reply.status();
-      if (!s.ok() && first_error.ok()) first_error = s.WithContext("PS " + ch.endpoint());
-      it = pending.erase(it);
-    }
-    if (pending.empty()) break;
-    if (stop && stop->load()) return Status::Cancelled("stopped while waiting for the PS");
-    if (std::chrono::steady_clock::now() > deadline) {
-      const auto& silent = *targets_[pending.front().server].channel;
-      for (const Pending& p : pending) targets_[p.server].channel->Discard(p.id);
-      pending.clear();
-      return Status::DeadlineExceeded("no answer from PS " + silent.endpoint() + " within " +
-                                      std::to_string(timeout.count()) + " ms");
-    }
-    PollChannels(channels_.data(), channels_.size(), std::chrono::milliseconds(50));
-  }
-  return first_error;
+size_t PsClient::FirstBlockAfter(uint64_t key) const {
+  return std::upper_bound(blocks_.begin(), blocks_.end(), key,
+                          [](uint64_t k, const Block& b) { return k < b.keys.end; }) -
+         blocks_.begin();
 }
 
-Status PsClient::StartPull(uint64_t min_version) {
-  for (const Pending& p : pulls_) targets_[p.server].channel->Discard(p.id);
-  pulls_.clear();
-  pulls_version_ = min_version;
-  for (size_t s = 0; s < targets_.size(); ++s) {
-    for (const KeyRange& chunk : targets_[s].chunks) {
-      if (chunk.empty()) continue;
-      OutMessage msg;
-      auto req = msg.envelope().getBody().initPullRequest();
-      req.setKeyBegin(chunk.begin);
-      req.setKeyEnd(chunk.end);
-      req.setMinVersion(min_version);
-      PST_ASSIGN_OR_RETURN(uint64_t id, targets_[s].channel->Send(msg));
-      pulls_.push_back({s, id});
-    }
+Status PsClient::StartPull(uint64_t min_version, float* params) {
+  for (Block& b : blocks_) {
+    if (b.pull_id) channels_[b.server]->Discard(b.pull_id);
+    b.pull_id = 0;
+  }
+  pull_dest_ = params;
+  pull_min_version_ = min_version;
+  pull_version_seen_ = UINT64_MAX;
+  pull_started_ = true;
+  for (Block& b : blocks_) {
+    OutMessage msg;
+    auto req = msg.envelope().getBody().initPullRequest();
+    req.setKeyBegin(b.keys.begin);
+    req.setKeyEnd(b.keys.end);
+    req.setMinVersion(min_version);
+    PST_ASSIGN_OR_RETURN(b.pull_id, channels_[b.server]->Send(msg));
   }
   return Status::OK();
+}
+
+Status PsClient::TakePullReplies(size_t first, size_t last) {
+  for (size_t i = first; i < last; ++i) {
+    Block& b = blocks_[i];
+    Channel& ch = *channels_[b.server];
+    if (!b.pull_id || !ch.HasReply(b.pull_id)) continue;
+    auto reply = ch.Await(b.pull_id, std::chrono::milliseconds(0));
+    b.pull_id = 0;
+    if (!reply.ok()) return reply.status().WithContext("pull from PS " + ch.endpoint());
+    auto body = reply->envelope().getBody();
+    if (!body.isPullResponse())
+      return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with the wrong message");
+    auto resp = body.getPullResponse();
+    PST_RETURN_IF_ERROR(FromRpcStatus(resp.getStatus()).WithContext("pull from PS " + ch.endpoint()));
+    if (resp.getKeyBegin() != b.keys.begin || resp.getKeyEnd() != b.keys.end ||
+        reply->num_bulk_frames() != 1 || reply->num_floats(0) != b.keys.size())
+      return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with the wrong keys or sizes");
+    if (resp.getVersion() < pull_min_version_)
+      return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with an old version");
+    // The one copy from the network frame into the buffer the BLAS calls read.
+    std::memcpy(pull_dest_ + b.keys.begin, reply->floats(0), b.keys.size() * sizeof(float));
+    pull_version_seen_ = std::min(pull_version_seen_, resp.getVersion());
+  }
+  return Status::OK();
+}
+
+Status PsClient::WaitKeys(KeyRange keys, std::chrono::milliseconds timeout,
+                          const std::atomic<bool>* stop) {
+  if (!pull_started_) return Status::FailedPrecondition("WaitKeys without StartPull");
+  const size_t first = FirstBlockAfter(keys.begin);
+  size_t last = first;
+  while (last < blocks_.size() && blocks_[last].keys.begin < keys.end) ++last;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    PST_RETURN_IF_ERROR(TakePullReplies(first, last));
+    size_t missing = last;
+    for (size_t i = first; i < last; ++i)
+      if (blocks_[i].pull_id) {
+        missing = i;
+        break;
+      }
+    if (missing == last) return Status::OK();
+    if (stop && stop->load()) return Status::Cancelled("stopped while waiting for the PS");
+    if (std::chrono::steady_clock::now() > deadline)
+      return Status::DeadlineExceeded("no answer from PS " + channels_[blocks_[missing].server]->endpoint() +
+                                      " within " + std::to_string(timeout.count()) + " ms");
+    Channel* ch = channels_[blocks_[missing].server].get();
+    // Wait on the server we need next; Pump the rest so nothing piles up.
+    PollChannels(&ch, 1, std::chrono::milliseconds(50));
+    for (Channel* c : channel_ptrs_)
+      if (c != ch) c->Pump();
+  }
+}
+
+Status PsClient::StartPullIfNeeded(uint64_t min_version, float* params) {
+  if (pull_started_ && pull_min_version_ == min_version && pull_dest_ == params) return Status::OK();
+  return StartPull(min_version, params);
 }
 
 StatusOr<uint64_t> PsClient::Pull(uint64_t min_version, float* params,
                                   std::chrono::milliseconds timeout,
                                   const std::atomic<bool>* stop) {
-  if (pulls_.empty() || pulls_version_ != min_version) PST_RETURN_IF_ERROR(StartPull(min_version));
-  std::vector<Pending> pending = std::move(pulls_);
-  pulls_.clear();
-  uint64_t version = UINT64_MAX;
-  PST_RETURN_IF_ERROR(Gather(pending, timeout, stop, [&](const Pending&, InMessage& in) -> Status {
-    auto body = in.envelope().getBody();
-    if (!body.isPullResponse()) return Status::InvalidArgument("pull answered with the wrong message");
-    auto resp = body.getPullResponse();
-    PST_RETURN_IF_ERROR(FromRpcStatus(resp.getStatus()));
-    const KeyRange keys{resp.getKeyBegin(), resp.getKeyEnd()};
-    if (in.num_bulk_frames() != 1 || in.num_floats(0) != keys.size() || keys.end < keys.begin)
-      return Status::InvalidArgument("pull reply sizes do not match its key range");
-    // The one copy from the network frame into the model buffer the BLAS calls read.
-    std::memcpy(params + keys.begin, in.floats(0), keys.size() * sizeof(float));
-    version = std::min(version, resp.getVersion());
-    return Status::OK();
-  }));
-  return version;
+  PST_RETURN_IF_ERROR(StartPullIfNeeded(min_version, params));
+  if (!blocks_.empty())
+    PST_RETURN_IF_ERROR(WaitKeys({blocks_.front().keys.begin, blocks_.back().keys.end}, timeout, stop));
+  return pull_version_seen_ == UINT64_MAX ? min_version : pull_version_seen_;
 }
 
-Status PsClient::Push(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner,
-                      const float* grad, uint32_t samples) {
-  for (size_t s = 0; s < targets_.size(); ++s) {
-    const auto& chunks = targets_[s].chunks;
-    const bool empty = samples == 0;
-    const size_t n = empty ? 1 : chunks.size();
-    for (size_t c = 0; c < n; ++c) {
-      const KeyRange keys = empty ? KeyRange{} : chunks[c];
-      OutMessage msg;
-      auto req = msg.envelope().getBody().initPushRequest();
-      req.setRank(rank);
-      req.setClock(clock);
-      req.setKeyBegin(keys.begin);
-      req.setKeyEnd(keys.end);
-      req.setSampleCount(samples);
-      req.setChunks(static_cast<uint32_t>(n));
-      msg.AddFloatsZeroCopy(owner, empty ? nullptr : grad + keys.begin, keys.size());
-      PST_ASSIGN_OR_RETURN(uint64_t id, targets_[s].channel->Send(msg));
-      pushes_.push_back({s, id});
-    }
+void PsClient::BeginPush(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner,
+                         const float* grad, uint32_t samples) {
+  push_rank_ = rank;
+  push_clock_ = clock;
+  push_samples_ = samples;
+  push_owner_ = std::move(owner);
+  push_grad_ = grad;
+  for (Block& b : blocks_) {
+    b.ready_keys = 0;
+    b.pushed = false;
+  }
+}
+
+Status PsClient::SendPush(Block& b) {
+  OutMessage msg;
+  auto req = msg.envelope().getBody().initPushRequest();
+  req.setRank(push_rank_);
+  req.setClock(push_clock_);
+  req.setKeyBegin(b.keys.begin);
+  req.setKeyEnd(b.keys.end);
+  req.setSampleCount(push_samples_);
+  req.setChunks(1);
+  msg.AddFloatsZeroCopy(push_owner_, push_grad_ + b.keys.begin, b.keys.size());
+  PST_ASSIGN_OR_RETURN(uint64_t id, channels_[b.server]->Send(msg));
+  push_acks_.push_back({b.server, id});
+  b.pushed = true;
+  return Status::OK();
+}
+
+Status PsClient::GradReady(KeyRange keys) {
+  for (size_t i = FirstBlockAfter(keys.begin); i < blocks_.size() && blocks_[i].keys.begin < keys.end; ++i) {
+    Block& b = blocks_[i];
+    b.ready_keys += Intersect(b.keys, keys).size();
+    if (!b.pushed && b.ready_keys >= b.keys.size()) PST_RETURN_IF_ERROR(SendPush(b));
   }
   return Status::OK();
 }
 
+Status PsClient::EndPush() {
+  for (const Block& b : blocks_)
+    if (!b.pushed)
+      return Status::Internal("block [" + std::to_string(b.keys.begin) + ", " +
+                              std::to_string(b.keys.end) + ") was never reported ready");
+  push_owner_.reset();
+  return Status::OK();
+}
+
+Status PsClient::PushEmpty(uint32_t rank, uint64_t clock) {
+  for (size_t s = 0; s < channels_.size(); ++s) {
+    OutMessage msg;
+    auto req = msg.envelope().getBody().initPushRequest();
+    req.setRank(rank);
+    req.setClock(clock);
+    req.setSampleCount(0);
+    req.setChunks(1);
+    msg.AddFloatsCopy(nullptr, 0);
+    PST_ASSIGN_OR_RETURN(uint64_t id, channels_[s]->Send(msg));
+    push_acks_.push_back({s, id});
+  }
+  return Status::OK();
+}
+
+Status PsClient::HandlePushAck(InMessage& in) {
+  auto body = in.envelope().getBody();
+  if (!body.isPushResponse()) return Status::InvalidArgument("push answered with the wrong message");
+  return FromRpcStatus(body.getPushResponse().getStatus());
+}
+
+Status PsClient::CollectPushAcks() {
+  Status first_error;
+  for (Channel* c : channel_ptrs_) c->Pump();
+  for (auto it = push_acks_.begin(); it != push_acks_.end();) {
+    Channel& ch = *channels_[it->server];
+    if (!ch.HasReply(it->id)) {
+      ++it;
+      continue;
+    }
+    auto reply = ch.Await(it->id, std::chrono::milliseconds(0));
+    Status s = reply.ok() ? HandlePushAck(*reply) : reply.status();
+    if (!s.ok() && first_error.ok()) first_error = s.WithContext("push to PS " + ch.endpoint());
+    it = push_acks_.erase(it);
+  }
+  return first_error;
+}
+
 Status PsClient::WaitPushes(std::chrono::milliseconds timeout, const std::atomic<bool>* stop) {
-  return Gather(pushes_, timeout, stop, [](const Pending&, InMessage& in) -> Status {
-    auto body = in.envelope().getBody();
-    if (!body.isPushResponse()) return Status::InvalidArgument("push answered with the wrong message");
-    return FromRpcStatus(body.getPushResponse().getStatus());
-  });
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    PST_RETURN_IF_ERROR(CollectPushAcks());
+    if (push_acks_.empty()) return Status::OK();
+    if (stop && stop->load()) return Status::Cancelled("stopped while waiting for the PS");
+    if (std::chrono::steady_clock::now() > deadline)
+      return Status::DeadlineExceeded("no push acknowledgement from PS " +
+                                      channels_[push_acks_.front().server]->endpoint() + " within " +
+                                      std::to_string(timeout.count()) + " ms");
+    PollChannels(channel_ptrs_.data(), channel_ptrs_.size(), std::chrono::milliseconds(50));
+  }
 }
 
 }  // namespace pst

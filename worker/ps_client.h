@@ -1,13 +1,21 @@
-// pst::PsClient: a worker's connections to every PS shard. Pull and push the
-// whole model, split by the servers' key ranges (and into chunks of at most
-// max_chunk keys); requests to all servers go out together and replies are
-// gathered as they come. Pushes are fire-and-forget until WaitPushes(), so a
-// worker can start the next pull while the previous push is in flight.
+// pst::PsClient: a worker's connections to every PS shard.
+//
+// Each server's key range is split into blocks of the job's block_keys (the
+// servers split theirs the same way), and every transfer is per block, so
+// transfers overlap computation:
+//  - pull: StartPull() asks every block for a version at once; WaitKeys()
+//    returns as soon as the blocks covering some keys have arrived (the forward
+//    pass can start on the first layer's blocks while later ones are in flight);
+//  - push: after BeginPush(), GradReady() sends each block the moment its
+//    gradient is complete (while the backward pass computes the rest).
+// Values arriving from a server are copied once, straight into the caller's
+// parameter buffer; gradients are sent zero-copy from the caller's buffer.
 // Not thread-safe: one worker thread owns it.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -21,55 +29,85 @@ namespace pst {
 
 class PsClient {
  public:
+  // block_keys: the job's train.block_keys (the servers' block size).
   static StatusOr<std::unique_ptr<PsClient>> Connect(zmq::context_t& ctx,
                                                      const std::vector<ServerEntry>& servers,
-                                                     uint64_t max_chunk,
+                                                     uint64_t block_keys,
                                                      const WireLimits& limits = {});
 
-  // Fills params[0, total) with the model at version >= min_version. Blocks up
-  // to `timeout` (kDeadlineExceeded naming the silent server) or until *stop.
-  // Returns the smallest version among the answers. Uses the pull already
-  // started for min_version, if there is one.
+  // Asks every server for every block at version >= min_version; the values
+  // will be written to params[key]. Drops a pull started earlier.
+  // REQUIRES: params holds the whole model and outlives the pull.
+  Status StartPull(uint64_t min_version, float* params);
+  // Blocks until every block overlapping `keys` of the started pull has arrived
+  // (and been written), up to `timeout` (kDeadlineExceeded naming the silent
+  // server) or until *stop (kCancelled). kFailedPrecondition if no pull was started.
+  Status WaitKeys(KeyRange keys, std::chrono::milliseconds timeout, const std::atomic<bool>* stop);
+  // StartPull unless a pull for min_version into params is already under way.
+  Status StartPullIfNeeded(uint64_t min_version, float* params);
+  // StartPull (unless one for min_version into params is under way) and wait
+  // for all of it. Returns the smallest version among the answers.
   StatusOr<uint64_t> Pull(uint64_t min_version, float* params, std::chrono::milliseconds timeout,
                           const std::atomic<bool>* stop);
+  // Smallest version among the blocks received for the current pull.
+  uint64_t pulled_version() const { return pull_version_seen_; }
 
-  // Sends the pull requests for min_version now, so the servers can answer the
-  // moment that version exists; a later Pull(min_version) collects the answers.
-  // Drops a started pull for another version.
-  Status StartPull(uint64_t min_version);
+  // Starts a push of gradient sums over `samples` (> 0) samples for `clock`.
+  // `grad` (the whole model's gradient buffer) is sent zero-copy: `owner` keeps
+  // it alive until sent, and the caller must not rewrite a block once
+  // reported ready until the servers have it (any later pull of that block
+  // implies they do).
+  void BeginPush(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner,
+                 const float* grad, uint32_t samples);
+  // Declares grad[keys] final; sends every block that is now complete.
+  // Each key is reported once per push.
+  Status GradReady(KeyRange keys);
+  // REQUIRES: every key was reported ready. kInternal if some block was not sent.
+  Status EndPush();
+  // "Nothing from this worker at this clock" to every server (an idle BSP step).
+  Status PushEmpty(uint32_t rank, uint64_t clock);
 
-  // Sends gradient sums grad[0, total) over `samples` samples for `clock` to
-  // every server without copying: `owner` keeps grad alive until sent, and the
-  // caller must not modify it before WaitPushes() returns. samples == 0 sends an
-  // empty "nothing this clock" push instead.
-  Status Push(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner, const float* grad,
-              uint32_t samples);
-
-  // Waits for the acknowledgements of every push sent so far; returns the
-  // first error a server reported.
+  // Takes the push acknowledgements that have arrived without waiting; returns
+  // the first error a server reported.
+  Status CollectPushAcks();
+  // Waits for the acknowledgements of every push sent so far.
   Status WaitPushes(std::chrono::milliseconds timeout, const std::atomic<bool>* stop);
 
  private:
-  struct Target {
-    std::unique_ptr<Channel> channel;
-    KeyRange range;
-    std::vector<KeyRange> chunks;
+  struct Block {
+    size_t server;
+    KeyRange keys;
+    uint64_t ready_keys = 0;  // gradient keys reported ready in the current push
+    bool pushed = false;
+    uint64_t pull_id = 0;     // 0 once the pulled values arrived
   };
   struct Pending {
     size_t server;
     uint64_t id;
   };
-  explicit PsClient(std::vector<Target> targets) : targets_(std::move(targets)) {}
-  // Waits until every request in `pending` has its reply; calls on_reply for each.
-  Status Gather(std::vector<Pending>& pending, std::chrono::milliseconds timeout,
-                const std::atomic<bool>* stop,
-                const std::function<Status(const Pending&, InMessage&)>& on_reply);
+  explicit PsClient(std::vector<std::unique_ptr<Channel>> channels, std::vector<Block> blocks);
+  // Index of the first block that ends after `key`.
+  size_t FirstBlockAfter(uint64_t key) const;
+  // Copies arrived pull answers for blocks [first, last) into the buffer.
+  Status TakePullReplies(size_t first, size_t last);
+  Status SendPush(Block& b);
+  Status HandlePushAck(InMessage& in);
 
-  std::vector<Target> targets_;
-  std::vector<Channel*> channels_;
-  std::vector<Pending> pushes_;
-  std::vector<Pending> pulls_;         // started, not yet collected
-  uint64_t pulls_version_ = 0;         // min_version of pulls_
+  std::vector<std::unique_ptr<Channel>> channels_;
+  std::vector<Channel*> channel_ptrs_;
+  std::vector<Block> blocks_;  // sorted by key, tiling the model
+  // Current pull.
+  float* pull_dest_ = nullptr;
+  uint64_t pull_min_version_ = 0;
+  uint64_t pull_version_seen_ = 0;
+  bool pull_started_ = false;
+  // Current push.
+  uint32_t push_rank_ = 0;
+  uint64_t push_clock_ = 0;
+  uint32_t push_samples_ = 0;
+  std::shared_ptr<const void> push_owner_;
+  const float* push_grad_ = nullptr;
+  std::vector<Pending> push_acks_;
 };
 
 }  // namespace pst

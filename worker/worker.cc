@@ -109,24 +109,32 @@ Status Worker::Run() {
   std::optional<Dataset> test;
   SetBlasThreads(options_.blas_threads);
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
-  PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, options_.max_chunk,
+  PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, job.train.block_keys,
                                                   options_.limits));
 
   const uint64_t total = mlp.layout().total();
   const uint32_t batch = job.train.batch_size;
   std::vector<float> params(total);
-  auto grad = std::make_shared<std::vector<float>>(total);
+  // Two gradient buffers, used in turn: step t's blocks are sent zero-copy and
+  // may still be in flight while step t+1 starts writing (the pass zeroes bias
+  // gradients before it waits for any parameter). By step t+2 every block of
+  // step t has reached the servers, since step t+1 pulled their updates.
+  std::shared_ptr<std::vector<float>> grads[2] = {std::make_shared<std::vector<float>>(total),
+                                                  std::make_shared<std::vector<float>>(total)};
   std::vector<float> batch_x(size_t{batch} * train.num_features);
   std::vector<int32_t> batch_y(batch);
   std::vector<uint32_t> order;
   uint32_t order_epoch = UINT32_MAX;
+  MlpHooks hooks;
+  hooks.block_keys = job.train.block_keys;
   const auto timeout = options_.request_timeout;
 
   uint64_t clock = 0;
   uint64_t params_version = UINT64_MAX;  // version held in `params`, if any
   uint64_t idle_until = 0;
   Lease lease;
-  std::optional<Lease> completed;
+  Lease completed;  // the lease finished last, reported with the next shard request
+  bool has_completed = false;
   std::optional<EvalOrder> eval;
   bool done = false;
 
@@ -165,7 +173,7 @@ Status Worker::Run() {
   };
 
   struct {
-    std::chrono::steady_clock::duration wait_pull{}, compute{}, push{};
+    std::chrono::steady_clock::duration wait_pull{}, compute{}, push{};  // per run
   } timing;
   Status result;
   while (!stop_) {
@@ -183,12 +191,12 @@ Status Worker::Run() {
       req.setRank(rank);
       req.setClock(clock);
       req.setNumSamples(train.num_samples);
-      if (completed) {
+      if (has_completed) {
         req.setHasCompleted(true);
-        req.setCompletedEpoch(completed->epoch);
-        req.setCompletedShard(completed->shard);
-        req.setCompletedLossSum(completed->loss_sum);
-        req.setCompletedSamples(completed->samples);
+        req.setCompletedEpoch(completed.epoch);
+        req.setCompletedShard(completed.shard);
+        req.setCompletedLossSum(completed.loss_sum);
+        req.setCompletedSamples(completed.samples);
       }
       auto reply = sched->Call(msg, timeout, &stop_);
       if (reply.status().code() == StatusCode::kCancelled) break;
@@ -203,7 +211,7 @@ Status Worker::Run() {
       auto resp = reply->envelope().getBody().getShardResponse();
       result = FromRpcStatus(resp.getStatus()).WithContext("scheduler refused a data shard");
       if (!result.ok()) break;
-      completed.reset();
+      has_completed = false;
       if (resp.getEvaluate()) eval = EvalOrder{resp.getEvalEpoch(), resp.getEvalVersion()};
       switch (resp.getKind()) {
         case proto::ShardReplyKind::LEASE:
@@ -242,8 +250,8 @@ Status Worker::Run() {
 
     if (!lease.active) {
       // Idle under BSP: an empty push lets the servers close this clock without us.
-      result = ps->WaitPushes(timeout, &stop_);
-      if (result.ok()) result = ps->Push(rank, clock, nullptr, nullptr, 0);
+      result = ps->CollectPushAcks();
+      if (result.ok()) result = ps->PushEmpty(rank, clock);
       if (!result.ok()) break;
       progress.clock = ++clock;
       continue;
@@ -251,10 +259,12 @@ Status Worker::Run() {
 
     if (options_.step_delay_ms)
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.step_delay_ms));
+    // One pipelined step: the forward pass starts on the first parameter
+    // blocks while later ones are still arriving, and each gradient block is
+    // pushed as soon as the backward pass has finished it.
     const auto t0 = std::chrono::steady_clock::now();
-    if (params_version != clock) result = pull(clock);
-    if (result.ok()) result = ps->WaitPushes(timeout, &stop_);
-    const auto t1 = std::chrono::steady_clock::now();
+    if (params_version != clock) result = ps->StartPullIfNeeded(clock, params.data());
+    if (result.ok()) result = ps->CollectPushAcks();
     if (!result.ok()) break;
     const size_t n = std::min<uint64_t>(batch, lease.end - lease.next);
     for (size_t i = 0; i < n; ++i) {
@@ -262,14 +272,35 @@ Status Worker::Run() {
       std::copy(train.row(s), train.row(s) + train.num_features, batch_x.begin() + i * train.num_features);
       batch_y[i] = train.labels[s];
     }
-    const double loss = mlp.ForwardBackward(params.data(), batch_x.data(), batch_y.data(), n, grad->data());
-    const auto t2 = std::chrono::steady_clock::now();
-    result = ps->Push(rank, clock, grad, grad->data(), static_cast<uint32_t>(n));
-    const auto t3 = std::chrono::steady_clock::now();
-    timing.wait_pull += t1 - t0;
-    timing.compute += t2 - t1;
-    timing.push += t3 - t2;
+    const std::shared_ptr<std::vector<float>>& grad = grads[clock % 2];
+    ps->BeginPush(rank, clock, grad, grad->data(), static_cast<uint32_t>(n));
+    std::chrono::steady_clock::duration waited{}, pushing{};
+    hooks.wait_params = [&](uint64_t begin, uint64_t end) -> Status {
+      if (params_version == clock) return Status::OK();  // already pulled (evaluation)
+      const auto w0 = std::chrono::steady_clock::now();
+      Status s = ps->WaitKeys({begin, end}, timeout, &stop_);
+      waited += std::chrono::steady_clock::now() - w0;
+      return s;
+    };
+    hooks.grad_ready = [&](uint64_t begin, uint64_t end) -> Status {
+      const auto p0 = std::chrono::steady_clock::now();
+      Status s = ps->GradReady({begin, end});
+      pushing += std::chrono::steady_clock::now() - p0;
+      return s;
+    };
+    auto loss_or = mlp.ForwardBackward(params.data(), batch_x.data(), batch_y.data(), n,
+                                       grad->data(), hooks);
+    if (!loss_or.ok()) {
+      result = loss_or.status();
+      break;
+    }
+    const double loss = *loss_or;
+    result = ps->EndPush();
     if (!result.ok()) break;
+    const auto t3 = std::chrono::steady_clock::now();
+    timing.wait_pull += waited;
+    timing.push += pushing;
+    timing.compute += (t3 - t0) - waited - pushing;
     lease.next += n;
     lease.loss_sum += loss;
     lease.samples += n;
@@ -278,13 +309,14 @@ Status Worker::Run() {
     progress.loss_sum = progress.loss_sum.load() + loss;
     progress.clock = ++clock;
     params_version = UINT64_MAX;
-    // Ask for the next version right away: the servers answer the moment it
-    // exists, saving a round trip on the critical path of a BSP step.
-    result = ps->StartPull(clock);
+    // Ask for the next version right away: each server answers a block the
+    // moment it has been updated.
+    result = ps->StartPullIfNeeded(clock, params.data());
     if (!result.ok()) break;
     if (lease.next >= lease.end) {
       lease.active = false;
       completed = lease;
+      has_completed = true;
     }
   }
   if (result.code() == StatusCode::kCancelled) result = Status::OK();

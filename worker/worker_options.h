@@ -21,8 +21,6 @@ struct WorkerOptions {
   // Longest wait for a PS or scheduler answer; under BSP this includes waiting
   // for the slowest worker of a clock. Default: 300 s.
   std::chrono::milliseconds request_timeout{300000};
-  // Largest number of keys in one push/pull message. Default: 2^20.
-  uint64_t max_chunk = 1ull << 20;
   // If this worker runs the final evaluation, it also saves the final model here
   // (safetensors). Default: "" (don't save).
   std::string model_out;

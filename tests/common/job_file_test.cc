@@ -68,6 +68,7 @@ void CheckEqual(const JobSpec& a, const JobSpec& b) {
   CHECK(a.train.batch_size == b.train.batch_size);
   CHECK(a.train.epochs == b.train.epochs);
   CHECK(a.train.batches_per_shard == b.train.batches_per_shard);
+  CHECK(a.train.block_keys == b.train.block_keys);
   CHECK(a.train.train_limit == b.train.train_limit);
   CHECK(a.train.test_limit == b.train.test_limit);
   CHECK(a.train.consistency == b.train.consistency);
@@ -103,6 +104,7 @@ train_limit = 6000
 test_limit = 1000
 consistency = "ssp"
 staleness = 3
+block_keys = 4096
 [cluster]
 servers = 4
 workers = 8
@@ -147,6 +149,7 @@ TEST_CASE("JobFile: a full file sets every field", "[common]") {
   want.train.train_limit = 6000;
   want.train.test_limit = 1000;
   want.train.consistency = Consistency::kSsp;
+  want.train.block_keys = 4096;
   want.train.staleness = 3;
   want.num_servers = 4;
   want.num_workers = 8;
@@ -284,7 +287,7 @@ TEST_CASE("JobFile: the exact messages of the common mistakes", "[common]") {
         "job.toml: train.batch_size: expected an integer in [0, 4294967295], got \"abc\"");
   CHECK(ParseJobToml("[train]\nbach_size = 1", "job.toml").status().message() ==
         "job.toml: unknown key 'train.bach_size' (allowed: batch_size, epochs, "
-        "batches_per_shard, train_limit, test_limit, consistency, staleness)");
+        "batches_per_shard, train_limit, test_limit, consistency, staleness, block_keys)");
   CHECK(ParseJobToml("[modle]", "job.toml").status().message() ==
         "job.toml: unknown table 'modle' (allowed tables: data, model, optimizer, train, "
         "cluster)");

@@ -4,7 +4,9 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <vector>
 
@@ -46,6 +48,35 @@ const char* Name(Activation a) {
   return "?";
 }
 
+// Number of params whose entry in grad differs from a central finite
+// difference of mlp.Loss (each mismatch is logged).
+size_t FiniteDifferenceMismatches(Mlp& mlp, std::vector<float>& params, const std::vector<float>& x,
+                                  const std::vector<int32_t>& labels,
+                                  const std::vector<float>& grad) {
+  const size_t n = labels.size();
+  const float eps = 1e-3f;
+  size_t mismatches = 0;
+  for (size_t k = 0; k < params.size(); ++k) {
+    const float p = params[k];
+    params[k] = p + eps;
+    const double hi_arg = params[k];
+    const double hi = mlp.Loss(params.data(), x.data(), labels.data(), n);
+    params[k] = p - eps;
+    const double lo_arg = params[k];
+    const double lo = mlp.Loss(params.data(), x.data(), labels.data(), n);
+    params[k] = p;
+    // Divide by the step actually taken in float, not by 2 * eps.
+    const double numeric = (hi - lo) / (hi_arg - lo_arg);
+    const double analytic = grad[k];
+    const double tol = 1e-3 + 1e-2 * std::max(std::abs(numeric), std::abs(analytic));
+    if (!(std::abs(numeric - analytic) <= tol)) {
+      ++mismatches;
+      UNSCOPED_INFO("param " << k << ": analytic " << analytic << " numeric " << numeric);
+    }
+  }
+  return mismatches;
+}
+
 TEST_CASE("Mlp: Create validates the spec", "[worker]") {
   ModelSpec spec;
   spec.layer_sizes = {5};
@@ -79,28 +110,7 @@ TEST_CASE("Mlp: gradients match central finite differences", "[worker]") {
           mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, grad.data());
       INFO(sizes.size() << " layers, " << Name(act));
       CHECK(loss == Approx(mlp.Loss(params.data(), x.data(), labels.data(), n)).epsilon(1e-6));
-
-      const float eps = 1e-3f;
-      size_t mismatches = 0;
-      for (size_t k = 0; k < total; ++k) {
-        const float p = params[k];
-        params[k] = p + eps;
-        const double hi_arg = params[k];
-        const double hi = mlp.Loss(params.data(), x.data(), labels.data(), n);
-        params[k] = p - eps;
-        const double lo_arg = params[k];
-        const double lo = mlp.Loss(params.data(), x.data(), labels.data(), n);
-        params[k] = p;
-        // Divide by the step actually taken in float, not by 2 * eps.
-        const double numeric = (hi - lo) / (hi_arg - lo_arg);
-        const double analytic = grad[k];
-        const double tol = 1e-3 + 1e-2 * std::max(std::abs(numeric), std::abs(analytic));
-        if (!(std::abs(numeric - analytic) <= tol)) {
-          ++mismatches;
-          UNSCOPED_INFO("param " << k << ": analytic " << analytic << " numeric " << numeric);
-        }
-      }
-      CHECK(mismatches == 0);
+      CHECK(FiniteDifferenceMismatches(mlp, params, x, labels, grad) == 0);
     }
   }
 }
@@ -292,6 +302,370 @@ TEST_CASE("Mlp: SGD steps reduce the loss on a separable problem", "[worker]") {
     CHECK(final_loss < 0.2 * initial);
     CHECK(mlp.CountCorrect(params.data(), x.data(), labels.data(), n) >= n * 95 / 100);
   }
+}
+
+// ---- ForwardBackward with MlpHooks ----
+
+struct KeyRange {
+  uint64_t begin;
+  uint64_t end;
+  bool operator==(const KeyRange&) const = default;
+};
+
+std::ostream& operator<<(std::ostream& os, const KeyRange& r) {
+  return os << "[" << r.begin << ", " << r.end << ")";
+}
+
+// The row blocks of weight tensor w for block_keys, as documented on MlpHooks.
+std::vector<KeyRange> WeightBlocks(const TensorInfo& w, uint64_t block_keys) {
+  const uint64_t rows =
+      block_keys == 0 ? w.rows
+                      : std::min<uint64_t>(w.rows, std::max<uint64_t>(1, block_keys / w.cols));
+  std::vector<KeyRange> blocks;
+  for (uint64_t r = 0; r < w.rows; r += rows) {
+    blocks.push_back({w.offset + r * w.cols, w.offset + std::min(r + rows, w.rows) * w.cols});
+  }
+  return blocks;
+}
+
+// Hooks without callbacks: only the blocking.
+MlpHooks Blocked(uint64_t block_keys) {
+  MlpHooks hooks;
+  hooks.block_keys = block_keys;
+  return hooks;
+}
+
+KeyRange Whole(const TensorInfo& t) { return {t.offset, t.offset + t.size()}; }
+
+// Forward order: per layer from the first, the weight row blocks, then the bias.
+std::vector<KeyRange> ExpectedWaits(const ModelLayout& layout, uint64_t block_keys) {
+  std::vector<KeyRange> out;
+  for (size_t l = 0; l < layout.num_layers(); ++l) {
+    for (const KeyRange& r : WeightBlocks(layout.tensors()[2 * l], block_keys)) out.push_back(r);
+    out.push_back(Whole(layout.tensors()[2 * l + 1]));
+  }
+  return out;
+}
+
+// Backward order: per layer from the last, the bias, then the weight row blocks.
+std::vector<KeyRange> ExpectedGrads(const ModelLayout& layout, uint64_t block_keys) {
+  std::vector<KeyRange> out;
+  for (size_t l = layout.num_layers(); l-- > 0;) {
+    out.push_back(Whole(layout.tensors()[2 * l + 1]));
+    for (const KeyRange& r : WeightBlocks(layout.tensors()[2 * l], block_keys)) out.push_back(r);
+  }
+  return out;
+}
+
+// True if the ranges, in any order, cover [0, total) with no overlap or gap.
+bool TilesExactly(std::vector<KeyRange> ranges, uint64_t total) {
+  std::sort(ranges.begin(), ranges.end(),
+            [](const KeyRange& a, const KeyRange& b) { return a.begin < b.begin; });
+  uint64_t next = 0;
+  for (const KeyRange& r : ranges) {
+    if (r.begin != next || r.end <= r.begin) return false;
+    next = r.end;
+  }
+  return next == total;
+}
+
+// got matches want up to float rounding: a relative tolerance per entry plus
+// an absolute one scaled by the largest entry (for sums that cancel).
+void CheckClose(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  float scale = 0.0f;
+  for (float v : want) scale = std::max(scale, std::abs(v));
+  size_t mismatches = 0;
+  for (size_t k = 0; k < want.size(); ++k) {
+    if (!(std::abs(got[k] - want[k]) <= 1e-4f * std::abs(want[k]) + 1e-5f * scale)) {
+      if (++mismatches <= 10) UNSCOPED_INFO("key " << k << ": " << got[k] << " vs " << want[k]);
+    }
+  }
+  CHECK(mismatches == 0);
+}
+
+// Records the hook calls of one pass. The pass sees a copy of the params that
+// is NaN until wait_params copies the real values in, so any read of a param
+// before its wait shows up in the result; grad_ready snapshots the reported
+// range, to check later that it was already final.
+struct HookRecorder {
+  HookRecorder(const std::vector<float>& real, std::vector<float>& grad)
+      : real(real),
+        grad(grad),
+        visible(real.size(), std::numeric_limits<float>::quiet_NaN()),
+        snapshot(grad.size(), std::numeric_limits<float>::quiet_NaN()) {}
+
+  MlpHooks Hooks(uint64_t block_keys) {
+    MlpHooks hooks;
+    hooks.block_keys = block_keys;
+    hooks.wait_params = [this](uint64_t begin, uint64_t end) {
+      waits.push_back({begin, end});
+      if (!grads.empty()) wait_after_grad = true;
+      if (begin <= end && end <= real.size()) {
+        std::copy(real.begin() + begin, real.begin() + end, visible.begin() + begin);
+      }
+      return Status::OK();
+    };
+    hooks.grad_ready = [this](uint64_t begin, uint64_t end) {
+      grads.push_back({begin, end});
+      if (begin <= end && end <= grad.size()) {
+        std::copy(grad.begin() + begin, grad.begin() + end, snapshot.begin() + begin);
+      }
+      return Status::OK();
+    };
+    return hooks;
+  }
+
+  const std::vector<float>& real;
+  std::vector<float>& grad;
+  std::vector<float> visible;   // the params the pass is given
+  std::vector<float> snapshot;  // grad values as reported by grad_ready
+  std::vector<KeyRange> waits;
+  std::vector<KeyRange> grads;
+  bool wait_after_grad = false;
+};
+
+// Bitwise equality that also treats NaN == NaN (a NaN shows an unwaited read).
+bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+TEST_CASE("Mlp: hooks with whole tensors give the plain call's bits; blocks only round",
+          "[worker]") {
+  std::mt19937 rng(17);
+  for (const std::vector<uint32_t>& sizes :
+       {std::vector<uint32_t>{784, 128, 10}, std::vector<uint32_t>{20, 7, 5, 3}}) {
+    for (Activation act : {Activation::kRelu, Activation::kTanh, Activation::kSigmoid}) {
+      INFO(sizes.size() << " layers, in " << sizes[0] << ", " << Name(act));
+      Mlp mlp = MakeMlp(sizes, act);
+      const size_t n = 64, total = mlp.layout().total();
+      const float init = sizes[0] > 100 ? 0.1f : 1.0f;
+      const std::vector<float> params = Uniform(total, -init, init, rng);
+      const std::vector<float> x = Uniform(n * mlp.num_inputs(), -1.0f, 1.0f, rng);
+      const std::vector<int32_t> labels = RandomLabels(n, mlp.num_classes(), rng);
+      std::vector<float> want(total);
+      const double want_loss =
+          mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, want.data());
+
+      const auto noop = [](uint64_t, uint64_t) { return Status::OK(); };
+      for (uint64_t block_keys : {uint64_t{0}, uint64_t{16384}, uint64_t{100}}) {
+        INFO("block_keys " << block_keys);
+        MlpHooks hooks;
+        hooks.block_keys = block_keys;
+        hooks.wait_params = noop;
+        hooks.grad_ready = noop;
+        std::vector<float> got(total, std::numeric_limits<float>::quiet_NaN());
+        StatusOr<double> loss =
+            mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, got.data(), hooks);
+        REQUIRE(loss.ok());
+        // The same block_keys gives the same bits, with or without callbacks.
+        std::vector<float> again(total);
+        StatusOr<double> loss_again = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
+                                                          again.data(), Blocked(block_keys));
+        REQUIRE(loss_again.ok());
+        CHECK(*loss_again == *loss);
+        CHECK(SameBits(again, got));
+        if (block_keys == 0) {
+          CHECK(*loss == want_loss);
+          CHECK(SameBits(got, want));
+        } else {
+          CHECK(*loss == Approx(want_loss).epsilon(1e-6));
+          CheckClose(got, want);
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("Mlp: blocked gradients match central finite differences", "[worker]") {
+  std::mt19937 rng(43);
+  for (Activation act : {Activation::kRelu, Activation::kTanh, Activation::kSigmoid}) {
+    INFO(Name(act));
+    Mlp mlp = MakeMlp({6, 5, 4, 3}, act);
+    const size_t n = 3, total = mlp.layout().total();
+    std::vector<float> params = Uniform(total, -1.0f, 1.0f, rng);
+    const std::vector<float> x = Uniform(n * mlp.num_inputs(), -1.0f, 1.0f, rng);
+    const std::vector<int32_t> labels = RandomLabels(n, mlp.num_classes(), rng);
+    for (uint64_t block_keys : {uint64_t{1}, uint64_t{10}}) {
+      INFO("block_keys " << block_keys);
+      std::vector<float> grad(total, std::numeric_limits<float>::quiet_NaN());
+      StatusOr<double> loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
+                                                  grad.data(), Blocked(block_keys));
+      REQUIRE(loss.ok());
+      CHECK(*loss == Approx(mlp.Loss(params.data(), x.data(), labels.data(), n)).epsilon(1e-6));
+      CHECK(FiniteDifferenceMismatches(mlp, params, x, labels, grad) == 0);
+    }
+  }
+}
+
+// Runs one hooked pass on params poisoned until waited for, and checks the
+// call order, the coverage, that reported gradients were final, and that the
+// result has the bits of an unhooked pass with the same block_keys.
+void CheckHookedPass(Mlp& mlp, uint64_t block_keys, const std::vector<float>& params,
+                     const std::vector<float>& x, const std::vector<int32_t>& labels) {
+  INFO("block_keys " << block_keys << ", n " << labels.size());
+  const size_t n = labels.size(), total = mlp.layout().total();
+  std::vector<float> want(total);
+  StatusOr<double> want_loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
+                                                   want.data(), Blocked(block_keys));
+  REQUIRE(want_loss.ok());
+
+  std::vector<float> grad(total, std::numeric_limits<float>::quiet_NaN());
+  HookRecorder rec(params, grad);
+  StatusOr<double> loss = mlp.ForwardBackward(rec.visible.data(), x.data(), labels.data(), n,
+                                              grad.data(), rec.Hooks(block_keys));
+  REQUIRE(loss.ok());
+  CHECK(rec.waits == ExpectedWaits(mlp.layout(), block_keys));
+  CHECK(rec.grads == ExpectedGrads(mlp.layout(), block_keys));
+  CHECK(TilesExactly(rec.waits, total));
+  CHECK(TilesExactly(rec.grads, total));
+  CHECK_FALSE(rec.wait_after_grad);
+  // Every param read was waited for, and every reported range was final.
+  CHECK(*loss == *want_loss);
+  CHECK(SameBits(grad, want));
+  CHECK(SameBits(rec.snapshot, grad));
+}
+
+TEST_CASE("Mlp: hooks are called in the documented order, once per range", "[worker]") {
+  std::mt19937 rng(23);
+  {
+    Mlp mlp = MakeMlp({784, 128, 10});
+    const size_t total = mlp.layout().total();
+    const std::vector<float> params = Uniform(total, -0.1f, 0.1f, rng);
+    const std::vector<float> x = Uniform(64 * 784, 0.0f, 1.0f, rng);
+    const std::vector<int32_t> labels = RandomLabels(64, 10, rng);
+    // 16384 keys / 128 cols: 128-row blocks, so w0 (784 rows) has 7 blocks,
+    // the last of 16 rows; w1 (128 x 10) is one block.
+    const std::vector<KeyRange> waits = ExpectedWaits(mlp.layout(), 16384);
+    REQUIRE(waits.size() == 7 + 1 + 1 + 1);
+    CHECK(waits[0] == KeyRange{0, 128 * 128});
+    CHECK(waits[6] == KeyRange{768 * 128, 784 * 128});
+    CHECK(waits[7] == KeyRange{784 * 128, 784 * 128 + 128});
+    CHECK(waits[9] == KeyRange{total - 10, total});
+    CHECK(ExpectedGrads(mlp.layout(), 16384).front() == KeyRange{total - 10, total});
+    for (uint64_t block_keys : {uint64_t{0}, uint64_t{16384}, uint64_t{4096}, uint64_t{100}}) {
+      CheckHookedPass(mlp, block_keys, params, x, labels);
+    }
+  }
+  for (Activation act : {Activation::kRelu, Activation::kTanh, Activation::kSigmoid}) {
+    INFO(Name(act));
+    Mlp mlp = MakeMlp({20, 7, 5, 3}, act);
+    const std::vector<float> params = Uniform(mlp.layout().total(), -1.0f, 1.0f, rng);
+    const std::vector<float> x = Uniform(50 * 20, -1.0f, 1.0f, rng);
+    const std::vector<int32_t> labels = RandomLabels(50, 3, rng);
+    // 1 and 10 keys give one-row blocks; 20 gives 2-row blocks for w0 (20 x 7)
+    // and 4-row blocks for w1 (7 x 5), whose last block has 3 rows.
+    for (uint64_t block_keys : {uint64_t{0}, uint64_t{1}, uint64_t{10}, uint64_t{20}}) {
+      CheckHookedPass(mlp, block_keys, params, x, labels);
+    }
+  }
+}
+
+TEST_CASE("Mlp: hooks across internal batches are still called once per range", "[worker]") {
+  std::mt19937 rng(29);
+  Mlp mlp = MakeMlp({20, 7, 5, 3}, Activation::kTanh);
+  const size_t n = 2500, total = mlp.layout().total();  // three internal batches of <= 1024
+  const std::vector<float> params = Uniform(total, -1.0f, 1.0f, rng);
+  const std::vector<float> x = Uniform(n * 20, -1.0f, 1.0f, rng);
+  const std::vector<int32_t> labels = RandomLabels(n, 3, rng);
+  std::vector<float> plain(total);
+  const double plain_loss =
+      mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, plain.data());
+  for (uint64_t block_keys : {uint64_t{0}, uint64_t{10}}) {
+    CheckHookedPass(mlp, block_keys, params, x, labels);
+    std::vector<float> grad(total);
+    StatusOr<double> loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
+                                                grad.data(), Blocked(block_keys));
+    REQUIRE(loss.ok());
+    if (block_keys == 0) {
+      CHECK(*loss == plain_loss);
+      CHECK(SameBits(grad, plain));
+    } else {
+      CHECK(*loss == Approx(plain_loss).epsilon(1e-6));
+      CheckClose(grad, plain);
+    }
+  }
+}
+
+TEST_CASE("Mlp: with n == 0 hooks get every gradient range and no wait", "[worker]") {
+  Mlp mlp = MakeMlp({20, 7, 5, 3});
+  const size_t total = mlp.layout().total();
+  const std::vector<float> params(total, 0.5f);
+  std::vector<float> grad(total, 7.0f);
+  HookRecorder rec(params, grad);
+  StatusOr<double> loss =
+      mlp.ForwardBackward(params.data(), nullptr, nullptr, 0, grad.data(), rec.Hooks(10));
+  REQUIRE(loss.ok());
+  CHECK(*loss == 0.0);
+  CHECK(std::all_of(grad.begin(), grad.end(), [](float g) { return g == 0.0f; }));
+  CHECK(rec.waits.empty());
+  CHECK(rec.grads == ExpectedGrads(mlp.layout(), 10));
+  CHECK(SameBits(rec.snapshot, grad));
+}
+
+TEST_CASE("Mlp: a hook's error aborts the pass and is returned", "[worker]") {
+  std::mt19937 rng(31);
+  Mlp mlp = MakeMlp({20, 7, 5, 3});
+  const size_t n = 16, total = mlp.layout().total();
+  const std::vector<float> params = Uniform(total, -1.0f, 1.0f, rng);
+  const std::vector<float> x = Uniform(n * 20, -1.0f, 1.0f, rng);
+  const std::vector<int32_t> labels = RandomLabels(n, 3, rng);
+  std::vector<float> grad(total);
+  const size_t num_ranges = ExpectedWaits(mlp.layout(), 20).size();
+  REQUIRE(num_ranges > 3);
+
+  // Fails the fail_at-th call (1-based) of one hook; counts the calls of both.
+  for (size_t fail_at : {size_t{1}, size_t{3}, num_ranges}) {
+    INFO("fail at call " << fail_at);
+    size_t waits = 0, grads = 0;
+    MlpHooks ok_hooks;
+    ok_hooks.block_keys = 20;
+    ok_hooks.wait_params = [&](uint64_t, uint64_t) {
+      ++waits;
+      return Status::OK();
+    };
+    ok_hooks.grad_ready = [&](uint64_t, uint64_t) {
+      ++grads;
+      return Status::OK();
+    };
+
+    MlpHooks hooks = ok_hooks;
+    hooks.wait_params = [&](uint64_t, uint64_t) {
+      return ++waits == fail_at ? Status::Unavailable("pull timed out") : Status::OK();
+    };
+    StatusOr<double> loss =
+        mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, grad.data(), hooks);
+    CHECK(loss.status().code() == StatusCode::kUnavailable);
+    CHECK(loss.status().message() == "pull timed out");
+    CHECK(waits == fail_at);
+    CHECK(grads == 0);
+
+    waits = grads = 0;
+    hooks = ok_hooks;
+    hooks.grad_ready = [&](uint64_t, uint64_t) {
+      return ++grads == fail_at ? Status::Aborted("push rejected") : Status::OK();
+    };
+    loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, grad.data(), hooks);
+    CHECK(loss.status().code() == StatusCode::kAborted);
+    CHECK(loss.status().message() == "push rejected");
+    CHECK(waits == num_ranges);
+    CHECK(grads == fail_at);
+
+    waits = grads = 0;
+    loss = mlp.ForwardBackward(params.data(), nullptr, nullptr, 0, grad.data(), hooks);
+    CHECK(loss.status().code() == StatusCode::kAborted);
+    CHECK(waits == 0);
+    CHECK(grads == fail_at);
+  }
+  // The Mlp is still usable after an aborted pass.
+  std::vector<float> want(total);
+  const double want_loss =
+      mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, want.data());
+  StatusOr<double> loss =
+      mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, grad.data(), MlpHooks{});
+  REQUIRE(loss.ok());
+  CHECK(*loss == want_loss);
+  CHECK(SameBits(grad, want));
 }
 
 }  // namespace

@@ -1,0 +1,27 @@
+// Suite "train": training throughput (samples/s) of the default job
+// (Fashion-MNIST, 784-128-10, Adam, batch 64) in one process (pst::TrainLocal)
+// and on local clusters of separate processes (pst::Launch): 1 PS + 1 worker,
+// and the default 2 PS + 2 workers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "bench/bench_util.h"
+#include "common/status.h"
+
+namespace pst::bench {
+
+struct TrainConfig {
+  // Passes over the training set in every run. Default: 2.
+  uint32_t epochs = 2;
+  // Directory of pstrain-scheduler, pstrain-ps and pstrain-worker. Required.
+  std::string bin_dir;
+};
+
+// Prints one table and adds report.json["train"] and summary lines. Run
+// directories go under a fresh /tmp/pstrain-bench-XXXXXX, removed on success
+// and kept (and named in the error) on failure.
+Status RunTrainSuite(const TrainConfig& config, Report& report);
+
+}  // namespace pst::bench
