@@ -20,7 +20,7 @@ void JobFlags::Register(CLI::App& app) {
   app.add_option("--activation", activation_, "relu|tanh|sigmoid [relu]");
   app.add_option("--init", init_, "he|xavier [he]");
   app.add_option("--seed", seed_, "Seed for initialisation and shuffling [1]");
-  app.add_option("--consistency", consistency_, "bsp (asp|ssp are not implemented yet) [bsp]");
+  app.add_option("--consistency", consistency_, "bsp|asp|ssp [bsp]");
   app.add_option("--staleness", staleness_, "SSP staleness bound [0]");
   app.add_option("--train-limit", train_limit_, "Use only the first N training samples (0 = all)");
   app.add_option("--test-limit", test_limit_, "Evaluate on the first N test samples (0 = all)");
@@ -77,9 +77,6 @@ StatusOr<JobSpec> JobFlags::Resolve() const {
     }
   }
   PST_RETURN_IF_ERROR(ValidateJobSpec(job));
-  if (job.train.consistency != Consistency::kBsp)
-    return Status::Unimplemented("consistency '" + std::string(ConsistencyName(job.train.consistency)) +
-                                 "' is not implemented yet; use bsp");
   return job;
 }
 

@@ -27,6 +27,9 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
                                  const LocalOptions& options) {
   PST_RETURN_IF_ERROR(ValidateJobSpec(job));
   if (options.num_workers == 0) return Status::InvalidArgument("need at least one worker");
+  if (job.train.consistency != Consistency::kBsp)
+    return Status::InvalidArgument(
+        "the in-process trainer runs the BSP schedule only; use consistency bsp");
   if (train.num_samples == 0) return Status::InvalidArgument("the training set is empty");
   SetBlasThreads(options.blas_threads);
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));

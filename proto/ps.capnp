@@ -6,12 +6,17 @@ $Cxx.namespace("pst::proto");
 
 using import "status.capnp".RpcStatus;
 
-# Answered once the server's model version is >= minVersion, with the values of
-# global keys [keyBegin, keyEnd) in one bulk frame.
+# Answered with the values of global keys [keyBegin, keyEnd) in one bulk frame
+# once the keys' blocks are ready: under BSP when their version (clocks applied)
+# is >= minVersion; under SSP when every live worker has pushed clocks
+# [0, minVersion) (the puller sends its clock minus the staleness bound); under
+# ASP at once.
 struct PullRequest {
   keyBegin @0 :UInt64;
   keyEnd @1 :UInt64;
   minVersion @2 :UInt64;
+  rank @3 :UInt32;               # the pulling worker, and the clock it is at
+  clock @4 :UInt64;              # (used to measure staleness)
 }
 
 struct PullResponse {
@@ -19,6 +24,7 @@ struct PullResponse {
   keyBegin @1 :UInt64;
   keyEnd @2 :UInt64;
   version @3 :UInt64;            # number of updates applied to these values
+  slowestClock @4 :UInt64;       # ASP/SSP: clocks every live worker has pushed
 }
 
 # Gradient sums over sampleCount samples for clock, for keys [keyBegin, keyEnd),
@@ -33,6 +39,7 @@ struct PushRequest {
   keyEnd @3 :UInt64;
   sampleCount @4 :UInt32;
   chunks @5 :UInt32;             # unused since pushes are per block; kept for the wire
+  retire @6 :Bool;               # ASP/SSP: this worker pushes no more; stop waiting for it
 }
 
 struct PushResponse {

@@ -1,5 +1,6 @@
 #include "ps/server.h"
 
+#include <algorithm>
 #include <deque>
 
 #include "common/bind.h"
@@ -19,21 +20,30 @@ class ServerState {
     uint64_t request_id;
     KeyRange keys;
     uint64_t min_version;
+    uint64_t clock;  // the puller's clock
   };
   JoinedJob joined;
   std::unique_ptr<Shard> shard;
   std::deque<PendingPull> pending_pulls;
+  // Largest staleness seen when answering a pull: the puller's clock minus the
+  // clocks every live worker had pushed (ASP/SSP; 0 under BSP).
+  uint64_t max_staleness = 0;
 };
 
 namespace {
 
-void FillPullResponse(const Shard& shard, uint64_t request_id, KeyRange keys, OutMessage& out) {
+void FillPullResponse(const Shard& shard, uint64_t request_id, KeyRange keys, uint64_t clock,
+                      uint64_t* max_staleness, OutMessage& out) {
   out.envelope().setRequestId(request_id);
   auto resp = out.envelope().getBody().initPullResponse();
   SetRpcStatus(Status::OK(), resp.initStatus());
   resp.setKeyBegin(keys.begin);
   resp.setKeyEnd(keys.end);
   resp.setVersion(keys.empty() ? shard.version() : shard.VersionOf(keys));
+  const uint64_t slowest = shard.SlowestClock(keys);
+  resp.setSlowestClock(slowest);
+  if (slowest != UINT64_MAX && clock > slowest)
+    *max_staleness = std::max(*max_staleness, clock - slowest);
   // One copy out of the live parameters: they change with the next update,
   // while ZeroMQ may still be sending this frame.
   out.AddFloatsCopy(shard.values(keys), keys.size());
@@ -79,6 +89,8 @@ void Server::HandleRequest(InMessage& in) {
       const KeyRange keys{req.getKeyBegin(), req.getKeyEnd()};
       Status s = in.num_bulk_frames() != 1
                      ? Status::InvalidArgument("push: expected exactly one value frame")
+                 : req.getRetire()
+                     ? shard.Retire(req.getRank())
                      : shard.Push(req.getRank(), req.getClock(), keys, req.getSampleCount(),
                                   in.floats(0), in.num_floats(0));
       if (!s.ok()) PST_LOG_WARN("rejected push from worker {}: {}", req.getRank(), s.message());
@@ -91,10 +103,10 @@ void Server::HandleRequest(InMessage& in) {
       const KeyRange keys{req.getKeyBegin(), req.getKeyEnd()};
       Status s = shard.CheckPull(keys, req.getMinVersion());
       if (s.ok()) {
-        FillPullResponse(shard, id, keys, out);
+        FillPullResponse(shard, id, keys, req.getClock(), &state_->max_staleness, out);
       } else if (s.code() == StatusCode::kUnavailable) {
         state_->pending_pulls.push_back(
-            {std::move(in.identity()), id, keys, req.getMinVersion()});
+            {std::move(in.identity()), id, keys, req.getMinVersion(), req.getClock()});
         return;
       } else {
         SetRpcStatus(s, out.envelope().getBody().initPullResponse().initStatus());
@@ -189,14 +201,16 @@ Status Server::Run() {
         continue;
       }
       OutMessage out;
-      FillPullResponse(*state_->shard, it->request_id, it->keys, out);
+      FillPullResponse(*state_->shard, it->request_id, it->keys, it->clock,
+                       &state_->max_staleness, out);
       Status s = SendMessage(socket_, out, &it->identity);
       if (!s.ok()) PST_LOG_DEBUG("deferred pull reply dropped: {}", s.message());
       it = pulls.erase(it);
     }
     const auto job_state = heartbeat->job_state();
     if (job_state == proto::JobState::DONE) {
-      PST_LOG_INFO("job done at model version {}; exiting", state_->shard->version());
+      PST_LOG_INFO("job done at model version {}; largest staleness served: {}; exiting",
+                   state_->shard->version(), state_->max_staleness);
       break;
     }
     if (job_state == proto::JobState::FAILED) {

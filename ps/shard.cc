@@ -23,13 +23,15 @@ StatusOr<std::unique_ptr<Shard>> Shard::Create(const JobSpec& job, KeyRange rang
                                    std::to_string(layout.total()) + " keys");
   if (num_workers == 0) return Status::InvalidArgument("shard needs at least one worker");
   if (max_clocks_ahead == 0) return Status::InvalidArgument("max_clocks_ahead must be >= 1");
-  std::unique_ptr<Shard> shard(new Shard(range, num_workers, max_clocks_ahead));
+  std::unique_ptr<Shard> shard(
+      new Shard(range, num_workers, max_clocks_ahead, job.train.consistency));
   shard->params_.resize(range.size());
   InitParams(job.model, layout, range.begin, range.end, shard->params_.data());
   for (const KeyRange& keys : SplitIntoChunks(range, job.train.block_keys)) {
     if (keys.empty()) continue;  // a server with no keys has no blocks
     Block b;
     b.keys = keys;
+    b.next_clock.assign(num_workers, 0);
     PST_ASSIGN_OR_RETURN(b.optimizer, Optimizer::Create(job.optimizer, keys.size()));
     shard->blocks_.push_back(std::move(b));
   }
@@ -81,6 +83,60 @@ Status Shard::CheckClock(const Block& b, uint32_t rank, uint64_t clock) const {
   return Status::OK();
 }
 
+Status Shard::Retire(uint32_t rank) {
+  if (rank >= num_workers_)
+    return Status::InvalidArgument("retire: worker rank " + std::to_string(rank) +
+                                   " >= number of workers " + std::to_string(num_workers_));
+  if (consistency_ == Consistency::kBsp)
+    return Status::InvalidArgument("retire: BSP workers push empty clocks instead");
+  for (Block& b : blocks_) b.next_clock[rank] = UINT64_MAX;
+  return Status::OK();
+}
+
+uint64_t Shard::SlowestOf(const Block& b) const {
+  uint64_t slowest = UINT64_MAX;
+  for (uint64_t c : b.next_clock) slowest = std::min(slowest, c);
+  return slowest;
+}
+
+uint64_t Shard::SlowestClock(KeyRange keys) const {
+  if (consistency_ == Consistency::kBsp) return keys.empty() ? version() : VersionOf(keys);
+  auto it = std::upper_bound(blocks_.begin(), blocks_.end(), keys.begin,
+                             [](uint64_t k, const Block& b) { return k < b.keys.end; });
+  uint64_t v = UINT64_MAX;
+  for (; it != blocks_.end() && it->keys.begin < keys.end; ++it) v = std::min(v, SlowestOf(*it));
+  return v;
+}
+
+Status Shard::PushAsync(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count,
+                        const float* vals, size_t num_vals) {
+  const uint64_t expected = b.next_clock[rank];
+  if (expected == UINT64_MAX)
+    return Status::FailedPrecondition("push: worker " + std::to_string(rank) + " has retired");
+  if (clock != expected)
+    return Status::FailedPrecondition("push: worker " + std::to_string(rank) + " pushed clock " +
+                                      std::to_string(clock) + " of block " + RangeText(b.keys) +
+                                      " but its next clock is " + std::to_string(expected));
+  if (sample_count > 0) {
+    // Applied on arrival: the push's own mean gradient. grad_sum of a spare
+    // accumulator is the scratch space, so the network frame stays read-only.
+    std::vector<float> scratch;
+    if (!spare_sums_.empty()) {
+      scratch = std::move(spare_sums_.back());
+      spare_sums_.pop_back();
+    }
+    const float inv = 1.0f / static_cast<float>(sample_count);
+    scratch.resize(num_vals);
+    for (size_t i = 0; i < num_vals; ++i) scratch[i] = vals[i] * inv;
+    b.optimizer->Apply(params_.data() + (b.keys.begin - range_.begin), scratch.data(),
+                       ++b.optimizer_steps);
+    spare_sums_.push_back(std::move(scratch));
+    ++b.version;
+  }
+  b.next_clock[rank] = clock + 1;
+  return Status::OK();
+}
+
 Status Shard::Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample_count,
                    const float* vals, size_t num_vals) {
   if (rank >= num_workers_)
@@ -89,6 +145,25 @@ Status Shard::Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample
   if (num_vals != keys.size() || keys.end < keys.begin)
     return Status::InvalidArgument("push: " + std::to_string(num_vals) + " values for keys " +
                                    RangeText(keys));
+  if (consistency_ != Consistency::kBsp) {
+    if (keys.empty()) {
+      if (sample_count != 0)
+        return Status::InvalidArgument("push: an empty push must have a sample count of 0");
+      for (const Block& b : blocks_)
+        if (b.next_clock[rank] != clock)
+          return Status::FailedPrecondition("push: empty push for clock " + std::to_string(clock) +
+                                            " out of order");
+      for (Block& b : blocks_) b.next_clock[rank] = clock + 1;
+      return Status::OK();
+    }
+    Block* b = FindBlock(keys.begin);
+    if (!b || b->keys.end != keys.end)
+      return Status::InvalidArgument("push: keys " + RangeText(keys) +
+                                     " are not one block of this shard " + RangeText(range_));
+    if (sample_count == 0)
+      return Status::InvalidArgument("push: gradient values with a sample count of 0");
+    return PushAsync(*b, rank, clock, sample_count, vals, num_vals);
+  }
   if (keys.empty()) {
     if (sample_count != 0)
       return Status::InvalidArgument("push: an empty push must have a sample count of 0");
@@ -148,8 +223,11 @@ Status Shard::CheckPull(KeyRange keys, uint64_t min_version) const {
   if (keys.end < keys.begin || !range_.Contains(keys))
     return Status::InvalidArgument("pull: keys " + RangeText(keys) +
                                    " are not inside this shard's " + RangeText(range_));
-  const uint64_t have = keys.empty() ? version() : VersionOf(keys);
-  if (min_version > have + max_ahead_)
+  if (consistency_ == Consistency::kAsp) return Status::OK();
+  const uint64_t have = consistency_ == Consistency::kSsp
+                            ? SlowestClock(keys)
+                            : (keys.empty() ? version() : VersionOf(keys));
+  if (have != UINT64_MAX && min_version > have + max_ahead_)
     return Status::OutOfRange("pull: version " + std::to_string(min_version) +
                               " is too far ahead of " + std::to_string(have));
   if (min_version > have) return Status::Unavailable("pull: waiting for version");

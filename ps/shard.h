@@ -4,18 +4,24 @@
 // requests.
 //
 // The range is split into blocks of job.train.block_keys keys (the last may be
-// shorter). Each block has its own version and optimizer state, and is updated
-// as soon as every worker has pushed it for the block's next clock, so a
-// worker can receive the first updated blocks while it is still sending the
-// last gradients. Every method validates its arguments (range, worker count,
-// clock window, sizes) and leaves the state untouched when it returns an
-// error. Not thread-safe.
+// shorter), each with its own version and optimizer state, so a worker can
+// receive the first updated blocks while it is still sending the last
+// gradients. How pushes become updates depends on job.train.consistency:
+//  - BSP: a block is updated once every worker has pushed it for the block's
+//    next clock, with the mean gradient over all their samples;
+//  - ASP and SSP: every push is applied on arrival (its own mean gradient).
+//    Each worker's pushes come in clock order; SSP pulls wait until every live
+//    (not retired) worker has pushed the clocks the puller may not miss.
+// Every method validates its arguments (range, worker count, clock window,
+// sizes) and leaves the state untouched when it returns an error.
+// Not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "common/job_spec.h"
@@ -52,12 +58,23 @@ class Shard {
   // values with no samples), kFailedPrecondition (clock already applied),
   // kOutOfRange (clock too far ahead), kAlreadyExists (this worker already
   // pushed this block for this clock).
+  // Under ASP/SSP pushes of one worker must come in clock order (per block):
+  // kFailedPrecondition for a repeated or skipped clock.
   Status Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample_count,
               const float* vals, size_t num_vals);
 
-  // Checks a pull of `keys` for `min_version`: OK if every block overlapping
-  // keys has reached it, kUnavailable if it must wait, kInvalidArgument /
-  // kOutOfRange if it can never be answered.
+  // ASP/SSP: worker `rank` will push no more (it ran out of data); SSP pulls
+  // stop waiting for it. kInvalidArgument for a bad rank or under BSP.
+  Status Retire(uint32_t rank);
+
+  // ASP/SSP: the number of clocks every live worker has pushed for all blocks
+  // overlapping `keys` (UINT64_MAX when no worker is live). BSP: VersionOf(keys).
+  uint64_t SlowestClock(KeyRange keys) const;
+
+  // Checks a pull of `keys` for `min_version`: OK if it can be answered now
+  // (BSP: every block overlapping keys has that version; SSP: every live worker
+  // has pushed min_version clocks of them; ASP: always), kUnavailable if it must
+  // wait, kInvalidArgument / kOutOfRange if it can never be answered.
   Status CheckPull(KeyRange keys, uint64_t min_version) const;
   // The smallest version among the blocks overlapping `keys`.
   // REQUIRES: range().Contains(keys), keys not empty.
@@ -73,14 +90,18 @@ class Shard {
   };
   struct Block {
     KeyRange keys;
-    uint64_t version = 0;
+    uint64_t version = 0;          // BSP: clocks applied; ASP/SSP: pushes applied
+    std::vector<uint64_t> next_clock;  // ASP/SSP: per worker, clocks pushed (UINT64_MAX: retired)
     uint64_t optimizer_steps = 0;
     std::unique_ptr<Optimizer> optimizer;
     std::map<uint64_t, ClockAccum> pending;  // clock -> accumulator
   };
 
-  Shard(KeyRange range, uint32_t num_workers, uint64_t max_ahead)
-      : range_(range), num_workers_(num_workers), max_ahead_(max_ahead) {}
+  Shard(KeyRange range, uint32_t num_workers, uint64_t max_ahead, Consistency consistency)
+      : range_(range), num_workers_(num_workers), max_ahead_(max_ahead), consistency_(consistency) {}
+  Status PushAsync(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count,
+                   const float* vals, size_t num_vals);
+  uint64_t SlowestOf(const Block& b) const;
   // The block that starts at `begin`, or nullptr.
   Block* FindBlock(uint64_t begin);
   const Block* FindBlock(uint64_t begin) const;
@@ -90,6 +111,7 @@ class Shard {
   KeyRange range_;
   uint32_t num_workers_;
   uint64_t max_ahead_;
+  Consistency consistency_;
   std::vector<float> params_;
   std::vector<Block> blocks_;
   std::vector<std::vector<float>> spare_sums_;  // accumulators for reuse

@@ -91,10 +91,6 @@ Scheduler::~Scheduler() = default;
 StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
                                                        const SchedulerOptions& options) {
   PST_RETURN_IF_ERROR(ValidateJobSpec(options.job));
-  if (options.job.train.consistency != Consistency::kBsp)
-    return Status::Unimplemented(std::string("consistency '") +
-                                 ConsistencyName(options.job.train.consistency) +
-                                 "' is not implemented yet; use bsp");
   if (options.heartbeat_interval.count() <= 0 ||
       options.heartbeat_timeout <= options.heartbeat_interval)
     return Status::InvalidArgument(
@@ -206,7 +202,8 @@ class Handler {
     if (!st_.pool) {
       if (num_samples == 0) return Status::InvalidArgument("the training set is empty");
       const TrainSpec& t = options_.job.train;
-      st_.pool.emplace(num_samples, t.batch_size, t.batches_per_shard, t.epochs);
+      st_.pool.emplace(num_samples, t.batch_size, t.batches_per_shard, t.epochs,
+                       /*lockstep=*/t.consistency == Consistency::kBsp);
       st_.train_started = Clock::now();
       st_.epochs.resize(t.epochs);
       st_.epochs[0].start_ms = NowMs();
@@ -223,6 +220,7 @@ class Handler {
       if (e >= st_.epochs.size()) return Status::InvalidArgument("completed epoch out of range");
       st_.epochs[e].samples += req.getCompletedSamples();
       st_.epochs[e].loss_sum += req.getCompletedLossSum();
+      st_.pool->Complete(e);
     }
     const ShardGrant g = st_.pool->Next(req.getClock());
     switch (g.kind) {

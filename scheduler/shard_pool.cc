@@ -5,12 +5,41 @@
 namespace pst {
 
 ShardPool::ShardPool(uint64_t num_samples, uint32_t batch_size, uint32_t batches_per_shard,
-                     uint32_t epochs)
+                     uint32_t epochs, bool lockstep)
     : num_samples_(num_samples),
       shard_samples_(uint64_t{batch_size} * batches_per_shard),
       batch_size_(batch_size),
       epochs_(epochs),
-      shards_per_epoch_(static_cast<uint32_t>((num_samples + shard_samples_ - 1) / shard_samples_)) {}
+      shards_per_epoch_(static_cast<uint32_t>((num_samples + shard_samples_ - 1) / shard_samples_)),
+      lockstep_(lockstep),
+      completed_(epochs, 0) {}
+
+void ShardPool::Complete(uint32_t epoch) {
+  if (lockstep_ || epoch >= epochs_ || completed_[epoch] >= shards_per_epoch_) return;
+  ++completed_[epoch];
+  // Epochs close in order, so an evaluation always sees all earlier epochs.
+  while (closed_ < epochs_ && completed_[closed_] == shards_per_epoch_) ++closed_;
+}
+
+ShardGrant ShardPool::NextFree() {
+  ShardGrant g;
+  if (next_shard_ >= shards_per_epoch_ && epoch_ + 1 < epochs_) {
+    ++epoch_;
+    next_shard_ = 0;
+  }
+  if (next_shard_ < shards_per_epoch_) {
+    g = Lease(0);
+  } else {
+    g.kind = ShardGrant::Kind::kDone;
+  }
+  if (eval_handed_out_ < closed_) {
+    g.evaluate = true;
+    g.eval_epoch = eval_handed_out_++;
+    g.eval_version = 0;  // no exact version without lockstep: the current model
+    if (g.eval_epoch + 1 == epochs_) finished_ = true;
+  }
+  return g;
+}
 
 ShardGrant ShardPool::Lease(uint64_t clock) {
   ShardGrant g;
@@ -25,6 +54,7 @@ ShardGrant ShardPool::Lease(uint64_t clock) {
 }
 
 ShardGrant ShardPool::Next(uint64_t clock) {
+  if (!lockstep_) return NextFree();
   ShardGrant g;
   if (finished_) {
     g.kind = ShardGrant::Kind::kDone;

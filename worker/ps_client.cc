@@ -6,14 +6,15 @@
 
 namespace pst {
 
-PsClient::PsClient(std::vector<std::unique_ptr<Channel>> channels, std::vector<Block> blocks)
-    : channels_(std::move(channels)), blocks_(std::move(blocks)) {
+PsClient::PsClient(std::vector<std::unique_ptr<Channel>> channels, std::vector<Block> blocks,
+                   uint32_t rank)
+    : channels_(std::move(channels)), blocks_(std::move(blocks)), rank_(rank) {
   for (auto& c : channels_) channel_ptrs_.push_back(c.get());
 }
 
 StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(zmq::context_t& ctx,
                                                       const std::vector<ServerEntry>& servers,
-                                                      uint64_t block_keys,
+                                                      uint64_t block_keys, uint32_t rank,
                                                       const WireLimits& limits) {
   std::vector<std::unique_ptr<Channel>> channels;
   std::vector<Block> blocks;
@@ -23,7 +24,7 @@ StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(zmq::context_t& ctx,
     for (const KeyRange& keys : SplitIntoChunks(servers[s].range, block_keys))
       if (!keys.empty()) blocks.push_back({s, keys});
   }
-  return std::unique_ptr<PsClient>(new PsClient(std::move(channels), std::move(blocks)));
+  return std::unique_ptr<PsClient>(new PsClient(std::move(channels), std::move(blocks), rank));
 }
 
 size_t PsClient::FirstBlockAfter(uint64_t key) const {
@@ -39,6 +40,7 @@ Status PsClient::StartPull(uint64_t min_version, float* params) {
   }
   pull_dest_ = params;
   pull_min_version_ = min_version;
+  pull_clock_ = clock_;
   pull_version_seen_ = UINT64_MAX;
   pull_started_ = true;
   for (Block& b : blocks_) {
@@ -47,6 +49,8 @@ Status PsClient::StartPull(uint64_t min_version, float* params) {
     req.setKeyBegin(b.keys.begin);
     req.setKeyEnd(b.keys.end);
     req.setMinVersion(min_version);
+    req.setRank(rank_);
+    req.setClock(clock_);
     PST_ASSIGN_OR_RETURN(b.pull_id, channels_[b.server]->Send(msg));
   }
   return Status::OK();
@@ -73,6 +77,8 @@ Status PsClient::TakePullReplies(size_t first, size_t last) {
     // The one copy from the network frame into the buffer the BLAS calls read.
     std::memcpy(pull_dest_ + b.keys.begin, reply->floats(0), b.keys.size() * sizeof(float));
     pull_version_seen_ = std::min(pull_version_seen_, resp.getVersion());
+    const uint64_t slowest = resp.getSlowestClock();
+    if (slowest != UINT64_MAX && clock_ > slowest) max_staleness_ = std::max(max_staleness_, clock_ - slowest);
   }
   return Status::OK();
 }
@@ -106,7 +112,9 @@ Status PsClient::WaitKeys(KeyRange keys, std::chrono::milliseconds timeout,
 }
 
 Status PsClient::StartPullIfNeeded(uint64_t min_version, float* params) {
-  if (pull_started_ && pull_min_version_ == min_version && pull_dest_ == params) return Status::OK();
+  if (pull_started_ && pull_min_version_ == min_version && pull_dest_ == params &&
+      pull_clock_ == clock_)
+    return Status::OK();
   return StartPull(min_version, params);
 }
 
@@ -174,6 +182,19 @@ Status PsClient::PushEmpty(uint32_t rank, uint64_t clock) {
     req.setClock(clock);
     req.setSampleCount(0);
     req.setChunks(1);
+    msg.AddFloatsCopy(nullptr, 0);
+    PST_ASSIGN_OR_RETURN(uint64_t id, channels_[s]->Send(msg));
+    push_acks_.push_back({s, id});
+  }
+  return Status::OK();
+}
+
+Status PsClient::Retire(uint32_t rank) {
+  for (size_t s = 0; s < channels_.size(); ++s) {
+    OutMessage msg;
+    auto req = msg.envelope().getBody().initPushRequest();
+    req.setRank(rank);
+    req.setRetire(true);
     msg.AddFloatsCopy(nullptr, 0);
     PST_ASSIGN_OR_RETURN(uint64_t id, channels_[s]->Send(msg));
     push_acks_.push_back({s, id});

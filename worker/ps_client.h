@@ -29,11 +29,18 @@ namespace pst {
 
 class PsClient {
  public:
-  // block_keys: the job's train.block_keys (the servers' block size).
+  // block_keys: the job's train.block_keys (the servers' block size). rank:
+  // this worker's rank (sent with pulls so servers can measure staleness).
   static StatusOr<std::unique_ptr<PsClient>> Connect(zmq::context_t& ctx,
                                                      const std::vector<ServerEntry>& servers,
-                                                     uint64_t block_keys,
+                                                     uint64_t block_keys, uint32_t rank = 0,
                                                      const WireLimits& limits = {});
+
+  // The clock this worker is at; sent with the next pulls. Default: 0.
+  void set_clock(uint64_t clock) { clock_ = clock; }
+  // Largest staleness seen in pull answers so far: this worker's clock minus
+  // the clocks every live worker had pushed (ASP/SSP; 0 under BSP).
+  uint64_t max_staleness() const { return max_staleness_; }
 
   // Asks every server for every block at version >= min_version; the values
   // will be written to params[key]. Drops a pull started earlier.
@@ -43,7 +50,8 @@ class PsClient {
   // (and been written), up to `timeout` (kDeadlineExceeded naming the silent
   // server) or until *stop (kCancelled). kFailedPrecondition if no pull was started.
   Status WaitKeys(KeyRange keys, std::chrono::milliseconds timeout, const std::atomic<bool>* stop);
-  // StartPull unless a pull for min_version into params is already under way.
+  // StartPull unless a pull for min_version into params, started at the
+  // current clock, is already under way.
   Status StartPullIfNeeded(uint64_t min_version, float* params);
   // StartPull (unless one for min_version into params is under way) and wait
   // for all of it. Returns the smallest version among the answers.
@@ -66,6 +74,8 @@ class PsClient {
   Status EndPush();
   // "Nothing from this worker at this clock" to every server (an idle BSP step).
   Status PushEmpty(uint32_t rank, uint64_t clock);
+  // ASP/SSP: tells every server this worker will push no more.
+  Status Retire(uint32_t rank);
 
   // Takes the push acknowledgements that have arrived without waiting; returns
   // the first error a server reported.
@@ -85,7 +95,7 @@ class PsClient {
     size_t server;
     uint64_t id;
   };
-  explicit PsClient(std::vector<std::unique_ptr<Channel>> channels, std::vector<Block> blocks);
+  PsClient(std::vector<std::unique_ptr<Channel>> channels, std::vector<Block> blocks, uint32_t rank);
   // Index of the first block that ends after `key`.
   size_t FirstBlockAfter(uint64_t key) const;
   // Copies arrived pull answers for blocks [first, last) into the buffer.
@@ -99,6 +109,7 @@ class PsClient {
   // Current pull.
   float* pull_dest_ = nullptr;
   uint64_t pull_min_version_ = 0;
+  uint64_t pull_clock_ = 0;          // clock_ when the pull was started
   uint64_t pull_version_seen_ = 0;
   bool pull_started_ = false;
   // Current push.
@@ -108,6 +119,9 @@ class PsClient {
   std::shared_ptr<const void> push_owner_;
   const float* push_grad_ = nullptr;
   std::vector<Pending> push_acks_;
+  uint32_t rank_ = 0;
+  uint64_t clock_ = 0;
+  uint64_t max_staleness_ = 0;
 };
 
 }  // namespace pst

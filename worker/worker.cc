@@ -110,7 +110,18 @@ Status Worker::Run() {
   SetBlasThreads(options_.blas_threads);
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
   PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, job.train.block_keys,
-                                                  options_.limits));
+                                                  rank, options_.limits));
+  const Consistency consistency = job.train.consistency;
+  // The version a pull at `c` must wait for: BSP, every update of clocks < c;
+  // SSP, every live worker's first c - s clocks; ASP, nothing.
+  auto min_version_for = [&](uint64_t c) -> uint64_t {
+    switch (consistency) {
+      case Consistency::kBsp: return c;
+      case Consistency::kSsp: return c > job.train.staleness ? c - job.train.staleness : 0;
+      case Consistency::kAsp: return 0;
+    }
+    return c;
+  };
 
   const uint64_t total = mlp.layout().total();
   const uint32_t batch = job.train.batch_size;
@@ -130,7 +141,7 @@ Status Worker::Run() {
   const auto timeout = options_.request_timeout;
 
   uint64_t clock = 0;
-  uint64_t params_version = UINT64_MAX;  // version held in `params`, if any
+  uint64_t params_clock = UINT64_MAX;  // the clock whose pull `params` holds, if any
   uint64_t idle_until = 0;
   Lease lease;
   Lease completed;  // the lease finished last, reported with the next shard request
@@ -139,7 +150,10 @@ Status Worker::Run() {
   bool done = false;
 
   auto pull = [&](uint64_t min_version) -> Status {
-    PST_ASSIGN_OR_RETURN(params_version, ps->Pull(min_version, params.data(), timeout, &stop_));
+    ps->set_clock(clock);
+    PST_ASSIGN_OR_RETURN(const uint64_t version, ps->Pull(min_version, params.data(), timeout, &stop_));
+    (void)version;
+    params_clock = clock;
     return Status::OK();
   };
 
@@ -148,7 +162,9 @@ Status Worker::Run() {
       PST_ASSIGN_OR_RETURN(test, LoadFashionMnist(data_dir, false, job.train.test_limit));
       PST_RETURN_IF_ERROR(CheckDataFitsModel(*test, job.model, "test"));
     }
-    if (params_version == UINT64_MAX || params_version < e.version) PST_RETURN_IF_ERROR(pull(e.version));
+    // BSP: the model of version e.version (== clock); ASP/SSP: the current one.
+    if (params_clock != clock)
+      PST_RETURN_IF_ERROR(pull(consistency == Consistency::kBsp ? e.version : min_version_for(clock)));
     const size_t correct =
         mlp.CountCorrect(params.data(), test->features.data(), test->labels.data(), test->num_samples);
     const double loss =
@@ -162,7 +178,7 @@ Status Worker::Run() {
     auto r = msg.envelope().getBody().initEvalReport();
     r.setRank(rank);
     r.setEpoch(e.epoch);
-    r.setVersion(params_version);
+    r.setVersion(e.version);
     r.setCorrect(correct);
     r.setTotal(test->num_samples);
     r.setLossSum(loss);
@@ -245,10 +261,24 @@ Status Worker::Run() {
       result = evaluate(*eval, done);
       eval.reset();
       if (!result.ok()) break;
+      if (done) {
+        // More evaluation orders may be waiting (ASP/SSP close epochs late).
+        done = false;
+        continue;
+      }
     }
-    if (done) break;
+    if (done) {
+      // No more data. Under ASP/SSP others must stop waiting for our clock.
+      if (consistency != Consistency::kBsp) result = ps->Retire(rank);
+      break;
+    }
 
     if (!lease.active) {
+      if (consistency != Consistency::kBsp) {
+        // Only BSP idles; be gentle with the scheduler if it ever happens.
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
       // Idle under BSP: an empty push lets the servers close this clock without us.
       result = ps->CollectPushAcks();
       if (result.ok()) result = ps->PushEmpty(rank, clock);
@@ -263,7 +293,8 @@ Status Worker::Run() {
     // blocks while later ones are still arriving, and each gradient block is
     // pushed as soon as the backward pass has finished it.
     const auto t0 = std::chrono::steady_clock::now();
-    if (params_version != clock) result = ps->StartPullIfNeeded(clock, params.data());
+    ps->set_clock(clock);
+    if (params_clock != clock) result = ps->StartPullIfNeeded(min_version_for(clock), params.data());
     if (result.ok()) result = ps->CollectPushAcks();
     if (!result.ok()) break;
     const size_t n = std::min<uint64_t>(batch, lease.end - lease.next);
@@ -276,7 +307,7 @@ Status Worker::Run() {
     ps->BeginPush(rank, clock, grad, grad->data(), static_cast<uint32_t>(n));
     std::chrono::steady_clock::duration waited{}, pushing{};
     hooks.wait_params = [&](uint64_t begin, uint64_t end) -> Status {
-      if (params_version == clock) return Status::OK();  // already pulled (evaluation)
+      if (params_clock == clock) return Status::OK();  // already pulled (evaluation)
       const auto w0 = std::chrono::steady_clock::now();
       Status s = ps->WaitKeys({begin, end}, timeout, &stop_);
       waited += std::chrono::steady_clock::now() - w0;
@@ -308,10 +339,11 @@ Status Worker::Run() {
     progress.steps += 1;
     progress.loss_sum = progress.loss_sum.load() + loss;
     progress.clock = ++clock;
-    params_version = UINT64_MAX;
+    params_clock = UINT64_MAX;
     // Ask for the next version right away: each server answers a block the
     // moment it has been updated.
-    result = ps->StartPullIfNeeded(clock, params.data());
+    ps->set_clock(clock);
+    result = ps->StartPullIfNeeded(min_version_for(clock), params.data());
     if (!result.ok()) break;
     if (lease.next >= lease.end) {
       lease.active = false;
@@ -334,6 +366,10 @@ Status Worker::Run() {
     auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
     PST_LOG_INFO("finished after {} steps: {:.0f} ms waiting for pulls, {:.0f} ms computing, {:.0f} ms sending pushes",
                  progress.steps.load(), ms(timing.wait_pull), ms(timing.compute), ms(timing.push));
+    PST_LOG_INFO("largest staleness observed: {} (consistency {}, bound {})", ps->max_staleness(),
+                 ConsistencyName(consistency),
+                 consistency == Consistency::kSsp ? std::to_string(job.train.staleness)
+                 : consistency == Consistency::kBsp ? std::string("0") : std::string("none"));
   }
   return result;
 }

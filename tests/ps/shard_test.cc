@@ -472,3 +472,81 @@ TEST_CASE("Shard: CheckPull", "[ps]") {
 
 }  // namespace
 }  // namespace pst
+
+namespace pst {
+namespace {
+
+JobSpec AsyncJob(Consistency c, uint32_t staleness) {
+  JobSpec job = SgdJob();
+  job.train.consistency = c;
+  job.train.staleness = staleness;
+  return job;
+}
+
+std::vector<float> Ones(KeyRange keys, float v) { return std::vector<float>(keys.size(), v); }
+
+TEST_CASE("Shard: ASP applies every push on arrival with its own mean", "[ps]") {
+  const JobSpec job = AsyncJob(Consistency::kAsp, 0);
+  auto shard = MakeShard(job);
+  const std::vector<float> before = Values(*shard, kA);
+  // Worker 0 pushes a gradient sum of 2.0 per key over 4 samples: mean 0.5.
+  auto g = Ones(kA, 2.0f);
+  REQUIRE(shard->Push(0, 0, kA, 4, g.data(), g.size()).ok());
+  std::vector<float> after = Values(*shard, kA);
+  for (size_t i = 0; i < after.size(); ++i) CHECK(after[i] == Approx(before[i] - kLr * 0.5f));
+  // No waiting for worker 1: a pull at any version is answered now.
+  CHECK(shard->CheckPull(kA, 1000).ok());
+  // Worker 1 pushes the same block at its clock 0: applied on top.
+  REQUIRE(shard->Push(1, 0, kA, 4, g.data(), g.size()).ok());
+  after = Values(*shard, kA);
+  for (size_t i = 0; i < after.size(); ++i) CHECK(after[i] == Approx(before[i] - 2 * kLr * 0.5f));
+  CHECK(shard->optimizer_steps(kA.begin) == 2);
+}
+
+TEST_CASE("Shard: ASP/SSP pushes of one worker must come in clock order", "[ps]") {
+  auto shard = MakeShard(AsyncJob(Consistency::kSsp, 1));
+  auto g = Ones(kA, 1.0f);
+  REQUIRE(shard->Push(0, 0, kA, 1, g.data(), g.size()).ok());
+  const std::vector<float> v = Values(*shard, kA);
+  CHECK(shard->Push(0, 0, kA, 1, g.data(), g.size()).code() == StatusCode::kFailedPrecondition);
+  CHECK(shard->Push(0, 2, kA, 1, g.data(), g.size()).code() == StatusCode::kFailedPrecondition);
+  CHECK(Values(*shard, kA) == v);
+  CHECK(shard->Push(0, 1, kA, 1, g.data(), g.size()).ok());
+}
+
+TEST_CASE("Shard: SSP pulls wait for the slowest live worker", "[ps]") {
+  auto shard = MakeShard(AsyncJob(Consistency::kSsp, 2));
+  auto g = Ones(kA, 1.0f);
+  // Worker 0 pushes clocks 0..3 of block A; worker 1 nothing yet.
+  for (uint64_t c = 0; c < 4; ++c) REQUIRE(shard->Push(0, c, kA, 1, g.data(), g.size()).ok());
+  CHECK(shard->SlowestClock(kA) == 0);
+  // Worker 0 at clock 4 with staleness 2 needs every worker at clock >= 2.
+  CHECK(shard->CheckPull(kA, 2).code() == StatusCode::kUnavailable);
+  CHECK(shard->CheckPull(kA, 0).ok());
+  REQUIRE(shard->Push(1, 0, kA, 1, g.data(), g.size()).ok());
+  CHECK(shard->CheckPull(kA, 2).code() == StatusCode::kUnavailable);
+  REQUIRE(shard->Push(1, 1, kA, 1, g.data(), g.size()).ok());
+  CHECK(shard->SlowestClock(kA) == 2);
+  CHECK(shard->CheckPull(kA, 2).ok());
+  // Block B has seen no pushes: a pull spanning both waits for B.
+  CHECK(shard->CheckPull(kRange, 2).code() == StatusCode::kUnavailable);
+}
+
+TEST_CASE("Shard: a retired worker is no longer waited for", "[ps]") {
+  auto shard = MakeShard(AsyncJob(Consistency::kSsp, 0));
+  auto g = Ones(kA, 1.0f);
+  REQUIRE(shard->Push(0, 0, kA, 1, g.data(), g.size()).ok());
+  CHECK(shard->CheckPull(kA, 1).code() == StatusCode::kUnavailable);
+  REQUIRE(shard->Retire(1).ok());
+  CHECK(shard->SlowestClock(kA) == 1);
+  CHECK(shard->CheckPull(kA, 1).ok());
+  // A retired worker cannot push again.
+  CHECK(shard->Push(1, 0, kA, 1, g.data(), g.size()).code() == StatusCode::kFailedPrecondition);
+  CHECK(shard->Retire(7).code() == StatusCode::kInvalidArgument);
+  // BSP has no retirement: idle workers push empty clocks instead.
+  auto bsp = MakeShard();
+  CHECK(bsp->Retire(0).code() == StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pst

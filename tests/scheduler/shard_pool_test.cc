@@ -273,3 +273,78 @@ TEST_CASE("ShardPool: lockstep workers train every sample of every epoch once", 
 
 }  // namespace
 }  // namespace pst
+
+namespace pst {
+namespace {
+
+TEST_CASE("ShardPool: without lockstep nobody idles and epochs close on completion", "[scheduler]") {
+  // 100 samples, batch 10, 2 batches per shard: 5 shards per epoch, 2 epochs.
+  ShardPool pool(100, 10, 2, 2, /*lockstep=*/false);
+  std::vector<ShardGrant> grants;
+  for (int i = 0; i < 5; ++i) grants.push_back(pool.Next(0));
+  for (const ShardGrant& g : grants) {
+    CHECK(g.kind == ShardGrant::Kind::kLease);
+    CHECK(g.epoch == 0);
+    CHECK_FALSE(g.evaluate);
+  }
+  // Epoch 0 is fully leased: the next asker starts epoch 1 at once.
+  ShardGrant g = pool.Next(3);
+  CHECK(g.kind == ShardGrant::Kind::kLease);
+  CHECK(g.epoch == 1);
+  CHECK(g.shard == 0);
+  CHECK_FALSE(g.evaluate);
+  // Four of epoch 0's shards complete: not closed yet.
+  for (int i = 0; i < 4; ++i) pool.Complete(0);
+  g = pool.Next(5);
+  CHECK(g.epoch == 1);
+  CHECK_FALSE(g.evaluate);
+  // The fifth completes: the next asker evaluates epoch 0.
+  pool.Complete(0);
+  g = pool.Next(6);
+  CHECK(g.kind == ShardGrant::Kind::kLease);
+  CHECK(g.evaluate);
+  CHECK(g.eval_epoch == 0);
+  // Epoch 1: shards 0..2 leased so far; lease the rest, then kDone.
+  CHECK(pool.Next(7).shard == 3);
+  CHECK(pool.Next(7).shard == 4);
+  g = pool.Next(8);
+  CHECK(g.kind == ShardGrant::Kind::kDone);
+  CHECK_FALSE(g.evaluate);
+  CHECK_FALSE(pool.finished());
+  for (int i = 0; i < 5; ++i) pool.Complete(1);
+  g = pool.Next(9);
+  CHECK(g.kind == ShardGrant::Kind::kDone);
+  CHECK(g.evaluate);
+  CHECK(g.eval_epoch == 1);
+  CHECK(pool.finished());
+  g = pool.Next(9);
+  CHECK(g.kind == ShardGrant::Kind::kDone);
+  CHECK_FALSE(g.evaluate);
+}
+
+TEST_CASE("ShardPool: without lockstep a late epoch is still evaluated in order", "[scheduler]") {
+  ShardPool pool(40, 10, 2, 2, /*lockstep=*/false);  // 2 shards per epoch
+  for (int i = 0; i < 4; ++i) REQUIRE(pool.Next(0).kind == ShardGrant::Kind::kLease);
+  // Epoch 1 finishes before epoch 0's last shard.
+  pool.Complete(0);
+  pool.Complete(1);
+  pool.Complete(1);
+  ShardGrant g = pool.Next(1);
+  CHECK(g.kind == ShardGrant::Kind::kDone);
+  CHECK_FALSE(g.evaluate);
+  pool.Complete(0);  // now both close
+  g = pool.Next(2);
+  CHECK(g.evaluate);
+  CHECK(g.eval_epoch == 0);
+  g = pool.Next(2);
+  CHECK(g.evaluate);
+  CHECK(g.eval_epoch == 1);
+  CHECK(pool.finished());
+  // Completions beyond an epoch's shard count are ignored.
+  pool.Complete(0);
+  pool.Complete(9);
+  CHECK(pool.Next(3).kind == ShardGrant::Kind::kDone);
+}
+
+}  // namespace
+}  // namespace pst

@@ -1,0 +1,99 @@
+// Integration tests: BSP, ASP and SSP training on real local clusters, and the
+// SSP staleness bound under a deliberately slow worker.
+#include <regex>
+#include <string>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "tests/integration/harness.h"
+
+namespace pst {
+namespace {
+
+using std::chrono::seconds;
+using testing::LastLine;
+using testing::MakeTempDir;
+using testing::ReadFile;
+using testing::RunPstrain;
+
+double FinalAccuracy(const std::string& run_dir) {
+  return nlohmann::json::parse(ReadFile(run_dir + "/result.json"))["final_test_accuracy"].get<double>();
+}
+
+// The largest "largest staleness observed/served: N" over the logs of a role.
+uint64_t MaxLoggedStaleness(const std::string& run_dir, const std::string& role, uint32_t count,
+                            bool* all_found) {
+  uint64_t worst = 0;
+  *all_found = true;
+  const std::regex re("largest staleness (observed|served): ([0-9]+)");
+  for (uint32_t i = 0; i < count; ++i) {
+    const std::string log = ReadFile(run_dir + "/logs/" + role + "-" + std::to_string(i) + ".log");
+    std::smatch m;
+    if (!std::regex_search(log, m, re)) {
+      *all_found = false;
+      continue;
+    }
+    worst = std::max<uint64_t>(worst, std::stoull(m[2]));
+  }
+  return worst;
+}
+
+void TrainsWith(const std::vector<std::string>& consistency_flags, double min_accuracy) {
+  const std::string run_dir = MakeTempDir() + "/run";
+  std::vector<std::string> argv{"pstrain", "launch", "--run-dir", run_dir, "--epochs", "2",
+                                "--train-limit", "12000", "--progress", "lines", "--timeout-s", "120"};
+  argv.insert(argv.end(), consistency_flags.begin(), consistency_flags.end());
+  auto r = RunPstrain(argv, seconds(150));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(LastLine(r.output).rfind("final test accuracy: ", 0) == 0);
+  CHECK(FinalAccuracy(run_dir) >= min_accuracy);
+}
+
+TEST_CASE("Consistency: ASP trains to 75% on 12000 samples in 2 epochs", "[integration]") {
+  TrainsWith({"--consistency", "asp"}, 0.75);
+}
+
+TEST_CASE("Consistency: SSP trains to 75% on 12000 samples in 2 epochs", "[integration]") {
+  TrainsWith({"--consistency", "ssp", "--staleness", "2"}, 0.75);
+}
+
+TEST_CASE("Consistency: SSP never exceeds its staleness bound, even with a slow worker",
+          "[integration]") {
+  for (const char* bound : {"1", "3"}) {
+    const std::string run_dir = MakeTempDir() + "/run";
+    auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--consistency", "ssp",
+                         "--staleness", bound, "--workers", "3", "--epochs", "1", "--train-limit",
+                         "9000", "--worker-delay-ms", "3", "--progress", "lines", "--timeout-s", "120"},
+                        seconds(150));
+    INFO("bound " << bound << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+    bool workers_found = false, servers_found = false;
+    const uint64_t worker_max = MaxLoggedStaleness(run_dir, "worker", 3, &workers_found);
+    const uint64_t server_max = MaxLoggedStaleness(run_dir, "ps", 2, &servers_found);
+    CHECK(workers_found);
+    CHECK(servers_found);
+    CHECK(worker_max <= std::stoull(bound));
+    CHECK(server_max <= std::stoull(bound));
+    // The slow worker holds the others back, so the bound is actually reached.
+    CHECK(server_max == std::stoull(bound));
+  }
+}
+
+TEST_CASE("Consistency: ASP lets fast workers run far ahead of a slow one", "[integration]") {
+  // The contrast to the SSP bound: the same measurement is not bounded under ASP.
+  const std::string run_dir = MakeTempDir() + "/run";
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--consistency", "asp",
+                       "--epochs", "1", "--train-limit", "9000", "--worker-delay-ms", "3",
+                       "--progress", "lines", "--timeout-s", "120"},
+                      seconds(150));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  bool found = false;
+  CHECK(MaxLoggedStaleness(run_dir, "ps", 2, &found) > 10);
+  CHECK(found);
+}
+
+}  // namespace
+}  // namespace pst
