@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "bench/bench_util.h"
+#include "bench/consistency_suite.h"
 #include "bench/pushpull_suite.h"
 #include "bench/train_suite.h"
 #include "common/log.h"
@@ -57,8 +58,8 @@ int main(int argc, char** argv) {
   uint32_t epochs = 2;
   std::string json_path;
   std::string bin_dir = SelfDir();
-  app.add_option("--suite", suite, "pushpull|train|all")
-      ->check(CLI::IsMember({"pushpull", "train", "all"}))
+  app.add_option("--suite", suite, "pushpull|train|consistency|all")
+      ->check(CLI::IsMember({"pushpull", "train", "consistency", "all"}))
       ->capture_default_str();
   app.add_option("--iters", iters,
                  "Timed round trips per pushpull row (default: 200 for the model size, 100 for "
@@ -105,6 +106,13 @@ int main(int argc, char** argv) {
     pst::Status t = pst::bench::RunTrainSuite(tc, report).WithContext("train");
     if (!t.ok()) report.summary.push_back("train: FAILED (" + t.ToString() + ")");
     if (s.ok()) s = t;
+  }
+  if (suite == "consistency" || suite == "all") {
+    pst::bench::ConsistencyConfig cc;
+    cc.bin_dir = bin_dir;
+    pst::Status c = pst::bench::RunConsistencySuite(cc, report).WithContext("consistency");
+    if (!c.ok()) report.summary.push_back("consistency: FAILED (" + c.ToString() + ")");
+    if (s.ok()) s = c;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

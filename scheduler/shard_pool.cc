@@ -57,7 +57,15 @@ ShardGrant ShardPool::Next(uint64_t clock) {
   if (!lockstep_) return NextFree();
   ShardGrant g;
   if (finished_) {
-    g.kind = ShardGrant::Kind::kDone;
+    // A worker still behind the last clock (its last lease ended early) must
+    // keep pushing empty clocks until then, or the others' final clocks never
+    // complete.
+    if (clock < epoch_end_clock_) {
+      g.kind = ShardGrant::Kind::kIdle;
+      g.idle_until = epoch_end_clock_;
+    } else {
+      g.kind = ShardGrant::Kind::kDone;
+    }
     return g;
   }
   if (clock < epoch_start_clock_) {

@@ -348,3 +348,35 @@ TEST_CASE("ShardPool: without lockstep a late epoch is still evaluated in order"
 
 }  // namespace
 }  // namespace pst
+
+namespace pst {
+namespace {
+
+// Regression: after the last epoch closed, a worker whose last lease ended
+// before the final clock got kDone, left, and the others' last clocks never
+// completed (a BSP deadlock at the end of the job).
+TEST_CASE("ShardPool: after the last epoch, workers behind the final clock idle until it",
+          "[scheduler]") {
+  // 30 samples, batch 10, 2 batches per shard: shards of 20 and 10 samples.
+  ShardPool pool(30, 10, 2, 1);
+  ShardGrant a = pool.Next(0);  // shard 0: clocks [0, 2)
+  ShardGrant b = pool.Next(0);  // shard 1: clocks [0, 1)
+  REQUIRE(a.kind == ShardGrant::Kind::kLease);
+  REQUIRE(b.kind == ShardGrant::Kind::kLease);
+  // The worker with the short shard idles until 2, races there and closes the epoch.
+  ShardGrant idle = pool.Next(1);
+  REQUIRE(idle.kind == ShardGrant::Kind::kIdle);
+  REQUIRE(idle.idle_until == 2);
+  ShardGrant close = pool.Next(2);
+  CHECK(close.kind == ShardGrant::Kind::kDone);
+  CHECK(close.evaluate);
+  CHECK(close.eval_version == 2);
+  // A worker that asks at clock 1 (its lease ended there) must not leave yet.
+  ShardGrant late = pool.Next(1);
+  CHECK(late.kind == ShardGrant::Kind::kIdle);
+  CHECK(late.idle_until == 2);
+  CHECK(pool.Next(2).kind == ShardGrant::Kind::kDone);
+}
+
+}  // namespace
+}  // namespace pst
