@@ -124,6 +124,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   result.model_path = result.run_dir + "/model.safetensors";
   const std::string endpoint_file = result.run_dir + "/scheduler.endpoint";
   fs::remove(endpoint_file, ec);
+  fs::remove(endpoint_file + ".admin", ec);
 
   const bool tty = isatty(STDOUT_FILENO) != 0 && &out == &std::cout;
   ProgressPrinter progress(out,
@@ -157,14 +158,21 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
 
   const std::string hb = std::to_string(options.heartbeat_interval.count());
   const std::string hb_timeout = std::to_string(options.heartbeat_timeout.count());
-  Status s = spawn("scheduler", "pstrain-scheduler",
-                   {"--job", job_path, "--endpoint-file", endpoint_file, "--bind", options.bind_host,
-                    "--heartbeat-ms", hb, "--heartbeat-timeout-ms", hb_timeout, "--log-level",
-                    options.log_level});
+  Status s =
+      spawn("scheduler", "pstrain-scheduler",
+            {"--job", job_path, "--endpoint-file", endpoint_file, "--bind", options.bind_host,
+             "--heartbeat-ms", hb, "--heartbeat-timeout-ms", hb_timeout, "--log-level",
+             options.log_level, "--admin-port", std::to_string(options.admin_port)});
   if (!s.ok()) return fail(s);
   auto endpoint = ReadEndpointFile(endpoint_file, procs[0].child, interrupted);
   if (!endpoint.ok()) return fail(endpoint.status());
   progress.Line("scheduler: " + *endpoint);
+  {
+    // The scheduler writes the admin URL before the endpoint file.
+    std::ifstream admin(endpoint_file + ".admin");
+    if (admin && std::getline(admin, result.admin_url) && !result.admin_url.empty())
+      progress.Line("admin: " + result.admin_url);
+  }
   for (uint32_t i = 0; i < job.num_servers && s.ok(); ++i)
     s = spawn("ps " + std::to_string(i), "pstrain-ps",
               {"--scheduler", *endpoint, "--bind", options.bind_host, "--log-level", options.log_level});

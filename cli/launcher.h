@@ -40,6 +40,9 @@ struct LaunchOptions {
   std::chrono::seconds timeout{0};
   // Worker 0 sleeps this long before each step (a straggler). Default: 0.
   uint32_t straggler_delay_ms = 0;
+  // Port of the scheduler's HTTP admin endpoint (dashboard, /status,
+  // /metrics) on 127.0.0.1: 0 = any free port, -1 = disabled. Default: 0.
+  int32_t admin_port = 0;
 };
 
 struct EpochSummary {
@@ -52,6 +55,7 @@ struct EpochSummary {
 struct LaunchResult {
   std::string run_dir;
   std::string model_path;
+  std::string admin_url;  // "" when the admin endpoint was disabled
   std::vector<EpochSummary> epochs;
   double final_test_accuracy = 0;
   double wall_seconds = 0;        // training time: first shard lease to the job's end

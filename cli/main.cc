@@ -1,5 +1,6 @@
 // pstrain: the user CLI. `pstrain launch` runs a job on a local cluster of
-// separate processes; `pstrain local` runs the same BSP schedule in one process.
+// separate processes; `pstrain local` runs the same BSP schedule in one process;
+// `pstrain status` shows a running job.
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "cli/job_flags.h"
 #include "cli/launcher.h"
 #include "cli/local_trainer.h"
+#include "cli/status_command.h"
 #include "common/role_main.h"
 #include "worker/idx_reader.h"
 
@@ -82,17 +84,39 @@ int main(int argc, char** argv) {
                      "Worker 0 sleeps this long before each step (straggler experiments)");
   launch->add_option("--log-level", launch_options.log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
+  launch->add_option("--admin-port", launch_options.admin_port,
+                     "Port of the scheduler's HTTP dashboard on 127.0.0.1 (0 = any free port, "
+                     "-1 = none)")
+      ->capture_default_str();
   launch->footer(
       "Examples:\n"
       "  pstrain launch                                  # the default job: Fashion-MNIST MLP, 2 PS + 2 workers\n"
       "  pstrain launch --servers 3 --workers 4 --epochs 10\n"
-      "  pstrain launch --job examples/fashion_mnist_mlp.toml --lr 0.002");
+      "  pstrain launch --job examples/fashion_mnist_mlp.toml --lr 0.002\n"
+      "  pstrain launch --admin-port 8080                # dashboard at http://127.0.0.1:8080/");
 
   pst::JobFlags local_flags;
   uint32_t local_workers = 0;
   auto* local = app.add_subcommand("local", "Train in one process (no network): the reference BSP schedule");
   local_flags.Register(*local);
   local->footer("Example:\n  pstrain local --epochs 1 --workers 2");
+
+  pst::StatusCommandOptions status_options;
+  uint64_t status_timeout_ms = status_options.timeout.count();
+  auto* status = app.add_subcommand("status", "Show a running job's nodes and progress");
+  auto* status_scheduler =
+      status->add_option("--scheduler", status_options.scheduler, "The scheduler's address");
+  status->add_option("--run-dir", status_options.run_dir,
+                     "Run directory of a `pstrain launch` (reads DIR/scheduler.endpoint)")
+      ->excludes(status_scheduler);
+  status->add_flag("--json", status_options.json, "Print the raw status as JSON");
+  status->add_option("--timeout-ms", status_timeout_ms, "How long to wait for the scheduler")
+      ->capture_default_str();
+  status->footer(
+      "Examples:\n"
+      "  pstrain status --run-dir runs/20261123-061500-4242\n"
+      "  pstrain status --scheduler tcp://127.0.0.1:7000\n"
+      "  pstrain status --scheduler tcp://trainer-1:7000 --json");
 
   try {
     app.parse(argc, argv);
@@ -106,6 +130,10 @@ int main(int argc, char** argv) {
   pst::Status s;
   if (*launch) s = RunLaunch(launch_flags, launch_options, progress, timeout_s);
   else if (*local) s = RunLocal(local_flags, local_workers);
+  else if (*status) {
+    status_options.timeout = std::chrono::milliseconds(status_timeout_ms);
+    s = pst::RunStatusCommand(status_options, std::cout);
+  }
   if (s.code() == pst::StatusCode::kCancelled) {
     std::fprintf(stderr, "pstrain: interrupted; all processes stopped\n");
     return 130;

@@ -11,6 +11,7 @@ packages=(
   libopenblas-dev librocksdb-dev zlib1g-dev catch2
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   dataset-fashion-mnist
+  chromium  # headless browser for the dashboard's integration test
 )
 missing=()
 for p in "${packages[@]}"; do

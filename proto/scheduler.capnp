@@ -131,6 +131,7 @@ struct NodeStatus {
   lossSum @8 :Float64;
   steps @9 :UInt64;
   lastHeartbeatAgeMs @10 :UInt64;
+  samplesPerSecond @11 :Float64; # worker: training speed from its recent heartbeats
 }
 
 struct JobStatusResponse {
@@ -142,4 +143,5 @@ struct JobStatusResponse {
   epochs @5 :List(EpochStats);
   nodes @6 :List(NodeStatus);
   elapsedMs @7 :UInt64;          # training time: from the first shard lease to the job's end
+  adminUrl @8 :Text;             # the scheduler's HTTP admin endpoint ("" when disabled)
 }

@@ -18,7 +18,12 @@ int main(int argc, char** argv) {
            form_ms = options.form_timeout.count();
   CLI::App app{"pstrain scheduler: registers nodes, leases data shards, tracks the job.",
                "pstrain-scheduler"};
-  app.footer("Example:\n  pstrain-scheduler --job examples/fashion_mnist_mlp.toml --bind 0.0.0.0 --port 7000");
+  app.footer(
+      "Examples:\n"
+      "  pstrain-scheduler --job examples/fashion_mnist_mlp.toml --bind 0.0.0.0 --port 7000\n"
+      "  pstrain-scheduler --admin-port 8080     # dashboard at http://127.0.0.1:8080/\n"
+      "  pstrain-scheduler --admin-port -1       # no HTTP admin endpoint\n"
+      "With --endpoint-file F, the admin URL is written to F.admin.");
   app.add_option("--job", job_file, "Job file (TOML); without it the default job runs");
   app.add_option("--bind", options.bind_host, "Interface to listen on (IP or 0.0.0.0)")
       ->capture_default_str();
@@ -30,6 +35,12 @@ int main(int argc, char** argv) {
   app.add_option("--heartbeat-timeout-ms", hb_timeout_ms, "Silence after which a node is dead")
       ->capture_default_str();
   app.add_option("--form-timeout-ms", form_ms, "How long to wait for every node to register")
+      ->capture_default_str();
+  app.add_option("--admin-bind", options.admin_bind,
+                 "Interface of the HTTP admin endpoint (dashboard, /status, /metrics)")
+      ->capture_default_str();
+  app.add_option("--admin-port", options.admin_port,
+                 "TCP port of the admin endpoint (0 = any free port, -1 = disabled)")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   try {
@@ -53,13 +64,23 @@ int main(int argc, char** argv) {
   zmq::context_t ctx(1);
   auto scheduler = pst::Scheduler::Create(ctx, options);
   if (!scheduler.ok()) return pst::ExitCodeFor("pstrain-scheduler", scheduler.status());
+  const std::string& admin_url = (*scheduler)->admin_url();
   if (!endpoint_file.empty()) {
-    // Written to a temporary name and renamed, so a reader never sees half an address.
-    const std::string tmp = endpoint_file + ".tmp";
-    std::ofstream(tmp) << (*scheduler)->endpoint() << "\n";
-    if (std::rename(tmp.c_str(), endpoint_file.c_str()) != 0)
-      return pst::ExitCodeFor("pstrain-scheduler",
-                              pst::Status::Unavailable("cannot write --endpoint-file " + endpoint_file));
+    // Written to a temporary name and renamed, so a reader never sees half an
+    // address. The admin URL goes first: once the endpoint file exists, so does it.
+    auto write = [](const std::string& path, const std::string& text) {
+      const std::string tmp = path + ".tmp";
+      std::ofstream(tmp) << text << "\n";
+      if (std::rename(tmp.c_str(), path.c_str()) != 0)
+        return pst::Status::Unavailable("cannot write " + path);
+      return pst::Status::OK();
+    };
+    if (!admin_url.empty()) {
+      s = write(endpoint_file + ".admin", admin_url);
+      if (!s.ok()) return pst::ExitCodeFor("pstrain-scheduler", s);
+    }
+    s = write(endpoint_file, (*scheduler)->endpoint());
+    if (!s.ok()) return pst::ExitCodeFor("pstrain-scheduler", s);
   }
   s = pst::RunUntilSignalled([&] { return (*scheduler)->Run(); },
                              [&] { (*scheduler)->Shutdown(); });

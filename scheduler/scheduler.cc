@@ -1,5 +1,7 @@
 #include "scheduler/scheduler.h"
 
+#include <unistd.h>
+
 #include <cmath>
 #include <optional>
 #include <vector>
@@ -9,6 +11,8 @@
 #include "common/log.h"
 #include "common/model_layout.h"
 #include "common/proto_convert.h"
+#include "scheduler/admin_server.h"
+#include "scheduler/admin_snapshot.h"
 #include "scheduler/shard_pool.h"
 
 namespace pst {
@@ -28,6 +32,10 @@ struct NodeInfo {
   uint64_t samples = 0;
   double loss_sum = 0;
   uint64_t steps = 0;
+  // Training speed, measured over windows of at least a second of heartbeats.
+  double samples_per_second = 0;
+  uint64_t rate_samples = 0;     // samples at the start of the current window
+  Clock::time_point rate_since;  // start of the current window (epoch = none yet)
 };
 
 struct EpochRecord {
@@ -53,6 +61,14 @@ class SchedulerState {
   Clock::time_point started;        // every node registered
   Clock::time_point train_started;  // first data shard asked for (data loaded)
   Clock::time_point ended;
+  std::string admin_url;  // "" when the admin endpoint is disabled
+  // The live training curve for the admin endpoint: one point about every
+  // second while training, thinned out (every other point dropped) when full.
+  static constexpr size_t kMaxHistory = 3000;
+  std::vector<AdminHistoryPoint> history;
+  Clock::time_point history_at;  // when the last point was taken
+  uint64_t history_samples = 0;  // workers' samples and loss sum at that point
+  double history_loss_sum = 0;
   // Training time so far: from the first shard request to the end of the job.
   uint64_t ElapsedMs() const {
     if (!pool) return 0;
@@ -83,10 +99,19 @@ std::string Describe(const NodeInfo& n) {
 
 }  // namespace
 
-Scheduler::Scheduler(SchedulerOptions options, zmq::socket_t socket, std::string endpoint)
-    : options_(std::move(options)), socket_(std::move(socket)), endpoint_(std::move(endpoint)) {}
+Scheduler::Scheduler(SchedulerOptions options, zmq::socket_t socket, std::string endpoint,
+                     std::unique_ptr<AdminServer> admin)
+    : options_(std::move(options)),
+      socket_(std::move(socket)),
+      endpoint_(std::move(endpoint)),
+      admin_(std::move(admin)) {}
 
 Scheduler::~Scheduler() = default;
+
+const std::string& Scheduler::admin_url() const {
+  static const std::string kNone;
+  return admin_ ? admin_->url() : kNone;
+}
 
 StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
                                                        const SchedulerOptions& options) {
@@ -95,10 +120,28 @@ StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
       options.heartbeat_timeout <= options.heartbeat_interval)
     return Status::InvalidArgument(
         "heartbeat timeout must be longer than the heartbeat interval (both > 0)");
+  if (options.admin_port > 65535 || options.admin_port < -1)
+    return Status::InvalidArgument("admin port must be in [0, 65535], or -1 to disable it; got " +
+                                   std::to_string(options.admin_port));
   PST_ASSIGN_OR_RETURN(BoundRouter bound, BindRouter(ctx, options.bind_host, options.port,
                                                      options.advertise_host, options.limits));
+  std::unique_ptr<AdminServer> admin;
+  if (options.admin_port >= 0) {
+    // A wildcard bind is reached at the advertised host (or this host's name).
+    std::string url_host;
+    if (options.admin_bind == "0.0.0.0" || options.admin_bind == "::") {
+      url_host = options.advertise_host;
+      if (url_host.empty()) {
+        char name[256] = {};
+        url_host = gethostname(name, sizeof(name) - 1) == 0 ? name : "127.0.0.1";
+      }
+    }
+    PST_ASSIGN_OR_RETURN(
+        admin, AdminServer::Start(options.admin_bind, static_cast<uint16_t>(options.admin_port),
+                                  url_host));
+  }
   return std::unique_ptr<Scheduler>(
-      new Scheduler(options, std::move(bound.socket), std::move(bound.endpoint)));
+      new Scheduler(options, std::move(bound.socket), std::move(bound.endpoint), std::move(admin)));
 }
 
 namespace {
@@ -180,6 +223,16 @@ class Handler {
       n->last_seen = Clock::now();
       if (n->state == proto::NodeState::SUSPECT) n->state = proto::NodeState::ALIVE;
       n->clock = req.getClock();
+      const auto now = Clock::now();
+      if (n->rate_since == Clock::time_point{} || req.getSamples() < n->rate_samples) {
+        n->rate_since = now;
+        n->rate_samples = req.getSamples();
+      } else if (now - n->rate_since >= std::chrono::seconds(1)) {
+        const double dt = std::chrono::duration<double>(now - n->rate_since).count();
+        n->samples_per_second = double(req.getSamples() - n->rate_samples) / dt;
+        n->rate_since = now;
+        n->rate_samples = req.getSamples();
+      }
       n->samples = req.getSamples();
       n->loss_sum = req.getLossSum();
       n->steps = req.getSteps();
@@ -280,6 +333,7 @@ class Handler {
     resp.setTotalEpochs(options_.job.train.epochs);
     resp.setSamplesPerEpoch(st_.pool ? st_.pool->num_samples() : 0);
     resp.setElapsedMs(NowMs());
+    resp.setAdminUrl(st_.admin_url);
     auto epochs = resp.initEpochs(st_.epochs.size());
     for (size_t i = 0; i < st_.epochs.size(); ++i) {
       const EpochRecord& e = st_.epochs[i];
@@ -310,6 +364,7 @@ class Handler {
         b.setSamples(n.samples);
         b.setLossSum(n.loss_sum);
         b.setSteps(n.steps);
+        b.setSamplesPerSecond(n.samples_per_second);
         b.setLastHeartbeatAgeMs(
             std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last_seen).count());
       }
@@ -323,9 +378,116 @@ class Handler {
 
 }  // namespace
 
+namespace {
+
+// Adds a point to the live training curve if a second has passed and the
+// workers trained something since the last point.
+void SampleHistory(SchedulerState& st) {
+  const auto now = Clock::now();
+  if (!st.pool || now - st.history_at < std::chrono::seconds(1)) return;
+  uint64_t samples = 0;
+  double loss_sum = 0;
+  for (const NodeInfo& n : st.workers) {
+    samples += n.samples;
+    loss_sum += n.loss_sum;
+  }
+  const double dt = std::chrono::duration<double>(now - st.history_at).count();
+  const bool first = st.history_at == Clock::time_point{};
+  if (!first && samples > st.history_samples) {
+    const double ds = double(samples - st.history_samples);
+    st.history.push_back({st.ElapsedMs() / 1000.0, (loss_sum - st.history_loss_sum) / ds, ds / dt});
+    if (st.history.size() > SchedulerState::kMaxHistory) {
+      size_t keep = 0;
+      for (size_t i = 0; i < st.history.size(); i += 2) st.history[keep++] = st.history[i];
+      st.history.resize(keep);
+    }
+  }
+  if (first || samples != st.history_samples) {
+    st.history_samples = samples;
+    st.history_loss_sum = loss_sum;
+  }
+  st.history_at = now;
+}
+
+// Something a dashboard should show at once: the job state, membership,
+// node states or a finished evaluation changed.
+uint64_t Signature(const SchedulerState& st) {
+  uint64_t sig = static_cast<uint64_t>(st.state);
+  for (const auto* list : {&st.servers, &st.workers})
+    for (const NodeInfo& n : *list) sig = sig * 31 + static_cast<uint64_t>(n.state) + 1;
+  for (const EpochRecord& e : st.epochs) sig = sig * 31 + (e.evaluated ? 2 : 1);
+  return sig;
+}
+
+}  // namespace
+
+void Scheduler::PublishSnapshot() {
+  if (!admin_ || !state_) return;
+  const SchedulerState& st = *state_;
+  const auto now = Clock::now();
+  AdminSnapshot s;
+  s.job_state = AdminJobStateName(st.state);
+  s.failure = st.failure;
+  s.scheduler_endpoint = endpoint_;
+  s.admin_url = admin_->url();
+  s.expected_servers = options_.job.num_servers;
+  s.expected_workers = options_.job.num_workers;
+  for (uint32_t l : options_.job.model.layer_sizes)
+    s.model += (s.model.empty() ? "" : "-") + std::to_string(l);
+  s.optimizer = OptimizerKindName(options_.job.optimizer.kind);
+  s.consistency = ConsistencyName(options_.job.train.consistency);
+  s.total_epochs = options_.job.train.epochs;
+  s.samples_per_epoch = st.pool ? st.pool->num_samples() : 0;
+  s.elapsed_ms = st.ElapsedMs();
+  s.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now - st.created).count();
+  for (const auto* list : {&st.servers, &st.workers}) {
+    for (const NodeInfo& n : *list) {
+      AdminNode a;
+      a.role = AdminRoleName(n.role);
+      a.rank = n.rank;
+      a.endpoint = n.endpoint;
+      a.host = n.host;
+      a.pid = n.pid;
+      a.state = AdminNodeStateName(n.state);
+      a.clock = n.clock;
+      a.samples = n.samples;
+      a.loss_sum = n.loss_sum;
+      a.steps = n.steps;
+      const bool gone = n.state == proto::NodeState::DEAD || n.state == proto::NodeState::LEFT;
+      a.samples_per_second = gone ? 0 : n.samples_per_second;
+      a.heartbeat_age_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last_seen).count();
+      s.nodes.push_back(std::move(a));
+    }
+  }
+  for (size_t i = 0; i < st.epochs.size(); ++i) {
+    const EpochRecord& e = st.epochs[i];
+    AdminEpoch a;
+    a.epoch = static_cast<uint32_t>(i + 1);
+    a.samples = e.samples;
+    a.train_loss = e.samples ? e.loss_sum / double(e.samples) : 0;
+    a.evaluated = e.evaluated;
+    a.test_correct = e.test_correct;
+    a.test_total = e.test_total;
+    a.test_accuracy = e.test_total ? double(e.test_correct) / double(e.test_total) : 0;
+    a.test_loss = e.test_total ? e.test_loss_sum / double(e.test_total) : 0;
+    a.start_ms = e.start_ms;
+    a.end_ms = e.end_ms;
+    s.epochs.push_back(a);
+  }
+  s.history = st.history;
+  admin_->Publish(std::move(s));
+}
+
 Status Scheduler::Run() {
   state_ = std::make_unique<SchedulerState>();
   SchedulerState& st = *state_;
+  st.admin_url = admin_url();
+  if (!st.admin_url.empty())
+    PST_LOG_INFO("admin endpoint (dashboard, /status, /metrics) at {}", st.admin_url);
+  auto published_at = Clock::now();
+  uint64_t published_sig = Signature(st);
+  PublishSnapshot();
   PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(options_.job.model));
   Handler handler(options_, st, socket_);
   PST_LOG_INFO("scheduler listening at {}; waiting for {} PS and {} workers", endpoint_,
@@ -430,6 +592,15 @@ Status Scheduler::Run() {
         }
       }
     }
+    if (admin_) {
+      SampleHistory(st);
+      const uint64_t sig = Signature(st);
+      if (sig != published_sig || now - published_at >= std::chrono::milliseconds(200)) {
+        PublishSnapshot();
+        published_sig = sig;
+        published_at = now;
+      }
+    }
     if (st.state == proto::JobState::DONE || st.state == proto::JobState::FAILED) {
       // Stay a little after the last node left so clients can read the final status.
       const auto since_end = now - st.ended;
@@ -437,6 +608,7 @@ Status Scheduler::Run() {
         break;
     }
   }
+  PublishSnapshot();
   if (stop_) return Status::Cancelled("scheduler stopped by signal");
   if (st.state == proto::JobState::FAILED) return Status::Aborted("job failed: " + st.failure);
   return Status::OK();

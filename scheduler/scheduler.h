@@ -4,7 +4,9 @@
 // evaluation statistics, watches heartbeats (a node silent past the timeout
 // fails the job), and answers JobStatus queries from clients such as
 // `pstrain launch`. Single-threaded: Run() does everything on the calling
-// thread; Shutdown() may be called from any thread.
+// thread; Shutdown() may be called from any thread. The HTTP admin endpoint
+// (scheduler/admin_server.h) runs on a thread of its own and only sees the
+// snapshots Run() publishes (every 200 ms and on state changes).
 #pragma once
 
 #include <atomic>
@@ -18,6 +20,7 @@
 
 namespace pst {
 
+class AdminServer;
 class SchedulerState;
 
 class Scheduler {
@@ -32,6 +35,9 @@ class Scheduler {
 
   // Where nodes connect, e.g. "tcp://127.0.0.1:7000".
   const std::string& endpoint() const { return endpoint_; }
+  // The HTTP admin endpoint, e.g. "http://127.0.0.1:8080/"; "" when disabled
+  // (options.admin_port < 0). It serves from Create() until destruction.
+  const std::string& admin_url() const;
 
   // Runs the job to its end. OK when it finished, kAborted when it failed (a
   // node died, the cluster did not form, ...), kCancelled after Shutdown().
@@ -39,13 +45,17 @@ class Scheduler {
   void Shutdown() { stop_ = true; }
 
  private:
-  Scheduler(SchedulerOptions options, zmq::socket_t socket, std::string endpoint);
+  Scheduler(SchedulerOptions options, zmq::socket_t socket, std::string endpoint,
+            std::unique_ptr<AdminServer> admin);
+  // Hands a fresh snapshot of the job to the admin endpoint (if any).
+  void PublishSnapshot();
 
   SchedulerOptions options_;
   zmq::socket_t socket_;
   std::string endpoint_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<SchedulerState> state_;
+  std::unique_ptr<AdminServer> admin_;  // null when disabled
 };
 
 }  // namespace pst

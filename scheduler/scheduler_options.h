@@ -29,6 +29,13 @@ struct SchedulerOptions {
   std::chrono::milliseconds linger{10000};
   // Size limits for received messages.
   WireLimits limits;
+  // Interface the HTTP admin endpoint (dashboard at /, /status, /metrics,
+  // /healthz) binds: an IP, or "0.0.0.0" for all. It has no authentication,
+  // so think twice before exposing it. Default: 127.0.0.1.
+  std::string admin_bind = "127.0.0.1";
+  // TCP port of the admin endpoint: 0 picks a free one, -1 disables the
+  // endpoint. Default: 0.
+  int32_t admin_port = 0;
 };
 
 }  // namespace pst

@@ -24,6 +24,7 @@ using testing::LastLine;
 using testing::MakeTempDir;
 using testing::ProcessesMentioning;
 using testing::ReadFile;
+using testing::RequireNoOrphans;
 using testing::RunPstrain;
 using std::chrono::seconds;
 
@@ -31,21 +32,6 @@ const char* kDataDir = "/usr/share/datasets/fashion-mnist";
 
 nlohmann::json ReadResult(const std::string& run_dir) {
   return nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
-}
-
-// Every process of a run mentions the run directory or the scheduler address on
-// its command line; none may outlive the launcher.
-void RequireNoOrphans(const std::string& run_dir) {
-  const std::string endpoint = LastLine(ReadFile(run_dir + "/scheduler.endpoint"));
-  // Children are killed by the kernel when the launcher dies; give it a moment.
-  for (int i = 0; i < 50; ++i) {
-    if (ProcessesMentioning(run_dir).empty() &&
-        (endpoint.empty() || ProcessesMentioning(endpoint).empty()))
-      break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  CHECK(ProcessesMentioning(run_dir).empty());
-  if (!endpoint.empty()) CHECK(ProcessesMentioning(endpoint).empty());
 }
 
 TEST_CASE("Cluster: the default job reaches 85% test accuracy in 5 epochs", "[integration]") {

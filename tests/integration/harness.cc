@@ -1,12 +1,19 @@
 #include "tests/integration/harness.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <thread>
+
+#include <catch2/catch.hpp>
 
 #include "cli/child_process.h"
 
@@ -79,6 +86,85 @@ std::string LastLine(const std::string& text) {
   while (std::getline(in, line))
     if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
   return last;
+}
+
+}  // namespace pst::testing
+
+namespace pst::testing {
+
+void RequireNoOrphans(const std::string& run_dir) {
+  const std::string endpoint = LastLine(ReadFile(run_dir + "/scheduler.endpoint"));
+  // Children are killed by the kernel when the launcher dies; give it a moment.
+  for (int i = 0; i < 50; ++i) {
+    if (ProcessesMentioning(run_dir).empty() &&
+        (endpoint.empty() || ProcessesMentioning(endpoint).empty()))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(ProcessesMentioning(run_dir).empty());
+  if (!endpoint.empty()) CHECK(ProcessesMentioning(endpoint).empty());
+}
+
+std::string WaitForLine(const std::string& path, const std::string& prefix,
+                        std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    std::istringstream in(ReadFile(path));
+    std::string line;
+    while (std::getline(in, line))
+      if (line.rfind(prefix, 0) == 0) return line.substr(prefix.size());
+    if (std::chrono::steady_clock::now() > deadline) return "";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
+HttpResult HttpGet(const std::string& url, std::chrono::milliseconds timeout) {
+  HttpResult r;
+  // http://HOST:PORT/PATH
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) return r;
+  const size_t colon = url.find(':', scheme.size());
+  const size_t slash = url.find('/', scheme.size());
+  if (colon == std::string::npos || slash == std::string::npos || colon > slash) return r;
+  const std::string host = url.substr(scheme.size(), colon - scheme.size());
+  const int port = std::atoi(url.substr(colon + 1, slash - colon - 1).c_str());
+  const std::string path = url.substr(slash);
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return r;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (inet_pton(AF_INET, host.c_str(), &addr.sin_addr) != 1 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return r;
+  }
+  const std::string req =
+      "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    close(fd);
+    return r;
+  }
+  std::string raw;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool eof = false;
+  while (!eof && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0) continue;
+    char buf[8192];
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) {
+      eof = true;
+    } else {
+      raw.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  const size_t split = raw.find("\r\n\r\n");
+  if (!eof || raw.rfind("HTTP/1.1 ", 0) != 0 || split == std::string::npos) return r;
+  r.status = std::atoi(raw.substr(9, 3).c_str());
+  r.body = raw.substr(split + 4);
+  return r;
 }
 
 }  // namespace pst::testing

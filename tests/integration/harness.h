@@ -30,4 +30,23 @@ std::string LastLine(const std::string& text);
 
 std::string ReadFile(const std::string& path);
 
+// Every process of a `pstrain launch` run mentions the run directory or the
+// scheduler address on its command line; checks (Catch2 CHECK) that none is
+// left, waiting up to 5 s for the kernel to finish killing them.
+void RequireNoOrphans(const std::string& run_dir);
+
+// Waits up to `timeout` for a line starting with `prefix` to appear in the file
+// at `path`; returns the rest of that line, or "" on timeout.
+std::string WaitForLine(const std::string& path, const std::string& prefix,
+                        std::chrono::milliseconds timeout);
+
+struct HttpResult {
+  int status = -1;  // -1: no (complete) answer
+  std::string body;
+};
+
+// GET `url` ("http://IPv4:PORT/path") with a raw socket; gives up after `timeout`.
+HttpResult HttpGet(const std::string& url,
+                   std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+
 }  // namespace pst::testing

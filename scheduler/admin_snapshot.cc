@@ -1,0 +1,304 @@
+#include "scheduler/admin_snapshot.h"
+
+#include <cmath>
+#include <exception>
+
+#include <fmt/format.h>
+#include <kj/exception.h>
+#include <nlohmann/json.hpp>
+
+namespace pst {
+
+uint32_t AdminSnapshot::EpochsCompleted() const {
+  uint32_t n = 0;
+  for (const AdminEpoch& e : epochs) n += e.evaluated ? 1 : 0;
+  return n;
+}
+
+uint64_t AdminSnapshot::SamplesDone() const {
+  uint64_t n = 0;
+  for (const AdminEpoch& e : epochs) n += e.samples;
+  return n;
+}
+
+double AdminSnapshot::SamplesPerSecond() const {
+  double r = 0;
+  for (const AdminNode& n : nodes)
+    if (n.role == "worker") r += n.samples_per_second;
+  return r;
+}
+
+const char* AdminRoleName(proto::Role role) {
+  switch (role) {
+    case proto::Role::SERVER:
+      return "ps";
+    case proto::Role::WORKER:
+      return "worker";
+    case proto::Role::SCHEDULER:
+      return "scheduler";
+    default:
+      return "client";
+  }
+}
+
+const char* AdminNodeStateName(proto::NodeState state) {
+  switch (state) {
+    case proto::NodeState::ALIVE:
+      return "alive";
+    case proto::NodeState::SUSPECT:
+      return "suspect";
+    case proto::NodeState::DEAD:
+      return "dead";
+    case proto::NodeState::LEFT:
+      return "left";
+  }
+  return "unknown";
+}
+
+const char* AdminJobStateName(proto::JobState state) {
+  switch (state) {
+    case proto::JobState::FORMING:
+      return "forming";
+    case proto::JobState::RUNNING:
+      return "running";
+    case proto::JobState::DONE:
+      return "done";
+    case proto::JobState::FAILED:
+      return "failed";
+  }
+  return "unknown";
+}
+
+namespace {
+
+// JSON has no NaN or infinity: those become null.
+nlohmann::json Num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+}  // namespace
+
+std::string RenderStatusJson(const AdminSnapshot& s, int indent) {
+  using nlohmann::json;
+  json j;
+  j["state"] = s.job_state;
+  j["failure"] = s.failure;
+  j["scheduler"] = s.scheduler_endpoint;
+  j["admin_url"] = s.admin_url;
+  j["job"] = {{"servers", s.expected_servers},
+              {"workers", s.expected_workers},
+              {"model", s.model},
+              {"optimizer", s.optimizer},
+              {"consistency", s.consistency},
+              {"epochs", s.total_epochs},
+              {"samples_per_epoch", s.samples_per_epoch}};
+  j["elapsed_ms"] = s.elapsed_ms;
+  j["uptime_ms"] = s.uptime_ms;
+  const uint64_t done = s.SamplesDone();
+  const uint64_t total = s.samples_per_epoch * s.total_epochs;
+  double last_accuracy = -1;
+  for (const AdminEpoch& e : s.epochs)
+    if (e.evaluated) last_accuracy = e.test_accuracy;
+  j["totals"] = {{"epochs_completed", s.EpochsCompleted()},
+                 {"epochs", s.total_epochs},
+                 {"samples", done},
+                 {"samples_total", total},
+                 {"progress", Num(total ? double(done) / double(total) : 0.0)},
+                 {"samples_per_second", Num(s.SamplesPerSecond())},
+                 {"last_test_accuracy", last_accuracy >= 0 ? Num(last_accuracy) : json()}};
+  j["epochs"] = json::array();
+  for (const AdminEpoch& e : s.epochs) {
+    json je = {
+        {"epoch", e.epoch},
+        {"samples", e.samples},
+        {"train_loss", e.samples ? Num(e.train_loss) : json()},
+        {"evaluated", e.evaluated},
+        {"test_accuracy", e.evaluated ? Num(e.test_accuracy) : json()},
+        {"test_loss", e.evaluated ? Num(e.test_loss) : json()},
+        {"test_correct", e.test_correct},
+        {"test_total", e.test_total},
+        {"start_ms", e.start_ms},
+        {"end_ms", e.end_ms},
+        {"seconds", Num(e.end_ms >= e.start_ms && e.end_ms ? (e.end_ms - e.start_ms) / 1e3 : 0.0)}};
+    j["epochs"].push_back(std::move(je));
+  }
+  j["nodes"] = json::array();
+  for (const AdminNode& n : s.nodes) {
+    j["nodes"].push_back({{"role", n.role},
+                          {"rank", n.rank},
+                          {"endpoint", n.endpoint},
+                          {"host", n.host},
+                          {"pid", n.pid},
+                          {"state", n.state},
+                          {"clock", n.clock},
+                          {"samples", n.samples},
+                          {"loss_sum", Num(n.loss_sum)},
+                          {"steps", n.steps},
+                          {"samples_per_second", Num(n.samples_per_second)},
+                          {"last_heartbeat_age_ms", n.heartbeat_age_ms}});
+  }
+  // The live curve, compact: [[elapsed_s, loss, samples_per_second], ...].
+  json h = json::array();
+  for (const AdminHistoryPoint& p : s.history)
+    h.push_back(json::array({Num(p.elapsed_s), Num(p.loss), Num(p.samples_per_second)}));
+  j["history"] = std::move(h);
+  try {
+    // Replace invalid UTF-8 (host names come from the network) instead of throwing.
+    return j.dump(indent, ' ', false, json::error_handler_t::replace);
+  } catch (const std::exception& e) {
+    return std::string("{\"state\":\"unknown\",\"failure\":\"cannot render status\"}");
+  }
+}
+
+namespace {
+
+// Prometheus label values escape backslash, double quote and newline.
+std::string LabelValue(const std::string& v) {
+  std::string out;
+  out.reserve(v.size());
+  for (char c : v) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string Value(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  return fmt::format("{}", v);
+}
+
+class Exposition {
+ public:
+  // Starts a metric family: its HELP and TYPE lines.
+  void Family(const std::string& name, const std::string& type, const std::string& help) {
+    out_ += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  }
+  void Sample(const std::string& name, const std::string& labels, double v) {
+    out_ += name;
+    if (!labels.empty()) out_ += "{" + labels + "}";
+    out_ += " " + Value(v) + "\n";
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+std::string NodeLabels(const AdminNode& n) {
+  return "role=\"" + LabelValue(n.role) + "\",rank=\"" + std::to_string(n.rank) + "\"";
+}
+
+}  // namespace
+
+std::string RenderPrometheus(const AdminSnapshot& s) {
+  Exposition x;
+  x.Family("pstrain_job_state", "gauge", "1 for the job's current state, 0 for the others.");
+  for (const char* state : {"forming", "running", "done", "failed"})
+    x.Sample("pstrain_job_state", std::string("state=\"") + state + "\"",
+             s.job_state == state ? 1 : 0);
+  x.Family("pstrain_epochs", "gauge", "Epochs the job trains.");
+  x.Sample("pstrain_epochs", "", s.total_epochs);
+  x.Family("pstrain_epochs_completed", "gauge", "Epochs trained and evaluated.");
+  x.Sample("pstrain_epochs_completed", "", s.EpochsCompleted());
+  x.Family("pstrain_training_elapsed_seconds", "gauge",
+           "Training time: from the first data shard lease to now (or the job's end).");
+  x.Sample("pstrain_training_elapsed_seconds", "", s.elapsed_ms / 1e3);
+  x.Family("pstrain_samples_total", "counter", "Training samples finished, over all epochs.");
+  x.Sample("pstrain_samples_total", "", static_cast<double>(s.SamplesDone()));
+  x.Family("pstrain_samples_per_second", "gauge", "Training speed of the whole cluster.");
+  x.Sample("pstrain_samples_per_second", "", s.SamplesPerSecond());
+
+  x.Family("pstrain_epoch_train_loss", "gauge", "Mean training loss of an epoch (1-based).");
+  for (const AdminEpoch& e : s.epochs)
+    if (e.samples)
+      x.Sample("pstrain_epoch_train_loss", fmt::format("epoch=\"{}\"", e.epoch), e.train_loss);
+  x.Family("pstrain_epoch_test_accuracy", "gauge",
+           "Test accuracy of the model at the end of an epoch (1-based).");
+  for (const AdminEpoch& e : s.epochs)
+    if (e.evaluated)
+      x.Sample("pstrain_epoch_test_accuracy", fmt::format("epoch=\"{}\"", e.epoch),
+               e.test_accuracy);
+
+  x.Family("pstrain_node_up", "gauge", "1 while a node is alive or suspect, 0 once dead or left.");
+  for (const AdminNode& n : s.nodes)
+    x.Sample("pstrain_node_up", NodeLabels(n), n.state == "alive" || n.state == "suspect");
+  x.Family("pstrain_node_samples_total", "counter", "Training samples a worker has finished.");
+  for (const AdminNode& n : s.nodes)
+    x.Sample("pstrain_node_samples_total", NodeLabels(n), static_cast<double>(n.samples));
+  x.Family("pstrain_node_samples_per_second", "gauge",
+           "Training speed of a worker, from its last heartbeats.");
+  for (const AdminNode& n : s.nodes)
+    x.Sample("pstrain_node_samples_per_second", NodeLabels(n), n.samples_per_second);
+  x.Family("pstrain_node_heartbeat_age_seconds", "gauge", "Time since a node's last heartbeat.");
+  for (const AdminNode& n : s.nodes)
+    x.Sample("pstrain_node_heartbeat_age_seconds", NodeLabels(n), n.heartbeat_age_ms / 1e3);
+  x.Family("pstrain_node_clock", "gauge",
+           "Worker: the next clock it computes; PS: its model version.");
+  for (const AdminNode& n : s.nodes)
+    x.Sample("pstrain_node_clock", NodeLabels(n), static_cast<double>(n.clock));
+  return x.Take();
+}
+
+namespace {
+
+AdminSnapshot SnapshotFromProtoOrThrow(proto::JobStatusResponse::Reader r) {
+  AdminSnapshot s;
+  s.job_state = AdminJobStateName(r.getState());
+  s.failure = r.getMessage().cStr();
+  s.total_epochs = r.getTotalEpochs();
+  s.samples_per_epoch = r.getSamplesPerEpoch();
+  s.elapsed_ms = r.getElapsedMs();
+  s.admin_url = r.getAdminUrl().cStr();
+  for (auto e : r.getEpochs()) {
+    AdminEpoch a;
+    a.epoch = e.getEpoch() + 1;
+    a.samples = e.getSamples();
+    a.train_loss = e.getSamples() ? e.getLossSum() / double(e.getSamples()) : 0;
+    a.evaluated = e.getEvaluated();
+    a.test_correct = e.getTestCorrect();
+    a.test_total = e.getTestTotal();
+    a.test_accuracy = e.getTestTotal() ? double(e.getTestCorrect()) / e.getTestTotal() : 0;
+    a.test_loss = e.getTestTotal() ? e.getTestLossSum() / double(e.getTestTotal()) : 0;
+    a.start_ms = e.getStartMs();
+    a.end_ms = e.getEndMs();
+    s.epochs.push_back(a);
+  }
+  for (auto n : r.getNodes()) {
+    AdminNode a;
+    a.role = AdminRoleName(n.getRole());
+    a.rank = n.getRank();
+    a.endpoint = n.getEndpoint().cStr();
+    a.host = n.getHost().cStr();
+    a.pid = n.getPid();
+    a.state = AdminNodeStateName(n.getState());
+    a.clock = n.getClock();
+    a.samples = n.getSamples();
+    a.loss_sum = n.getLossSum();
+    a.steps = n.getSteps();
+    a.samples_per_second = n.getSamplesPerSecond();
+    a.heartbeat_age_ms = n.getLastHeartbeatAgeMs();
+    if (a.role == "ps") ++s.expected_servers;
+    if (a.role == "worker") ++s.expected_workers;
+    s.nodes.push_back(std::move(a));
+  }
+  return s;
+}
+
+}  // namespace
+
+StatusOr<AdminSnapshot> SnapshotFromProto(proto::JobStatusResponse::Reader r) {
+  try {
+    return SnapshotFromProtoOrThrow(r);
+  } catch (const kj::Exception& e) {
+    return Status::InvalidArgument(std::string("malformed job status: ") +
+                                   e.getDescription().cStr());
+  }
+}
+
+}  // namespace pst

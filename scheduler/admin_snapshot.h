@@ -1,0 +1,95 @@
+// What the scheduler's admin endpoint shows: a plain copy of the job's state
+// (AdminSnapshot), and its renderings as JSON (/status) and as Prometheus text
+// (/metrics). The scheduler's Run loop fills a snapshot and hands it to the
+// admin server thread (scheduler/admin_server.h); `pstrain status` builds one
+// from a JobStatusResponse and renders the same JSON. Plain values: the
+// functions here are pure and thread-compatible.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "proto/scheduler.capnp.h"
+
+namespace pst {
+
+struct AdminNode {
+  std::string role;  // "ps" or "worker"
+  uint32_t rank = 0;
+  std::string endpoint;  // where peers reach it ("" for workers)
+  std::string host;
+  uint32_t pid = 0;
+  std::string state;     // "alive", "suspect", "dead", "left"
+  uint64_t clock = 0;    // worker: next clock to compute; PS: model version
+  uint64_t samples = 0;  // worker: samples trained so far (cumulative)
+  double loss_sum = 0;   // worker: sum of per-sample training losses so far
+  uint64_t steps = 0;
+  // Training speed from the last heartbeats (worker), 0 when idle.
+  double samples_per_second = 0;
+  uint64_t heartbeat_age_ms = 0;  // time since the last heartbeat
+};
+
+struct AdminEpoch {
+  uint32_t epoch = 0;  // 1-based
+  uint64_t samples = 0;
+  double train_loss = 0;  // mean over the epoch's samples so far
+  bool evaluated = false;
+  double test_accuracy = 0;
+  double test_loss = 0;
+  uint64_t test_correct = 0;
+  uint64_t test_total = 0;
+  uint64_t start_ms = 0;  // training time at which the epoch started
+  uint64_t end_ms = 0;    // 0 while it runs
+};
+
+// One point of the live training curve, sampled about once a second.
+struct AdminHistoryPoint {
+  double elapsed_s = 0;  // training time
+  double loss = 0;       // mean training loss of the samples since the previous point
+  double samples_per_second = 0;
+};
+
+struct AdminSnapshot {
+  std::string job_state = "forming";  // "forming", "running", "done", "failed"
+  std::string failure;                // why the job failed, when it did
+  std::string scheduler_endpoint;
+  std::string admin_url;
+  uint32_t expected_servers = 0;
+  uint32_t expected_workers = 0;
+  std::string model;  // e.g. "784-128-10"
+  std::string optimizer;
+  std::string consistency;
+  uint32_t total_epochs = 0;
+  uint64_t samples_per_epoch = 0;  // 0 until training starts
+  uint64_t elapsed_ms = 0;         // training time: first shard lease to the job's end
+  uint64_t uptime_ms = 0;          // since the scheduler started
+  std::vector<AdminNode> nodes;    // PS by rank, then workers by rank
+  std::vector<AdminEpoch> epochs;  // every epoch of the job (started or not)
+  std::vector<AdminHistoryPoint> history;
+
+  // Epochs whose evaluation is in.
+  uint32_t EpochsCompleted() const;
+  // Training samples finished so far (over epochs).
+  uint64_t SamplesDone() const;
+  // Sum of the workers' samples/s.
+  double SamplesPerSecond() const;
+};
+
+// "ps", "worker", ...; "alive", ...; "running", ...
+const char* AdminRoleName(proto::Role role);
+const char* AdminNodeStateName(proto::NodeState state);
+const char* AdminJobStateName(proto::JobState state);
+
+// The /status document (see README "Admin endpoint"). Never throws.
+std::string RenderStatusJson(const AdminSnapshot& s, int indent = -1);
+
+// The /metrics page, Prometheus text exposition format 0.0.4.
+std::string RenderPrometheus(const AdminSnapshot& s);
+
+// A snapshot from a JobStatusResponse (history stays empty).
+// kInvalidArgument if the message is malformed.
+StatusOr<AdminSnapshot> SnapshotFromProto(proto::JobStatusResponse::Reader r);
+
+}  // namespace pst

@@ -1,0 +1,338 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include <capnp/message.h>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <zmq.hpp>
+
+#include "scheduler/admin_server.h"
+#include "scheduler/admin_snapshot.h"
+#include "scheduler/dashboard_html.h"
+#include "scheduler/scheduler.h"
+
+namespace pst {
+namespace {
+
+AdminSnapshot HandBuilt() {
+  AdminSnapshot s;
+  s.job_state = "running";
+  s.scheduler_endpoint = "tcp://127.0.0.1:7000";
+  s.admin_url = "http://127.0.0.1:8080/";
+  s.expected_servers = 1;
+  s.expected_workers = 2;
+  s.model = "784-128-10";
+  s.optimizer = "adam";
+  s.consistency = "bsp";
+  s.total_epochs = 3;
+  s.samples_per_epoch = 1000;
+  s.elapsed_ms = 2500;
+  s.uptime_ms = 4000;
+  s.nodes.push_back({"ps", 0, "tcp://127.0.0.1:7001", "host-a", 11, "alive", 40, 0, 0, 0, 0, 120});
+  s.nodes.push_back({"worker", 0, "", "host\"b\\", 12, "alive", 40, 1500, 900.0, 20, 612.5, 80});
+  s.nodes.push_back({"worker", 1, "", "host-c", 13, "dead", 31, 1200, 700.0, 19, 0, 10500});
+  AdminEpoch e1;
+  e1.epoch = 1;
+  e1.samples = 1000;
+  e1.train_loss = 0.75;
+  e1.evaluated = true;
+  e1.test_accuracy = 0.81;
+  e1.test_correct = 810;
+  e1.test_total = 1000;
+  e1.start_ms = 0;
+  e1.end_ms = 1200;
+  AdminEpoch e2;
+  e2.epoch = 2;
+  e2.samples = 400;
+  e2.train_loss = 0.5;
+  e2.start_ms = 1200;
+  AdminEpoch e3;
+  e3.epoch = 3;
+  s.epochs = {e1, e2, e3};
+  s.history = {{1.0, 0.9, 600}, {2.0, NAN, 650}};
+  return s;
+}
+
+struct Sample {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
+// Parses Prometheus text format 0.0.4 strictly enough for our output: every
+// non-comment line is `name{labels} value`; each family's HELP and TYPE come
+// before its samples; values parse as numbers.
+std::vector<Sample> ParseExposition(const std::string& text) {
+  static const std::regex kSample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$)");
+  static const std::regex kLabel(R"re(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?)re");
+  static const std::regex kType(
+      R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
+  std::vector<Sample> out;
+  std::set<std::string> helped, typed;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    INFO("line: " << line);
+    REQUIRE(!line.empty());
+    if (line.rfind("# HELP ", 0) == 0) {
+      const std::string name = line.substr(7, line.find(' ', 7) - 7);
+      CHECK(helped.insert(name).second);
+      continue;
+    }
+    std::smatch m;
+    if (line.rfind("# TYPE ", 0) == 0) {
+      REQUIRE(std::regex_match(line, m, kType));
+      CHECK(helped.count(m[1]) == 1);  // HELP first
+      CHECK(typed.insert(m[1]).second);
+      continue;
+    }
+    REQUIRE(line[0] != '#');
+    REQUIRE(std::regex_match(line, m, kSample));
+    Sample s;
+    s.name = m[1];
+    CHECK(s.name.rfind("pstrain_", 0) == 0);
+    CHECK(typed.count(s.name) == 1);  // TYPE precedes the samples
+    std::string labels = m[3];
+    for (std::sregex_iterator it(labels.begin(), labels.end(), kLabel), end; it != end; ++it)
+      s.labels[(*it)[1]] = (*it)[2];
+    const std::string v = m[4];
+    if (v == "NaN")
+      s.value = NAN;
+    else if (v == "+Inf")
+      s.value = INFINITY;
+    else if (v == "-Inf")
+      s.value = -INFINITY;
+    else {
+      size_t used = 0;
+      s.value = std::stod(v, &used);
+      CHECK(used == v.size());
+    }
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+const Sample* Find(const std::vector<Sample>& samples, const std::string& name,
+                   const std::map<std::string, std::string>& labels = {}) {
+  for (const Sample& s : samples)
+    if (s.name == name && s.labels == labels) return &s;
+  return nullptr;
+}
+
+TEST_CASE("Admin: /metrics is valid Prometheus text with the job's numbers", "[scheduler]") {
+  const std::string text = RenderPrometheus(HandBuilt());
+  const auto samples = ParseExposition(text);
+  REQUIRE(Find(samples, "pstrain_job_state", {{"state", "running"}}));
+  CHECK(Find(samples, "pstrain_job_state", {{"state", "running"}})->value == 1);
+  CHECK(Find(samples, "pstrain_job_state", {{"state", "done"}})->value == 0);
+  REQUIRE(Find(samples, "pstrain_epochs_completed"));
+  CHECK(Find(samples, "pstrain_epochs_completed")->value == 1);
+  CHECK(Find(samples, "pstrain_epochs")->value == 3);
+  CHECK(Find(samples, "pstrain_samples_total")->value == 1400);
+  CHECK(Find(samples, "pstrain_training_elapsed_seconds")->value == Approx(2.5));
+  REQUIRE(Find(samples, "pstrain_epoch_test_accuracy", {{"epoch", "1"}}));
+  CHECK(Find(samples, "pstrain_epoch_test_accuracy", {{"epoch", "1"}})->value == Approx(0.81));
+  CHECK_FALSE(Find(samples, "pstrain_epoch_test_accuracy", {{"epoch", "2"}}));
+  CHECK(Find(samples, "pstrain_epoch_train_loss", {{"epoch", "2"}})->value == Approx(0.5));
+  CHECK_FALSE(Find(samples, "pstrain_epoch_train_loss", {{"epoch", "3"}}));
+  const std::map<std::string, std::string> w0{{"role", "worker"}, {"rank", "0"}};
+  const std::map<std::string, std::string> w1{{"role", "worker"}, {"rank", "1"}};
+  REQUIRE(Find(samples, "pstrain_node_samples_total", w0));
+  CHECK(Find(samples, "pstrain_node_samples_total", w0)->value == 1500);
+  CHECK(Find(samples, "pstrain_node_samples_per_second", w0)->value == Approx(612.5));
+  CHECK(Find(samples, "pstrain_node_heartbeat_age_seconds", w1)->value == Approx(10.5));
+  CHECK(Find(samples, "pstrain_node_clock", {{"role", "ps"}, {"rank", "0"}})->value == 40);
+  CHECK(Find(samples, "pstrain_node_up", w1)->value == 0);
+  CHECK(Find(samples, "pstrain_node_up", w0)->value == 1);
+  // Counters end in _total.
+  CHECK(text.find("# TYPE pstrain_node_samples_total counter") != std::string::npos);
+}
+
+TEST_CASE("Admin: /metrics of an empty (forming) job is valid too", "[scheduler]") {
+  AdminSnapshot s;
+  const auto samples = ParseExposition(RenderPrometheus(s));
+  CHECK(Find(samples, "pstrain_job_state", {{"state", "forming"}})->value == 1);
+  CHECK(Find(samples, "pstrain_epochs_completed")->value == 0);
+}
+
+TEST_CASE("Admin: /status JSON carries state, epochs, nodes, totals and history", "[scheduler]") {
+  const auto j = nlohmann::json::parse(RenderStatusJson(HandBuilt()));
+  CHECK(j["state"] == "running");
+  CHECK(j["failure"] == "");
+  CHECK(j["elapsed_ms"] == 2500);
+  CHECK(j["job"]["servers"] == 1);
+  CHECK(j["job"]["workers"] == 2);
+  CHECK(j["totals"]["epochs_completed"] == 1);
+  CHECK(j["totals"]["samples"] == 1400);
+  CHECK(j["totals"]["samples_total"] == 3000);
+  CHECK(j["totals"]["last_test_accuracy"].get<double>() == Approx(0.81));
+  CHECK(j["totals"]["samples_per_second"].get<double>() == Approx(612.5));
+  REQUIRE(j["epochs"].size() == 3);
+  CHECK(j["epochs"][0]["epoch"] == 1);
+  CHECK(j["epochs"][0]["test_accuracy"].get<double>() == Approx(0.81));
+  CHECK(j["epochs"][0]["seconds"].get<double>() == Approx(1.2));
+  CHECK(j["epochs"][1]["test_accuracy"].is_null());
+  CHECK(j["epochs"][2]["train_loss"].is_null());
+  REQUIRE(j["nodes"].size() == 3);
+  CHECK(j["nodes"][0]["role"] == "ps");
+  CHECK(j["nodes"][0]["endpoint"] == "tcp://127.0.0.1:7001");
+  CHECK(j["nodes"][1]["host"] == "host\"b\\");
+  CHECK(j["nodes"][1]["samples_per_second"].get<double>() == Approx(612.5));
+  CHECK(j["nodes"][2]["state"] == "dead");
+  CHECK(j["nodes"][2]["last_heartbeat_age_ms"] == 10500);
+  REQUIRE(j["history"].size() == 2);
+  CHECK(j["history"][0][1].get<double>() == Approx(0.9));
+  CHECK(j["history"][1][1].is_null());  // NaN is not JSON
+}
+
+TEST_CASE("Admin: label values are escaped and bad UTF-8 does not break JSON", "[scheduler]") {
+  AdminSnapshot s = HandBuilt();
+  s.nodes[1].role = "wor\"ker\n";
+  s.nodes[1].host = std::string("bad \xff\xfe utf8");
+  s.failure = "line1\nline2";
+  const auto samples = ParseExposition(RenderPrometheus(s));
+  CHECK(Find(samples, "pstrain_node_clock", {{"role", "wor\\\"ker\\n"}, {"rank", "0"}}));
+  const auto j = nlohmann::json::parse(RenderStatusJson(s));
+  CHECK(j["failure"] == "line1\nline2");
+}
+
+TEST_CASE("Admin: a snapshot from a JobStatusResponse matches its fields", "[scheduler]") {
+  capnp::MallocMessageBuilder msg;
+  auto r = msg.initRoot<proto::JobStatusResponse>();
+  r.setState(proto::JobState::DONE);
+  r.setTotalEpochs(2);
+  r.setSamplesPerEpoch(100);
+  r.setElapsedMs(1234);
+  r.setAdminUrl("http://127.0.0.1:1/");
+  auto epochs = r.initEpochs(2);
+  epochs[0].setEpoch(0);
+  epochs[0].setSamples(100);
+  epochs[0].setLossSum(50);
+  epochs[0].setEvaluated(true);
+  epochs[0].setTestCorrect(9);
+  epochs[0].setTestTotal(10);
+  auto nodes = r.initNodes(2);
+  nodes[0].setRole(proto::Role::SERVER);
+  nodes[0].setEndpoint("tcp://127.0.0.1:2");
+  nodes[1].setRole(proto::Role::WORKER);
+  nodes[1].setRank(0);
+  nodes[1].setState(proto::NodeState::LEFT);
+  nodes[1].setSamplesPerSecond(42.5);
+  auto parsed = SnapshotFromProto(r.asReader());
+  REQUIRE(parsed.ok());
+  const AdminSnapshot& s = *parsed;
+  CHECK(s.job_state == "done");
+  CHECK(s.admin_url == "http://127.0.0.1:1/");
+  CHECK(s.EpochsCompleted() == 1);
+  REQUIRE(s.epochs.size() == 2);
+  CHECK(s.epochs[0].epoch == 1);
+  CHECK(s.epochs[0].train_loss == Approx(0.5));
+  CHECK(s.epochs[0].test_accuracy == Approx(0.9));
+  REQUIRE(s.nodes.size() == 2);
+  CHECK(s.nodes[0].role == "ps");
+  CHECK(s.nodes[1].state == "left");
+  CHECK(s.nodes[1].samples_per_second == 42.5);
+  CHECK(s.expected_servers == 1);
+  CHECK(s.expected_workers == 1);
+}
+
+TEST_CASE("Admin: the dashboard is self-contained and polls /status", "[scheduler]") {
+  const std::string html = kDashboardHtml;
+  CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
+  CHECK(html.find("fetch(\"/status\"") != std::string::npos);
+  CHECK(html.find("id=\"nodes\"") != std::string::npos);
+  CHECK(html.find("id=\"live-loss\"") != std::string::npos);
+  // Nothing is loaded from elsewhere.
+  CHECK(html.find("src=") == std::string::npos);
+  CHECK(html.find("href=") == std::string::npos);
+  CHECK(html.find("innerHTML") == std::string::npos);
+}
+
+// GET `path` from 127.0.0.1:port over a raw socket; returns the whole answer.
+std::string Fetch(uint16_t port, const std::string& path) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  REQUIRE(send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
+  std::string out;
+  char buf[8192];
+  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+std::string Body(const std::string& response) {
+  const size_t p = response.find("\r\n\r\n");
+  return p == std::string::npos ? "" : response.substr(p + 4);
+}
+
+TEST_CASE("Admin: AdminServer serves the published snapshot", "[scheduler]") {
+  auto admin = AdminServer::Start("127.0.0.1", 0, "");
+  REQUIRE(admin.ok());
+  const uint16_t port = (*admin)->port();
+  CHECK((*admin)->url() == "http://127.0.0.1:" + std::to_string(port) + "/");
+  // Before the first Publish: an empty (forming) job.
+  CHECK(nlohmann::json::parse(Body(Fetch(port, "/status")))["state"] == "forming");
+  (*admin)->Publish(HandBuilt());
+  CHECK(Body(Fetch(port, "/healthz")) == "ok\n");
+  const std::string status = Fetch(port, "/status");
+  CHECK(status.find("Content-Type: application/json") != std::string::npos);
+  CHECK(nlohmann::json::parse(Body(status))["nodes"].size() == 3);
+  const std::string metrics = Fetch(port, "/metrics");
+  CHECK(metrics.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
+  CHECK(Find(ParseExposition(Body(metrics)), "pstrain_epochs_completed")->value == 1);
+  const std::string page = Fetch(port, "/");
+  CHECK(page.find("Content-Type: text/html") != std::string::npos);
+  CHECK(Body(page) == kDashboardHtml);
+
+  auto bad = AdminServer::Start("nonsense", 0, "");
+  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  auto named = AdminServer::Start("127.0.0.1", 0, "trainer-1");
+  REQUIRE(named.ok());
+  CHECK((*named)->url().rfind("http://trainer-1:", 0) == 0);
+}
+
+}  // namespace
+}  // namespace pst
+
+namespace pst {
+namespace {
+
+TEST_CASE("Admin: Scheduler::Create starts the endpoint unless admin_port is -1", "[scheduler]") {
+  zmq::context_t ctx(1);
+  SchedulerOptions options;
+  auto on = Scheduler::Create(ctx, options);
+  REQUIRE(on.ok());
+  CHECK((*on)->admin_url().rfind("http://127.0.0.1:", 0) == 0);
+
+  options.admin_port = -1;
+  auto off = Scheduler::Create(ctx, options);
+  REQUIRE(off.ok());
+  CHECK((*off)->admin_url().empty());
+
+  options.admin_port = 70000;
+  CHECK(Scheduler::Create(ctx, options).status().code() == StatusCode::kInvalidArgument);
+  options.admin_port = 0;
+  options.admin_bind = "not-an-ip";
+  CHECK(Scheduler::Create(ctx, options).status().code() == StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pst
