@@ -109,8 +109,10 @@ function drawChart(svg, points, color, xLabel) {
   if (y1 === y0) { y0 -= Math.abs(y0) * 0.1 + 0.01; y1 += Math.abs(y1) * 0.1 + 0.01; }
   const sx = x => L + (x - x0) / (x1 - x0) * (W - L - R);
   const sy = y => H - B - (y - y0) / (y1 - y0) * (H - T - B);
+  // Axis labels short enough for the margin: 4 significant digits, thousands as "k".
+  const axis = v => Math.abs(v) >= 10000 ? (v / 1000).toFixed(1) + "k" : Number(v.toPrecision(4)).toString();
   for (const [v, anchor] of [[y0, H - B], [y1, T + 8]])
-    svg.appendChild(el("text", {x: L - 4, y: anchor, "text-anchor": "end"}, fmt(v, 4)));
+    svg.appendChild(el("text", {x: L - 4, y: anchor, "text-anchor": "end"}, axis(v)));
   svg.appendChild(el("text", {x: L, y: H - B + 14, "text-anchor": "start"}, fmt(x0, 1)));
   svg.appendChild(el("text", {x: W - R - 40, y: H - B + 14, "text-anchor": "end"}, fmt(x1, 1)));
   const coords = points.map(([x, y]) => sx(x).toFixed(1) + "," + sy(y).toFixed(1)).join(" ");
