@@ -22,6 +22,8 @@ void JobFlags::Register(CLI::App& app) {
   app.add_option("--seed", seed_, "Seed for initialisation and shuffling [1]");
   app.add_option("--consistency", consistency_, "bsp|asp|ssp [bsp]");
   app.add_option("--staleness", staleness_, "SSP staleness bound [0]");
+  app.add_option("--target-accuracy", target_accuracy_,
+                 "Stop as soon as an epoch's test accuracy reaches this (0 = off) [0]");
   app.add_option("--train-limit", train_limit_, "Use only the first N training samples (0 = all)");
   app.add_option("--test-limit", test_limit_, "Evaluate on the first N test samples (0 = all)");
   app.add_option("--data-dir", data_dir_,
@@ -43,6 +45,7 @@ StatusOr<JobSpec> JobFlags::Resolve() const {
   if (test_limit_) job.train.test_limit = *test_limit_;
   if (seed_) job.model.seed = *seed_;
   if (lr_) job.optimizer.learning_rate = *lr_;
+  if (target_accuracy_) job.train.target_accuracy = *target_accuracy_;
   if (data_dir_) job.data_dir = *data_dir_;
   if (optimizer_) {
     auto k = ParseOptimizerKind(*optimizer_);

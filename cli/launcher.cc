@@ -84,12 +84,18 @@ Status WriteResultJson(const std::string& path, const LaunchOptions& options,
   j["final_test_accuracy"] = r.final_test_accuracy;
   j["wall_seconds"] = r.wall_seconds;
   j["samples_per_second"] = r.samples_per_second;
+  j["target_accuracy"] = options.job.train.target_accuracy;
+  j["target_reached"] = r.target_reached;
+  if (r.target_reached) j["seconds_to_target"] = r.seconds_to_target;
   j["epochs"] = nlohmann::json::array();
   for (const EpochSummary& e : r.epochs)
     j["epochs"].push_back({{"epoch", e.epoch},
                            {"train_loss", e.train_loss},
                            {"test_accuracy", e.test_accuracy},
-                           {"seconds", e.seconds}});
+                           {"seconds", e.seconds},
+                           {"worker_wait_seconds", e.wait_seconds},
+                           {"worker_compute_seconds", e.compute_seconds},
+                           {"worker_push_seconds", e.push_seconds}});
   std::ofstream out(path);
   out << j.dump(2) << "\n";
   if (!out) return Status::Unavailable("cannot write " + path);
@@ -265,10 +271,17 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
           es.train_loss = e.getSamples() ? e.getLossSum() / e.getSamples() : 0;
           es.test_accuracy = double(e.getTestCorrect()) / std::max<uint64_t>(1, e.getTestTotal());
           es.seconds = (e.getEndMs() - e.getStartMs()) / 1000.0;
+          es.wait_seconds = e.getWaitMs() / 1e3;
+          es.compute_seconds = e.getComputeMs() / 1e3;
+          es.push_seconds = e.getPushMs() / 1e3;
           result.epochs.push_back(es);
-          progress.Line(fmt::format("epoch {}/{}  train loss {:.4f}  test accuracy {:.4f}  {:.1f} s",
-                                    es.epoch, job.train.epochs, es.train_loss, es.test_accuracy,
-                                    es.seconds));
+          const double busy = es.wait_seconds + es.compute_seconds + es.push_seconds;
+          auto pct = [busy](double v) { return busy > 0 ? 100.0 * v / busy : 0.0; };
+          progress.Line(fmt::format(
+              "epoch {}/{}  train loss {:.4f}  test accuracy {:.4f}  {:.1f} s  (workers: compute "
+              "{:.0f}%, waiting for pulls {:.0f}%, pushing {:.0f}%)",
+              es.epoch, job.train.epochs, es.train_loss, es.test_accuracy, es.seconds,
+              pct(es.compute_seconds), pct(es.wait_seconds), pct(es.push_seconds)));
           ++epochs_reported;
         }
         if (state == proto::JobState::RUNNING && st.getSamplesPerEpoch() > 0) {
@@ -309,6 +322,12 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   }
   if (result.epochs.empty()) return Status::Internal("the job ended without an evaluation");
   result.final_test_accuracy = result.epochs.back().test_accuracy;
+  if (job.train.target_accuracy > 0 && result.final_test_accuracy >= job.train.target_accuracy) {
+    result.target_reached = true;
+    result.seconds_to_target = elapsed_s;
+    progress.Line(fmt::format("reached the target test accuracy {:.4f} after epoch {} in {:.2f} s of training",
+                              job.train.target_accuracy, result.epochs.back().epoch, elapsed_s));
+  }
   result.wall_seconds = elapsed_s;
   result.samples_per_second = elapsed_s > 0 ? samples_done / elapsed_s : 0;
   PST_RETURN_IF_ERROR(WriteResultJson(result.run_dir + "/result.json", options, result));

@@ -50,6 +50,11 @@ struct EpochSummary {
   double train_loss = 0;
   double test_accuracy = 0;
   double seconds = 0;
+  // Workers' time in the epoch's leases, summed over workers, in seconds:
+  // waiting for pulls (including BSP/SSP barriers), computing, sending pushes.
+  double wait_seconds = 0;
+  double compute_seconds = 0;
+  double push_seconds = 0;
 };
 
 struct LaunchResult {
@@ -60,6 +65,10 @@ struct LaunchResult {
   double final_test_accuracy = 0;
   double wall_seconds = 0;        // training time: first shard lease to the job's end
   double samples_per_second = 0;  // training samples / wall_seconds
+  // job.train.target_accuracy > 0 and an epoch reached it: the job stopped there,
+  // after this much training time.
+  bool target_reached = false;
+  double seconds_to_target = 0;
 };
 
 // Runs the job to its end and writes <run_dir>/result.json. Errors:

@@ -49,6 +49,9 @@ void Heartbeater::Loop(zmq::context_t* ctx) {
           last_answer = std::chrono::steady_clock::now();
           state_ = reply->envelope().getBody().getHeartbeatResponse().getState();
           lost_ = false;
+          if (options_.set_on_job_end &&
+              (state_ == proto::JobState::DONE || state_ == proto::JobState::FAILED))
+            *options_.set_on_job_end = true;
         }
       }
     }

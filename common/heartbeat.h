@@ -26,6 +26,10 @@ struct HeartbeaterOptions {
   std::chrono::milliseconds interval{500};
   // With no answer for this long the scheduler counts as lost. Default: 30 s.
   std::chrono::milliseconds lost_after{30000};
+  // If set, made true when the scheduler reports the job done or failed, so
+  // the node's blocking waits (which watch the flag) end at once. Must outlive
+  // the Heartbeater. Default: none.
+  std::atomic<bool>* set_on_job_end = nullptr;
 };
 
 class Heartbeater {

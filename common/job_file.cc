@@ -295,6 +295,7 @@ Status ReadTrain(const toml::table& t, TrainSpec* s) {
   PST_RETURN_IF_ERROR(r.Enum("consistency", &ParseConsistency, &s->consistency));
   PST_RETURN_IF_ERROR(r.Unsigned("staleness", &s->staleness));
   PST_RETURN_IF_ERROR(r.Unsigned("block_keys", &s->block_keys));
+  PST_RETURN_IF_ERROR(r.Float("target_accuracy", &s->target_accuracy));
   return r.CheckNoUnknownKeys();
 }
 
@@ -476,6 +477,7 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "consistency", Quoted(ConsistencyName(t.consistency)));
   AppendKey(&out, "staleness", std::to_string(t.staleness));
   AppendKey(&out, "block_keys", std::to_string(t.block_keys));
+  AppendKey(&out, "target_accuracy", FormatFloat(t.target_accuracy));
 
   out += "\n[cluster]\n";
   AppendKey(&out, "servers", std::to_string(spec.num_servers));

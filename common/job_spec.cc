@@ -103,6 +103,8 @@ Status ValidateTrainSpec(const TrainSpec& s) {
   if (s.batches_per_shard < 2 || s.batches_per_shard > 1000000)
     return Status::InvalidArgument("train.batches_per_shard: must be in [2, 1000000]");
   if (s.staleness > 1000) return Status::InvalidArgument("train.staleness: must be in [0, 1000]");
+  if (!(s.target_accuracy >= 0 && s.target_accuracy <= 1))
+    return Status::InvalidArgument("train.target_accuracy: must be in [0, 1] (0 = off)");
   if (s.block_keys < 256 || s.block_keys > (1ull << 28))
     return Status::InvalidArgument("train.block_keys: must be in [256, 268435456]");
   return Status::OK();

@@ -80,6 +80,9 @@ struct TrainSpec {
   Consistency consistency = Consistency::kBsp;
   // SSP staleness bound in clocks. Default: 0.
   uint32_t staleness = 0;
+  // Stop the job as soon as an epoch's test accuracy reaches this (0 = train
+  // every epoch). Default: 0.
+  float target_accuracy = 0;
   // Transfer and update granularity in keys: each PS splits its key range into
   // blocks of this size, versioned and updated independently, and workers send
   // each block's gradient as soon as it is computed (overlapping communication

@@ -50,6 +50,7 @@ void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
   t.setConsistency(static_cast<proto::Consistency>(ts.consistency));
   t.setStaleness(ts.staleness);
   t.setBlockKeys(ts.block_keys);
+  t.setTargetAccuracy(ts.target_accuracy);
   out.setDataDir(s.data_dir);
   out.setNumServers(s.num_servers);
   out.setNumWorkers(s.num_workers);
@@ -92,6 +93,7 @@ StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
                        CheckedEnum(t.getConsistency(), Consistency::kSsp, "train.consistency"));
   ts.staleness = t.getStaleness();
   ts.block_keys = t.getBlockKeys();
+  ts.target_accuracy = t.getTargetAccuracy();
   s.data_dir = in.getDataDir().cStr();
   s.num_servers = in.getNumServers();
   s.num_workers = in.getNumWorkers();

@@ -40,6 +40,7 @@ struct TrainSpec {
   consistency @5 :Consistency;
   staleness @6 :UInt32;
   blockKeys @7 :UInt64;
+  targetAccuracy @8 :Float32;
 }
 
 struct JobSpec {

@@ -50,6 +50,7 @@ struct HeartbeatRequest {
   samples @3 :UInt64;            # worker: samples trained so far (cumulative)
   lossSum @4 :Float64;           # worker: sum of per-sample losses so far (cumulative)
   steps @5 :UInt64;              # worker: steps with data so far (cumulative)
+  maxStaleness @6 :UInt64;       # largest staleness observed (worker) or served (PS) so far
 }
 
 struct HeartbeatResponse {
@@ -67,6 +68,9 @@ struct ShardRequest {
   completedLossSum @5 :Float64;
   completedSamples @6 :UInt64;
   numSamples @7 :UInt64;         # size of the worker's training set; all workers must agree
+  completedWaitMs @8 :Float64;   # time the completed lease spent waiting for pulls,
+  completedComputeMs @9 :Float64;  # computing (forward/backward, batch assembly)
+  completedPushMs @10 :Float64;  # and sending pushes
 }
 
 enum ShardReplyKind {
@@ -115,6 +119,9 @@ struct EpochStats {
   testLossSum @6 :Float64;
   startMs @7 :UInt64;            # since the job started running
   endMs @8 :UInt64;              # 0 while the epoch runs
+  waitMs @9 :Float64;            # workers' time in the epoch's leases: waiting for pulls
+  computeMs @10 :Float64;        # (which includes BSP/SSP barriers), computing,
+  pushMs @11 :Float64;           # and sending pushes; summed over workers
 }
 
 enum NodeState { alive @0; suspect @1; dead @2; left @3; }
@@ -132,6 +139,7 @@ struct NodeStatus {
   steps @9 :UInt64;
   lastHeartbeatAgeMs @10 :UInt64;
   samplesPerSecond @11 :Float64; # worker: training speed from its recent heartbeats
+  maxStaleness @12 :UInt64;      # largest staleness the node has seen (see HeartbeatRequest)
 }
 
 struct JobStatusResponse {

@@ -130,6 +130,7 @@ Status Server::Run() {
   std::unique_ptr<Channel> sched = std::move(sched_or).value();
 
   std::atomic<uint64_t> version{0};
+  std::atomic<uint64_t> staleness{0};
   std::atomic<uint32_t> rank{0};
   std::unique_ptr<Heartbeater> heartbeat;
   Status hb_status;
@@ -149,6 +150,7 @@ Status Server::Run() {
       b.setRole(proto::Role::SERVER);
       b.setRank(rank.load());
       b.setClock(version.load());
+      b.setMaxStaleness(staleness.load());
     });
     if (hb.ok()) heartbeat = std::move(hb).value();
     else hb_status = hb.status();
@@ -194,6 +196,7 @@ Status Server::Run() {
       HandleRequest(in);
     }
     version = state_->shard->version();
+    staleness = state_->max_staleness;
     auto& pulls = state_->pending_pulls;
     for (auto it = pulls.begin(); it != pulls.end();) {
       if (!state_->shard->CheckPull(it->keys, it->min_version).ok()) {

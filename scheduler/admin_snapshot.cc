@@ -117,6 +117,9 @@ std::string RenderStatusJson(const AdminSnapshot& s, int indent) {
         {"test_total", e.test_total},
         {"start_ms", e.start_ms},
         {"end_ms", e.end_ms},
+        {"wait_ms", Num(e.wait_ms)},
+        {"compute_ms", Num(e.compute_ms)},
+        {"push_ms", Num(e.push_ms)},
         {"seconds", Num(e.end_ms >= e.start_ms && e.end_ms ? (e.end_ms - e.start_ms) / 1e3 : 0.0)}};
     j["epochs"].push_back(std::move(je));
   }
@@ -133,7 +136,8 @@ std::string RenderStatusJson(const AdminSnapshot& s, int indent) {
                           {"loss_sum", Num(n.loss_sum)},
                           {"steps", n.steps},
                           {"samples_per_second", Num(n.samples_per_second)},
-                          {"last_heartbeat_age_ms", n.heartbeat_age_ms}});
+                          {"last_heartbeat_age_ms", n.heartbeat_age_ms},
+                          {"max_staleness", n.max_staleness}});
   }
   // The live curve, compact: [[elapsed_s, loss, samples_per_second], ...].
   json h = json::array();
@@ -238,6 +242,19 @@ std::string RenderPrometheus(const AdminSnapshot& s) {
   x.Family("pstrain_node_heartbeat_age_seconds", "gauge", "Time since a node's last heartbeat.");
   for (const AdminNode& n : s.nodes)
     x.Sample("pstrain_node_heartbeat_age_seconds", NodeLabels(n), n.heartbeat_age_ms / 1e3);
+  x.Family("pstrain_node_max_staleness", "gauge",
+           "Largest staleness (clocks) a worker observed or a PS served so far.");
+  for (const AdminNode& n : s.nodes)
+    x.Sample("pstrain_node_max_staleness", NodeLabels(n), static_cast<double>(n.max_staleness));
+  x.Family("pstrain_epoch_worker_seconds", "gauge",
+           "Workers' time in an epoch's leases by activity (wait = waiting for pulls).");
+  for (const AdminEpoch& e : s.epochs) {
+    for (const auto& [what, ms] : {std::pair<const char*, double>{"wait", e.wait_ms},
+                                   {"compute", e.compute_ms},
+                                   {"push", e.push_ms}})
+      x.Sample("pstrain_epoch_worker_seconds",
+               fmt::format("epoch=\"{}\",activity=\"{}\"", e.epoch, what), ms / 1e3);
+  }
   x.Family("pstrain_node_clock", "gauge",
            "Worker: the next clock it computes; PS: its model version.");
   for (const AdminNode& n : s.nodes)
@@ -267,6 +284,9 @@ AdminSnapshot SnapshotFromProtoOrThrow(proto::JobStatusResponse::Reader r) {
     a.test_loss = e.getTestTotal() ? e.getTestLossSum() / double(e.getTestTotal()) : 0;
     a.start_ms = e.getStartMs();
     a.end_ms = e.getEndMs();
+    a.wait_ms = e.getWaitMs();
+    a.compute_ms = e.getComputeMs();
+    a.push_ms = e.getPushMs();
     s.epochs.push_back(a);
   }
   for (auto n : r.getNodes()) {
@@ -283,6 +303,7 @@ AdminSnapshot SnapshotFromProtoOrThrow(proto::JobStatusResponse::Reader r) {
     a.steps = n.getSteps();
     a.samples_per_second = n.getSamplesPerSecond();
     a.heartbeat_age_ms = n.getLastHeartbeatAgeMs();
+    a.max_staleness = n.getMaxStaleness();
     if (a.role == "ps") ++s.expected_servers;
     if (a.role == "worker") ++s.expected_workers;
     s.nodes.push_back(std::move(a));

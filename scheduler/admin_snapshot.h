@@ -29,6 +29,9 @@ struct AdminNode {
   // Training speed from the last heartbeats (worker), 0 when idle.
   double samples_per_second = 0;
   uint64_t heartbeat_age_ms = 0;  // time since the last heartbeat
+  // Largest staleness observed (worker) or served (PS): a puller's clock minus
+  // the clocks every live worker had pushed. 0 under BSP; at most the bound under SSP.
+  uint64_t max_staleness = 0;
 };
 
 struct AdminEpoch {
@@ -42,6 +45,11 @@ struct AdminEpoch {
   uint64_t test_total = 0;
   uint64_t start_ms = 0;  // training time at which the epoch started
   uint64_t end_ms = 0;    // 0 while it runs
+  // Workers' time in the epoch's finished leases, summed over workers: waiting
+  // for pulls (including BSP/SSP barriers), computing, sending pushes.
+  double wait_ms = 0;
+  double compute_ms = 0;
+  double push_ms = 0;
 };
 
 // One point of the live training curve, sampled about once a second.

@@ -32,6 +32,7 @@ struct NodeInfo {
   uint64_t samples = 0;
   double loss_sum = 0;
   uint64_t steps = 0;
+  uint64_t max_staleness = 0;
   // Training speed, measured over windows of at least a second of heartbeats.
   double samples_per_second = 0;
   uint64_t rate_samples = 0;     // samples at the start of the current window
@@ -47,6 +48,9 @@ struct EpochRecord {
   double test_loss_sum = 0;
   uint64_t start_ms = 0;
   uint64_t end_ms = 0;
+  double wait_ms = 0;     // workers' time in the epoch's leases, by activity
+  double compute_ms = 0;
+  double push_ms = 0;
 };
 
 class SchedulerState {
@@ -236,6 +240,7 @@ class Handler {
       n->samples = req.getSamples();
       n->loss_sum = req.getLossSum();
       n->steps = req.getSteps();
+      n->max_staleness = req.getMaxStaleness();
       SetRpcStatus(Status::OK(), resp.initStatus());
     }
     resp.setState(st_.state);
@@ -273,6 +278,9 @@ class Handler {
       if (e >= st_.epochs.size()) return Status::InvalidArgument("completed epoch out of range");
       st_.epochs[e].samples += req.getCompletedSamples();
       st_.epochs[e].loss_sum += req.getCompletedLossSum();
+      st_.epochs[e].wait_ms += req.getCompletedWaitMs();
+      st_.epochs[e].compute_ms += req.getCompletedComputeMs();
+      st_.epochs[e].push_ms += req.getCompletedPushMs();
       st_.pool->Complete(e);
     }
     const ShardGrant g = st_.pool->Next(req.getClock());
@@ -309,6 +317,15 @@ class Handler {
     e.test_loss_sum = r.getLossSum();
     PST_LOG_INFO("epoch {} test accuracy {:.4f} ({} of {})", r.getEpoch() + 1,
                  double(r.getCorrect()) / r.getTotal(), r.getCorrect(), r.getTotal());
+    const double accuracy = double(r.getCorrect()) / r.getTotal();
+    const float target = options_.job.train.target_accuracy;
+    if (st_.state == proto::JobState::RUNNING && target > 0 && accuracy >= target) {
+      // Early stop: nodes see the state in their next heartbeat and leave.
+      st_.state = proto::JobState::DONE;
+      st_.ended = Clock::now();
+      PST_LOG_INFO("target accuracy {:.4f} reached after epoch {} in {:.1f} s; stopping the job",
+                   target, r.getEpoch() + 1, NowMs() / 1000.0);
+    }
     if (r.getEpoch() + 1 == st_.epochs.size() && st_.pool && st_.pool->finished() &&
         st_.state == proto::JobState::RUNNING) {
       st_.state = proto::JobState::DONE;
@@ -347,6 +364,9 @@ class Handler {
       b.setTestLossSum(e.test_loss_sum);
       b.setStartMs(e.start_ms);
       b.setEndMs(e.end_ms);
+      b.setWaitMs(e.wait_ms);
+      b.setComputeMs(e.compute_ms);
+      b.setPushMs(e.push_ms);
     }
     auto nodes = resp.initNodes(st_.servers.size() + st_.workers.size());
     size_t i = 0;
@@ -364,6 +384,7 @@ class Handler {
         b.setSamples(n.samples);
         b.setLossSum(n.loss_sum);
         b.setSteps(n.steps);
+        b.setMaxStaleness(n.max_staleness);
         b.setSamplesPerSecond(n.samples_per_second);
         b.setLastHeartbeatAgeMs(
             std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last_seen).count());
@@ -457,6 +478,7 @@ void Scheduler::PublishSnapshot() {
       a.samples_per_second = gone ? 0 : n.samples_per_second;
       a.heartbeat_age_ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last_seen).count();
+      a.max_staleness = n.max_staleness;
       s.nodes.push_back(std::move(a));
     }
   }
@@ -473,6 +495,9 @@ void Scheduler::PublishSnapshot() {
     a.test_loss = e.test_total ? e.test_loss_sum / double(e.test_total) : 0;
     a.start_ms = e.start_ms;
     a.end_ms = e.end_ms;
+    a.wait_ms = e.wait_ms;
+    a.compute_ms = e.compute_ms;
+    a.push_ms = e.push_ms;
     s.epochs.push_back(a);
   }
   s.history = st.history;

@@ -34,6 +34,7 @@ struct Progress {
   std::atomic<uint64_t> samples{0};
   std::atomic<uint64_t> steps{0};
   std::atomic<double> loss_sum{0};
+  std::atomic<uint64_t> max_staleness{0};
 };
 
 struct Lease {
@@ -44,6 +45,8 @@ struct Lease {
   uint64_t end = 0;
   double loss_sum = 0;
   uint64_t samples = 0;
+  // Where the lease's time went.
+  std::chrono::steady_clock::duration wait{}, compute{}, push{};
 };
 
 struct EvalOrder {
@@ -84,6 +87,7 @@ Status Worker::Run() {
     HeartbeaterOptions ho;
     ho.scheduler_endpoint = options_.scheduler_endpoint;
     ho.interval = j.heartbeat_interval;
+    ho.set_on_job_end = &stop_;  // an early stop (target accuracy) ends blocked waits
     auto hb = Heartbeater::Start(ctx_, ho, [&progress](proto::HeartbeatRequest::Builder b) {
       b.setRole(proto::Role::WORKER);
       b.setRank(progress.rank.load());
@@ -91,6 +95,7 @@ Status Worker::Run() {
       b.setSamples(progress.samples.load());
       b.setSteps(progress.steps.load());
       b.setLossSum(progress.loss_sum.load());
+      b.setMaxStaleness(progress.max_staleness.load());
     });
     if (hb.ok()) heartbeat = std::move(hb).value();
     else hb_status = hb.status();
@@ -170,6 +175,9 @@ Status Worker::Run() {
     const double loss =
         mlp.Loss(params.data(), test->features.data(), test->labels.data(), test->num_samples);
     PST_LOG_INFO("epoch {}: test accuracy {:.4f}", e.epoch + 1, double(correct) / test->num_samples);
+    // The job also ends here if this evaluation reaches the target accuracy.
+    const float target = job.train.target_accuracy;
+    if (target > 0 && double(correct) / test->num_samples >= target) final_model = true;
     if (final_model && !options_.model_out.empty()) {
       PST_RETURN_IF_ERROR(SaveModel(options_.model_out, job.model, params.data()));
       PST_LOG_INFO("saved the final model to {}", options_.model_out);
@@ -213,6 +221,10 @@ Status Worker::Run() {
         req.setCompletedShard(completed.shard);
         req.setCompletedLossSum(completed.loss_sum);
         req.setCompletedSamples(completed.samples);
+        auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+        req.setCompletedWaitMs(ms(completed.wait));
+        req.setCompletedComputeMs(ms(completed.compute));
+        req.setCompletedPushMs(ms(completed.push));
       }
       auto reply = sched->Call(msg, timeout, &stop_);
       if (reply.status().code() == StatusCode::kCancelled) break;
@@ -235,8 +247,12 @@ Status Worker::Run() {
             result = Status::InvalidArgument("scheduler leased samples outside the training set");
             break;
           }
-          lease = Lease{true, resp.getEpoch(), resp.getShard(), resp.getSampleBegin(),
-                        resp.getSampleEnd(), 0, 0};
+          lease = Lease{};
+          lease.active = true;
+          lease.epoch = resp.getEpoch();
+          lease.shard = resp.getShard();
+          lease.next = resp.getSampleBegin();
+          lease.end = resp.getSampleEnd();
           if (order_epoch != lease.epoch) {
             order = EpochOrder(train.num_samples, job.model.seed, lease.epoch);
             order_epoch = lease.epoch;
@@ -332,6 +348,10 @@ Status Worker::Run() {
     timing.wait_pull += waited;
     timing.push += pushing;
     timing.compute += (t3 - t0) - waited - pushing;
+    lease.wait += waited;
+    lease.push += pushing;
+    lease.compute += (t3 - t0) - waited - pushing;
+    progress.max_staleness = ps->max_staleness();
     lease.next += n;
     lease.loss_sum += loss;
     lease.samples += n;
@@ -352,7 +372,12 @@ Status Worker::Run() {
     }
   }
   if (result.code() == StatusCode::kCancelled) result = Status::OK();
-  if (result.ok()) {
+  const proto::JobState final_state = heartbeat->job_state();
+  if (result.ok() && final_state == proto::JobState::FAILED)
+    result = Status::Aborted("the scheduler reports the job failed; see the scheduler log");
+  if (result.ok() && final_state == proto::JobState::DONE && !done)
+    PST_LOG_INFO("the scheduler ended the job (target accuracy reached); stopping");
+  if (result.ok() && final_state != proto::JobState::DONE) {
     Status s = ps->WaitPushes(std::chrono::milliseconds(5000), nullptr);
     if (!s.ok()) PST_LOG_WARN("last pushes unconfirmed: {}", s.message());
   }

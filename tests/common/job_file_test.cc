@@ -287,7 +287,8 @@ TEST_CASE("JobFile: the exact messages of the common mistakes", "[common]") {
         "job.toml: train.batch_size: expected an integer in [0, 4294967295], got \"abc\"");
   CHECK(ParseJobToml("[train]\nbach_size = 1", "job.toml").status().message() ==
         "job.toml: unknown key 'train.bach_size' (allowed: batch_size, epochs, "
-        "batches_per_shard, train_limit, test_limit, consistency, staleness, block_keys)");
+        "batches_per_shard, train_limit, test_limit, consistency, staleness, block_keys, "
+        "target_accuracy)");
   CHECK(ParseJobToml("[modle]", "job.toml").status().message() ==
         "job.toml: unknown table 'modle' (allowed tables: data, model, optimizer, train, "
         "cluster)");

@@ -203,3 +203,34 @@ TEST_CASE("Cluster: a worker killed with SIGKILL fails the job and stops the res
 
 }  // namespace
 }  // namespace pst
+
+namespace pst {
+namespace {
+
+TEST_CASE("Cluster: --target-accuracy stops the job at the first epoch that reaches it",
+          "[integration]") {
+  const std::string run_dir = testing::MakeTempDir() + "/run";
+  auto r = testing::RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--epochs", "6",
+                                "--train-limit", "12000", "--target-accuracy", "0.78",
+                                "--progress", "lines"},
+                               std::chrono::seconds(180));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  auto result = nlohmann::json::parse(testing::ReadFile(run_dir + "/result.json"));
+  CHECK(result["target_reached"] == true);
+  const auto& epochs = result["epochs"];
+  REQUIRE(epochs.size() >= 1);
+  CHECK(epochs.size() < 6);
+  // Every epoch before the last stayed below the target; the last reached it.
+  for (size_t i = 0; i + 1 < epochs.size(); ++i) CHECK(epochs[i]["test_accuracy"].get<double>() < 0.78);
+  CHECK(epochs.back()["test_accuracy"].get<double>() >= 0.78);
+  CHECK(r.output.find("reached the target test accuracy 0.7800") != std::string::npos);
+  // The model of the stopping epoch was saved.
+  CHECK(std::filesystem::exists(run_dir + "/model.safetensors"));
+  // Per-epoch time breakdown is reported.
+  CHECK(epochs.back()["worker_compute_seconds"].get<double>() > 0);
+  testing::RequireNoOrphans(run_dir);
+}
+
+}  // namespace
+}  // namespace pst
