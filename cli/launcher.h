@@ -38,7 +38,8 @@ struct LaunchOptions {
   ProgressStyle progress = ProgressStyle::kAuto;
   // Give up (and stop everything) after this long; 0 = never. Default: 0.
   std::chrono::seconds timeout{0};
-  // Worker 0 sleeps this long before each step (a straggler). Default: 0.
+  // The first worker started sleeps this long before each step (a straggler).
+  // Default: 0.
   uint32_t straggler_delay_ms = 0;
   // Port of the scheduler's HTTP admin endpoint (dashboard, /status,
   // /metrics) on 127.0.0.1: 0 = any free port, -1 = disabled. Default: 0.

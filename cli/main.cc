@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   launch->add_option("--heartbeat-ms", hb_ms, "Heartbeat interval")->capture_default_str();
   launch->add_option("--heartbeat-timeout-ms", hb_timeout_ms, "Silence after which a node is dead")->capture_default_str();
   launch->add_option("--worker-delay-ms", launch_options.straggler_delay_ms,
-                     "Worker 0 sleeps this long before each step (straggler experiments)");
+                     "One worker (the first started) sleeps this long before each step: a straggler");
   launch->add_option("--log-level", launch_options.log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   launch->add_option("--admin-port", launch_options.admin_port,
