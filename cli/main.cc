@@ -118,13 +118,7 @@ int main(int argc, char** argv) {
       "  pstrain status --scheduler tcp://127.0.0.1:7000\n"
       "  pstrain status --scheduler tcp://trainer-1:7000 --json");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "pstrain: error: %s (see pstrain --help)\n", e.what());
-    return 2;
-  }
+  if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   launch_options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
   launch_options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
   pst::Status s;

@@ -23,6 +23,19 @@ Status RunUntilSignalled(const std::function<Status()>& run,
   return result;
 }
 
+std::optional<int> ParseFlags(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    const std::string program = app.get_name();
+    std::fprintf(stderr, "%s: error: %s (see %s --help)\n", program.c_str(), e.what(),
+                 program.c_str());
+    return 2;
+  }
+  return std::nullopt;
+}
+
 int ExitCodeFor(const std::string& program, const Status& status) {
   if (status.ok()) return 0;
   std::fprintf(stderr, "%s: error: %s\n", program.c_str(), status.message().c_str());

@@ -3,7 +3,10 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
+
+#include <CLI/CLI.hpp>
 
 #include "common/status.h"
 
@@ -12,6 +15,11 @@ namespace pst {
 // Runs `run` on the calling thread. SIGINT or SIGTERM calls `on_signal` (on a
 // helper thread, via Boost.Asio's signal_set) which must make `run` return soon.
 Status RunUntilSignalled(const std::function<Status()>& run, const std::function<void()>& on_signal);
+
+// Parses argv into `app`. Returns nothing when the program should go on, or
+// the exit code when it should stop: 0 after --help, 2 after printing
+// "<program>: error: <what> (see <program> --help)" for a bad flag.
+std::optional<int> ParseFlags(CLI::App& app, int argc, char** argv);
 
 // Prints "<program>: error: <message>" to stderr for a non-OK status and returns
 // the process exit code: 0 for OK, 2 for kInvalidArgument (bad usage), 1 otherwise.

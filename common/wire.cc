@@ -183,6 +183,16 @@ Status RecvMessage(zmq::socket_t& socket, bool routed, const WireLimits& limits,
   return Status::OK();
 }
 
+Status WaitReadable(zmq::socket_t& socket, std::chrono::milliseconds timeout) {
+  zmq::pollitem_t item{static_cast<void*>(socket), 0, ZMQ_POLLIN, 0};
+  try {
+    zmq::poll(&item, 1, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) return Status::Internal(std::string("zmq poll: ") + e.what());
+  }
+  return Status::OK();
+}
+
 void SetRpcStatus(const Status& status, proto::RpcStatus::Builder out) {
   out.setCode(static_cast<proto::StatusCode>(status.code()));
   out.setMessage(status.message());

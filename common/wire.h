@@ -8,6 +8,7 @@
 // library exceptions become Status values.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -104,6 +105,10 @@ Status SendMessage(zmq::socket_t& socket, OutMessage& msg,
 // ROUTER sockets, out->identity() is still set so an error can be sent back.
 // `routed` is true for ROUTER sockets (identity frame first).
 Status RecvMessage(zmq::socket_t& socket, bool routed, const WireLimits& limits, InMessage* out);
+
+// Waits until `socket` has a message to read or `timeout` passes. A signal
+// interrupting the wait counts as a timeout. kInternal for other poll errors.
+Status WaitReadable(zmq::socket_t& socket, std::chrono::milliseconds timeout);
 
 // Copies `status` into the wire form.
 void SetRpcStatus(const Status& status, proto::RpcStatus::Builder out);

@@ -27,13 +27,7 @@ int main(int argc, char** argv) {
   app.add_option("--form-timeout-ms", form_ms, "How long to wait for the whole cluster to register")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "pstrain-ps: error: %s (see pstrain-ps --help)\n", e.what());
-    return 2;
-  }
+  if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   options.connect_timeout = std::chrono::milliseconds(connect_ms);
   options.form_timeout = std::chrono::milliseconds(form_ms);
   pst::Status s = pst::InitLogging("ps", log_level);

@@ -172,12 +172,7 @@ Status Server::Run() {
 
   Status result;
   while (!stop_) {
-    zmq::pollitem_t item{static_cast<void*>(socket_), 0, ZMQ_POLLIN, 0};
-    try {
-      zmq::poll(&item, 1, std::chrono::milliseconds(100));
-    } catch (const zmq::error_t& e) {
-      if (e.num() != EINTR) return Status::Internal(std::string("zmq poll: ") + e.what());
-    }
+    PST_RETURN_IF_ERROR(WaitReadable(socket_, std::chrono::milliseconds(100)));
     // Drain everything waiting before answering deferred pulls, so one
     // version bump answers them all.
     for (int budget = 0; budget < 4096; ++budget) {

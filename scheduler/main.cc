@@ -43,13 +43,7 @@ int main(int argc, char** argv) {
                  "TCP port of the admin endpoint (0 = any free port, -1 = disabled)")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "pstrain-scheduler: error: %s (see pstrain-scheduler --help)\n", e.what());
-    return 2;
-  }
+  if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
   options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
   options.form_timeout = std::chrono::milliseconds(form_ms);

@@ -34,13 +34,7 @@ int main(int argc, char** argv) {
   app.add_option("--request-timeout-ms", request_ms, "Longest wait for a PS or scheduler answer")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    if (e.get_exit_code() == 0) return app.exit(e);
-    std::fprintf(stderr, "pstrain-worker: error: %s (see pstrain-worker --help)\n", e.what());
-    return 2;
-  }
+  if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   options.connect_timeout = std::chrono::milliseconds(connect_ms);
   options.form_timeout = std::chrono::milliseconds(form_ms);
   options.request_timeout = std::chrono::milliseconds(request_ms);
