@@ -15,6 +15,7 @@ void JobFlags::Register(CLI::App& app) {
   app.add_option("--batch-size", batch_size_, "Samples per worker per step [64]");
   app.add_option("--batches-per-shard", batches_per_shard_, "Batches in one leased data shard [16]");
   app.add_option("--lr", lr_, "Learning rate [0.001]");
+  app.add_option("--clip-norm", clip_norm_, "Clip each worker's gradient to this global L2 norm (0 = off) [0]");
   app.add_option("--optimizer", optimizer_, "sgd|momentum|nesterov|adagrad|adam|adamw [adam]");
   app.add_option("--layers", layers_, "Layer sizes, input to classes [784,128,10]");
   app.add_option("--activation", activation_, "relu|tanh|sigmoid [relu]");
@@ -45,6 +46,7 @@ StatusOr<JobSpec> JobFlags::Resolve() const {
   if (test_limit_) job.train.test_limit = *test_limit_;
   if (seed_) job.model.seed = *seed_;
   if (lr_) job.optimizer.learning_rate = *lr_;
+  if (clip_norm_) job.optimizer.clip_norm = *clip_norm_;
   if (target_accuracy_) job.train.target_accuracy = *target_accuracy_;
   if (data_dir_) job.data_dir = *data_dir_;
   if (optimizer_) {

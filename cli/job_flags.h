@@ -24,7 +24,7 @@ class JobFlags {
   std::string job_file_;
   std::optional<uint32_t> servers_, workers_, epochs_, batch_size_, batches_per_shard_, staleness_;
   std::optional<uint64_t> train_limit_, test_limit_, seed_;
-  std::optional<float> lr_;
+  std::optional<float> lr_, clip_norm_;
   std::optional<float> target_accuracy_;
   std::optional<std::string> optimizer_, layers_, activation_, init_, consistency_, data_dir_;
 };

@@ -8,6 +8,7 @@
 #include "ps/shard.h"
 #include "scheduler/shard_pool.h"
 #include "worker/epoch_order.h"
+#include "worker/gradient_clip.h"
 #include "worker/mlp.h"
 
 namespace pst {
@@ -120,6 +121,7 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
                                                                   batch_y.data(), n, grad.data(),
                                                                   hooks));
       epoch_loss[w.epoch] += loss;
+      ClipGradientSum(grad.data(), total, n, job.optimizer.clip_norm);
       epoch_samples[w.epoch] += n;
       result.samples += n;
       for (const KeyRange& b : blocks)

@@ -282,6 +282,7 @@ Status ReadOptimizer(const toml::table& t, OptimizerSpec* o) {
   PST_RETURN_IF_ERROR(r.Float("step_gamma", &o->step_gamma));
   PST_RETURN_IF_ERROR(r.Unsigned("warmup_steps", &o->warmup_steps));
   PST_RETURN_IF_ERROR(r.Unsigned("total_steps", &o->total_steps));
+  PST_RETURN_IF_ERROR(r.Float("clip_norm", &o->clip_norm));
   return r.CheckNoUnknownKeys();
 }
 
@@ -466,6 +467,7 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "step_gamma", FormatFloat(o.step_gamma));
   AppendKey(&out, "warmup_steps", std::to_string(o.warmup_steps));
   AppendKey(&out, "total_steps", std::to_string(o.total_steps));
+  AppendKey(&out, "clip_norm", FormatFloat(o.clip_norm));
 
   const TrainSpec& t = spec.train;
   out += "\n[train]\n";

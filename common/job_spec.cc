@@ -90,6 +90,8 @@ Status ValidateOptimizerSpec(const OptimizerSpec& s) {
     if (!Finite(s.step_gamma) || s.step_gamma <= 0 || s.step_gamma > 1)
       return Status::InvalidArgument("optimizer.step_gamma: must be in (0, 1]");
   }
+  if (!Finite(s.clip_norm) || s.clip_norm < 0)
+    return Status::InvalidArgument("optimizer.clip_norm: must be >= 0 (0 = off)");
   if (s.schedule == LrSchedule::kCosine && s.total_steps <= s.warmup_steps)
     return Status::InvalidArgument("optimizer.total_steps: must be greater than warmup_steps");
   return Status::OK();

@@ -60,6 +60,12 @@ struct OptimizerSpec {
   // Defaults: 0, 10000.
   uint64_t warmup_steps = 0;
   uint64_t total_steps = 10000;
+  // Gradient clipping: if the global L2 norm (over every tensor) of a worker's
+  // mean gradient for a step exceeds this, the gradient is scaled down to it
+  // before it is pushed (per worker, as data-parallel replicas clip their own
+  // gradients). Blocks are then pushed after the whole backward pass, since the
+  // norm is only known at its end. 0 = off. Default: 0.
+  float clip_norm = 0.0f;
 };
 
 enum class Consistency : uint8_t { kBsp = 0, kAsp = 1, kSsp = 2 };

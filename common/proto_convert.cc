@@ -40,6 +40,7 @@ void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
   o.setStepGamma(os.step_gamma);
   o.setWarmupSteps(os.warmup_steps);
   o.setTotalSteps(os.total_steps);
+  o.setClipNorm(os.clip_norm);
   auto t = out.initTrain();
   const TrainSpec& ts = s.train;
   t.setBatchSize(ts.batch_size);
@@ -82,6 +83,7 @@ StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
   os.step_gamma = o.getStepGamma();
   os.warmup_steps = o.getWarmupSteps();
   os.total_steps = o.getTotalSteps();
+  os.clip_norm = o.getClipNorm();
   auto t = in.getTrain();
   TrainSpec& ts = s.train;
   ts.batch_size = t.getBatchSize();

@@ -29,6 +29,7 @@ struct OptimizerSpec {
   stepGamma @9 :Float32;
   warmupSteps @10 :UInt64;
   totalSteps @11 :UInt64;
+  clipNorm @12 :Float32;
 }
 
 struct TrainSpec {

@@ -10,6 +10,7 @@
 #include "common/model_file.h"
 #include "common/registration.h"
 #include "worker/epoch_order.h"
+#include "worker/gradient_clip.h"
 #include "worker/idx_reader.h"
 #include "worker/mlp.h"
 #include "worker/ps_client.h"
@@ -329,7 +330,11 @@ Status Worker::Run() {
       waited += std::chrono::steady_clock::now() - w0;
       return s;
     };
+    // With clipping the norm is known only at the end of the pass, so blocks
+    // are pushed then instead of as they are finished.
+    const bool clip = job.optimizer.clip_norm > 0;
     hooks.grad_ready = [&](uint64_t begin, uint64_t end) -> Status {
+      if (clip) return Status::OK();
       const auto p0 = std::chrono::steady_clock::now();
       Status s = ps->GradReady({begin, end});
       pushing += std::chrono::steady_clock::now() - p0;
@@ -342,6 +347,13 @@ Status Worker::Run() {
       break;
     }
     const double loss = *loss_or;
+    if (clip) {
+      ClipGradientSum(grad->data(), total, n, job.optimizer.clip_norm);
+      const auto p0 = std::chrono::steady_clock::now();
+      result = ps->GradReady({0, total});
+      pushing += std::chrono::steady_clock::now() - p0;
+      if (!result.ok()) break;
+    }
     result = ps->EndPush();
     if (!result.ok()) break;
     const auto t3 = std::chrono::steady_clock::now();

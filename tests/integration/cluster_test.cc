@@ -57,11 +57,13 @@ TEST_CASE("Cluster: the default job reaches 85% test accuracy in 5 epochs", "[in
 
 // Trains the same job on a cluster and in one process; BSP with a
 // deterministic schedule must give the same model.
-void CheckClusterMatchesLocal(uint32_t servers, uint32_t workers, float tolerance) {
+void CheckClusterMatchesLocal(uint32_t servers, uint32_t workers, float tolerance,
+                              float clip_norm = 0) {
   const std::string run_dir = MakeTempDir() + "/run";
   auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--servers",
                        std::to_string(servers), "--workers", std::to_string(workers), "--epochs", "2",
-                       "--train-limit", "3000", "--test-limit", "2000", "--progress", "lines"},
+                       "--train-limit", "3000", "--test-limit", "2000", "--progress", "lines",
+                       "--clip-norm", std::to_string(clip_norm)},
                       seconds(180));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
@@ -74,6 +76,7 @@ void CheckClusterMatchesLocal(uint32_t servers, uint32_t workers, float toleranc
   job.train.epochs = 2;
   job.train.train_limit = 3000;
   job.train.test_limit = 2000;
+  job.optimizer.clip_norm = clip_norm;
   auto train = LoadFashionMnist(kDataDir, true, 3000);
   auto test = LoadFashionMnist(kDataDir, false, 2000);
   REQUIRE(train.ok());
@@ -102,6 +105,12 @@ void CheckClusterMatchesLocal(uint32_t servers, uint32_t workers, float toleranc
 TEST_CASE("Cluster: 1 PS + 1 worker reproduces the in-process BSP run", "[integration]") {
   // One worker: the same floating-point operations in the same order.
   CheckClusterMatchesLocal(1, 1, 0.0f);
+}
+
+TEST_CASE("Cluster: with gradient clipping, 1 PS + 1 worker reproduces the in-process run",
+          "[integration]") {
+  // A bound well below the typical gradient norm, so clipping is active on most steps.
+  CheckClusterMatchesLocal(1, 1, 0.0f, 0.05f);
 }
 
 TEST_CASE("Cluster: 3 PS + 3 workers reproduce the in-process BSP run", "[integration]") {
