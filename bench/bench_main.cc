@@ -20,6 +20,7 @@
 #include "bench/bench_util.h"
 #include "bench/consistency_suite.h"
 #include "bench/pushpull_suite.h"
+#include "bench/time_to_accuracy_suite.h"
 #include "bench/train_suite.h"
 #include "common/log.h"
 
@@ -58,8 +59,8 @@ int main(int argc, char** argv) {
   uint32_t epochs = 2;
   std::string json_path;
   std::string bin_dir = SelfDir();
-  app.add_option("--suite", suite, "pushpull|train|consistency|all")
-      ->check(CLI::IsMember({"pushpull", "train", "consistency", "all"}))
+  app.add_option("--suite", suite, "pushpull|train|consistency|tta|all")
+      ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "all"}))
       ->capture_default_str();
   app.add_option("--iters", iters,
                  "Timed round trips per pushpull row (default: 200 for the model size, 100 for "
@@ -113,6 +114,13 @@ int main(int argc, char** argv) {
     pst::Status c = pst::bench::RunConsistencySuite(cc, report).WithContext("consistency");
     if (!c.ok()) report.summary.push_back("consistency: FAILED (" + c.ToString() + ")");
     if (s.ok()) s = c;
+  }
+  if (suite == "tta" || suite == "all") {
+    pst::bench::TimeToAccuracyConfig tc;
+    tc.bin_dir = bin_dir;
+    pst::Status t = pst::bench::RunTimeToAccuracySuite(tc, report).WithContext("tta");
+    if (!t.ok()) report.summary.push_back("tta: FAILED (" + t.ToString() + ")");
+    if (s.ok()) s = t;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
