@@ -1,0 +1,162 @@
+// pst::ParamStore: durable checkpoints of one PS shard (parameters plus
+// optimizer state), taken in two phases so the scheduler can make a checkpoint
+// count only once every shard has written it:
+//
+//   phase 1  WriteCheckpoint(m, blocks)   every shard, at clock boundary m.clock;
+//                                         durable, but not yet "committed";
+//   phase 2  CommitCheckpoint(id)         once the scheduler has recorded that
+//                                         all shards finished phase 1;
+//   abort    DeleteCheckpoint(id)         if the round failed.
+//
+// Recovery: a restarted PS asks the scheduler which checkpoint is complete, then
+// calls CommitCheckpoint(id) (idempotent; this covers a crash after the
+// scheduler's decision but before the commit reached this shard) and
+// ReadCheckpoint(id). Only committed checkpoints can be read.
+//
+// Implementations: RocksDbParamStore (ps/rocksdb_param_store.h) and
+// MemoryParamStore (ps/memory_param_store.h, for tests). Both validate the
+// same way, so tests can run against either.
+//
+// Thread-compatibility: a ParamStore is not thread-safe; the caller serialises
+// all calls on one object (the PS owns one store per shard and calls it from
+// one thread). Calls block on disk I/O.
+//
+// Errors: kInvalidArgument (bad arguments), kNotFound (unknown or uncommitted
+// id), kAlreadyExists (id written before), kDataLoss (stored data is corrupt or
+// inconsistent), kUnavailable (storage I/O failed or the database is locked;
+// the call may be retried), kResourceExhausted (disk full), kInternal.
+// No exceptions escape.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "common/key_range.h"
+#include "common/status.h"
+
+namespace pst {
+
+// One block of a shard: its values and the optimizer slots beside them.
+struct BlockState {
+  KeyRange keys;
+  uint64_t version = 0;          // clocks/updates applied to the block
+  uint64_t optimizer_steps = 0;  // optimizer steps taken (LR schedule position)
+  std::vector<float> values;     // keys.size() floats
+  // One vector of keys.size() floats per slot, in the order of
+  // CheckpointManifest::slot_names (Optimizer::SlotNames()).
+  std::vector<std::vector<float>> slots;
+
+  bool operator==(const BlockState&) const = default;  // float ==, not bit-exact
+};
+
+// What a checkpoint holds. Stored next to the blocks and checked against them
+// when the checkpoint is read.
+struct CheckpointManifest {
+  uint64_t checkpoint_id = 0;           // chosen by the scheduler; increasing, not contiguous
+  uint64_t clock = 0;                   // the clock boundary the checkpoint was taken at
+  std::string job_fingerprint;          // identifies job + model; a restore compares it
+  KeyRange range;                       // the shard's key range; the blocks tile it
+  std::vector<std::string> slot_names;  // optimizer slot names, same for every block
+  uint64_t num_blocks = 0;
+
+  bool operator==(const CheckpointManifest&) const = default;
+};
+
+class ParamStore {
+ public:
+  virtual ~ParamStore() = default;
+
+  // Phase 1: stores checkpoint m.checkpoint_id (manifest and all blocks,
+  // atomically and durably) without committing it.
+  // kInvalidArgument unless ValidateCheckpoint(m, blocks) is OK;
+  // kAlreadyExists if that id was written before (committed or not).
+  virtual Status WriteCheckpoint(const CheckpointManifest& m,
+                                 const std::vector<BlockState>& blocks) = 0;
+
+  // Phase 2: marks a written checkpoint committed, durably. Idempotent: OK if
+  // it is already committed. kNotFound if the id was never written (or deleted).
+  virtual Status CommitCheckpoint(uint64_t checkpoint_id) = 0;
+
+  // Drops a checkpoint (committed or not) and its data, e.g. after an aborted
+  // round. Idempotent: OK if the id does not exist.
+  virtual Status DeleteCheckpoint(uint64_t checkpoint_id) = 0;
+
+  // Ids of committed checkpoints, ascending.
+  virtual StatusOr<std::vector<uint64_t>> ListCommitted() = 0;
+  // Ids of written but uncommitted checkpoints, ascending.
+  virtual StatusOr<std::vector<uint64_t>> ListUncommitted() = 0;
+
+  // Reads a committed checkpoint. kNotFound if the id is absent or not
+  // committed; kDataLoss if the stored data is corrupt or inconsistent (a
+  // checksum mismatch, a missing or extra block, wrong sizes, a manifest that
+  // does not match its blocks).
+  virtual StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> ReadCheckpoint(
+      uint64_t checkpoint_id) = 0;
+
+  // Keeps the newest `keep` committed checkpoints and deletes older committed
+  // ones, plus uncommitted ones older than the newest committed (uncommitted
+  // ones newer than that may still be committed by a round in flight).
+  // kInvalidArgument if keep == 0 (that would leave nothing to restore).
+  virtual Status Prune(size_t keep) = 0;
+};
+
+// OK if `blocks` is a well-formed checkpoint for `m`: m.range is not inverted;
+// there are m.num_blocks blocks, non-empty, in key order, tiling m.range
+// exactly; every block has keys.size() values and one keys.size()-float slot
+// per slot name; slot names are non-empty and distinct. Otherwise
+// kInvalidArgument naming the first problem. Writers call it on their input;
+// readers call it on what they read and report a failure as kDataLoss.
+inline Status ValidateCheckpoint(const CheckpointManifest& m,
+                                 const std::vector<BlockState>& blocks) {
+  const std::string id = "checkpoint " + std::to_string(m.checkpoint_id) + ": ";
+  if (m.range.end < m.range.begin) return Status::InvalidArgument(id + "inverted key range");
+  std::unordered_set<std::string> names;
+  for (const std::string& name : m.slot_names) {
+    if (name.empty()) return Status::InvalidArgument(id + "empty slot name");
+    if (!names.insert(name).second)
+      return Status::InvalidArgument(id + "duplicate slot name '" + name + "'");
+  }
+  if (blocks.size() != m.num_blocks) {
+    return Status::InvalidArgument(id + "manifest says " + std::to_string(m.num_blocks) +
+                                   " blocks, got " + std::to_string(blocks.size()));
+  }
+  uint64_t next = m.range.begin;
+  for (size_t i = 0; i < blocks.size(); ++i) {
+    const BlockState& b = blocks[i];
+    const std::string where = id + "block " + std::to_string(i) + " [" +
+                              std::to_string(b.keys.begin) + ", " + std::to_string(b.keys.end) +
+                              "): ";
+    if (b.keys.empty()) return Status::InvalidArgument(where + "empty or inverted");
+    if (b.keys.begin != next) {
+      return Status::InvalidArgument(where + "expected to start at " + std::to_string(next) +
+                                     " (blocks must tile the shard range in order)");
+    }
+    if (b.keys.end > m.range.end) return Status::InvalidArgument(where + "past the shard range");
+    if (b.values.size() != b.keys.size()) {
+      return Status::InvalidArgument(where + std::to_string(b.values.size()) + " values, want " +
+                                     std::to_string(b.keys.size()));
+    }
+    if (b.slots.size() != m.slot_names.size()) {
+      return Status::InvalidArgument(where + std::to_string(b.slots.size()) + " slots, want " +
+                                     std::to_string(m.slot_names.size()));
+    }
+    for (size_t s = 0; s < b.slots.size(); ++s) {
+      if (b.slots[s].size() != b.keys.size()) {
+        return Status::InvalidArgument(where + "slot '" + m.slot_names[s] + "' has " +
+                                       std::to_string(b.slots[s].size()) + " floats, want " +
+                                       std::to_string(b.keys.size()));
+      }
+    }
+    next = b.keys.end;
+  }
+  if (next != m.range.end) {
+    return Status::InvalidArgument(id + "blocks end at " + std::to_string(next) +
+                                   ", shard range ends at " + std::to_string(m.range.end));
+  }
+  return Status::OK();
+}
+
+}  // namespace pst

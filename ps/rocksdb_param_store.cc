@@ -1,0 +1,525 @@
+#include "ps/rocksdb_param_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/iterator.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/status.h>
+#include <rocksdb/write_batch.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <bit>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <iterator>
+#include <string_view>
+#include <system_error>
+
+namespace pst {
+namespace {
+
+static_assert(std::endian::native == std::endian::little,
+              "the param store encodes floats and integers as little-endian bytes");
+
+constexpr std::string_view kFormatKey = "meta/format";
+constexpr std::string_view kFormatValue = "pstrain-param-store/1";
+constexpr std::string_view kManifestPrefix = "manifest/";
+constexpr std::string_view kBlockPrefix = "block/";
+constexpr std::string_view kCommittedPrefix = "committed/";
+constexpr uint32_t kFormatVersion = 1;
+constexpr char kManifestMagic[4] = {'P', 'S', 'T', 'M'};
+constexpr char kBlockMagic[4] = {'P', 'S', 'T', 'B'};
+constexpr char kCommitMagic[4] = {'P', 'S', 'T', 'C'};
+// Bounds checked while decoding, so corrupt lengths cannot trigger huge allocations.
+constexpr uint32_t kMaxSlots = 1024;
+constexpr uint32_t kMaxStringBytes = 1 << 20;
+
+// The one place a rocksdb::Status becomes a pst::Status. `what` names the
+// operation; every message names the database path.
+Status FromRocks(const rocksdb::Status& s, const std::string& path, std::string_view what) {
+  if (s.ok()) return Status::OK();
+  const std::string text = s.ToString();
+  const std::string msg = std::string(what) + " (rocksdb at " + path + "): " + text;
+  if (s.IsIOError()) {
+    // RocksDB reports a held LOCK file as an IOError: "lock hold by current
+    // process" within this process, "While lock file: .../LOCK" across processes.
+    if (text.find("/LOCK") != std::string::npos || text.find("lock hold") != std::string::npos) {
+      return Status::Unavailable("database at " + path +
+                                 " is in use by another process (lock held): " + text);
+    }
+    if (s.IsNoSpace()) return Status::ResourceExhausted(msg);
+    return Status::Unavailable(msg);
+  }
+  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
+  if (s.IsCorruption()) return Status::DataLoss(msg);
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+  return Status::Internal(msg);
+}
+
+std::string Hex16(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return std::string(buf, 16);
+}
+
+bool ParseHex16(std::string_view s, uint64_t* out) {
+  if (s.size() != 16) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    uint64_t d;
+    if (c >= '0' && c <= '9') {
+      d = static_cast<uint64_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      d = static_cast<uint64_t>(c - 'a' + 10);
+    } else {
+      return false;
+    }
+    v = (v << 4) | d;
+  }
+  *out = v;
+  return true;
+}
+
+// "block/<id>/" and the first key after every key with that prefix.
+std::string BlockPrefix(uint64_t id) { return std::string(kBlockPrefix) + Hex16(id) + "/"; }
+std::string PrefixEnd(std::string prefix) {
+  prefix.back() = static_cast<char>(prefix.back() + 1);  // every prefix here ends in '/'
+  return prefix;
+}
+
+uint32_t Crc32(const char* p, size_t n) {
+  return static_cast<uint32_t>(crc32_z(0L, reinterpret_cast<const Bytef*>(p), n));
+}
+
+class Encoder {
+ public:
+  explicit Encoder(std::string* out) : out_(out) {}
+  void Raw(const void* p, size_t n) { out_->append(static_cast<const char*>(p), n); }
+  void U32(uint32_t v) { Raw(&v, sizeof v); }
+  void U64(uint64_t v) { Raw(&v, sizeof v); }
+  void Str(const std::string& s) {
+    U32(static_cast<uint32_t>(s.size()));
+    Raw(s.data(), s.size());
+  }
+  void Floats(const std::vector<float>& v) { Raw(v.data(), v.size() * sizeof(float)); }
+  void Header(const char (&magic)[4]) {
+    Raw(magic, 4);
+    U32(kFormatVersion);
+  }
+  // Appends the CRC of everything written so far.
+  void Finish() { U32(Crc32(out_->data(), out_->size())); }
+
+ private:
+  std::string* out_;
+};
+
+class Decoder {
+ public:
+  Decoder(const char* p, size_t n) : p_(p), left_(n) {}
+  bool Raw(void* dst, size_t n) {
+    if (n > left_) return false;
+    if (n != 0) std::memcpy(dst, p_, n);
+    p_ += n;
+    left_ -= n;
+    return true;
+  }
+  bool U32(uint32_t* v) { return Raw(v, sizeof *v); }
+  bool U64(uint64_t* v) { return Raw(v, sizeof *v); }
+  bool Str(std::string* s) {
+    uint32_t n;
+    if (!U32(&n) || n > kMaxStringBytes || n > left_) return false;
+    s->assign(p_, n);
+    p_ += n;
+    left_ -= n;
+    return true;
+  }
+  size_t left() const { return left_; }
+
+ private:
+  const char* p_;
+  size_t left_;
+};
+
+// Checks the CRC, magic and format version of `value`; on success returns a
+// Decoder over the body (between the header and the CRC).
+StatusOr<Decoder> OpenFramed(std::string_view value, const char (&magic)[4]) {
+  constexpr size_t kHeader = 8;
+  if (value.size() < kHeader + 4) {
+    return Status::DataLoss("value of " + std::to_string(value.size()) + " bytes is truncated");
+  }
+  const size_t body_end = value.size() - 4;
+  uint32_t stored;
+  std::memcpy(&stored, value.data() + body_end, 4);
+  if (stored != Crc32(value.data(), body_end)) return Status::DataLoss("checksum mismatch");
+  if (std::memcmp(value.data(), magic, 4) != 0) return Status::DataLoss("wrong record type");
+  uint32_t version;
+  std::memcpy(&version, value.data() + 4, 4);
+  if (version != kFormatVersion) {
+    return Status::DataLoss("unknown record format " + std::to_string(version));
+  }
+  return Decoder(value.data() + kHeader, body_end - kHeader);
+}
+
+std::string EncodeManifest(const CheckpointManifest& m) {
+  std::string out;
+  Encoder e(&out);
+  e.Header(kManifestMagic);
+  e.U64(m.checkpoint_id);
+  e.U64(m.clock);
+  e.U64(m.range.begin);
+  e.U64(m.range.end);
+  e.U64(m.num_blocks);
+  e.Str(m.job_fingerprint);
+  e.U32(static_cast<uint32_t>(m.slot_names.size()));
+  for (const std::string& name : m.slot_names) e.Str(name);
+  e.Finish();
+  return out;
+}
+
+StatusOr<CheckpointManifest> DecodeManifest(std::string_view value) {
+  PST_ASSIGN_OR_RETURN(Decoder d, OpenFramed(value, kManifestMagic));
+  CheckpointManifest m;
+  uint32_t num_slots;
+  if (!d.U64(&m.checkpoint_id) || !d.U64(&m.clock) || !d.U64(&m.range.begin) ||
+      !d.U64(&m.range.end) || !d.U64(&m.num_blocks) || !d.Str(&m.job_fingerprint) ||
+      !d.U32(&num_slots) || num_slots > kMaxSlots) {
+    return Status::DataLoss("malformed manifest");
+  }
+  m.slot_names.resize(num_slots);
+  for (std::string& name : m.slot_names) {
+    if (!d.Str(&name)) return Status::DataLoss("malformed manifest slot names");
+  }
+  if (d.left() != 0) return Status::DataLoss("trailing bytes in manifest");
+  return m;
+}
+
+std::string EncodeBlock(uint64_t checkpoint_id, const BlockState& b) {
+  std::string out;
+  out.reserve(4 + 4 + 5 * 8 + 8 + (b.values.size() * (1 + b.slots.size())) * sizeof(float) + 4);
+  Encoder e(&out);
+  e.Header(kBlockMagic);
+  e.U64(checkpoint_id);
+  e.U64(b.keys.begin);
+  e.U64(b.keys.end);
+  e.U64(b.version);
+  e.U64(b.optimizer_steps);
+  e.U32(static_cast<uint32_t>(b.slots.size()));
+  e.U32(0);  // reserved
+  e.Floats(b.values);
+  for (const std::vector<float>& slot : b.slots) e.Floats(slot);
+  e.Finish();
+  return out;
+}
+
+// Decodes a block value; *checkpoint_id is the id recorded inside it.
+StatusOr<BlockState> DecodeBlock(std::string_view value, uint64_t* checkpoint_id) {
+  PST_ASSIGN_OR_RETURN(Decoder d, OpenFramed(value, kBlockMagic));
+  BlockState b;
+  uint32_t num_slots, reserved;
+  if (!d.U64(checkpoint_id) || !d.U64(&b.keys.begin) || !d.U64(&b.keys.end) || !d.U64(&b.version) ||
+      !d.U64(&b.optimizer_steps) || !d.U32(&num_slots) || !d.U32(&reserved) ||
+      num_slots > kMaxSlots || b.keys.end < b.keys.begin) {
+    return Status::DataLoss("malformed block header");
+  }
+  const uint64_t n = b.keys.size();
+  // Exactly (1 + num_slots) * n floats must remain; check without overflow.
+  const size_t left = d.left();
+  if (left % sizeof(float) != 0 ||
+      (n == 0 ? left != 0
+              : (left / sizeof(float)) % n != 0 || left / sizeof(float) / n != 1 + num_slots)) {
+    return Status::DataLoss("block [" + std::to_string(b.keys.begin) + ", " +
+                            std::to_string(b.keys.end) + ") with " + std::to_string(num_slots) +
+                            " slots has " + std::to_string(left) + " bytes of floats");
+  }
+  b.values.resize(n);
+  (void)d.Raw(b.values.data(), n * sizeof(float));  // size checked above
+  b.slots.resize(num_slots);
+  for (std::vector<float>& slot : b.slots) {
+    slot.resize(n);
+    (void)d.Raw(slot.data(), n * sizeof(float));
+  }
+  return b;
+}
+
+std::string EncodeCommit(uint64_t checkpoint_id) {
+  std::string out;
+  Encoder e(&out);
+  e.Header(kCommitMagic);
+  e.U64(checkpoint_id);
+  e.Finish();
+  return out;
+}
+
+StatusOr<uint64_t> DecodeCommit(std::string_view value) {
+  PST_ASSIGN_OR_RETURN(Decoder d, OpenFramed(value, kCommitMagic));
+  uint64_t id;
+  if (!d.U64(&id) || d.left() != 0) return Status::DataLoss("malformed commit marker");
+  return id;
+}
+
+std::string_view View(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+// Adds the deletion of every key of checkpoint `id` to `batch`.
+void AddDeletes(rocksdb::WriteBatch* batch, uint64_t id, std::string* error) {
+  rocksdb::Status s = batch->Delete(RocksDbParamStore::CommittedKey(id));
+  if (s.ok()) s = batch->Delete(RocksDbParamStore::ManifestKey(id));
+  if (s.ok()) s = batch->DeleteRange(BlockPrefix(id), PrefixEnd(BlockPrefix(id)));
+  if (!s.ok()) *error = s.ToString();
+}
+
+}  // namespace
+
+std::string RocksDbParamStore::ManifestKey(uint64_t checkpoint_id) {
+  return std::string(kManifestPrefix) + Hex16(checkpoint_id);
+}
+std::string RocksDbParamStore::BlockKey(uint64_t checkpoint_id, uint64_t first_key) {
+  return BlockPrefix(checkpoint_id) + Hex16(first_key);
+}
+std::string RocksDbParamStore::CommittedKey(uint64_t checkpoint_id) {
+  return std::string(kCommittedPrefix) + Hex16(checkpoint_id);
+}
+
+RocksDbParamStore::RocksDbParamStore(RocksDbParamStoreOptions options,
+                                     std::unique_ptr<rocksdb::DB> db)
+    : options_(std::move(options)), db_(std::move(db)) {}
+
+RocksDbParamStore::~RocksDbParamStore() {
+  if (db_) {
+    // Every write was already synced (or sync_writes is off on purpose); a
+    // failing close loses nothing that a caller was told is durable.
+    rocksdb::Status s = db_->Close();
+    (void)s;
+  }
+}
+
+StatusOr<std::unique_ptr<RocksDbParamStore>> RocksDbParamStore::Open(
+    const RocksDbParamStoreOptions& options) {
+  const std::string& path = options.path;
+  if (path.empty()) return Status::InvalidArgument("param store: empty database path");
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (options.create_if_missing) {
+    fs::create_directories(path, ec);
+    if (ec) {
+      std::string msg = "param store: cannot create directory " + path + ": " + ec.message();
+      if (ec == std::errc::permission_denied)
+        return Status(StatusCode::kPermissionDenied, std::move(msg));
+      return Status::Unavailable(std::move(msg));
+    }
+  } else if (!fs::exists(fs::path(path) / "CURRENT", ec)) {
+    return Status::NotFound("param store: no database at " + path +
+                            " (and create_if_missing is false)");
+  }
+
+  rocksdb::Options ro;
+  ro.create_if_missing = options.create_if_missing;
+  ro.paranoid_checks = true;
+  ro.keep_log_file_num = 4;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(ro, path, &raw);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (!s.ok()) return FromRocks(s, path, "param store: open");
+
+  // Refuse a database that is not ours, or of another format version.
+  std::string format;
+  s = db->Get(rocksdb::ReadOptions(), kFormatKey, &format);
+  if (s.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+    it->SeekToFirst();
+    if (it->Valid()) {
+      return Status::FailedPrecondition("param store: " + path +
+                                        " holds a RocksDB database that is not a param store");
+    }
+    PST_RETURN_IF_ERROR(FromRocks(it->status(), path, "param store: open"));
+    rocksdb::WriteOptions wo;
+    wo.sync = options.sync_writes;
+    PST_RETURN_IF_ERROR(
+        FromRocks(db->Put(wo, kFormatKey, kFormatValue), path, "param store: write format"));
+  } else if (!s.ok()) {
+    return FromRocks(s, path, "param store: open");
+  } else if (format != kFormatValue) {
+    return Status::FailedPrecondition("param store: " + path + " has format '" + format +
+                                      "'; this build reads '" + std::string(kFormatValue) + "'");
+  }
+  return std::unique_ptr<RocksDbParamStore>(new RocksDbParamStore(options, std::move(db)));
+}
+
+Status RocksDbParamStore::Exists(const std::string& key) {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), key, &value);
+  if (s.IsNotFound()) return Status::NotFound(key);
+  return FromRocks(s, path(), "param store: read " + key);
+}
+
+Status RocksDbParamStore::WriteCheckpoint(const CheckpointManifest& m,
+                                          const std::vector<BlockState>& blocks) {
+  PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks));
+  return TEST_WriteCheckpointUnchecked(m, blocks);
+}
+
+Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest& m,
+                                                        const std::vector<BlockState>& blocks) {
+  const uint64_t id = m.checkpoint_id;
+  const std::string what = "param store: write checkpoint " + std::to_string(id);
+  Status exists = Exists(ManifestKey(id));
+  if (exists.ok()) {
+    return Status::AlreadyExists("checkpoint " + std::to_string(id) + " already exists in " +
+                                 path());
+  }
+  if (exists.code() != StatusCode::kNotFound) return exists;
+
+  rocksdb::WriteBatch batch;
+  // Clear any stray keys of this id first (ops in a batch apply in order).
+  std::string error;
+  AddDeletes(&batch, id, &error);
+  rocksdb::Status s = error.empty() ? batch.Put(ManifestKey(id), EncodeManifest(m))
+                                    : rocksdb::Status::InvalidArgument(error);
+  for (size_t i = 0; s.ok() && i < blocks.size(); ++i) {
+    s = batch.Put(BlockKey(id, blocks[i].keys.begin), EncodeBlock(id, blocks[i]));
+  }
+  if (!s.ok()) return FromRocks(s, path(), what);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  return FromRocks(db_->Write(wo, &batch), path(), what);
+}
+
+Status RocksDbParamStore::CommitCheckpoint(uint64_t checkpoint_id) {
+  Status exists = Exists(ManifestKey(checkpoint_id));
+  if (exists.code() == StatusCode::kNotFound) {
+    return Status::NotFound("cannot commit checkpoint " + std::to_string(checkpoint_id) + " in " +
+                            path() + ": it was never written (or was deleted)");
+  }
+  PST_RETURN_IF_ERROR(exists);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  return FromRocks(db_->Put(wo, CommittedKey(checkpoint_id), EncodeCommit(checkpoint_id)), path(),
+                   "param store: commit checkpoint " + std::to_string(checkpoint_id));
+}
+
+Status RocksDbParamStore::DeleteCheckpoint(uint64_t checkpoint_id) {
+  const std::string what = "param store: delete checkpoint " + std::to_string(checkpoint_id);
+  rocksdb::WriteBatch batch;
+  std::string error;
+  AddDeletes(&batch, checkpoint_id, &error);
+  if (!error.empty()) return Status::Internal(what + ": " + error);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  return FromRocks(db_->Write(wo, &batch), path(), what);
+}
+
+StatusOr<std::vector<uint64_t>> RocksDbParamStore::ListIds(const std::string& prefix) {
+  const std::string end = PrefixEnd(prefix);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::vector<uint64_t> ids;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    std::string_view key = View(it->key());
+    uint64_t id;
+    if (!key.starts_with(prefix) || !ParseHex16(key.substr(prefix.size()), &id)) {
+      return Status::DataLoss("param store: malformed key '" + std::string(key) + "' in " + path());
+    }
+    ids.push_back(id);
+  }
+  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: list " + prefix));
+  return ids;  // ascending: fixed-width hex sorts numerically
+}
+
+StatusOr<std::vector<uint64_t>> RocksDbParamStore::ListCommitted() {
+  return ListIds(std::string(kCommittedPrefix));
+}
+
+StatusOr<std::vector<uint64_t>> RocksDbParamStore::ListUncommitted() {
+  PST_ASSIGN_OR_RETURN(std::vector<uint64_t> written, ListIds(std::string(kManifestPrefix)));
+  PST_ASSIGN_OR_RETURN(std::vector<uint64_t> committed, ListCommitted());
+  std::vector<uint64_t> out;
+  std::set_difference(written.begin(), written.end(), committed.begin(), committed.end(),
+                      std::back_inserter(out));
+  return out;
+}
+
+StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamStore::ReadCheckpoint(
+    uint64_t checkpoint_id) {
+  const std::string ctx = "param store " + path() + ": checkpoint " + std::to_string(checkpoint_id);
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;  // a restore reads everything once
+
+  std::string value;
+  rocksdb::Status s = db_->Get(ro, CommittedKey(checkpoint_id), &value);
+  if (s.IsNotFound()) return Status::NotFound(ctx + " is not committed (or does not exist)");
+  PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read commit marker"));
+  StatusOr<uint64_t> marked = DecodeCommit(value);
+  if (!marked.ok()) return marked.status().WithContext(ctx + ": commit marker");
+  if (*marked != checkpoint_id) {
+    return Status::DataLoss(ctx + ": commit marker names checkpoint " + std::to_string(*marked));
+  }
+
+  s = db_->Get(ro, ManifestKey(checkpoint_id), &value);
+  if (s.IsNotFound()) return Status::DataLoss(ctx + " is committed but its manifest is missing");
+  PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read manifest"));
+  StatusOr<CheckpointManifest> manifest = DecodeManifest(value);
+  if (!manifest.ok()) return manifest.status().WithContext(ctx + ": manifest");
+  if (manifest->checkpoint_id != checkpoint_id) {
+    return Status::DataLoss(ctx + ": manifest names checkpoint " +
+                            std::to_string(manifest->checkpoint_id));
+  }
+
+  const std::string prefix = BlockPrefix(checkpoint_id);
+  const std::string end = PrefixEnd(prefix);
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  std::vector<BlockState> blocks;
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    std::string_view key = View(it->key());
+    uint64_t first_key;
+    if (!key.starts_with(prefix) || !ParseHex16(key.substr(prefix.size()), &first_key)) {
+      return Status::DataLoss(ctx + ": malformed block key '" + std::string(key) + "'");
+    }
+    if (blocks.size() == manifest->num_blocks) {
+      return Status::DataLoss(ctx + ": more blocks stored than the manifest's " +
+                              std::to_string(manifest->num_blocks));
+    }
+    uint64_t block_ckpt = 0;
+    StatusOr<BlockState> block = DecodeBlock(View(it->value()), &block_ckpt);
+    if (!block.ok()) return block.status().WithContext(ctx + ": block " + std::string(key));
+    if (block_ckpt != checkpoint_id || block->keys.begin != first_key) {
+      return Status::DataLoss(ctx + ": block " + std::string(key) +
+                              " holds data of another checkpoint or key");
+    }
+    blocks.push_back(std::move(block).value());
+  }
+  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: read blocks"));
+  Status valid = ValidateCheckpoint(*manifest, blocks);
+  if (!valid.ok())
+    return Status::DataLoss("param store " + path() + ": inconsistent " + valid.message());
+  return std::make_pair(std::move(manifest).value(), std::move(blocks));
+}
+
+Status RocksDbParamStore::Prune(size_t keep) {
+  if (keep == 0) return Status::InvalidArgument("Prune: keep must be at least 1");
+  PST_ASSIGN_OR_RETURN(std::vector<uint64_t> committed, ListCommitted());
+  if (committed.empty()) return Status::OK();
+  PST_ASSIGN_OR_RETURN(std::vector<uint64_t> uncommitted, ListUncommitted());
+  std::vector<uint64_t> drop;
+  if (committed.size() > keep) drop.assign(committed.begin(), committed.end() - keep);
+  for (uint64_t id : uncommitted)
+    if (id < committed.back()) drop.push_back(id);
+  if (drop.empty()) return Status::OK();
+
+  rocksdb::WriteBatch batch;
+  std::string error;
+  for (uint64_t id : drop) AddDeletes(&batch, id, &error);
+  if (!error.empty()) return Status::Internal("param store: prune: " + error);
+  rocksdb::WriteOptions wo;
+  wo.sync = options_.sync_writes;
+  return FromRocks(db_->Write(wo, &batch), path(), "param store: prune");
+}
+
+}  // namespace pst

@@ -1,0 +1,108 @@
+// pst::RocksDbParamStore: a ParamStore kept in one RocksDB database (one
+// directory per PS shard). Not thread-safe (see ps/param_store.h); RocksDB's
+// own file lock keeps a second process (or a second store in this process)
+// from opening the same directory.
+//
+// Key layout (ids and keys as 16 lower-case hex digits, so that byte order is
+// numeric order):
+//   "meta/format"                  "pstrain-param-store/1" (refuses other formats)
+//   "manifest/<id>"                encoded CheckpointManifest
+//   "block/<id>/<first key>"       encoded BlockState
+//   "committed/<id>"               commit marker (its presence is the commit)
+// A checkpoint's manifest and blocks are written in one atomic WriteBatch, so
+// a manifest implies all its blocks; the commit marker is a separate write.
+//
+// Value encoding, little-endian (the code static_asserts a little-endian host),
+// every value ending in the CRC-32 (zlib) of all bytes before it:
+//   manifest: "PSTM" u32 format=1 | u64 id, clock, range.begin, range.end,
+//             num_blocks | u32 len + fingerprint bytes | u32 slot count, then
+//             per slot u32 len + name bytes | u32 crc
+//   block:    "PSTB" u32 format=1 | u64 checkpoint id, keys.begin, keys.end,
+//             version, optimizer_steps | u32 slot count | u32 reserved=0 |
+//             values then each slot (keys.size() f32 each) | u32 crc
+//   commit:   "PSTC" u32 format=1 | u64 id | u32 crc
+// A value that fails its CRC, its framing or the ids in its key reads as
+// kDataLoss.
+//
+// Memory: WriteCheckpoint builds one WriteBatch holding the whole encoded
+// checkpoint (about one extra copy of the shard's state).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "ps/param_store.h"
+
+namespace rocksdb {
+class DB;
+}  // namespace rocksdb
+
+namespace pst {
+
+struct RocksDbParamStoreOptions {
+  // Directory of the database (one per shard). Required.
+  std::string path;
+  // Create the directory (with parents) and the database if missing; otherwise
+  // Open returns kNotFound for a missing database. Default: true.
+  bool create_if_missing = true;
+  // fsync the write-ahead log on every checkpoint write, commit and delete, so
+  // a returned OK survives a machine crash. false only for tests and
+  // benchmarks (then OK survives a process crash only). Default: true.
+  bool sync_writes = true;
+};
+
+class RocksDbParamStore final : public ParamStore {
+ public:
+  // Opens (or creates) the store at options.path. Errors: kInvalidArgument
+  // (empty path), kNotFound (missing and !create_if_missing), kUnavailable
+  // ("database at PATH is in use by another process (lock held)", or an I/O
+  // error), kPermissionDenied (cannot create the directory), kFailedPrecondition
+  // (the directory holds a RocksDB database that is not a param store, or one
+  // of another format version), kDataLoss (RocksDB reports corruption).
+  static StatusOr<std::unique_ptr<RocksDbParamStore>> Open(const RocksDbParamStoreOptions& options);
+
+  // Closes the database (no further sync needed: every write was synced).
+  ~RocksDbParamStore() override;
+  RocksDbParamStore(const RocksDbParamStore&) = delete;
+  RocksDbParamStore& operator=(const RocksDbParamStore&) = delete;
+
+  Status WriteCheckpoint(const CheckpointManifest& m,
+                         const std::vector<BlockState>& blocks) override;
+  Status CommitCheckpoint(uint64_t checkpoint_id) override;
+  Status DeleteCheckpoint(uint64_t checkpoint_id) override;
+  StatusOr<std::vector<uint64_t>> ListCommitted() override;
+  StatusOr<std::vector<uint64_t>> ListUncommitted() override;
+  StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> ReadCheckpoint(
+      uint64_t checkpoint_id) override;
+  Status Prune(size_t keep) override;
+
+  const std::string& path() const { return options_.path; }
+
+  // The keys of the layout above (for tools and tests that open the database
+  // directly).
+  static std::string ManifestKey(uint64_t checkpoint_id);
+  static std::string BlockKey(uint64_t checkpoint_id, uint64_t first_key);
+  static std::string CommittedKey(uint64_t checkpoint_id);
+
+  // Stores a checkpoint without validating it (kAlreadyExists still applies),
+  // so tests can check that ReadCheckpoint reports inconsistent data.
+  Status TEST_WriteCheckpointUnchecked(const CheckpointManifest& m,
+                                       const std::vector<BlockState>& blocks);
+
+ private:
+  RocksDbParamStore(RocksDbParamStoreOptions options, std::unique_ptr<rocksdb::DB> db);
+  // Ids parsed from the keys "<prefix><id>" (ascending); kDataLoss for a
+  // malformed key.
+  StatusOr<std::vector<uint64_t>> ListIds(const std::string& prefix);
+  // OK if `key` exists, kNotFound if not, else the translated error.
+  Status Exists(const std::string& key);
+
+  RocksDbParamStoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+}  // namespace pst
