@@ -18,8 +18,11 @@
 
 #include "cli/child_process.h"
 #include "cli/progress.h"
+#include "cli/report_command.h"
+#include "cli/run_history.h"
 #include "common/channel.h"
 #include "common/job_file.h"
+#include "scheduler/admin_snapshot.h"
 #include "worker/idx_reader.h"
 
 namespace pst {
@@ -147,10 +150,37 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                             job.train.epochs));
   progress.Line("run directory: " + result.run_dir);
 
+  // The metrics history (metrics.jsonl) and, at the end, its plots. A history
+  // we cannot write costs the plots, not the job.
+  std::unique_ptr<RunHistory> history;
+  if (auto h = RunHistory::Open(result.run_dir + "/metrics.jsonl"); h.ok()) {
+    history = std::move(h).value();
+  } else {
+    progress.Line("warning: " + h.status().message() + "; no metrics history or plots for this run");
+  }
+  auto record = [&](const nlohmann::json& line) {
+    if (!history) return;
+    Status hs = history->Append(line);
+    if (!hs.ok()) {
+      progress.Line("warning: " + hs.message() + "; the metrics history stops here");
+      history.reset();
+    }
+  };
+  auto write_plots = [&] {
+    auto lines = ReadRunHistory(result.run_dir + "/metrics.jsonl");
+    if (!lines.ok()) return;
+    Status ps = WriteRunPlots(result.run_dir, *lines);
+    if (ps.ok())
+      progress.Line(fmt::format("plots: {0}/loss.svg, {0}/accuracy.svg, {0}/throughput.svg", result.run_dir));
+    else
+      progress.Line("warning: " + ps.message());
+  };
+
   std::vector<Proc> procs;
   auto fail = [&](Status s) -> Status {
     progress.Finish();
     StopAll(procs, std::chrono::milliseconds(3000));
+    write_plots();
     return s;
   };
   auto spawn = [&](const std::string& name, const std::string& bin,
@@ -210,6 +240,12 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   double elapsed_s = 0;
   uint64_t pending_status = 0;
   auto last_query = Clock::now() - std::chrono::seconds(1);
+  // The workers' totals at the last metrics line: each line's loss and
+  // samples/s cover the samples since the previous one.
+  auto last_record = Clock::now() - std::chrono::seconds(1);
+  double record_elapsed = 0;
+  uint64_t record_samples = 0;
+  double record_loss_sum = 0;
 
   while (true) {
     if (interrupted) {
@@ -262,6 +298,40 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
           last_loss_sum = loss_sum;
           last_rate_time = now;
         }
+        // One progress line a second (and the final state).
+        if (now - last_record >= std::chrono::seconds(1) || state == proto::JobState::DONE ||
+            state == proto::JobState::FAILED) {
+          last_record = now;
+          nlohmann::json line_loss, line_rate = 0.0;
+          if (samples > record_samples) {
+            line_loss = (loss_sum - record_loss_sum) / double(samples - record_samples);
+            // Over training time (which starts at the first lease, not at launch).
+            line_rate = (samples - record_samples) / std::max(1e-3, elapsed_s - record_elapsed);
+          }
+          record_samples = samples;
+          record_loss_sum = loss_sum;
+          record_elapsed = elapsed_s;
+          nlohmann::json line{{"type", "progress"},
+                              {"t", std::chrono::duration<double>(now - launched).count()},
+                              {"elapsed", elapsed_s},
+                              {"state", AdminJobStateName(state)},
+                              {"samples", samples_done},
+                              {"samples_per_second", line_rate},
+                              {"loss", line_loss},
+                              {"epoch", st.getSamplesPerEpoch() > 0
+                                            ? std::min<uint64_t>(job.train.epochs,
+                                                                 samples / st.getSamplesPerEpoch() + 1)
+                                            : 0}};
+          nlohmann::json nodes = nlohmann::json::array();
+          for (auto n : st.getNodes())
+            nodes.push_back({{"role", AdminRoleName(n.getRole())},
+                             {"rank", n.getRank()},
+                             {"state", AdminNodeStateName(n.getState())},
+                             {"clock", n.getClock()},
+                             {"samples", n.getSamples()}});
+          line["nodes"] = std::move(nodes);
+          record(line);
+        }
         // Print each epoch once its evaluation is in.
         auto epochs = st.getEpochs();
         while (epochs_reported < epochs.size() && epochs[epochs_reported].getEvaluated()) {
@@ -275,6 +345,15 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
           es.compute_seconds = e.getComputeMs() / 1e3;
           es.push_seconds = e.getPushMs() / 1e3;
           result.epochs.push_back(es);
+          record({{"type", "epoch"},
+                  {"epoch", es.epoch},
+                  {"train_loss", es.train_loss},
+                  {"test_accuracy", es.test_accuracy},
+                  {"seconds", es.seconds},
+                  {"end_elapsed", e.getEndMs() / 1000.0},
+                  {"worker_compute_seconds", es.compute_seconds},
+                  {"worker_wait_seconds", es.wait_seconds},
+                  {"worker_push_seconds", es.push_seconds}});
           const double busy = es.wait_seconds + es.compute_seconds + es.push_seconds;
           auto pct = [busy](double v) { return busy > 0 ? 100.0 * v / busy : 0.0; };
           progress.Line(fmt::format(
@@ -320,6 +399,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                                 *code, p.child.log_path()));
     }
   }
+  write_plots();
   if (result.epochs.empty()) return Status::Internal("the job ended without an evaluation");
   result.final_test_accuracy = result.epochs.back().test_accuracy;
   if (job.train.target_accuracy > 0 && result.final_test_accuracy >= job.train.target_accuracy) {

@@ -1,6 +1,6 @@
 // pstrain: the user CLI. `pstrain launch` runs a job on a local cluster of
 // separate processes; `pstrain local` runs the same BSP schedule in one process;
-// `pstrain status` shows a running job.
+// `pstrain status` shows a running job; `pstrain report` summarises a finished one.
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -11,6 +11,7 @@
 #include "cli/job_flags.h"
 #include "cli/launcher.h"
 #include "cli/local_trainer.h"
+#include "cli/report_command.h"
 #include "cli/status_command.h"
 #include "common/role_main.h"
 #include "worker/idx_reader.h"
@@ -118,6 +119,18 @@ int main(int argc, char** argv) {
       "  pstrain status --scheduler tcp://127.0.0.1:7000\n"
       "  pstrain status --scheduler tcp://trainer-1:7000 --json");
 
+  pst::ReportOptions report_options;
+  auto* report = app.add_subcommand("report", "Summarise a finished run from its run directory");
+  report->add_option("RUN_DIR", report_options.run_dir, "Run directory of a `pstrain launch`")->required();
+  report->add_flag("--json", report_options.json, "Print the summary as JSON");
+  report->footer(
+      "Prints the job, a per-epoch table (train loss, test accuracy, seconds, workers' compute/wait/push\n"
+      "shares), the final accuracy, training time, throughput, whether the target accuracy was reached,\n"
+      "and the plots and model in the run directory.\n"
+      "Examples:\n"
+      "  pstrain report runs/20261123-061500-4242\n"
+      "  pstrain report runs/20261123-061500-4242 --json");
+
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   launch_options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
   launch_options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
@@ -127,6 +140,8 @@ int main(int argc, char** argv) {
   else if (*status) {
     status_options.timeout = std::chrono::milliseconds(status_timeout_ms);
     s = pst::RunStatusCommand(status_options, std::cout);
+  } else if (*report) {
+    s = pst::RunReportCommand(report_options, std::cout);
   }
   if (s.code() == pst::StatusCode::kCancelled) {
     std::fprintf(stderr, "pstrain: interrupted; all processes stopped\n");
