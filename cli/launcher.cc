@@ -374,6 +374,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
           p.loss = recent_loss;
           p.samples_per_second = rate;
           p.eta_seconds = rate > 0 ? (total - samples) / rate : -1;
+          if (!result.epochs.empty()) p.test_accuracy = result.epochs.back().test_accuracy;
           progress.Update(p);
         }
         if (state == proto::JobState::FAILED)

@@ -17,8 +17,9 @@ std::string FormatDuration(double seconds) {
 void ProgressPrinter::Update(const ProgressSnapshot& p) {
   if (quiet_) return;
   const std::string stats = fmt::format(
-      "epoch {}/{}  step {}  loss {:.4f}  {:.0f} samples/s  eta {}", p.epoch, p.epochs, p.steps,
-      p.loss, p.samples_per_second, p.eta_seconds < 0 ? "?" : FormatDuration(p.eta_seconds));
+      "epoch {}/{}  step {}  loss {:.4f}  acc {}  {:.0f} samples/s  eta {}", p.epoch, p.epochs,
+      p.steps, p.loss, p.test_accuracy < 0 ? "-" : fmt::format("{:.4f}", p.test_accuracy),
+      p.samples_per_second, p.eta_seconds < 0 ? "?" : FormatDuration(p.eta_seconds));
   if (bar_) {
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(std::lround(std::clamp(p.fraction, 0.0, 1.0) * kWidth));

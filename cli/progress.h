@@ -16,6 +16,7 @@ struct ProgressSnapshot {
   double loss = 0;      // mean training loss over the last interval
   double samples_per_second = 0;
   double eta_seconds = -1;  // < 0 when unknown
+  double test_accuracy = -1;  // of the last evaluated epoch; < 0 before the first
 };
 
 class ProgressPrinter {

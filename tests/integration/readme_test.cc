@@ -1,6 +1,7 @@
 // Keeps the README true: its quick-start commands, the flags its CLI table
 // names, and the job-file keys and defaults it documents are checked against
 // the code, so the docs cannot silently rot.
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -136,6 +137,25 @@ TEST_CASE("README: the job-file table lists real keys with their real defaults",
   REQUIRE(parsed.ok());
   // Setting every documented key to its documented default gives the real defaults.
   CHECK(JobSpecToToml(*parsed) == JobSpecToToml(JobSpec{}));
+}
+
+}  // namespace
+}  // namespace pst
+
+namespace pst {
+namespace {
+
+TEST_CASE("README: every example job file is valid", "[integration]") {
+  size_t found = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(PST_SOURCE_DIR) + "/examples")) {
+    if (entry.path().extension() != ".toml") continue;
+    ++found;
+    auto job = LoadJobFile(entry.path().string());
+    INFO(entry.path() << ": " << job.status().ToString());
+    CHECK(job.ok());
+  }
+  CHECK(found >= 4);  // the default job, ASP, SSP and the BSP/SGD example
 }
 
 }  // namespace
