@@ -254,6 +254,11 @@ class Handler {
   Status ShardImpl(proto::ShardRequest::Reader req, proto::ShardResponse::Builder resp) {
     if (st_.state != proto::JobState::RUNNING && st_.state != proto::JobState::DONE)
       return Status::FailedPrecondition("the job is not running");
+    if (st_.state == proto::JobState::DONE) {
+      // Ended (possibly early, at the target accuracy): no more work for anyone.
+      resp.setKind(proto::ShardReplyKind::DONE);
+      return Status::OK();
+    }
     NodeInfo* n = st_.Find(proto::Role::WORKER, req.getRank());
     if (!n) return Status::InvalidArgument("unknown worker rank " + std::to_string(req.getRank()));
     const uint64_t num_samples = req.getNumSamples();
@@ -310,6 +315,9 @@ class Handler {
     if (r.getEpoch() >= st_.epochs.size()) return Status::InvalidArgument("eval epoch out of range");
     if (r.getTotal() == 0 || r.getCorrect() > r.getTotal())
       return Status::InvalidArgument("eval report counts are inconsistent");
+    // After an early stop, evaluations of later epochs (still under way when
+    // the job ended) are not part of the run.
+    if (st_.state == proto::JobState::DONE) return Status::OK();
     EpochRecord& e = st_.epochs[r.getEpoch()];
     e.evaluated = true;
     e.test_correct = r.getCorrect();

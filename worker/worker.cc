@@ -163,6 +163,7 @@ Status Worker::Run() {
     return Status::OK();
   };
 
+  bool target_reached = false;  // an evaluation of ours reached job.train.target_accuracy
   auto evaluate = [&](const EvalOrder& e, bool final_model) -> Status {
     if (!test) {
       PST_ASSIGN_OR_RETURN(test, LoadFashionMnist(data_dir, false, job.train.test_limit));
@@ -178,7 +179,10 @@ Status Worker::Run() {
     PST_LOG_INFO("epoch {}: test accuracy {:.4f}", e.epoch + 1, double(correct) / test->num_samples);
     // The job also ends here if this evaluation reaches the target accuracy.
     const float target = job.train.target_accuracy;
-    if (target > 0 && double(correct) / test->num_samples >= target) final_model = true;
+    if (target > 0 && double(correct) / test->num_samples >= target) {
+      final_model = true;
+      target_reached = true;
+    }
     if (final_model && !options_.model_out.empty()) {
       PST_RETURN_IF_ERROR(SaveModel(options_.model_out, job.model, params.data()));
       PST_LOG_INFO("saved the final model to {}", options_.model_out);
@@ -278,6 +282,7 @@ Status Worker::Run() {
       result = evaluate(*eval, done);
       eval.reset();
       if (!result.ok()) break;
+      if (target_reached) break;  // the scheduler ends the job on our report
       if (done) {
         // More evaluation orders may be waiting (ASP/SSP close epochs late).
         done = false;
