@@ -20,6 +20,9 @@ void JobFlags::Register(CLI::App& app) {
   app.add_option("--layers", layers_, "Layer sizes, input to classes [784,128,10]");
   app.add_option("--activation", activation_, "relu|tanh|sigmoid [relu]");
   app.add_option("--init", init_, "he|xavier [he]");
+  app.add_option("--loss", loss_,
+                 "softmax|squared|logistic (with --layers IN,CLASSES: softmax, linear or "
+                 "logistic regression) [softmax]");
   app.add_option("--seed", seed_, "Seed for initialisation and shuffling [1]");
   app.add_option("--consistency", consistency_, "bsp|asp|ssp [bsp]");
   app.add_option("--staleness", staleness_, "SSP staleness bound [0]");
@@ -58,6 +61,11 @@ StatusOr<JobSpec> JobFlags::Resolve() const {
     auto a = ParseActivation(*activation_);
     if (!a.ok()) return a.status().WithContext("--activation");
     job.model.activation = *a;
+  }
+  if (loss_) {
+    auto l = ParseLossKind(*loss_);
+    if (!l.ok()) return l.status().WithContext("--loss");
+    job.model.loss = *l;
   }
   if (init_) {
     auto i = ParseInitKind(*init_);

@@ -26,7 +26,8 @@ class JobFlags {
   std::optional<uint64_t> train_limit_, test_limit_, seed_;
   std::optional<float> lr_, clip_norm_;
   std::optional<float> target_accuracy_;
-  std::optional<std::string> optimizer_, layers_, activation_, init_, consistency_, data_dir_;
+  std::optional<std::string> optimizer_, layers_, activation_, init_, consistency_, data_dir_,
+      loss_;
 };
 
 }  // namespace pst

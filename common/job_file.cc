@@ -265,6 +265,7 @@ Status ReadModel(const toml::table& t, ModelSpec* m) {
   PST_RETURN_IF_ERROR(r.Enum("activation", &ParseActivation, &m->activation));
   PST_RETURN_IF_ERROR(r.Enum("init", &ParseInitKind, &m->init));
   PST_RETURN_IF_ERROR(r.Unsigned("seed", &m->seed));
+  PST_RETURN_IF_ERROR(r.Enum("loss", &ParseLossKind, &m->loss));
   return r.CheckNoUnknownKeys();
 }
 
@@ -452,6 +453,7 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "activation", Quoted(ActivationName(m.activation)));
   AppendKey(&out, "init", Quoted(InitKindName(m.init)));
   AppendKey(&out, "seed", std::to_string(m.seed));
+  AppendKey(&out, "loss", Quoted(LossKindName(m.loss)));
 
   const OptimizerSpec& o = spec.optimizer;
   out += "\n[optimizer]\n";

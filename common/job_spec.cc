@@ -29,6 +29,9 @@ constexpr std::pair<const char*, Activation> kActivations[] = {
     {"relu", Activation::kRelu}, {"tanh", Activation::kTanh}, {"sigmoid", Activation::kSigmoid}};
 constexpr std::pair<const char*, InitKind> kInits[] = {{"xavier", InitKind::kXavier},
                                                        {"he", InitKind::kHe}};
+constexpr std::pair<const char*, LossKind> kLosses[] = {{"softmax", LossKind::kSoftmax},
+                                                        {"squared", LossKind::kSquared},
+                                                        {"logistic", LossKind::kLogistic}};
 constexpr std::pair<const char*, OptimizerKind> kOptimizers[] = {
     {"sgd", OptimizerKind::kSgd},         {"momentum", OptimizerKind::kMomentum},
     {"nesterov", OptimizerKind::kNesterov}, {"adagrad", OptimizerKind::kAdagrad},
@@ -44,6 +47,8 @@ bool Finite(float v) { return std::isfinite(v); }
 
 StatusOr<Activation> ParseActivation(const std::string& n) { return ParseName("activation", n, kActivations); }
 StatusOr<InitKind> ParseInitKind(const std::string& n) { return ParseName("init", n, kInits); }
+StatusOr<LossKind> ParseLossKind(const std::string& n) { return ParseName("loss", n, kLosses); }
+const char* LossKindName(LossKind k) { return NameOf(k, kLosses); }
 StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& n) { return ParseName("optimizer", n, kOptimizers); }
 StatusOr<LrSchedule> ParseLrSchedule(const std::string& n) { return ParseName("lr schedule", n, kSchedules); }
 StatusOr<Consistency> ParseConsistency(const std::string& n) { return ParseName("consistency", n, kConsistencies); }

@@ -13,6 +13,12 @@ namespace pst {
 
 enum class Activation : uint8_t { kRelu = 0, kTanh = 1, kSigmoid = 2 };
 enum class InitKind : uint8_t { kXavier = 0, kHe = 1 };
+// The output layer's loss. kSoftmax: softmax cross-entropy (with no hidden
+// layer, softmax regression). kSquared: half the squared error against one-hot
+// targets (with no hidden layer, linear regression). kLogistic: a sigmoid and
+// binary cross-entropy per class, one-vs-rest (with no hidden layer, logistic
+// regression). Predictions are the arg-max output in every case.
+enum class LossKind : uint8_t { kSoftmax = 0, kSquared = 1, kLogistic = 2 };
 
 struct ModelSpec {
   // Units per layer, input first, classes last: {784, 128, 10} is one hidden
@@ -24,6 +30,8 @@ struct ModelSpec {
   InitKind init = InitKind::kHe;
   // Seed for weight initialisation and data shuffling. Default: 1.
   uint64_t seed = 1;
+  // Output loss. Default: softmax cross-entropy.
+  LossKind loss = LossKind::kSoftmax;
 };
 
 enum class OptimizerKind : uint8_t {
@@ -119,11 +127,13 @@ Status ValidateJobSpec(const JobSpec& spec);
 // Parsers for the names used in flags and job files ("relu", "adam", "bsp", ...).
 StatusOr<Activation> ParseActivation(const std::string& name);
 StatusOr<InitKind> ParseInitKind(const std::string& name);
+StatusOr<LossKind> ParseLossKind(const std::string& name);
 StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& name);
 StatusOr<LrSchedule> ParseLrSchedule(const std::string& name);
 StatusOr<Consistency> ParseConsistency(const std::string& name);
 const char* ActivationName(Activation a);
 const char* InitKindName(InitKind k);
+const char* LossKindName(LossKind k);
 const char* OptimizerKindName(OptimizerKind k);
 const char* LrScheduleName(LrSchedule s);
 const char* ConsistencyName(Consistency c);

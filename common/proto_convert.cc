@@ -26,6 +26,7 @@ void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
   m.setActivation(static_cast<proto::Activation>(s.model.activation));
   m.setInit(static_cast<proto::InitKind>(s.model.init));
   m.setSeed(s.model.seed);
+  m.setLoss(static_cast<proto::LossKind>(s.model.loss));
   auto o = out.initOptimizer();
   const OptimizerSpec& os = s.optimizer;
   o.setKind(static_cast<proto::OptimizerKind>(os.kind));
@@ -68,6 +69,7 @@ StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
                        CheckedEnum(m.getActivation(), Activation::kSigmoid, "model.activation"));
   PST_ASSIGN_OR_RETURN(s.model.init, CheckedEnum(m.getInit(), InitKind::kHe, "model.init"));
   s.model.seed = m.getSeed();
+  PST_ASSIGN_OR_RETURN(s.model.loss, CheckedEnum(m.getLoss(), LossKind::kLogistic, "model.loss"));
   auto o = in.getOptimizer();
   OptimizerSpec& os = s.optimizer;
   PST_ASSIGN_OR_RETURN(os.kind, CheckedEnum(o.getKind(), OptimizerKind::kAdamW, "optimizer.kind"));

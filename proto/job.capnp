@@ -5,6 +5,7 @@ $Cxx.namespace("pst::proto");
 
 enum Activation { relu @0; tanh @1; sigmoid @2; }
 enum InitKind { xavier @0; he @1; }
+enum LossKind { softmax @0; squared @1; logistic @2; }
 enum OptimizerKind { sgd @0; momentum @1; nesterov @2; adagrad @3; adam @4; adamW @5; }
 enum LrSchedule { constant @0; step @1; cosine @2; }
 enum Consistency { bsp @0; asp @1; ssp @2; }
@@ -14,6 +15,7 @@ struct ModelSpec {
   activation @1 :Activation;
   init @2 :InitKind;
   seed @3 :UInt64;
+  loss @4 :LossKind;
 }
 
 struct OptimizerSpec {

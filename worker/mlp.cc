@@ -108,6 +108,27 @@ double RowLoss(const float* z, size_t c, float mx, int32_t y) {
   return double{mx} + std::log(sum) - double{z[y]};
 }
 
+// Loss of one row of biased outputs z for label y under the squared or
+// logistic loss; writes d/dz into `delta` when it is not null. (The softmax
+// loss has its own, fused path.)
+double RowLossAndDelta(LossKind loss, const float* z, size_t c, int32_t y, float* delta) {
+  double total = 0.0;
+  for (size_t j = 0; j < c; ++j) {
+    const double t = static_cast<int32_t>(j) == y ? 1.0 : 0.0;
+    const double zj = z[j];
+    if (loss == LossKind::kSquared) {
+      total += 0.5 * (zj - t) * (zj - t);
+      if (delta) delta[j] = static_cast<float>(zj - t);
+    } else {
+      // Binary cross-entropy of sigmoid(z) against t, as softplus(z) - t*z,
+      // with softplus computed without overflow.
+      total += std::max(zj, 0.0) + std::log1p(std::exp(-std::abs(zj))) - t * zj;
+      if (delta) delta[j] = static_cast<float>(1.0 / (1.0 + std::exp(-zj)) - t);
+    }
+  }
+  return total;
+}
+
 // Rows per block of weight tensor w for MlpHooks::block_keys (0 = all rows).
 size_t BlockRows(uint64_t block_keys, const TensorInfo& w) {
   if (block_keys == 0) return w.rows;
@@ -257,6 +278,14 @@ StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const
     float* d = deltas_.back().data();
     for (size_t i = 0; i < rows; ++i, z += c, d += c) {
       const float mx = AddBiasAndMax(out_bias, c, z);
+      if (spec_.loss != LossKind::kSoftmax) {
+        const int32_t y = labels[start + i];
+        // An out-of-range label yields a NaN loss (see below) and no target.
+        loss += ValidLabel(y, c) ? RowLossAndDelta(spec_.loss, z, c, y, d)
+                                 : (RowLossAndDelta(spec_.loss, z, c, -1, d), kNaN);
+        for (size_t j = 0; j < c; ++j) out_bias_grad[j] += d[j];
+        continue;
+      }
       double sum = 0.0;
       for (size_t j = 0; j < c; ++j) {
         const double e = std::exp(double{z[j]} - mx);
@@ -292,7 +321,13 @@ double Mlp::Loss(const float* params, const float* x, const int32_t* labels, siz
     for (size_t i = 0; i < rows; ++i, z += c) {
       const float mx = AddBiasAndMax(out_bias, c, z);
       const int32_t y = labels[start + i];
-      loss += ValidLabel(y, c) ? RowLoss(z, c, mx, y) : kNaN;
+      if (!ValidLabel(y, c)) {
+        loss += kNaN;
+      } else if (spec_.loss == LossKind::kSoftmax) {
+        loss += RowLoss(z, c, mx, y);
+      } else {
+        loss += RowLossAndDelta(spec_.loss, z, c, y, nullptr);
+      }
     }
   }
   return loss;

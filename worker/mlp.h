@@ -1,4 +1,4 @@
-// A multi-layer perceptron with softmax cross-entropy loss, computed with
+// A multi-layer perceptron with a softmax cross-entropy, squared or logistic loss
 // OpenBLAS (cblas_sgemm). Parameters live outside the object, laid out as in
 // common/model_layout.h, so the same code runs on params pulled from the PS and on
 // a local copy. Not thread-safe: each thread needs its own Mlp (it owns scratch

@@ -243,3 +243,24 @@ TEST_CASE("Cluster: --target-accuracy stops the job at the first epoch that reac
 
 }  // namespace
 }  // namespace pst
+
+namespace pst {
+namespace {
+
+TEST_CASE("Cluster: linear and logistic regression train on a cluster", "[integration]") {
+  for (const char* loss : {"squared", "logistic"}) {
+    const std::string run_dir = testing::MakeTempDir() + "/run";
+    auto r = testing::RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--layers", "784,10",
+                                  "--loss", loss, "--epochs", "2", "--train-limit", "12000",
+                                  "--progress", "lines"},
+                                 std::chrono::seconds(120));
+    INFO(loss << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+    auto result = nlohmann::json::parse(testing::ReadFile(run_dir + "/result.json"));
+    // Far above chance (0.1) after two epochs of 12000 samples.
+    CHECK(result["final_test_accuracy"].get<double>() >= 0.65);
+  }
+}
+
+}  // namespace
+}  // namespace pst

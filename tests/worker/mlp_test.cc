@@ -670,3 +670,66 @@ TEST_CASE("Mlp: a hook's error aborts the pass and is returned", "[worker]") {
 
 }  // namespace
 }  // namespace pst
+
+namespace pst {
+namespace {
+
+Mlp MakeMlpWithLoss(std::vector<uint32_t> sizes, Activation act, LossKind loss) {
+  ModelSpec spec;
+  spec.layer_sizes = std::move(sizes);
+  spec.activation = act;
+  spec.loss = loss;
+  auto mlp = Mlp::Create(spec);
+  REQUIRE(mlp.ok());
+  return std::move(mlp).value();
+}
+
+TEST_CASE("Mlp: squared and logistic losses have gradients matching finite differences",
+          "[worker]") {
+  std::mt19937 rng(7);
+  for (LossKind loss : {LossKind::kSquared, LossKind::kLogistic}) {
+    for (const std::vector<uint32_t>& sizes :
+         {std::vector<uint32_t>{6, 3}, std::vector<uint32_t>{5, 4, 3}}) {
+      for (Activation act : {Activation::kRelu, Activation::kTanh, Activation::kSigmoid}) {
+        Mlp mlp = MakeMlpWithLoss(sizes, act, loss);
+        const size_t n = 3, total = mlp.layout().total();
+        std::vector<float> params = Uniform(total, -1.0f, 1.0f, rng);
+        const std::vector<float> x = Uniform(n * mlp.num_inputs(), -1.0f, 1.0f, rng);
+        const std::vector<int32_t> labels = RandomLabels(n, mlp.num_classes(), rng);
+        std::vector<float> grad(total, std::numeric_limits<float>::quiet_NaN());
+        const double l = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, grad.data());
+        INFO(LossKindName(loss) << ", " << sizes.size() << " layers, " << Name(act));
+        CHECK(l == Approx(mlp.Loss(params.data(), x.data(), labels.data(), n)).epsilon(1e-6));
+        CHECK(FiniteDifferenceMismatches(mlp, params, x, labels, grad) == 0);
+      }
+    }
+  }
+}
+
+TEST_CASE("Mlp: squared and logistic losses of a hand-computed linear model", "[worker]") {
+  // {2, 2}: z = x * W + b with W = [[1, 0], [0, 2]], b = [0.5, -1], x = (1, 1): z = (1.5, 1).
+  const std::vector<float> params{1, 0, 0, 2, 0.5f, -1};
+  const std::vector<float> x{1, 1};
+  const std::vector<int32_t> y{0};
+  std::vector<float> grad(6);
+  {
+    // Linear regression on one-hot targets (1, 0): 0.5 * (0.5^2 + 1^2) = 0.625.
+    Mlp mlp = MakeMlpWithLoss({2, 2}, Activation::kRelu, LossKind::kSquared);
+    CHECK(mlp.ForwardBackward(params.data(), x.data(), y.data(), 1, grad.data()) == Approx(0.625));
+    // d/dz = (0.5, 1); dW = x^T d = [[0.5, 1], [0.5, 1]]; db = d.
+    CHECK(grad == std::vector<float>{0.5f, 1, 0.5f, 1, 0.5f, 1});
+  }
+  {
+    // Logistic regression: softplus(1.5) - 1.5 + softplus(1).
+    Mlp mlp = MakeMlpWithLoss({2, 2}, Activation::kRelu, LossKind::kLogistic);
+    const double want = std::log1p(std::exp(1.5)) - 1.5 + std::log1p(std::exp(1.0));
+    CHECK(mlp.ForwardBackward(params.data(), x.data(), y.data(), 1, grad.data()) == Approx(want));
+    const float d0 = 1 / (1 + std::exp(-1.5f)) - 1, d1 = 1 / (1 + std::exp(-1.0f));
+    CHECK(grad[4] == Approx(d0));
+    CHECK(grad[5] == Approx(d1));
+    CHECK(grad[0] == Approx(d0));
+  }
+}
+
+}  // namespace
+}  // namespace pst
