@@ -1,4 +1,5 @@
-// A multi-layer perceptron with a softmax cross-entropy, squared or logistic loss
+// A multi-layer perceptron with a softmax cross-entropy, squared or logistic
+// loss (ModelSpec::loss), computed with
 // OpenBLAS (cblas_sgemm). Parameters live outside the object, laid out as in
 // common/model_layout.h, so the same code runs on params pulled from the PS and on
 // a local copy. Not thread-safe: each thread needs its own Mlp (it owns scratch
