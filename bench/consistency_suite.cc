@@ -59,13 +59,12 @@ Status RunConsistencySuite(const ConsistencyConfig& config, Report& report) {
         std::cout << out.str();
         return r.status().WithContext(fmt::format("{} (kept {})", v.name, lo.run_dir));
       }
-      // Time to accuracy: the training time up to the end of the first epoch
-      // whose evaluation reached the target (epoch granularity).
-      double elapsed = 0, time_to_target = -1;
-      for (const EpochSummary& e : r->epochs) {
-        elapsed += e.seconds;
-        if (time_to_target < 0 && e.test_accuracy >= config.target_accuracy) time_to_target = elapsed;
-      }
+      // Time to accuracy: the training time when the first epoch whose
+      // evaluation reached the target closed (epoch granularity; under ASP/SSP
+      // epochs overlap, so their durations do not add up).
+      double time_to_target = -1;
+      for (const EpochSummary& e : r->epochs)
+        if (time_to_target < 0 && e.test_accuracy >= config.target_accuracy) time_to_target = e.end_seconds;
       table.AddRow({v.name, delay ? fmt::format("{} ms/step", delay) : "-",
                     Fixed(r->samples_per_second, 0), Fixed(r->final_test_accuracy, 4),
                     time_to_target < 0 ? "not reached" : Fixed(time_to_target, 2) + " s"});
@@ -87,8 +86,8 @@ Status RunConsistencySuite(const ConsistencyConfig& config, Report& report) {
       "\n== consistency: default model, 2 PS + 3 workers, {} epochs ==\n", config.epochs);
   table.Print();
   std::cout << "  samples/s: training samples / training time (first shard lease to the job's "
-               "end).\n  time to target: sum of epoch times up to the first epoch whose test "
-               "accuracy reached it.\n";
+               "end).\n  time to target: training time when the first epoch whose test accuracy "
+               "reached it closed.\n";
   report.json["consistency"] = {{"epochs", config.epochs},
                                 {"target_accuracy", config.target_accuracy},
                                 {"rows", rows}};

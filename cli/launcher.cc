@@ -341,6 +341,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
           es.train_loss = e.getSamples() ? e.getLossSum() / e.getSamples() : 0;
           es.test_accuracy = double(e.getTestCorrect()) / std::max<uint64_t>(1, e.getTestTotal());
           es.seconds = (e.getEndMs() - e.getStartMs()) / 1000.0;
+          es.end_seconds = e.getEndMs() / 1000.0;
           es.wait_seconds = e.getWaitMs() / 1e3;
           es.compute_seconds = e.getComputeMs() / 1e3;
           es.push_seconds = e.getPushMs() / 1e3;

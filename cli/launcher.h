@@ -50,7 +50,8 @@ struct EpochSummary {
   uint32_t epoch = 0;  // 1-based
   double train_loss = 0;
   double test_accuracy = 0;
-  double seconds = 0;
+  double seconds = 0;      // from the epoch's first lease to its close
+  double end_seconds = 0;  // training time when the epoch closed (epochs may overlap)
   // Workers' time in the epoch's leases, summed over workers, in seconds:
   // waiting for pulls (including BSP/SSP barriers), computing, sending pushes.
   double wait_seconds = 0;

@@ -302,9 +302,11 @@ class Handler {
     resp.setEvaluate(g.evaluate);
     resp.setEvalEpoch(g.eval_epoch);
     resp.setEvalVersion(g.eval_version);
+    // An epoch starts with its first lease (under ASP/SSP that is before the
+    // previous epoch closes) and ends when it is closed.
+    if (g.kind == ShardGrant::Kind::kLease && g.shard == 0) st_.epochs[g.epoch].start_ms = NowMs();
     if (g.evaluate) {
       st_.epochs[g.eval_epoch].end_ms = NowMs();
-      if (g.kind == ShardGrant::Kind::kLease) st_.epochs[g.epoch].start_ms = NowMs();
       PST_LOG_INFO("epoch {} closed at clock {}; worker {} evaluates it", g.eval_epoch + 1,
                    g.eval_version, req.getRank());
     }
