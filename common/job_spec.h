@@ -32,6 +32,8 @@ struct ModelSpec {
   uint64_t seed = 1;
   // Output loss. Default: softmax cross-entropy.
   LossKind loss = LossKind::kSoftmax;
+
+  bool operator==(const ModelSpec&) const = default;
 };
 
 enum class OptimizerKind : uint8_t {
@@ -74,6 +76,8 @@ struct OptimizerSpec {
   // gradients). Blocks are then pushed after the whole backward pass, since the
   // norm is only known at its end. 0 = off. Default: 0.
   float clip_norm = 0.0f;
+
+  bool operator==(const OptimizerSpec&) const = default;
 };
 
 enum class Consistency : uint8_t { kBsp = 0, kAsp = 1, kSsp = 2 };
@@ -104,6 +108,8 @@ struct TrainSpec {
   // have arrived. Smaller blocks overlap more but cost more messages (see the
   // README's benchmarks). Default: 65536.
   uint64_t block_keys = 65536;
+
+  bool operator==(const TrainSpec&) const = default;
 };
 
 struct JobSpec {
@@ -116,6 +122,8 @@ struct JobSpec {
   // Cluster size for a launch. Defaults: 2 PS, 2 workers.
   uint32_t num_servers = 2;
   uint32_t num_workers = 2;
+
+  bool operator==(const JobSpec&) const = default;
 };
 
 // Each returns kInvalidArgument naming the offending field and what is allowed.

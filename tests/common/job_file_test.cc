@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "common/job_spec.h"
+#include "tests/common/job_spec_testing.h"
 #include "common/status.h"
 
 namespace pst {
@@ -41,39 +42,7 @@ void WriteText(const std::string& path, const std::string& text) {
   REQUIRE(out.good());
 }
 
-// JobSpec has no operator==; compare field by field so a failure names the field.
-void CheckEqual(const JobSpec& a, const JobSpec& b) {
-  CHECK(a.data_dir == b.data_dir);
-  CHECK(a.num_servers == b.num_servers);
-  CHECK(a.num_workers == b.num_workers);
-  CHECK(a.model.layer_sizes == b.model.layer_sizes);
-  CHECK(a.model.activation == b.model.activation);
-  CHECK(a.model.init == b.model.init);
-  CHECK(a.model.seed == b.model.seed);
-  const OptimizerSpec& x = a.optimizer;
-  const OptimizerSpec& y = b.optimizer;
-  CHECK(x.kind == y.kind);
-  // Bit-exact: the writer promises to round-trip floats without loss.
-  CHECK(std::memcmp(&x.learning_rate, &y.learning_rate, sizeof(float)) == 0);
-  CHECK(std::memcmp(&x.momentum, &y.momentum, sizeof(float)) == 0);
-  CHECK(std::memcmp(&x.beta1, &y.beta1, sizeof(float)) == 0);
-  CHECK(std::memcmp(&x.beta2, &y.beta2, sizeof(float)) == 0);
-  CHECK(std::memcmp(&x.epsilon, &y.epsilon, sizeof(float)) == 0);
-  CHECK(std::memcmp(&x.weight_decay, &y.weight_decay, sizeof(float)) == 0);
-  CHECK(std::memcmp(&x.step_gamma, &y.step_gamma, sizeof(float)) == 0);
-  CHECK(x.schedule == y.schedule);
-  CHECK(x.step_size == y.step_size);
-  CHECK(x.warmup_steps == y.warmup_steps);
-  CHECK(x.total_steps == y.total_steps);
-  CHECK(a.train.batch_size == b.train.batch_size);
-  CHECK(a.train.epochs == b.train.epochs);
-  CHECK(a.train.batches_per_shard == b.train.batches_per_shard);
-  CHECK(a.train.block_keys == b.train.block_keys);
-  CHECK(a.train.train_limit == b.train.train_limit);
-  CHECK(a.train.test_limit == b.train.test_limit);
-  CHECK(a.train.consistency == b.train.consistency);
-  CHECK(a.train.staleness == b.train.staleness);
-}
+void CheckEqual(const JobSpec& a, const JobSpec& b) { testing::CheckSameJob(a, b); }
 
 constexpr char kFullJob[] = R"(
 [data]

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/job_spec.h"
+#include "tests/common/job_spec_testing.h"
 #include "common/status.h"
 #include "proto/job.capnp.h"
 
@@ -44,45 +45,17 @@ JobSpec NonDefaultSpec() {
   s.train.consistency = Consistency::kSsp;
   s.train.staleness = 4;
   s.train.block_keys = 4097;
+  s.train.target_accuracy = 0.8125f;
+  s.model.loss = LossKind::kLogistic;
+  s.optimizer.clip_norm = 2.5f;
   s.data_dir = "/tmp/some data/é";
   s.num_servers = 5;
   s.num_workers = 300;
   return s;
 }
 
-bool SameBits(float a, float b) { return std::memcmp(&a, &b, sizeof(float)) == 0; }
 
-void CheckEqual(const JobSpec& a, const JobSpec& b) {
-  CHECK(a.model.layer_sizes == b.model.layer_sizes);
-  CHECK(a.model.activation == b.model.activation);
-  CHECK(a.model.init == b.model.init);
-  CHECK(a.model.seed == b.model.seed);
-  const OptimizerSpec& x = a.optimizer;
-  const OptimizerSpec& y = b.optimizer;
-  CHECK(x.kind == y.kind);
-  CHECK(SameBits(x.learning_rate, y.learning_rate));
-  CHECK(SameBits(x.momentum, y.momentum));
-  CHECK(SameBits(x.beta1, y.beta1));
-  CHECK(SameBits(x.beta2, y.beta2));
-  CHECK(SameBits(x.epsilon, y.epsilon));
-  CHECK(SameBits(x.weight_decay, y.weight_decay));
-  CHECK(x.schedule == y.schedule);
-  CHECK(x.step_size == y.step_size);
-  CHECK(SameBits(x.step_gamma, y.step_gamma));
-  CHECK(x.warmup_steps == y.warmup_steps);
-  CHECK(x.total_steps == y.total_steps);
-  CHECK(a.train.batch_size == b.train.batch_size);
-  CHECK(a.train.epochs == b.train.epochs);
-  CHECK(a.train.batches_per_shard == b.train.batches_per_shard);
-  CHECK(a.train.train_limit == b.train.train_limit);
-  CHECK(a.train.test_limit == b.train.test_limit);
-  CHECK(a.train.consistency == b.train.consistency);
-  CHECK(a.train.staleness == b.train.staleness);
-  CHECK(a.train.block_keys == b.train.block_keys);
-  CHECK(a.data_dir == b.data_dir);
-  CHECK(a.num_servers == b.num_servers);
-  CHECK(a.num_workers == b.num_workers);
-}
+void CheckEqual(const JobSpec& a, const JobSpec& b) { testing::CheckSameJob(a, b); }
 
 // Encodes `spec`, lets `tamper` edit the wire form, serialises it to bytes and
 // decodes it again, as a receiving node would.
