@@ -54,7 +54,6 @@ JobSpec NonDefaultSpec() {
   return s;
 }
 
-
 void CheckEqual(const JobSpec& a, const JobSpec& b) { testing::CheckSameJob(a, b); }
 
 // Encodes `spec`, lets `tamper` edit the wire form, serialises it to bytes and
