@@ -30,6 +30,11 @@ void JobFlags::Register(CLI::App& app) {
                  "Stop as soon as an epoch's test accuracy reaches this (0 = off) [0]");
   app.add_option("--train-limit", train_limit_, "Use only the first N training samples (0 = all)");
   app.add_option("--test-limit", test_limit_, "Evaluate on the first N test samples (0 = all)");
+  app.add_option("--checkpoint-every-steps", ckpt_steps_,
+                 "Coordinated checkpoint every N clocks (0 = off) [500]");
+  app.add_option("--checkpoint-every-seconds", ckpt_seconds_,
+                 "Also checkpoint every S seconds (0 = off) [0]");
+  app.add_option("--checkpoint-keep", ckpt_keep_, "Complete checkpoints kept on disk [3]");
   app.add_option("--data-dir", data_dir_,
                  "Directory with the Fashion-MNIST IDX files [/usr/share/datasets/fashion-mnist]");
 }
@@ -52,6 +57,9 @@ StatusOr<JobSpec> JobFlags::Resolve() const {
   if (clip_norm_) job.optimizer.clip_norm = *clip_norm_;
   if (target_accuracy_) job.train.target_accuracy = *target_accuracy_;
   if (data_dir_) job.data_dir = *data_dir_;
+  if (ckpt_steps_) job.checkpoint.every_steps = *ckpt_steps_;
+  if (ckpt_seconds_) job.checkpoint.every_seconds = *ckpt_seconds_;
+  if (ckpt_keep_) job.checkpoint.keep = *ckpt_keep_;
   if (optimizer_) {
     auto k = ParseOptimizerKind(*optimizer_);
     if (!k.ok()) return k.status().WithContext("--optimizer");

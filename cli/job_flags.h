@@ -23,7 +23,8 @@ class JobFlags {
  private:
   std::string job_file_;
   std::optional<uint32_t> servers_, workers_, epochs_, batch_size_, batches_per_shard_, staleness_;
-  std::optional<uint64_t> train_limit_, test_limit_, seed_;
+  std::optional<uint64_t> train_limit_, test_limit_, seed_, ckpt_steps_;
+  std::optional<uint32_t> ckpt_seconds_, ckpt_keep_;
   std::optional<float> lr_, clip_norm_;
   std::optional<float> target_accuracy_;
   std::optional<std::string> optimizer_, layers_, activation_, init_, consistency_, data_dir_,

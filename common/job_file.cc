@@ -23,7 +23,7 @@ namespace {
 // /dev/zero) from being read into memory whole.
 constexpr size_t kMaxJobFileBytes = 1 << 20;
 
-constexpr std::string_view kTables[] = {"data", "model", "optimizer", "train", "cluster"};
+constexpr std::string_view kTables[] = {"data", "model", "optimizer", "train", "checkpoint", "cluster"};
 
 std::string ErrnoMessage(int err) {
   return std::error_code(err, std::generic_category()).message();
@@ -301,6 +301,14 @@ Status ReadTrain(const toml::table& t, TrainSpec* s) {
   return r.CheckNoUnknownKeys();
 }
 
+Status ReadCheckpoint(const toml::table& t, CheckpointSpec* c) {
+  TableReader r(t, "checkpoint");
+  PST_RETURN_IF_ERROR(r.Unsigned("every_steps", &c->every_steps));
+  PST_RETURN_IF_ERROR(r.Unsigned("every_seconds", &c->every_seconds));
+  PST_RETURN_IF_ERROR(r.Unsigned("keep", &c->keep));
+  return r.CheckNoUnknownKeys();
+}
+
 Status ReadCluster(const toml::table& t, JobSpec* spec) {
   TableReader r(t, "cluster");
   PST_RETURN_IF_ERROR(r.Unsigned("servers", &spec->num_servers));
@@ -329,6 +337,9 @@ Status ReadRoot(const toml::table& root, JobSpec* spec) {
     PST_RETURN_IF_ERROR(ReadOptimizer(*t, &spec->optimizer));
   }
   if (const auto* t = root["train"].as_table()) PST_RETURN_IF_ERROR(ReadTrain(*t, &spec->train));
+  if (const auto* t = root["checkpoint"].as_table()) {
+    PST_RETURN_IF_ERROR(ReadCheckpoint(*t, &spec->checkpoint));
+  }
   if (const auto* t = root["cluster"].as_table()) PST_RETURN_IF_ERROR(ReadCluster(*t, spec));
   return Status::OK();
 }
@@ -482,6 +493,12 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "staleness", std::to_string(t.staleness));
   AppendKey(&out, "block_keys", std::to_string(t.block_keys));
   AppendKey(&out, "target_accuracy", FormatFloat(t.target_accuracy));
+
+  const CheckpointSpec& c = spec.checkpoint;
+  out += "\n[checkpoint]\n";
+  AppendKey(&out, "every_steps", std::to_string(c.every_steps));
+  AppendKey(&out, "every_seconds", std::to_string(c.every_seconds));
+  AppendKey(&out, "keep", std::to_string(c.keep));
 
   out += "\n[cluster]\n";
   AppendKey(&out, "servers", std::to_string(spec.num_servers));

@@ -117,10 +117,19 @@ Status ValidateTrainSpec(const TrainSpec& s) {
   return Status::OK();
 }
 
+Status ValidateCheckpointSpec(const CheckpointSpec& c) {
+  if (c.keep == 0 || c.keep > 1000)
+    return Status::InvalidArgument("checkpoint.keep: must be in [1, 1000]");
+  if (c.every_seconds > 7 * 24 * 3600)
+    return Status::InvalidArgument("checkpoint.every_seconds: must be at most a week (604800)");
+  return Status::OK();
+}
+
 Status ValidateJobSpec(const JobSpec& s) {
   PST_RETURN_IF_ERROR(ValidateModelSpec(s.model));
   PST_RETURN_IF_ERROR(ValidateOptimizerSpec(s.optimizer));
   PST_RETURN_IF_ERROR(ValidateTrainSpec(s.train));
+  PST_RETURN_IF_ERROR(ValidateCheckpointSpec(s.checkpoint));
   if (s.data_dir.empty()) return Status::InvalidArgument("data.dir: must not be empty");
   if (s.num_servers == 0 || s.num_servers > 256)
     return Status::InvalidArgument("cluster.servers: must be in [1, 256]");

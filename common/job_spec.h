@@ -112,10 +112,28 @@ struct TrainSpec {
   bool operator==(const TrainSpec&) const = default;
 };
 
+// Coordinated checkpoints: the scheduler asks every PS to capture its shard at
+// one clock boundary; a checkpoint counts once every shard has written it
+// durably (see ps/param_store.h).
+struct CheckpointSpec {
+  // Checkpoint every N clocks (training steps of one worker; 0 = off).
+  // Default: 500.
+  uint64_t every_steps = 500;
+  // Also checkpoint when this many seconds passed since the last one (0 = off).
+  // Default: 0.
+  uint32_t every_seconds = 0;
+  // Complete checkpoints each PS keeps on disk (older ones are pruned); at
+  // least 1. Default: 3.
+  uint32_t keep = 3;
+
+  bool operator==(const CheckpointSpec&) const = default;
+};
+
 struct JobSpec {
   ModelSpec model;
   OptimizerSpec optimizer;
   TrainSpec train;
+  CheckpointSpec checkpoint;
   // Directory holding the IDX files (train-images-idx3-ubyte.gz, ...).
   // Default: where Debian's dataset-fashion-mnist installs them.
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
@@ -130,6 +148,7 @@ struct JobSpec {
 Status ValidateModelSpec(const ModelSpec& spec);
 Status ValidateOptimizerSpec(const OptimizerSpec& spec);
 Status ValidateTrainSpec(const TrainSpec& spec);
+Status ValidateCheckpointSpec(const CheckpointSpec& spec);
 Status ValidateJobSpec(const JobSpec& spec);
 
 // Parsers for the names used in flags and job files ("relu", "adam", "bsp", ...).

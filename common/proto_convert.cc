@@ -53,6 +53,10 @@ void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
   t.setStaleness(ts.staleness);
   t.setBlockKeys(ts.block_keys);
   t.setTargetAccuracy(ts.target_accuracy);
+  auto c = out.initCheckpoint();
+  c.setEverySteps(s.checkpoint.every_steps);
+  c.setEverySeconds(s.checkpoint.every_seconds);
+  c.setKeep(s.checkpoint.keep);
   out.setDataDir(s.data_dir);
   out.setNumServers(s.num_servers);
   out.setNumWorkers(s.num_workers);
@@ -98,6 +102,9 @@ StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
   ts.staleness = t.getStaleness();
   ts.block_keys = t.getBlockKeys();
   ts.target_accuracy = t.getTargetAccuracy();
+  s.checkpoint.every_steps = in.getCheckpoint().getEverySteps();
+  s.checkpoint.every_seconds = in.getCheckpoint().getEverySeconds();
+  s.checkpoint.keep = in.getCheckpoint().getKeep();
   s.data_dir = in.getDataDir().cStr();
   s.num_servers = in.getNumServers();
   s.num_workers = in.getNumWorkers();

@@ -30,5 +30,9 @@ struct Envelope {
     pullResponse @16 :Ps.PullResponse;
     pushRequest @17 :Ps.PushRequest;
     pushResponse @18 :Ps.PushResponse;
+    checkpointRequest @19 :Sched.CheckpointRequest;
+    checkpointResponse @20 :Sched.CheckpointResponse;
+    scaleRequest @21 :Sched.ScaleRequest;
+    scaleResponse @22 :Sched.ScaleResponse;
   }
 }

@@ -46,6 +46,12 @@ struct TrainSpec {
   targetAccuracy @8 :Float32;
 }
 
+struct CheckpointSpec {
+  everySteps @0 :UInt64;
+  everySeconds @1 :UInt32;
+  keep @2 :UInt32;
+}
+
 struct JobSpec {
   model @0 :ModelSpec;
   optimizer @1 :OptimizerSpec;
@@ -53,4 +59,5 @@ struct JobSpec {
   dataDir @3 :Text;
   numServers @4 :UInt32;
   numWorkers @5 :UInt32;
+  checkpoint @6 :CheckpointSpec;
 }

@@ -17,6 +17,7 @@ struct PullRequest {
   minVersion @2 :UInt64;
   rank @3 :UInt32;               # the pulling worker, and the clock it is at
   clock @4 :UInt64;              # (used to measure staleness)
+  generation @5 :UInt32;         # the puller's generation; others get kAborted
 }
 
 struct PullResponse {
@@ -40,6 +41,7 @@ struct PushRequest {
   sampleCount @4 :UInt32;
   chunks @5 :UInt32;             # unused since pushes are per block; kept for the wire
   retire @6 :Bool;               # ASP/SSP: this worker pushes no more; stop waiting for it
+  generation @7 :UInt32;         # the pusher's generation; others get kAborted
 }
 
 struct PushResponse {

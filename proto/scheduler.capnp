@@ -13,6 +13,8 @@ enum JobState {
   running @1;
   done @2;      # all epochs trained and the final evaluation reported
   failed @3;    # see JobStatusResponse.message
+  recovering @4;  # rolling back to a checkpoint (a PS died, the scheduler
+                  # restarted); workers wait, PS restore, then the job runs on
 }
 
 # Node -> scheduler, answered at once with RegisterResponse; JobStart follows
@@ -22,6 +24,8 @@ struct RegisterRequest {
   endpoint @1 :Text;       # where peers reach this node ("" for workers)
   pid @2 :UInt32;
   host @3 :Text;
+  shardId @4 :Int32 = -1;        # PS: the shard it serves (its state directory
+                                 # holds that shard); -1: any free one
 }
 
 struct RegisterResponse {
@@ -40,7 +44,24 @@ struct ServerInfo {
 struct JobStart {
   job @0 :JobSpec;
   servers @1 :List(ServerInfo);
-  numWorkers @2 :UInt32;
+  numWorkers @2 :UInt32;         # workers [0, numWorkers) exist at the start
+  generation @3 :UInt32;         # see HeartbeatResponse
+  restoreCheckpoint @4 :UInt64;  # PS: restore this complete checkpoint (0: initial model)
+  resumeClock @5 :UInt64;        # the clock training (re)starts at
+  workers @6 :List(WorkerSlot);  # PS: the workers to wait for, from their clocks
+}
+
+# A worker the PS must wait for (BSP) / account for (SSP), from clock fromClock.
+struct WorkerSlot {
+  rank @0 :UInt32;
+  fromClock @1 :UInt64;
+}
+
+# PS -> scheduler (in heartbeats): a worker the PS stopped waiting for, and the
+# number of clocks it had pushed completely (every block).
+struct RemovedWorker {
+  rank @0 :UInt32;
+  completedClocks @1 :UInt64;
 }
 
 struct HeartbeatRequest {
@@ -51,11 +72,29 @@ struct HeartbeatRequest {
   lossSum @4 :Float64;           # worker: sum of per-sample losses so far (cumulative)
   steps @5 :UInt64;              # worker: steps with data so far (cumulative)
   maxStaleness @6 :UInt64;       # largest staleness observed (worker) or served (PS) so far
+  generation @7 :UInt32;         # the generation the node has caught up with
+  # PS only: the checkpoint round state and the roster it applies.
+  checkpointWritten @8 :UInt64;  # newest checkpoint id written durably (phase 1)
+  checkpointFailed @9 :UInt64;   # newest checkpoint id this PS could not take
+  checkpointError @10 :Text;     # why (for the scheduler's log)
+  workers @11 :List(WorkerSlot); # workers the PS waits for
+  removed @12 :List(RemovedWorker);
+  restoreError @13 :Text;        # non-empty: restoring generation's checkpoint failed
 }
 
+# Answers a heartbeat with the job's desired state; nodes converge to it (every
+# field is absolute, so a lost or repeated heartbeat does no harm).
 struct HeartbeatResponse {
   status @0 :RpcStatus;
   state @1 :JobState;
+  generation @2 :UInt32;         # bumped by every rollback to a checkpoint
+  restoreCheckpoint @3 :UInt64;  # the generation starts from this complete
+  resumeClock @4 :UInt64;        # checkpoint (0: initial model) at this clock
+  checkpointId @5 :UInt64;       # PS: capture checkpoint checkpointId at clock
+  checkpointClock @6 :UInt64;    # checkpointClock (0: no round in flight)
+  committedCheckpoint @7 :UInt64;  # PS: newest complete checkpoint: commit it
+  workers @8 :List(WorkerSlot);  # PS: the workers to wait for
+  leave @9 :Bool;                # worker: hand back your lease and leave (scaled down)
 }
 
 # Worker -> scheduler: report the lease just finished (if any) and ask for the next.
@@ -71,12 +110,16 @@ struct ShardRequest {
   completedWaitMs @8 :Float64;   # time the completed lease spent waiting for pulls,
   completedComputeMs @9 :Float64;  # computing (forward/backward, batch assembly)
   completedPushMs @10 :Float64;  # and sending pushes
+  generation @11 :UInt32;        # the generation the worker is in
 }
 
 enum ShardReplyKind {
   lease @0;                      # train on samples [sampleBegin, sampleEnd) of epoch's order
   idle @1;                       # nothing to do until clock idleUntil; ask again then
   done @2;                       # every epoch is leased out and finished: exit
+  wait @3;                       # not now (joining, recovering): ask again shortly
+  restart @4;                    # drop the current lease and pulls; continue at
+                                 # resumeClock in generation with these servers
 }
 
 struct ShardResponse {
@@ -90,6 +133,9 @@ struct ShardResponse {
   evaluate @7 :Bool;             # evaluate the model of version evalVersion on the test set
   evalEpoch @8 :UInt32;
   evalVersion @9 :UInt64;
+  generation @10 :UInt32;        # restart: the new generation, its clock and servers
+  resumeClock @11 :UInt64;
+  servers @12 :List(ServerInfo);
 }
 
 struct EvalReport {
@@ -105,6 +151,41 @@ struct EvalReport {
 struct LeaveRequest {
   role @0 :Role;
   rank @1 :UInt32;
+}
+
+# Client -> scheduler: take a coordinated checkpoint now (answered once it is
+# complete or failed, or at once with kFailedPrecondition if the job is not running).
+struct CheckpointRequest {
+  timeoutMs @0 :UInt64;
+}
+
+struct CheckpointResponse {
+  status @0 :RpcStatus;
+  checkpointId @1 :UInt64;
+  clock @2 :UInt64;
+  durationMs @3 :Float64;
+}
+
+# Client -> scheduler: the job should have this many workers. The scheduler
+# does not start processes: a supervising `pstrain launch` sees desiredWorkers
+# in the job status and starts more (anyone may start pstrain-worker processes).
+# With fewer, the scheduler tells the surplus workers (highest ranks) to leave.
+struct ScaleRequest {
+  workers @0 :UInt32;
+}
+
+struct ScaleResponse {
+  status @0 :RpcStatus;
+  liveWorkers @1 :UInt32;        # live workers when the request arrived
+  desiredWorkers @2 :UInt32;
+}
+
+struct CheckpointInfo {
+  id @0 :UInt64;
+  clock @1 :UInt64;
+  generation @2 :UInt32;
+  durationMs @3 :Float64;
+  unixMs @4 :Int64;
 }
 
 struct JobStatusRequest {}
@@ -152,4 +233,18 @@ struct JobStatusResponse {
   nodes @6 :List(NodeStatus);
   elapsedMs @7 :UInt64;          # training time: from the first shard lease to the job's end
   adminUrl @8 :Text;             # the scheduler's HTTP admin endpoint ("" when disabled)
+  generation @9 :UInt32;
+  checkpoints @10 :List(CheckpointInfo);  # complete checkpoints, oldest first
+  rollbacks @11 :List(RollbackInfo);
+  desiredWorkers @12 :UInt32;    # see ScaleRequest
+}
+
+struct RollbackInfo {
+  generation @0 :UInt32;         # the generation it started
+  checkpointId @1 :UInt64;       # restored from (0: the initial model)
+  clock @2 :UInt64;              # resumed at
+  lostClocks @3 :UInt64;         # clocks redone: furthest worker clock - clock
+  reason @4 :Text;
+  startMs @5 :UInt64;            # since the job started running
+  endMs @6 :UInt64;              # when every PS had restored (0: still running)
 }

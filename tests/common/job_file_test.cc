@@ -260,7 +260,11 @@ TEST_CASE("JobFile: the exact messages of the common mistakes", "[common]") {
         "target_accuracy)");
   CHECK(ParseJobToml("[modle]", "job.toml").status().message() ==
         "job.toml: unknown table 'modle' (allowed tables: data, model, optimizer, train, "
-        "cluster)");
+        "checkpoint, cluster)");
+  CHECK(ParseJobToml("[checkpoint]\nkeep = 0", "job.toml").status().message() ==
+        "job.toml: checkpoint.keep: must be in [1, 1000]");
+  CHECK(ParseJobToml("[checkpoint]\nevery = 5", "job.toml").status().message() ==
+        "job.toml: unknown key 'checkpoint.every' (allowed: every_steps, every_seconds, keep)");
   CHECK(ParseJobToml("[train]\nbatch_size = 0", "job.toml").status().message() ==
         "job.toml: train.batch_size: must be in [1, 65536]");
 }

@@ -29,6 +29,8 @@ inline void CheckSameJob(const JobSpec& a, const JobSpec& b) {
   CHECK(a.model == b.model);
   CHECK(a.optimizer == b.optimizer);
   CHECK(a.train == b.train);
+  CHECK(a.checkpoint == b.checkpoint);
+  CHECK(a == b);
   CHECK(a.data_dir == b.data_dir);
   CHECK(a.num_servers == b.num_servers);
   CHECK(a.num_workers == b.num_workers);

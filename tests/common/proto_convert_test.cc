@@ -48,6 +48,9 @@ JobSpec NonDefaultSpec() {
   s.train.target_accuracy = 0.8125f;
   s.model.loss = LossKind::kLogistic;
   s.optimizer.clip_norm = 2.5f;
+  s.checkpoint.every_steps = 12345;
+  s.checkpoint.every_seconds = 77;
+  s.checkpoint.keep = 9;
   s.data_dir = "/tmp/some data/é";
   s.num_servers = 5;
   s.num_workers = 300;
