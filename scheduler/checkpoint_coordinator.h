@@ -1,0 +1,76 @@
+// pst::CheckpointCoordinator: the scheduler's side of two-phase checkpoints.
+//
+// A round asks every PS shard to capture its state at one clock boundary K
+// (chosen ahead of the fastest shard's version, since shards learn of the
+// round only with their next heartbeat) and write it durably (phase 1). The
+// round completes when every shard reports it written; the scheduler then
+// records it in its own store, which is the commit point, and tells the shards
+// to commit (phase 2). A round fails when a shard could not take it (the
+// cluster was already past K, a write failed), a shard is dead, or it times
+// out; a failed round's partial writes are never restored (restores only use
+// recorded checkpoints) and the shards prune them later.
+//
+// How far ahead K is set adapts: a missed round doubles the margin, a
+// completed one shrinks it again. Pure logic, no I/O; not thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace pst {
+
+class CheckpointCoordinator {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+  enum class Outcome { kNone, kPending, kComplete, kFailed };
+
+  // One shard's view of the round, from its latest heartbeat.
+  struct ShardReport {
+    bool alive = true;
+    uint64_t written = 0;  // newest checkpoint id written durably
+    uint64_t failed = 0;   // newest checkpoint id it could not take
+    std::string error;     // why, for the log
+  };
+
+  // Ids start after `last_id` (ids stay increasing across scheduler restarts).
+  explicit CheckpointCoordinator(uint64_t last_id = 0) : last_id_(last_id) {}
+
+  // Starts a round at a clock `margin()` clocks past `fastest_clock` (the
+  // largest clock any node reported). REQUIRES: !active().
+  uint64_t Begin(uint64_t fastest_clock, TimePoint now);
+  bool active() const { return active_; }
+  uint64_t id() const { return active_ ? last_id_ : 0; }
+  uint64_t clock() const { return active_ ? clock_ : 0; }
+  uint64_t last_id() const { return last_id_; }
+  uint64_t margin() const { return margin_; }
+  TimePoint started() const { return started_; }
+
+  // Decides the round from every shard's report: kComplete once all are alive
+  // and wrote it; kFailed (with *why) when one failed it, one is dead, or
+  // `timeout` passed since Begin; else kPending. A decided round is over
+  // (active() becomes false). kNone when no round is in flight.
+  Outcome Update(const std::vector<ShardReport>& shards, TimePoint now,
+                 std::chrono::milliseconds timeout, std::string* why);
+
+  // Drops the round in flight (e.g. the job rolls back).
+  void Abort() { active_ = false; }
+
+  // Clocks per second the cluster advances, to size the margin: K must lie
+  // beyond what the shards reach before they hear of the round (about two
+  // heartbeat intervals). Call with a fresh estimate before Begin.
+  void SetPace(double clocks_per_second, std::chrono::milliseconds heartbeat_interval);
+
+ private:
+  uint64_t last_id_;
+  bool active_ = false;
+  uint64_t clock_ = 0;
+  TimePoint started_{};
+  uint64_t margin_ = kMinMargin;
+  uint64_t paced_margin_ = kMinMargin;
+  uint32_t misses_ = 0;  // consecutive missed rounds
+  static constexpr uint64_t kMinMargin = 8;
+};
+
+}  // namespace pst
