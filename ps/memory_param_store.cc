@@ -56,6 +56,15 @@ StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> MemoryParamStor
   if (it == checkpoints_.end() || !it->second.committed) {
     return Status::NotFound("no committed checkpoint " + std::to_string(checkpoint_id));
   }
+  return ReadWrittenCheckpoint(checkpoint_id);
+}
+
+StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>>
+MemoryParamStore::ReadWrittenCheckpoint(uint64_t checkpoint_id) {
+  auto it = checkpoints_.find(checkpoint_id);
+  if (it == checkpoints_.end()) {
+    return Status::NotFound("no checkpoint " + std::to_string(checkpoint_id) + " was written");
+  }
   const Entry& e = it->second;
   Status valid = ValidateCheckpoint(e.manifest, e.blocks);
   if (!valid.ok()) return Status::DataLoss("inconsistent " + valid.message());

@@ -27,6 +27,8 @@ class MemoryParamStore final : public ParamStore {
   StatusOr<std::vector<uint64_t>> ListUncommitted() override;
   StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> ReadCheckpoint(
       uint64_t checkpoint_id) override;
+  StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> ReadWrittenCheckpoint(
+      uint64_t checkpoint_id) override;
   Status Prune(size_t keep) override;
 
   // Stores a checkpoint without validating it (kAlreadyExists still applies),

@@ -11,7 +11,8 @@
 // Recovery: a restarted PS asks the scheduler which checkpoint is complete, then
 // calls CommitCheckpoint(id) (idempotent; this covers a crash after the
 // scheduler's decision but before the commit reached this shard) and
-// ReadCheckpoint(id). Only committed checkpoints can be read.
+// ReadCheckpoint(id). Only committed checkpoints can be read, except through
+// ReadWrittenCheckpoint (for tools that hold the scheduler's record instead).
 //
 // Implementations: RocksDbParamStore (ps/rocksdb_param_store.h) and
 // MemoryParamStore (ps/memory_param_store.h, for tests). Both validate the
@@ -94,6 +95,16 @@ class ParamStore {
   // checksum mismatch, a missing or extra block, wrong sizes, a manifest that
   // does not match its blocks).
   virtual StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> ReadCheckpoint(
+      uint64_t checkpoint_id) = 0;
+
+  // Like ReadCheckpoint, but also reads a checkpoint that was written here and
+  // not (yet) committed here. For readers that know from the scheduler's
+  // record (scheduler/job_store.h, the commit point of the two phases) that
+  // the checkpoint is complete although this shard may not have received
+  // phase 2, e.g. `pstrain export` reading a running job's stores read-only.
+  // kNotFound if the id was never written (or was deleted); kDataLoss as
+  // ReadCheckpoint (a present but corrupt commit marker included).
+  virtual StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> ReadWrittenCheckpoint(
       uint64_t checkpoint_id) = 0;
 
   // Keeps the newest `keep` committed checkpoints and deletes older committed

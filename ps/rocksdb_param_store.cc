@@ -302,7 +302,8 @@ StatusOr<std::unique_ptr<RocksDbParamStore>> RocksDbParamStore::Open(
   if (path.empty()) return Status::InvalidArgument("param store: empty database path");
   namespace fs = std::filesystem;
   std::error_code ec;
-  if (options.create_if_missing) {
+  const bool create = options.create_if_missing && !options.read_only;
+  if (create) {
     fs::create_directories(path, ec);
     if (ec) {
       std::string msg = "param store: cannot create directory " + path + ": " + ec.message();
@@ -312,15 +313,17 @@ StatusOr<std::unique_ptr<RocksDbParamStore>> RocksDbParamStore::Open(
     }
   } else if (!fs::exists(fs::path(path) / "CURRENT", ec)) {
     return Status::NotFound("param store: no database at " + path +
-                            " (and create_if_missing is false)");
+                            (options.read_only ? std::string(" (opening read-only)")
+                                               : std::string(" (and create_if_missing is false)")));
   }
 
   rocksdb::Options ro;
-  ro.create_if_missing = options.create_if_missing;
+  ro.create_if_missing = create;
   ro.paranoid_checks = true;
   ro.keep_log_file_num = 4;
   rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(ro, path, &raw);
+  rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(ro, path, &raw)
+                                        : rocksdb::DB::Open(ro, path, &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
   if (!s.ok()) return FromRocks(s, path, "param store: open");
 
@@ -335,6 +338,9 @@ StatusOr<std::unique_ptr<RocksDbParamStore>> RocksDbParamStore::Open(
                                         " holds a RocksDB database that is not a param store");
     }
     PST_RETURN_IF_ERROR(FromRocks(it->status(), path, "param store: open"));
+    if (options.read_only) {  // an empty database reads as an empty store
+      return std::unique_ptr<RocksDbParamStore>(new RocksDbParamStore(options, std::move(db)));
+    }
     rocksdb::WriteOptions wo;
     wo.sync = options.sync_writes;
     PST_RETURN_IF_ERROR(
@@ -355,14 +361,22 @@ Status RocksDbParamStore::Exists(const std::string& key) {
   return FromRocks(s, path(), "param store: read " + key);
 }
 
+Status RocksDbParamStore::CheckWritable(const char* what) const {
+  if (!options_.read_only) return Status::OK();
+  return Status::FailedPrecondition(std::string("param store: ") + what + ": " + path() +
+                                    " was opened read-only");
+}
+
 Status RocksDbParamStore::WriteCheckpoint(const CheckpointManifest& m,
                                           const std::vector<BlockState>& blocks) {
+  PST_RETURN_IF_ERROR(CheckWritable("write checkpoint"));
   PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks));
   return TEST_WriteCheckpointUnchecked(m, blocks);
 }
 
 Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest& m,
                                                         const std::vector<BlockState>& blocks) {
+  PST_RETURN_IF_ERROR(CheckWritable("write checkpoint"));
   const uint64_t id = m.checkpoint_id;
   const std::string what = "param store: write checkpoint " + std::to_string(id);
   Status exists = Exists(ManifestKey(id));
@@ -388,6 +402,7 @@ Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest
 }
 
 Status RocksDbParamStore::CommitCheckpoint(uint64_t checkpoint_id) {
+  PST_RETURN_IF_ERROR(CheckWritable("commit checkpoint"));
   Status exists = Exists(ManifestKey(checkpoint_id));
   if (exists.code() == StatusCode::kNotFound) {
     return Status::NotFound("cannot commit checkpoint " + std::to_string(checkpoint_id) + " in " +
@@ -401,6 +416,7 @@ Status RocksDbParamStore::CommitCheckpoint(uint64_t checkpoint_id) {
 }
 
 Status RocksDbParamStore::DeleteCheckpoint(uint64_t checkpoint_id) {
+  PST_RETURN_IF_ERROR(CheckWritable("delete checkpoint"));
   const std::string what = "param store: delete checkpoint " + std::to_string(checkpoint_id);
   rocksdb::WriteBatch batch;
   std::string error;
@@ -445,6 +461,16 @@ StatusOr<std::vector<uint64_t>> RocksDbParamStore::ListUncommitted() {
 
 StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamStore::ReadCheckpoint(
     uint64_t checkpoint_id) {
+  return Read(checkpoint_id, /*require_commit=*/true);
+}
+
+StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>>
+RocksDbParamStore::ReadWrittenCheckpoint(uint64_t checkpoint_id) {
+  return Read(checkpoint_id, /*require_commit=*/false);
+}
+
+StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamStore::Read(
+    uint64_t checkpoint_id, bool require_commit) {
   const std::string ctx = "param store " + path() + ": checkpoint " + std::to_string(checkpoint_id);
   rocksdb::ReadOptions ro;
   ro.verify_checksums = true;
@@ -452,15 +478,23 @@ StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamSto
 
   std::string value;
   rocksdb::Status s = db_->Get(ro, CommittedKey(checkpoint_id), &value);
-  if (s.IsNotFound()) return Status::NotFound(ctx + " is not committed (or does not exist)");
-  PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read commit marker"));
-  StatusOr<uint64_t> marked = DecodeCommit(value);
-  if (!marked.ok()) return marked.status().WithContext(ctx + ": commit marker");
-  if (*marked != checkpoint_id) {
-    return Status::DataLoss(ctx + ": commit marker names checkpoint " + std::to_string(*marked));
+  const bool committed = !s.IsNotFound();
+  if (!committed && require_commit) {
+    return Status::NotFound(ctx + " is not committed (or does not exist)");
+  }
+  if (committed) {
+    PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read commit marker"));
+    StatusOr<uint64_t> marked = DecodeCommit(value);
+    if (!marked.ok()) return marked.status().WithContext(ctx + ": commit marker");
+    if (*marked != checkpoint_id) {
+      return Status::DataLoss(ctx + ": commit marker names checkpoint " + std::to_string(*marked));
+    }
   }
 
   s = db_->Get(ro, ManifestKey(checkpoint_id), &value);
+  if (s.IsNotFound() && !committed) {
+    return Status::NotFound(ctx + " was never written here (or was deleted)");
+  }
   if (s.IsNotFound()) return Status::DataLoss(ctx + " is committed but its manifest is missing");
   PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read manifest"));
   StatusOr<CheckpointManifest> manifest = DecodeManifest(value);
@@ -503,6 +537,7 @@ StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamSto
 }
 
 Status RocksDbParamStore::Prune(size_t keep) {
+  PST_RETURN_IF_ERROR(CheckWritable("prune"));
   if (keep == 0) return Status::InvalidArgument("Prune: keep must be at least 1");
   PST_ASSIGN_OR_RETURN(std::vector<uint64_t> committed, ListCommitted());
   if (committed.empty()) return Status::OK();

@@ -53,6 +53,13 @@ struct RocksDbParamStoreOptions {
   // a returned OK survives a machine crash. false only for tests and
   // benchmarks (then OK survives a process crash only). Default: true.
   bool sync_writes = true;
+  // Open with RocksDB's DB::OpenForReadOnly: takes no lock, so tools (e.g.
+  // `pstrain export`) can read the checkpoints of a PS that is running, and
+  // sees the database as of the open (open again to see later writes).
+  // WriteCheckpoint, CommitCheckpoint, DeleteCheckpoint and Prune return
+  // kFailedPrecondition. The database must exist (create_if_missing is
+  // ignored). Default: false.
+  bool read_only = false;
 };
 
 class RocksDbParamStore final : public ParamStore {
@@ -63,6 +70,8 @@ class RocksDbParamStore final : public ParamStore {
   // error), kPermissionDenied (cannot create the directory), kFailedPrecondition
   // (the directory holds a RocksDB database that is not a param store, or one
   // of another format version), kDataLoss (RocksDB reports corruption).
+  // Read-only (options.read_only): kNotFound if there is no database; a
+  // database that holds no keys at all opens as an empty store.
   static StatusOr<std::unique_ptr<RocksDbParamStore>> Open(const RocksDbParamStoreOptions& options);
 
   // Closes the database (no further sync needed: every write was synced).
@@ -78,9 +87,12 @@ class RocksDbParamStore final : public ParamStore {
   StatusOr<std::vector<uint64_t>> ListUncommitted() override;
   StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> ReadCheckpoint(
       uint64_t checkpoint_id) override;
+  StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> ReadWrittenCheckpoint(
+      uint64_t checkpoint_id) override;
   Status Prune(size_t keep) override;
 
   const std::string& path() const { return options_.path; }
+  bool read_only() const { return options_.read_only; }
 
   // The keys of the layout above (for tools and tests that open the database
   // directly).
@@ -100,6 +112,11 @@ class RocksDbParamStore final : public ParamStore {
   StatusOr<std::vector<uint64_t>> ListIds(const std::string& prefix);
   // OK if `key` exists, kNotFound if not, else the translated error.
   Status Exists(const std::string& key);
+  // kFailedPrecondition naming `what` if the store was opened read-only.
+  Status CheckWritable(const char* what) const;
+  // ReadCheckpoint (require_commit) or ReadWrittenCheckpoint.
+  StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> Read(uint64_t checkpoint_id,
+                                                                         bool require_commit);
 
   RocksDbParamStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -437,6 +437,34 @@ TEMPLATE_TEST_CASE("ParamStore: a block of 4M floats round-trips", "[ps]", Memor
   RequireSame(*got, c);
 }
 
+TEMPLATE_TEST_CASE("ParamStore: ReadWrittenCheckpoint reads a written, uncommitted checkpoint",
+                   "[ps]", MemoryEnv, RocksEnv) {
+  TestType env;
+  ParamStore& store = env.store();
+  const Checkpoint c1 = MakeCheckpoint(1);
+  const Checkpoint c2 = MakeCheckpoint(2, {0, 300}, 64, {"m"});
+  RequireOk(WriteAndCommit(store, c1));
+  RequireOk(store.WriteCheckpoint(c2.manifest, c2.blocks));
+  REQUIRE(store.ReadCheckpoint(2).status().code() == StatusCode::kNotFound);
+  auto uncommitted = store.ReadWrittenCheckpoint(2);
+  RequireOk(uncommitted.status());
+  RequireSame(*uncommitted, c2);
+  auto committed = store.ReadWrittenCheckpoint(1);  // committed ones read too
+  RequireOk(committed.status());
+  RequireSame(*committed, c1);
+  REQUIRE(Uncommitted(store) == Ids{2});  // reading commits nothing
+
+  REQUIRE(store.ReadWrittenCheckpoint(3).status().code() == StatusCode::kNotFound);
+  RequireOk(store.DeleteCheckpoint(2));
+  REQUIRE(store.ReadWrittenCheckpoint(2).status().code() == StatusCode::kNotFound);
+
+  // Inconsistent data is kDataLoss here too.
+  Checkpoint bad = MakeCheckpoint(4);
+  bad.blocks.pop_back();
+  RequireOk(env.WriteUnchecked(bad.manifest, bad.blocks));
+  REQUIRE(store.ReadWrittenCheckpoint(4).status().code() == StatusCode::kDataLoss);
+}
+
 // ---------------------------------------------------------------------------
 // RocksDB only.
 
@@ -647,6 +675,81 @@ TEST_CASE("RocksDbParamStore: Open reports bad paths and foreign databases", "[p
   }
   auto not_ours = RocksDbParamStore::Open(DbOptions(foreign));
   REQUIRE(not_ours.status().code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("RocksDbParamStore: a read-only open reads while a writer holds the database", "[ps]") {
+  RocksEnv env;  // the writer, holding the lock
+  const Checkpoint c1 = MakeCheckpoint(1);
+  const Checkpoint c2 = MakeCheckpoint(2);
+  RequireOk(WriteAndCommit(env.store(), c1));
+  RequireOk(env.store().WriteCheckpoint(c2.manifest, c2.blocks));
+
+  RocksDbParamStoreOptions ro = DbOptions(env.path);
+  ro.read_only = true;
+  auto opened = RocksDbParamStore::Open(ro);
+  RequireOk(opened.status());
+  RocksDbParamStore& reader = **opened;
+  REQUIRE(reader.read_only());
+  REQUIRE(Committed(reader) == Ids{1});
+  REQUIRE(Uncommitted(reader) == Ids{2});
+  auto a = reader.ReadCheckpoint(1);
+  RequireOk(a.status());
+  RequireSame(*a, c1);
+  auto b = reader.ReadWrittenCheckpoint(2);
+  RequireOk(b.status());
+  RequireSame(*b, c2);
+
+  // Every write is refused, and nothing changes.
+  const Checkpoint c3 = MakeCheckpoint(3);
+  REQUIRE(reader.WriteCheckpoint(c3.manifest, c3.blocks).code() == StatusCode::kFailedPrecondition);
+  REQUIRE(reader.TEST_WriteCheckpointUnchecked(c3.manifest, c3.blocks).code() ==
+          StatusCode::kFailedPrecondition);
+  REQUIRE(reader.CommitCheckpoint(2).code() == StatusCode::kFailedPrecondition);
+  REQUIRE(reader.DeleteCheckpoint(1).code() == StatusCode::kFailedPrecondition);
+  REQUIRE(reader.Prune(1).code() == StatusCode::kFailedPrecondition);
+  REQUIRE(Committed(env.store()) == Ids{1});
+  REQUIRE(Uncommitted(env.store()) == Ids{2});
+
+  // The reader sees the database as of its open; the writer goes on.
+  RequireOk(env.store().CommitCheckpoint(2));
+  REQUIRE(Committed(reader) == Ids{1});
+  auto again = RocksDbParamStore::Open(ro);
+  RequireOk(again.status());
+  REQUIRE(Committed(**again) == Ids{1, 2});
+}
+
+TEST_CASE("RocksDbParamStore: a read-only open needs an existing param store", "[ps]") {
+  TempDir dir;
+  RocksDbParamStoreOptions ro = DbOptions(dir.path() + "/missing");
+  ro.read_only = true;
+  REQUIRE(RocksDbParamStore::Open(ro).status().code() == StatusCode::kNotFound);
+  REQUIRE(!fs::exists(ro.path));
+
+  // A database with no keys at all (never written) is an empty store.
+  ro.path = dir.path() + "/empty";
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(o, ro.path, &raw).ok());
+    delete raw;
+  }
+  auto empty = RocksDbParamStore::Open(ro);
+  RequireOk(empty.status());
+  REQUIRE(Committed(**empty).empty());
+  REQUIRE((*empty)->ReadWrittenCheckpoint(1).status().code() == StatusCode::kNotFound);
+
+  // Someone else's database is still refused.
+  ro.path = dir.path() + "/foreign";
+  {
+    rocksdb::Options o;
+    o.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(o, ro.path, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    REQUIRE(db->Put(rocksdb::WriteOptions(), "jobs/1", "x").ok());
+  }
+  REQUIRE(RocksDbParamStore::Open(ro).status().code() == StatusCode::kFailedPrecondition);
 }
 
 }  // namespace

@@ -1,0 +1,166 @@
+#include "ps/checkpoint_writer.h"
+
+#include <system_error>
+
+namespace pst {
+namespace {
+
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+}  // namespace
+
+CheckpointWriter::CheckpointWriter(std::unique_ptr<ParamStore> store) : store_(std::move(store)) {}
+
+StatusOr<std::unique_ptr<CheckpointWriter>> CheckpointWriter::Start(
+    std::unique_ptr<ParamStore> store) {
+  if (store == nullptr) return Status::InvalidArgument("checkpoint writer: null param store");
+  std::unique_ptr<CheckpointWriter> writer(new CheckpointWriter(std::move(store)));
+  try {
+    writer->thread_ = std::thread([w = writer.get()] { w->Loop(); });
+  } catch (const std::system_error& e) {
+    return Status::ResourceExhausted(std::string("checkpoint writer: cannot start thread: ") +
+                                     e.what());
+  }
+  return writer;
+}
+
+CheckpointWriter::~CheckpointWriter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CheckpointWriter::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stop_, and everything queued has run
+    Task task = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    std::optional<Result> result = task.run(*store_);
+    lock.lock();
+    if (result) results_.push_back(std::move(*result));
+    ++finished_total_;
+    done_cv_.notify_all();
+  }
+}
+
+void CheckpointWriter::Enqueue(std::function<std::optional<Result>(ParamStore&)> run) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Task{std::move(run)});
+    ++queued_total_;
+  }
+  work_cv_.notify_one();
+}
+
+template <typename T>
+T CheckpointWriter::Call(std::function<T(ParamStore&)> fn) {
+  std::optional<T> out;  // written on the writer thread before finished_total_ moves past ticket
+  uint64_t ticket;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.push_back(Task{[&out, &fn](ParamStore& store) -> std::optional<Result> {
+      out.emplace(fn(store));
+      return std::nullopt;
+    }});
+    ticket = ++queued_total_;
+  }
+  work_cv_.notify_one();
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [&] { return finished_total_ >= ticket; });
+  return std::move(*out);
+}
+
+void CheckpointWriter::Write(CheckpointManifest m, std::vector<BlockState> blocks) {
+  // shared_ptr: std::function needs a copyable callable.
+  auto data = std::make_shared<std::pair<CheckpointManifest, std::vector<BlockState>>>(
+      std::move(m), std::move(blocks));
+  Enqueue([data](ParamStore& store) -> std::optional<Result> {
+    const auto start = std::chrono::steady_clock::now();
+    Status s = store.WriteCheckpoint(data->first, data->second);
+    const uint64_t id = data->first.checkpoint_id;
+    data->second.clear();  // free the copy now, not when the task is destroyed
+    data->second.shrink_to_fit();
+    return Result{Result::Op::kWrite, id, std::move(s), MsSince(start)};
+  });
+}
+
+void CheckpointWriter::Commit(uint64_t checkpoint_id) {
+  Enqueue([checkpoint_id](ParamStore& store) -> std::optional<Result> {
+    const auto start = std::chrono::steady_clock::now();
+    Status s = store.CommitCheckpoint(checkpoint_id);
+    return Result{Result::Op::kCommit, checkpoint_id, std::move(s), MsSince(start)};
+  });
+}
+
+void CheckpointWriter::Delete(uint64_t checkpoint_id) {
+  Enqueue([checkpoint_id](ParamStore& store) -> std::optional<Result> {
+    const auto start = std::chrono::steady_clock::now();
+    Status s = store.DeleteCheckpoint(checkpoint_id);
+    return Result{Result::Op::kDelete, checkpoint_id, std::move(s), MsSince(start)};
+  });
+}
+
+void CheckpointWriter::Prune(size_t keep) {
+  Enqueue([keep](ParamStore& store) -> std::optional<Result> {
+    const auto start = std::chrono::steady_clock::now();
+    Status s = store.Prune(keep);
+    return Result{Result::Op::kPrune, keep, std::move(s), MsSince(start)};
+  });
+}
+
+std::vector<CheckpointWriter::Result> CheckpointWriter::Poll() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<Result> out;
+  out.swap(results_);
+  return out;
+}
+
+Status CheckpointWriter::Drain(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  const uint64_t ticket = queued_total_;
+  if (!done_cv_.wait_for(lock, timeout, [&] { return finished_total_ >= ticket; })) {
+    return Status::DeadlineExceeded("checkpoint writer: " +
+                                    std::to_string(ticket - finished_total_) +
+                                    " operation(s) still queued after " +
+                                    std::to_string(timeout.count()) + " ms");
+  }
+  return Status::OK();
+}
+
+size_t CheckpointWriter::queued() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<size_t>(queued_total_ - finished_total_);
+}
+
+StatusOr<std::vector<uint64_t>> CheckpointWriter::ListCommitted() {
+  return Call<StatusOr<std::vector<uint64_t>>>(
+      [](ParamStore& store) { return store.ListCommitted(); });
+}
+
+StatusOr<std::vector<uint64_t>> CheckpointWriter::ListUncommitted() {
+  return Call<StatusOr<std::vector<uint64_t>>>(
+      [](ParamStore& store) { return store.ListUncommitted(); });
+}
+
+StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> CheckpointWriter::ReadCheckpoint(
+    uint64_t checkpoint_id) {
+  return Call<StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>>>(
+      [checkpoint_id](ParamStore& store) { return store.ReadCheckpoint(checkpoint_id); });
+}
+
+StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>>
+CheckpointWriter::ReadWrittenCheckpoint(uint64_t checkpoint_id) {
+  return Call<StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>>>(
+      [checkpoint_id](ParamStore& store) { return store.ReadWrittenCheckpoint(checkpoint_id); });
+}
+
+}  // namespace pst
