@@ -21,10 +21,16 @@ StatusOr<std::unique_ptr<Shard>> Shard::Create(const JobSpec& job, KeyRange rang
   if (range.end < range.begin || range.end > layout.total())
     return Status::InvalidArgument("shard range " + RangeText(range) + " is outside the model's " +
                                    std::to_string(layout.total()) + " keys");
-  if (num_workers == 0) return Status::InvalidArgument("shard needs at least one worker");
+  if (num_workers > kMaxRanks)
+    return Status::InvalidArgument("shard: " + std::to_string(num_workers) + " workers, at most " +
+                                   std::to_string(kMaxRanks));
   if (max_clocks_ahead == 0) return Status::InvalidArgument("max_clocks_ahead must be >= 1");
-  std::unique_ptr<Shard> shard(
-      new Shard(range, num_workers, max_clocks_ahead, job.train.consistency));
+  std::unique_ptr<Shard> shard(new Shard(range, max_clocks_ahead, job.train.consistency));
+  // The slot names come from an empty optimizer, so a shard without keys knows them too.
+  PST_ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> names, Optimizer::Create(job.optimizer, 0));
+  shard->slot_names_ = names->SlotNames();
+  shard->workers_.assign(num_workers, Worker{WorkerState::kActive, 0});
+  shard->RebuildRoster();
   shard->params_.resize(range.size());
   InitParams(job.model, layout, range.begin, range.end, shard->params_.data());
   for (const KeyRange& keys : SplitIntoChunks(range, job.train.block_keys)) {
@@ -83,19 +89,120 @@ Status Shard::CheckClock(const Block& b, uint32_t rank, uint64_t clock) const {
   return Status::OK();
 }
 
+void Shard::RebuildRoster() {
+  active_.clear();
+  min_from_ = UINT64_MAX;
+  max_from_ = 0;
+  for (uint32_t r = 0; r < workers_.size(); ++r) {
+    if (!OnRoster(r)) continue;
+    active_.push_back(r);
+    min_from_ = std::min(min_from_, workers_[r].from_clock);
+    max_from_ = std::max(max_from_, workers_[r].from_clock);
+  }
+}
+
+Status Shard::CheckWorker(uint32_t rank, uint64_t clock) const {
+  const WorkerState state = rank < workers_.size() ? workers_[rank].state : WorkerState::kAbsent;
+  if (state == WorkerState::kActive && clock >= workers_[rank].from_clock) return Status::OK();
+  const std::string who = "push: worker " + std::to_string(rank);
+  switch (state) {
+    case WorkerState::kAbsent:
+      return Status::InvalidArgument(who + " is not on this shard's roster (never added)");
+    case WorkerState::kRemoved:
+      return Status::FailedPrecondition(who + " was removed from the job");
+    case WorkerState::kRetired:
+      return Status::FailedPrecondition(who + " has retired");
+    case WorkerState::kActive:
+      break;
+  }
+  return Status::FailedPrecondition(who + " joined at clock " +
+                                    std::to_string(workers_[rank].from_clock) +
+                                    " and cannot push clock " + std::to_string(clock));
+}
+
+Status Shard::AddWorker(uint32_t rank, uint64_t from_clock) {
+  const std::string who =
+      "add worker " + std::to_string(rank) + " from clock " + std::to_string(from_clock) + ": ";
+  if (rank >= kMaxRanks)
+    return Status::InvalidArgument(who + "ranks must be < " + std::to_string(kMaxRanks));
+  if (OnRoster(rank)) return Status::AlreadyExists(who + "already on the roster");
+  if (!async()) {
+    for (const Block& b : blocks_) {
+      if (b.version > from_clock)
+        return Status::FailedPrecondition(who + "block " + RangeText(b.keys) +
+                                          " already applied clocks up to " +
+                                          std::to_string(b.version - 1) + " without it");
+      for (const auto& [clock, acc] : b.pending)
+        if (clock >= from_clock && acc.ranks.count(rank))
+          return Status::FailedPrecondition(who + "its push of clock " + std::to_string(clock) +
+                                            " to block " + RangeText(b.keys) +
+                                            " from before it was removed is still pending");
+    }
+  } else if (capture_ && capture_->num_copied > 0 && from_clock < capture_->clock) {
+    return Status::FailedPrecondition(who + "the capture at clock " +
+                                      std::to_string(capture_->clock) +
+                                      " already copied blocks without its earlier clocks");
+  }
+
+  if (rank >= workers_.size()) {
+    workers_.resize(rank + 1);
+    for (Block& b : blocks_) b.next_clock.resize(rank + 1, 0);
+  }
+  workers_[rank] = Worker{WorkerState::kActive, from_clock};
+  for (Block& b : blocks_) b.next_clock[rank] = from_clock;
+  RebuildRoster();
+  // With no worker active before, clocks below from_clock waited for nobody.
+  if (!async())
+    for (Block& b : blocks_) ApplyReadyClocks(b);
+  return Status::OK();
+}
+
+uint64_t Shard::CompletedClocks(uint32_t rank) const {
+  const uint64_t from = workers_[rank].from_clock;
+  if (blocks_.empty()) return from;
+  uint64_t done = UINT64_MAX;
+  for (const Block& b : blocks_) {
+    uint64_t c = b.next_clock[rank];
+    if (!async()) {
+      // Clocks in [from, version) applied while it was active, so it pushed them.
+      c = std::max(from, b.version);
+      for (auto it = b.pending.find(c);
+           it != b.pending.end() && it->first == c && it->second.ranks.count(rank); ++it)
+        ++c;
+    }
+    done = std::min(done, c);
+  }
+  return done;
+}
+
+StatusOr<uint64_t> Shard::RemoveWorker(uint32_t rank) {
+  if (!OnRoster(rank))
+    return Status::NotFound("remove worker " + std::to_string(rank) + ": not on the roster");
+  const uint64_t done = CompletedClocks(rank);
+  workers_[rank].state = WorkerState::kRemoved;
+  RebuildRoster();
+  if (!async()) {
+    for (Block& b : blocks_) ApplyReadyClocks(b);
+  } else if (capture_) {
+    CopyReadyAsyncBlocks();
+  }
+  return done;
+}
+
 Status Shard::Retire(uint32_t rank) {
-  if (rank >= num_workers_)
-    return Status::InvalidArgument("retire: worker rank " + std::to_string(rank) +
-                                   " >= number of workers " + std::to_string(num_workers_));
-  if (consistency_ == Consistency::kBsp)
-    return Status::InvalidArgument("retire: BSP workers push empty clocks instead");
-  for (Block& b : blocks_) b.next_clock[rank] = UINT64_MAX;
+  if (!OnRoster(rank))
+    return Status::InvalidArgument("retire: worker " + std::to_string(rank) +
+                                   " is not on the roster");
+  if (!async()) return Status::InvalidArgument("retire: BSP workers push empty clocks instead");
+  workers_[rank].state = WorkerState::kRetired;
+  if (capture_) CopyReadyAsyncBlocks();
   return Status::OK();
 }
 
 uint64_t Shard::SlowestOf(const Block& b) const {
   uint64_t slowest = UINT64_MAX;
-  for (uint64_t c : b.next_clock) slowest = std::min(slowest, c);
+  for (uint32_t r : active_)
+    if (workers_[r].state == WorkerState::kActive) slowest = std::min(slowest, b.next_clock[r]);
   return slowest;
 }
 
@@ -108,44 +215,53 @@ uint64_t Shard::SlowestClock(KeyRange keys) const {
   return v;
 }
 
+void Shard::ApplyAsync(Block& b, uint64_t clock, uint32_t sample_count, const float* vals,
+                       size_t num_vals) {
+  // The push's own mean gradient. grad_sum of a spare accumulator is the
+  // scratch space, so the network frame stays read-only.
+  std::vector<float> scratch;
+  if (!spare_sums_.empty()) {
+    scratch = std::move(spare_sums_.back());
+    spare_sums_.pop_back();
+  }
+  const float inv = 1.0f / static_cast<float>(sample_count);
+  scratch.resize(num_vals);
+  for (size_t i = 0; i < num_vals; ++i) scratch[i] = vals[i] * inv;
+  b.optimizer->Apply(params_.data() + (b.keys.begin - range_.begin), scratch.data(),
+                     ++b.optimizer_steps);
+  spare_sums_.push_back(std::move(scratch));
+  ++b.version;
+  applied_end_ = std::max(applied_end_, clock + 1);
+}
+
 Status Shard::PushAsync(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count,
                         const float* vals, size_t num_vals) {
   const uint64_t expected = b.next_clock[rank];
-  if (expected == UINT64_MAX)
-    return Status::FailedPrecondition("push: worker " + std::to_string(rank) + " has retired");
   if (clock != expected)
     return Status::FailedPrecondition("push: worker " + std::to_string(rank) + " pushed clock " +
                                       std::to_string(clock) + " of block " + RangeText(b.keys) +
                                       " but its next clock is " + std::to_string(expected));
-  if (sample_count > 0) {
-    // Applied on arrival: the push's own mean gradient. grad_sum of a spare
-    // accumulator is the scratch space, so the network frame stays read-only.
-    std::vector<float> scratch;
-    if (!spare_sums_.empty()) {
-      scratch = std::move(spare_sums_.back());
-      spare_sums_.pop_back();
-    }
-    const float inv = 1.0f / static_cast<float>(sample_count);
-    scratch.resize(num_vals);
-    for (size_t i = 0; i < num_vals; ++i) scratch[i] = vals[i] * inv;
-    b.optimizer->Apply(params_.data() + (b.keys.begin - range_.begin), scratch.data(),
-                       ++b.optimizer_steps);
-    spare_sums_.push_back(std::move(scratch));
-    ++b.version;
-  }
   b.next_clock[rank] = clock + 1;
+  if (capture_ && !capture_->copied[IndexOf(b)]) {
+    if (clock >= capture_->clock) {
+      HoldPush(b, clock, sample_count, vals, num_vals);
+      return Status::OK();
+    }
+    ApplyAsync(b, clock, sample_count, vals, num_vals);
+    if (AsyncBlockReady(b)) CopyBlock(b);
+    return Status::OK();
+  }
+  ApplyAsync(b, clock, sample_count, vals, num_vals);
   return Status::OK();
 }
 
 Status Shard::Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample_count,
                    const float* vals, size_t num_vals) {
-  if (rank >= num_workers_)
-    return Status::InvalidArgument("push: worker rank " + std::to_string(rank) +
-                                   " >= number of workers " + std::to_string(num_workers_));
+  PST_RETURN_IF_ERROR(CheckWorker(rank, clock));
   if (num_vals != keys.size() || keys.end < keys.begin)
     return Status::InvalidArgument("push: " + std::to_string(num_vals) + " values for keys " +
                                    RangeText(keys));
-  if (consistency_ != Consistency::kBsp) {
+  if (async()) {
     if (keys.empty()) {
       if (sample_count != 0)
         return Status::InvalidArgument("push: an empty push must have a sample count of 0");
@@ -154,6 +270,7 @@ Status Shard::Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample
           return Status::FailedPrecondition("push: empty push for clock " + std::to_string(clock) +
                                             " out of order");
       for (Block& b : blocks_) b.next_clock[rank] = clock + 1;
+      if (capture_) CopyReadyAsyncBlocks();
       return Status::OK();
     }
     Block* b = FindBlock(keys.begin);
@@ -202,20 +319,44 @@ Status Shard::Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample
   return Status::OK();
 }
 
+bool Shard::ClockComplete(const ClockAccum& acc, uint64_t t) const {
+  if (active_.empty()) return false;
+  // Cheap rejection for the common case, where every active rank is needed.
+  if (t >= max_from_ && acc.ranks.size() < active_.size()) return false;
+  for (uint32_t r : active_)
+    if (workers_[r].from_clock <= t && !acc.ranks.count(r)) return false;
+  return true;
+}
+
 void Shard::ApplyReadyClocks(Block& b) {
   for (;;) {
     auto it = b.pending.find(b.version);
-    if (it == b.pending.end() || it->second.ranks.size() < num_workers_) return;
-    ClockAccum& acc = it->second;
-    if (acc.samples > 0 && !acc.grad_sum.empty()) {
-      const float inv = 1.0f / static_cast<float>(acc.samples);
-      for (float& g : acc.grad_sum) g *= inv;
-      b.optimizer->Apply(params_.data() + (b.keys.begin - range_.begin), acc.grad_sum.data(),
-                         ++b.optimizer_steps);
-      spare_sums_.push_back(std::move(acc.grad_sum));
+    if (it == b.pending.end()) {
+      // Nobody pushed this clock. It applies (as a no-op) only if it waits for
+      // nobody, and so do the following clocks up to the next one with pushes,
+      // the first clock of an active worker, or a capture's clock: jump there
+      // (from_clock comes from the network; it may be far ahead).
+      if (active_.empty() || b.version >= min_from_) return;
+      uint64_t to = min_from_;
+      auto next = b.pending.upper_bound(b.version);
+      if (next != b.pending.end()) to = std::min(to, next->first);
+      if (capture_ && capture_->clock > b.version) to = std::min(to, capture_->clock);
+      b.version = to;
+    } else {
+      ClockAccum& acc = it->second;
+      if (!ClockComplete(acc, b.version)) return;
+      if (acc.samples > 0 && !acc.grad_sum.empty()) {
+        const float inv = 1.0f / static_cast<float>(acc.samples);
+        for (float& g : acc.grad_sum) g *= inv;
+        b.optimizer->Apply(params_.data() + (b.keys.begin - range_.begin), acc.grad_sum.data(),
+                           ++b.optimizer_steps);
+        spare_sums_.push_back(std::move(acc.grad_sum));
+      }
+      b.pending.erase(it);
+      ++b.version;
     }
-    b.pending.erase(it);
-    ++b.version;
+    // The copy must happen before clock K is applied, i.e. right here.
+    if (capture_ && b.version == capture_->clock) CopyBlock(b);
   }
 }
 

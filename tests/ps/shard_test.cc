@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -159,7 +161,7 @@ TEST_CASE("Shard: Create rejects bad arguments", "[ps]") {
   };
   CHECK(code(SgdJob(), {0, 677}, 2, kMaxAhead) == StatusCode::kInvalidArgument);
   CHECK(code(SgdJob(), {10, 5}, 2, kMaxAhead) == StatusCode::kInvalidArgument);
-  CHECK(code(SgdJob(), kRange, 0, kMaxAhead) == StatusCode::kInvalidArgument);
+  CHECK(code(SgdJob(), kRange, Shard::kMaxRanks + 1, kMaxAhead) == StatusCode::kInvalidArgument);
   CHECK(code(SgdJob(), kRange, 2, 0) == StatusCode::kInvalidArgument);
   JobSpec bad = SgdJob();
   bad.train.batch_size = 0;
@@ -546,6 +548,675 @@ TEST_CASE("Shard: a retired worker is no longer waited for", "[ps]") {
   // BSP has no retirement: idle workers push empty clocks instead.
   auto bsp = MakeShard();
   CHECK(bsp->Retire(0).code() == StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pst
+
+// Worker roster, checkpoint capture and restore.
+namespace pst {
+namespace {
+
+using Catch::Matchers::Contains;
+
+JobSpec AdamJob() {
+  JobSpec job = SgdJob();
+  job.optimizer.kind = OptimizerKind::kAdam;
+  return job;
+}
+
+std::vector<uint32_t> Ranks(std::initializer_list<uint32_t> r) { return r; }
+
+void CheckNear(const std::vector<float>& got, const std::vector<float>& want) {
+  REQUIRE(got.size() == want.size());
+  size_t bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) bad += !(got[i] == Approx(want[i]).margin(1e-5));
+  CHECK(bad == 0);
+}
+
+// The state of `s` now, through a capture at its current clock (which must be
+// one every block has reached exactly, e.g. BSP with no pending clocks).
+CapturedCheckpoint CaptureNow(Shard& s, uint64_t clock) {
+  REQUIRE(s.BeginCapture(1000, clock).ok());
+  REQUIRE(s.capture_ready());
+  std::optional<CapturedCheckpoint> cp = s.TakeCapture();
+  REQUIRE(cp.has_value());
+  return std::move(*cp);
+}
+
+// One BSP clock: every listed worker pushes both blocks, in order.
+void BspClock(Shard& s, std::initializer_list<uint32_t> ranks, uint64_t clock) {
+  for (uint32_t r : ranks)
+    for (KeyRange b : {kA, kB}) REQUIRE(PushGrad(s, r, clock, b, 1 + r).ok());
+}
+
+TEST_CASE("Shard: BSP worker removed mid-clock is no longer waited for", "[ps]") {
+  auto s = MakeShard(SgdJob(), 3);
+  const std::vector<float> init_a = InitialValues(kA), init_b = InitialValues(kB);
+  for (uint32_t r : {0u, 1u})
+    for (KeyRange b : {kA, kB}) REQUIRE(PushGrad(*s, r, 0, b, 2).ok());
+  REQUIRE(PushGrad(*s, 2, 0, kA, 3).ok());  // worker 2 dies before pushing block B
+  CHECK(s->VersionOf(kA) == 1);
+  CHECK(s->VersionOf(kB) == 0);
+  const auto a1 = SgdStep(init_a, {Grad(0, 0, kA), Grad(1, 0, kA), Grad(2, 0, kA)}, 7);
+  CheckValues(*s, kA, a1);
+  // The others run ahead on block B; everything waits for worker 2.
+  for (uint64_t c : {1u, 2u})
+    for (uint32_t r : {0u, 1u}) REQUIRE(PushGrad(*s, r, c, kB, 2).ok());
+  CHECK(s->VersionOf(kB) == 0);
+
+  StatusOr<uint64_t> done = s->RemoveWorker(2);
+  REQUIRE(done.ok());
+  CHECK(*done == 0);  // it never pushed block B for clock 0
+  CHECK(s->active_ranks() == Ranks({0, 1}));
+  // Clocks 0, 1 and 2 of block B apply at once, with only workers 0 and 1.
+  CHECK(s->VersionOf(kB) == 3);
+  std::vector<float> b = init_b;
+  for (uint64_t c = 0; c < 3; ++c) b = SgdStep(b, {Grad(0, c, kB), Grad(1, c, kB)}, 4);
+  CheckValues(*s, kB, b);
+  CheckValues(*s, kA, a1);
+
+  // Clock 1 of block A needs workers 0 and 1 only.
+  REQUIRE(PushGrad(*s, 0, 1, kA, 1).ok());
+  CHECK(s->VersionOf(kA) == 1);
+  REQUIRE(PushGrad(*s, 1, 1, kA, 1).ok());
+  CHECK(s->VersionOf(kA) == 2);
+  CheckValues(*s, kA, SgdStep(a1, {Grad(0, 1, kA), Grad(1, 1, kA)}, 2));
+
+  // The removed worker is out.
+  const State before = Snap(*s);
+  CHECK(PushGrad(*s, 2, 2, kA, 1).code() == StatusCode::kFailedPrecondition);
+  CHECK(PushEmpty(*s, 2, 2).code() == StatusCode::kFailedPrecondition);
+  CHECK(s->RemoveWorker(2).status().code() == StatusCode::kNotFound);
+  CHECK(s->RemoveWorker(3).status().code() == StatusCode::kNotFound);
+  CHECK(s->RemoveWorker(Shard::kMaxRanks + 5).status().code() == StatusCode::kNotFound);
+  CheckUnchanged(*s, before);
+}
+
+TEST_CASE("Shard: BSP RemoveWorker counts completed clocks; its pending pushes stay", "[ps]") {
+  auto s = MakeShard();
+  const std::vector<float> init_a = InitialValues(kA), init_b = InitialValues(kB);
+  REQUIRE(PushGrad(*s, 1, 0, kA, 5).ok());
+  REQUIRE(PushGrad(*s, 1, 0, kB, 5).ok());
+  REQUIRE(PushGrad(*s, 1, 1, kA, 2).ok());
+  REQUIRE(PushGrad(*s, 0, 0, kA, 3).ok());
+  REQUIRE(s->VersionOf(kA) == 1);
+
+  StatusOr<uint64_t> done = s->RemoveWorker(1);
+  REQUIRE(done.ok());
+  CHECK(*done == 1);         // block A: clocks 0 and 1; block B: clock 0
+  CHECK(s->version() == 0);  // block B clock 0 still waits for worker 0
+
+  // Worker 1's pushes for clock 0 of B and clock 1 of A are averaged in.
+  REQUIRE(PushGrad(*s, 0, 0, kB, 3).ok());
+  CHECK(s->VersionOf(kB) == 1);
+  CheckValues(*s, kB, SgdStep(init_b, {Grad(0, 0, kB), Grad(1, 0, kB)}, 8));
+  REQUIRE(PushGrad(*s, 0, 1, kA, 3).ok());
+  CHECK(s->VersionOf(kA) == 2);
+  const auto a1 = SgdStep(init_a, {Grad(0, 0, kA), Grad(1, 0, kA)}, 8);
+  CheckValues(*s, kA, SgdStep(a1, {Grad(0, 1, kA), Grad(1, 1, kA)}, 5));
+
+  // A worker that pushed nothing completed the clocks before its first one.
+  REQUIRE(s->AddWorker(4, 2).ok());
+  done = s->RemoveWorker(4);
+  REQUIRE(done.ok());
+  CHECK(*done == 2);
+  done = s->RemoveWorker(0);
+  REQUIRE(done.ok());
+  CHECK(*done == 1);  // block B is at 1
+}
+
+TEST_CASE("Shard: BSP with no active worker applies nothing until one is added", "[ps]") {
+  auto s = MakeShard();
+  const std::vector<float> init_a = InitialValues(kA), init_b = InitialValues(kB);
+  BspClock(*s, {0, 1}, 0);
+  REQUIRE(s->version() == 1);
+  const auto a1 = SgdStep(init_a, {Grad(0, 0, kA), Grad(1, 0, kA)}, 3);
+  const auto b1 = SgdStep(init_b, {Grad(0, 0, kB), Grad(1, 0, kB)}, 3);
+  REQUIRE(PushGrad(*s, 0, 1, kA, 4).ok());
+  REQUIRE(*s->RemoveWorker(0) == 1);
+  REQUIRE(*s->RemoveWorker(1) == 1);
+  CHECK(s->active_ranks().empty());
+  // Block A's clock 1 waits for nobody, but with no worker at all nothing applies.
+  CHECK(s->VersionOf(kA) == 1);
+  CHECK(PushGrad(*s, 0, 1, kB, 1).code() == StatusCode::kFailedPrecondition);
+
+  SECTION("a worker added at the version is waited for") {
+    REQUIRE(s->AddWorker(5, 1).ok());
+    CHECK(s->version() == 1);
+    REQUIRE(PushGrad(*s, 5, 1, kA, 2).ok());
+    CHECK(s->VersionOf(kA) == 2);
+    CheckValues(*s, kA, SgdStep(a1, {Grad(0, 1, kA), Grad(5, 1, kA)}, 6));
+    CHECK(PushEmpty(*s, 5, 1).code() == StatusCode::kFailedPrecondition);  // A applied clock 1
+    REQUIRE(PushGrad(*s, 5, 1, kB, 2).ok());
+    CHECK(s->version() == 2);
+  }
+  SECTION("a worker added later lets the clocks before it apply") {
+    REQUIRE(s->AddWorker(5, 3).ok());
+    CHECK(s->version() == 3);
+    // Block A applied clock 1 with worker 0's leftover push; clock 2 had nothing.
+    CHECK(s->optimizer_steps(kA.begin) == 2);
+    CHECK(s->optimizer_steps(kB.begin) == 1);
+    CheckValues(*s, kA, SgdStep(a1, {Grad(0, 1, kA)}, 4));
+    CheckValues(*s, kB, b1);
+  }
+  SECTION("far ahead, through a capture's clock") {
+    REQUIRE(s->BeginCapture(2, 3).ok());
+    constexpr uint64_t kFar = uint64_t{1} << 50;  // the clocks are skipped, not stepped
+    REQUIRE(s->AddWorker(5, kFar).ok());
+    CHECK(s->version() == kFar);
+    std::optional<CapturedCheckpoint> cp = s->TakeCapture();
+    REQUIRE(cp.has_value());
+    CHECK(cp->blocks[0].version == 3);
+    CHECK(cp->blocks[0].optimizer_steps == 2);
+    CHECK(BitEqual(cp->blocks[0].values, Values(*s, kA)));
+  }
+}
+
+TEST_CASE("Shard: workers can all join later", "[ps]") {
+  auto s = MakeShard(SgdJob(), 0);
+  CHECK(s->active_ranks().empty());
+  CHECK(PushGrad(*s, 0, 0, kA, 1).code() == StatusCode::kInvalidArgument);
+  CHECK(PushEmpty(*s, 0, 0).code() == StatusCode::kInvalidArgument);
+  REQUIRE(s->AddWorker(1, 0).ok());
+  REQUIRE(s->AddWorker(0, 0).ok());
+  CHECK(s->active_ranks() == Ranks({0, 1}));
+  auto ref = MakeShard(SgdJob(), 2);
+  BspClock(*s, {0, 1}, 0);
+  BspClock(*ref, {0, 1}, 0);
+  CHECK(s->version() == 1);
+  CHECK(BitEqual(Values(*s, kRange), Values(*ref, kRange)));
+}
+
+TEST_CASE("Shard: BSP AddWorker is rejected when too late and waited for otherwise", "[ps]") {
+  auto s = MakeShard();
+  BspClock(*s, {0, 1}, 0);
+  REQUIRE(PushGrad(*s, 0, 1, kA, 1).ok());
+  const State before = Snap(*s);
+
+  CHECK(s->AddWorker(2, 0).code() == StatusCode::kFailedPrecondition);  // clock 0 applied
+  CHECK(s->AddWorker(0, 5).code() == StatusCode::kAlreadyExists);
+  CHECK(s->AddWorker(Shard::kMaxRanks, 1).code() == StatusCode::kInvalidArgument);
+  CheckUnchanged(*s, before);
+  CHECK(s->active_ranks() == Ranks({0, 1}));
+  CHECK(PushGrad(*s, 2, 1, kA, 1).code() == StatusCode::kInvalidArgument);
+
+  REQUIRE(s->AddWorker(2, 1).ok());
+  CHECK(s->active_ranks() == Ranks({0, 1, 2}));
+  REQUIRE(PushGrad(*s, 1, 1, kA, 1).ok());
+  CHECK(s->VersionOf(kA) == 1);  // waits for worker 2
+  CHECK(PushGrad(*s, 2, 0, kA, 1).code() == StatusCode::kFailedPrecondition);
+  REQUIRE(PushGrad(*s, 2, 1, kA, 6).ok());
+  CHECK(s->VersionOf(kA) == 2);
+  const auto a1 = SgdStep(InitialValues(kA), {Grad(0, 0, kA), Grad(1, 0, kA)}, 3);
+  const auto a2 = SgdStep(a1, {Grad(0, 1, kA), Grad(1, 1, kA), Grad(2, 1, kA)}, 8);
+  CheckValues(*s, kA, a2);
+
+  // A rank beyond the current ones, joining at clock 3: not needed before.
+  REQUIRE(s->AddWorker(9, 3).ok());
+  CHECK(s->active_ranks() == Ranks({0, 1, 2, 9}));
+  for (uint32_t r : {0u, 1u, 2u}) REQUIRE(PushGrad(*s, r, 1, kB, 1).ok());
+  CHECK(s->VersionOf(kB) == 2);
+  BspClock(*s, {0, 1, 2}, 2);
+  CHECK(s->version() == 3);
+  BspClock(*s, {0, 1, 2}, 3);
+  CHECK(s->version() == 3);  // clock 3 waits for worker 9
+  REQUIRE(PushGrad(*s, 9, 3, kA, 1).ok());
+  CHECK(s->VersionOf(kA) == 4);
+  CHECK(s->VersionOf(kB) == 3);
+  StatusOr<uint64_t> done = s->RemoveWorker(9);
+  REQUIRE(done.ok());
+  CHECK(*done == 3);  // it pushed block A for clock 3 but not block B
+  CHECK(s->version() == 4);
+}
+
+TEST_CASE("Shard: a removed rank can be added again", "[ps]") {
+  auto s = MakeShard();
+  const std::vector<float> init_a = InitialValues(kA);
+  REQUIRE(PushGrad(*s, 1, 0, kA, 1).ok());
+  REQUIRE(PushGrad(*s, 1, 1, kA, 1).ok());
+  REQUIRE(*s->RemoveWorker(1) == 0);
+  BspClock(*s, {0}, 0);
+  REQUIRE(s->version() == 1);
+  // Its old push for clock 1 is still pending: joining at 1 would count twice.
+  CHECK(s->AddWorker(1, 1).code() == StatusCode::kFailedPrecondition);
+  BspClock(*s, {0}, 1);
+  REQUIRE(s->version() == 2);
+  CHECK(s->AddWorker(1, 1).code() == StatusCode::kFailedPrecondition);  // too late now
+  REQUIRE(s->AddWorker(1, 2).ok());
+  CHECK(PushGrad(*s, 1, 1, kB, 1).code() == StatusCode::kFailedPrecondition);
+  BspClock(*s, {0}, 2);
+  CHECK(s->version() == 2);
+  BspClock(*s, {1}, 2);
+  CHECK(s->version() == 3);
+  std::vector<float> a = init_a;
+  a = SgdStep(a, {Grad(0, 0, kA), Grad(1, 0, kA)}, 2);
+  a = SgdStep(a, {Grad(0, 1, kA), Grad(1, 1, kA)}, 2);
+  a = SgdStep(a, {Grad(0, 2, kA), Grad(1, 2, kA)}, 3);
+  CheckValues(*s, kA, a);
+}
+
+TEST_CASE("Shard: ASP/SSP roster changes", "[ps]") {
+  auto s = MakeShard(AsyncJob(Consistency::kSsp, 0));
+  const auto g = Ones(kA, 1.0f);
+  REQUIRE(s->AddWorker(2, 3).ok());
+  CHECK(s->SlowestClock(kA) == 0);
+  CHECK(s->Push(2, 0, kA, 1, g.data(), g.size()).code() == StatusCode::kFailedPrecondition);
+  CHECK(s->Push(2, 4, kA, 1, g.data(), g.size()).code() == StatusCode::kFailedPrecondition);
+  const std::vector<float> before = Values(*s, kA);
+  REQUIRE(s->Push(2, 3, kA, 4, g.data(), g.size()).ok());
+  std::vector<float> a = SgdStep(before, {g}, 4);
+  CheckValues(*s, kA, a);
+  for (uint32_t r : {0u, 1u})
+    for (uint64_t c = 0; c < 4; ++c) REQUIRE(s->Push(r, c, kA, 1, g.data(), g.size()).ok());
+  CHECK(s->SlowestClock(kA) == 4);
+  CHECK(s->SlowestClock(kB) == 0);
+  CHECK(s->optimizer_steps(kA.begin) == 9);
+
+  CHECK(s->AddWorker(0, 0).code() == StatusCode::kAlreadyExists);
+  StatusOr<uint64_t> done = s->RemoveWorker(2);
+  REQUIRE(done.ok());
+  CHECK(*done == 3);  // block A: 4, block B: 3
+  REQUIRE(s->Retire(1).ok());
+  CHECK(s->Retire(1).ok());
+  CHECK(s->AddWorker(1, 0).code() == StatusCode::kAlreadyExists);
+  done = s->RemoveWorker(1);
+  REQUIRE(done.ok());
+  CHECK(*done == 0);  // nothing of block B
+  CHECK(s->Retire(1).code() == StatusCode::kInvalidArgument);
+  CHECK(s->Push(1, 4, kA, 1, g.data(), g.size()).code() == StatusCode::kFailedPrecondition);
+  CHECK(s->active_ranks() == Ranks({0}));
+  // SSP pulls wait for worker 0 only.
+  CHECK(s->CheckPull(kRange, 1).code() == StatusCode::kUnavailable);
+  const auto gb = Ones(kB, 1.0f);
+  REQUIRE(s->Push(0, 0, kB, 1, gb.data(), gb.size()).ok());
+  CHECK(s->SlowestClock(kRange) == 1);
+  CHECK(s->CheckPull(kRange, 1).ok());
+  REQUIRE(s->RemoveWorker(0).ok());
+  CHECK(s->SlowestClock(kRange) == UINT64_MAX);
+  // A removed rank may come back at any clock.
+  REQUIRE(s->AddWorker(1, 7).ok());
+  CHECK(s->SlowestClock(kRange) == 7);
+}
+
+TEST_CASE("Shard: BSP capture equals a shard stepped exactly K clocks", "[ps]") {
+  const JobSpec job = AdamJob();
+  auto s = MakeShard(job);
+  auto ref = MakeShard(job);
+  REQUIRE(s->BeginCapture(7, 2).ok());
+  CHECK(s->capturing());
+  CHECK_FALSE(s->capture_ready());
+  CHECK_FALSE(s->TakeCapture().has_value());
+  CHECK(s->capturing());
+
+  // Worker 0 runs four clocks ahead, then worker 1 catches up block by block.
+  for (uint64_t c = 0; c < 4; ++c) BspClock(*s, {0}, c);
+  for (uint64_t c = 0; c < 4; ++c) REQUIRE(PushGrad(*s, 1, c, kA, 2).ok());
+  CHECK(s->VersionOf(kA) == 4);
+  CHECK_FALSE(s->capture_ready());
+  for (uint64_t c = 0; c < 4; ++c) REQUIRE(PushGrad(*s, 1, c, kB, 2).ok());
+  CHECK(s->version() == 4);
+  CHECK(s->capture_ready());
+
+  for (uint64_t c = 0; c < 2; ++c) {
+    BspClock(*ref, {0}, c);
+    BspClock(*ref, {1}, c);
+  }
+  const CapturedCheckpoint want = CaptureNow(*ref, 2);
+  std::optional<CapturedCheckpoint> got = s->TakeCapture();
+  REQUIRE(got.has_value());
+  CHECK_FALSE(s->capturing());
+  CHECK_FALSE(s->TakeCapture().has_value());
+  CHECK(got->id == 7);
+  CHECK(got->clock == 2);
+  CHECK(got->slot_names == std::vector<std::string>{"m", "v"});
+  REQUIRE(got->blocks.size() == 2);
+  for (size_t i = 0; i < 2; ++i) {
+    const BlockState& b = got->blocks[i];
+    CHECK(b.keys == (i == 0 ? kA : kB));
+    CHECK(b.version == 2);
+    CHECK(b.optimizer_steps == 2);
+    CHECK(BitEqual(b.values, want.blocks[i].values));
+    REQUIRE(b.slots.size() == 2);
+    CHECK(BitEqual(b.slots[0], want.blocks[i].slots[0]));
+    CHECK(BitEqual(b.slots[1], want.blocks[i].slots[1]));
+    CHECK_FALSE(BitEqual(b.values, Values(*s, b.keys)));  // training went on
+  }
+  CHECK(got->blocks == want.blocks);
+}
+
+TEST_CASE("Shard: BSP capture completes when a removed worker unblocks the clock", "[ps]") {
+  auto s = MakeShard();
+  REQUIRE(s->BeginCapture(1, 1).ok());
+  BspClock(*s, {0}, 0);
+  CHECK_FALSE(s->capture_ready());
+  REQUIRE(s->RemoveWorker(1).ok());
+  CHECK(s->capture_ready());
+  std::optional<CapturedCheckpoint> cp = s->TakeCapture();
+  REQUIRE(cp.has_value());
+  CHECK(BitEqual(cp->blocks[0].values, Values(*s, kA)));
+  CHECK(cp->blocks[1].version == 1);
+}
+
+TEST_CASE("Shard: BeginCapture too late is rejected", "[ps]") {
+  SECTION("BSP") {
+    auto s = MakeShard();
+    BspClock(*s, {0, 1}, 0);
+    BspClock(*s, {0, 1}, 1);
+    REQUIRE(PushGrad(*s, 0, 2, kB, 1).ok());
+    REQUIRE(PushGrad(*s, 1, 2, kA, 1).ok());
+    REQUIRE(PushGrad(*s, 0, 2, kA, 1).ok());
+    REQUIRE(s->VersionOf(kA) == 3);
+    REQUIRE(s->VersionOf(kB) == 2);
+    const Status missed = s->BeginCapture(1, 2);
+    CHECK(missed.code() == StatusCode::kFailedPrecondition);
+    CHECK_THAT(missed.message(), Contains("missed"));
+    CHECK_FALSE(s->capturing());
+    REQUIRE(s->BeginCapture(2, 3).ok());
+    CHECK_FALSE(s->capture_ready());  // block A copied now, block B not yet
+    CHECK(s->BeginCapture(3, 1).code() == StatusCode::kFailedPrecondition);
+    CHECK(s->capturing());  // capture 2 is still in flight
+    const std::vector<float> a3 = Values(*s, kA);
+    BspClock(*s, {0, 1}, 3);  // block A moves on
+    REQUIRE(PushGrad(*s, 1, 2, kB, 1).ok());
+    std::optional<CapturedCheckpoint> cp = s->TakeCapture();
+    REQUIRE(cp.has_value());
+    CHECK(cp->id == 2);
+    CHECK(BitEqual(cp->blocks[0].values, a3));
+    CHECK(cp->blocks[1].version == 3);
+  }
+  SECTION("ASP") {
+    auto s = MakeShard(AsyncJob(Consistency::kAsp, 0));
+    const auto g = Ones(kA, 1.0f);
+    for (uint64_t c = 0; c < 3; ++c) REQUIRE(s->Push(0, c, kA, 1, g.data(), g.size()).ok());
+    const Status missed = s->BeginCapture(1, 2);
+    CHECK(missed.code() == StatusCode::kFailedPrecondition);
+    CHECK_THAT(missed.message(), Contains("clock 2"));
+    CHECK_FALSE(s->capturing());
+    CHECK(s->BeginCapture(1, 3).ok());
+  }
+  SECTION("ASP empty pushes change nothing, so they do not count") {
+    auto s = MakeShard(AsyncJob(Consistency::kAsp, 0));
+    for (uint64_t c = 0; c < 5; ++c) REQUIRE(PushEmpty(*s, 0, c).ok());
+    REQUIRE(s->BeginCapture(1, 3).ok());
+    REQUIRE(PushEmpty(*s, 1, 0).ok());
+    REQUIRE(PushEmpty(*s, 1, 1).ok());
+    CHECK_FALSE(s->capture_ready());
+    REQUIRE(PushEmpty(*s, 1, 2).ok());
+    std::optional<CapturedCheckpoint> cp = s->TakeCapture();
+    REQUIRE(cp.has_value());
+    CHECK(BitEqual(cp->blocks[0].values, InitialValues(kA)));
+  }
+}
+
+TEST_CASE("Shard: ASP capture holds a fast worker's later clocks", "[ps]") {
+  const JobSpec job = AsyncJob(Consistency::kSsp, 0);
+  auto s = MakeShard(job);
+  auto never = MakeShard(job);  // same pushes, no capture
+  constexpr uint64_t kK = 2;
+  REQUIRE(s->BeginCapture(5, kK).ok());
+  CHECK_FALSE(s->capture_ready());
+  auto push_both = [&](uint32_t r, uint64_t c, KeyRange b) {
+    REQUIRE(PushGrad(*s, r, c, b, 2).ok());
+    REQUIRE(PushGrad(*never, r, c, b, 2).ok());
+  };
+
+  for (uint64_t c = 0; c < 4; ++c)
+    for (KeyRange b : {kA, kB}) push_both(0, c, b);
+  // Clocks 2 and 3 are held: not visible, but they count for the clock order.
+  std::vector<float> a = InitialValues(kA, job);
+  for (uint64_t c = 0; c < kK; ++c) a = SgdStep(a, {Grad(0, c, kA)}, 2);
+  CheckValues(*s, kA, a);
+  CHECK(s->VersionOf(kA) == 2);
+  CHECK(PushGrad(*s, 0, 3, kA, 2).code() == StatusCode::kFailedPrecondition);
+  CHECK(PushGrad(*s, 0, 2, kA, 2).code() == StatusCode::kFailedPrecondition);
+  CHECK(s->CheckPull(kA, 0).ok());
+
+  push_both(1, 0, kA);
+  CHECK_FALSE(s->capture_ready());
+  push_both(1, 1, kA);  // block A complete below K: copied, then the held clocks apply
+  for (uint64_t c = 0; c < kK; ++c) a = SgdStep(a, {Grad(1, c, kA)}, 2);
+  std::vector<float> a_now = a;
+  for (uint64_t c = kK; c < 4; ++c) a_now = SgdStep(a_now, {Grad(0, c, kA)}, 2);
+  CheckValues(*s, kA, a_now);
+  CHECK(s->VersionOf(kA) == 6);
+  CHECK_FALSE(s->capture_ready());
+  push_both(1, 0, kB);
+  push_both(1, 1, kB);
+  REQUIRE(s->capture_ready());
+
+  std::optional<CapturedCheckpoint> cp = s->TakeCapture();
+  REQUIRE(cp.has_value());
+  CHECK(cp->id == 5);
+  CHECK(cp->clock == kK);
+  REQUIRE(cp->blocks.size() == 2);
+  CHECK(cp->blocks[0].version == 4);
+  CHECK(cp->blocks[0].optimizer_steps == 4);
+  CHECK(cp->blocks[0].slots.empty());
+  CheckNear(cp->blocks[0].values, a);
+  std::vector<float> b = InitialValues(kB, job);
+  for (uint32_t r : {0u, 1u})
+    for (uint64_t c = 0; c < kK; ++c) b = SgdStep(b, {Grad(r, c, kB)}, 2);
+  CheckNear(cp->blocks[1].values, b);
+
+  // After everything, the state is that of a shard that never captured (up to
+  // the order of the SGD steps).
+  for (uint64_t c = kK; c < 4; ++c)
+    for (KeyRange blk : {kA, kB}) push_both(1, c, blk);
+  CHECK(s->version() == never->version());
+  CHECK(s->optimizer_steps(kB.begin) == 8);
+  CheckValues(*s, kRange, Values(*never, kRange));
+}
+
+TEST_CASE("Shard: ASP capture completes when the slow worker stops", "[ps]") {
+  auto s = MakeShard(AsyncJob(Consistency::kAsp, 0));
+  REQUIRE(s->BeginCapture(1, 2).ok());
+  for (uint64_t c = 0; c < 3; ++c)
+    for (KeyRange b : {kA, kB}) REQUIRE(PushGrad(*s, 0, c, b, 1).ok());
+  REQUIRE(PushGrad(*s, 1, 0, kA, 1).ok());
+  std::vector<float> a = InitialValues(kA);
+  a = SgdStep(a, {Grad(0, 0, kA)}, 1);
+  a = SgdStep(a, {Grad(0, 1, kA)}, 1);
+  a = SgdStep(a, {Grad(1, 0, kA)}, 1);
+  CHECK_FALSE(s->capture_ready());
+
+  SECTION("retired") { REQUIRE(s->Retire(1).ok()); }
+  SECTION("removed") {
+    StatusOr<uint64_t> done = s->RemoveWorker(1);
+    REQUIRE(done.ok());
+    CHECK(*done == 0);
+  }
+  SECTION("idle") {
+    // Empty pushes need the same clock on every block: finish block B first.
+    REQUIRE(PushGrad(*s, 1, 0, kB, 1).ok());
+    REQUIRE(PushEmpty(*s, 1, 1).ok());
+  }
+  REQUIRE(s->capture_ready());
+  std::optional<CapturedCheckpoint> cp = s->TakeCapture();
+  REQUIRE(cp.has_value());
+  CheckNear(cp->blocks[0].values, a);
+  // The held clock 2 was applied right after the copy.
+  CheckValues(*s, kA, SgdStep(a, {Grad(0, 2, kA)}, 1));
+}
+
+TEST_CASE("Shard: a new capture replaces the one in flight; cancel applies held pushes", "[ps]") {
+  auto s = MakeShard(AsyncJob(Consistency::kAsp, 0));
+  std::vector<float> a = InitialValues(kA);
+  REQUIRE(s->BeginCapture(1, 1).ok());
+  for (uint64_t c = 0; c < 3; ++c) REQUIRE(PushGrad(*s, 0, c, kA, 1).ok());
+  a = SgdStep(a, {Grad(0, 0, kA)}, 1);
+  CheckValues(*s, kA, a);  // clocks 1 and 2 held
+
+  REQUIRE(s->BeginCapture(2, 2).ok());  // clock 1 now belongs in the capture
+  a = SgdStep(a, {Grad(0, 1, kA)}, 1);
+  CheckValues(*s, kA, a);
+  CHECK(s->BeginCapture(3, 1).code() == StatusCode::kFailedPrecondition);
+
+  SECTION("cancel") {
+    s->CancelCapture();
+    CHECK_FALSE(s->capturing());
+    CheckValues(*s, kA, SgdStep(a, {Grad(0, 2, kA)}, 1));
+    s->CancelCapture();  // nothing in flight: no-op
+  }
+  SECTION("complete") {
+    REQUIRE(PushGrad(*s, 1, 0, kA, 1).ok());
+    REQUIRE(PushGrad(*s, 1, 1, kA, 1).ok());
+    // A worker joining below K would be missing from block A's copy.
+    CHECK(s->AddWorker(2, 1).code() == StatusCode::kFailedPrecondition);
+    REQUIRE(s->AddWorker(2, 2).ok());
+    for (uint32_t r : {0u, 1u})
+      for (uint64_t c = 0; c < 2; ++c) REQUIRE(PushGrad(*s, r, c, kB, 1).ok());
+    std::optional<CapturedCheckpoint> cp = s->TakeCapture();
+    REQUIRE(cp.has_value());
+    CHECK(cp->id == 2);
+    CHECK(cp->blocks[0].version == 4);
+  }
+}
+
+TEST_CASE("Shard: a shard without keys captures at once", "[ps]") {
+  auto s = MakeShard(AdamJob(), 2, {50, 50});
+  CHECK(s->slot_names() == std::vector<std::string>{"m", "v"});
+  REQUIRE(s->BeginCapture(4, 9).ok());
+  REQUIRE(s->capture_ready());
+  std::optional<CapturedCheckpoint> cp = s->TakeCapture();
+  REQUIRE(cp.has_value());
+  CHECK(cp->blocks.empty());
+  CHECK(cp->clock == 9);
+  CHECK(cp->slot_names == std::vector<std::string>{"m", "v"});
+  REQUIRE(s->AddWorker(4, 7).ok());
+  CHECK(*s->RemoveWorker(4) == 7);  // it cannot tell more
+  CHECK(s->Restore(3, {}, {"m", "v"}, {0}).ok());
+  CHECK(s->active_ranks() == Ranks({0}));
+}
+
+TEST_CASE("Shard: slot_names are the optimizer's", "[ps]") {
+  CHECK(MakeShard()->slot_names().empty());
+  CHECK(MakeShard(AdamJob())->slot_names() == std::vector<std::string>{"m", "v"});
+  JobSpec job = SgdJob();
+  job.optimizer.kind = OptimizerKind::kMomentum;
+  CHECK(MakeShard(job)->slot_names() == std::vector<std::string>{"velocity"});
+}
+
+TEST_CASE("Shard: BSP restore continues exactly like the original", "[ps]") {
+  const JobSpec job = AdamJob();
+  auto orig = MakeShard(job);
+  REQUIRE(orig->BeginCapture(1, 2).ok());
+  for (uint64_t c = 0; c < 4; ++c) BspClock(*orig, {0, 1}, c);
+  std::optional<CapturedCheckpoint> cp = orig->TakeCapture();
+  REQUIRE(cp.has_value());
+
+  auto fresh = MakeShard(job, 3);
+  BspClock(*fresh, {0, 1, 2}, 0);  // state to be replaced
+  REQUIRE(PushGrad(*fresh, 0, 1, kA, 1).ok());
+  REQUIRE(fresh->BeginCapture(9, 3).ok());
+  REQUIRE(fresh->Restore(cp->clock, cp->blocks, cp->slot_names, {0, 1}).ok());
+  CHECK_FALSE(fresh->capturing());
+  CHECK(fresh->active_ranks() == Ranks({0, 1}));
+  CHECK(fresh->version() == 2);
+  CHECK(fresh->optimizer_steps(kA.begin) == 2);
+  CHECK(BitEqual(Values(*fresh, kA), cp->blocks[0].values));
+  CHECK(PushGrad(*fresh, 0, 1, kA, 1).code() == StatusCode::kFailedPrecondition);
+  CHECK(PushGrad(*fresh, 2, 2, kA, 1).code() == StatusCode::kInvalidArgument);
+
+  for (uint64_t c = 2; c < 4; ++c) BspClock(*fresh, {0, 1}, c);
+  CHECK(fresh->version() == 4);
+  CHECK(BitEqual(Values(*fresh, kRange), Values(*orig, kRange)));
+  // Optimizer slots were restored too.
+  CHECK(CaptureNow(*fresh, 4).blocks == CaptureNow(*orig, 4).blocks);
+}
+
+TEST_CASE("Shard: ASP restore continues exactly like the original", "[ps]") {
+  JobSpec job = AsyncJob(Consistency::kAsp, 0);
+  job.optimizer.kind = OptimizerKind::kMomentum;
+  job.optimizer.momentum = 0.9f;
+  auto orig = MakeShard(job);
+  REQUIRE(orig->BeginCapture(1, 2).ok());
+  for (uint32_t r : {0u, 1u})
+    for (uint64_t c = 0; c < 4; ++c)
+      for (KeyRange b : {kA, kB}) REQUIRE(PushGrad(*orig, r, c, b, 1 + r).ok());
+  // Order of application after the copies: worker 0's held clocks 2 and 3,
+  // then worker 1's clocks 2 and 3.
+  std::optional<CapturedCheckpoint> cp = orig->TakeCapture();
+  REQUIRE(cp.has_value());
+  CHECK(cp->blocks[0].version == 4);
+
+  auto fresh = MakeShard(job);
+  REQUIRE(fresh->Restore(cp->clock, cp->blocks, cp->slot_names, {0, 1}).ok());
+  CHECK(fresh->VersionOf(kA) == 4);
+  CHECK(fresh->SlowestClock(kRange) == 2);
+  CHECK(PushGrad(*fresh, 0, 1, kA, 1).code() == StatusCode::kFailedPrecondition);
+  for (uint32_t r : {0u, 1u})
+    for (uint64_t c = 2; c < 4; ++c)
+      for (KeyRange b : {kA, kB}) REQUIRE(PushGrad(*fresh, r, c, b, 1 + r).ok());
+  CHECK(fresh->VersionOf(kA) == 8);
+  CHECK(BitEqual(Values(*fresh, kRange), Values(*orig, kRange)));
+}
+
+TEST_CASE("Shard: Restore rejects a checkpoint that does not fit and changes nothing", "[ps]") {
+  auto s = MakeShard();
+  BspClock(*s, {0, 1}, 0);
+  REQUIRE(PushGrad(*s, 0, 1, kA, 1).ok());
+  REQUIRE(s->BeginCapture(3, 2).ok());
+  const State before = Snap(*s);
+  const CapturedCheckpoint good = CaptureNow(*MakeShard(), 0);
+  REQUIRE(good.blocks.size() == 2);
+
+  auto check = [&](StatusCode code, const std::string& text, const std::vector<BlockState>& blocks,
+                   const std::vector<std::string>& slots, const std::vector<uint32_t>& ranks) {
+    const Status st = s->Restore(5, blocks, slots, ranks);
+    CHECK(st.code() == code);
+    CHECK_THAT(st.message(), Contains(text));
+    CheckUnchanged(*s, before);
+    CHECK(s->capturing());
+    CHECK(s->active_ranks() == Ranks({0, 1}));
+  };
+  JobSpec big_blocks = SgdJob();
+  big_blocks.train.block_keys = 512;
+  check(StatusCode::kFailedPrecondition, "checkpoint blocks differ",
+        CaptureNow(*MakeShard(big_blocks), 0).blocks, {}, {0, 1});
+  check(StatusCode::kFailedPrecondition, "block_keys changed?",
+        CaptureNow(*MakeShard(SgdJob(), 2, {100, 612}), 0).blocks, {}, {0, 1});
+  check(StatusCode::kFailedPrecondition, "checkpoint blocks differ", {good.blocks[0]}, {}, {0, 1});
+  check(StatusCode::kFailedPrecondition, "optimizer", good.blocks, {"m", "v"}, {0, 1});
+  std::vector<BlockState> bad = good.blocks;
+  bad[1].values.pop_back();
+  check(StatusCode::kInvalidArgument, "values", bad, {}, {0, 1});
+  bad = good.blocks;
+  bad[0].slots.push_back(bad[0].values);
+  check(StatusCode::kInvalidArgument, "slots", bad, {}, {0, 1});
+  check(StatusCode::kInvalidArgument, "twice", good.blocks, {}, {1, 0, 1});
+  check(StatusCode::kInvalidArgument, "rank", good.blocks, {}, {0, Shard::kMaxRanks});
+
+  // Nothing was dropped: the pending push and the capture are still there.
+  CHECK(PushGrad(*s, 0, 1, kA, 1).code() == StatusCode::kAlreadyExists);
+  BspClock(*s, {1}, 1);
+  REQUIRE(PushGrad(*s, 0, 1, kB, 1).ok());
+  REQUIRE(s->capture_ready());
+  CHECK(s->TakeCapture()->id == 3);
+}
+
+TEST_CASE("Shard: Restore drops pending pushes and sets the roster", "[ps]") {
+  auto s = MakeShard();
+  auto ref = MakeShard();
+  BspClock(*ref, {0, 1}, 0);
+  const CapturedCheckpoint cp = CaptureNow(*ref, 1);
+  BspClock(*s, {0, 1}, 0);
+  REQUIRE(PushGrad(*s, 0, 1, kA, 7).ok());
+  REQUIRE(s->Restore(1, cp.blocks, cp.slot_names, {1, 5}).ok());
+  CHECK(s->active_ranks() == Ranks({1, 5}));
+  CHECK(PushGrad(*s, 0, 1, kA, 1).code() == StatusCode::kInvalidArgument);
+  BspClock(*s, {1}, 1);
+  CHECK(s->version() == 1);  // waits for worker 5
+  BspClock(*s, {5}, 1);
+  CHECK(s->version() == 2);
+  // Worker 0's clock-1 push before the restore is gone.
+  CheckValues(*s, kA, SgdStep(cp.blocks[0].values, {Grad(1, 1, kA), Grad(5, 1, kA)}, 8));
+  // A restore with nobody on the roster: workers join later.
+  REQUIRE(s->Restore(1, cp.blocks, cp.slot_names, {}).ok());
+  CHECK(s->active_ranks().empty());
+  REQUIRE(s->AddWorker(0, 1).ok());
+  BspClock(*s, {0}, 1);
+  CHECK(s->version() == 2);
 }
 
 }  // namespace
