@@ -128,10 +128,9 @@ Status CheckpointWriter::Drain(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(mu_);
   const uint64_t ticket = queued_total_;
   if (!done_cv_.wait_for(lock, timeout, [&] { return finished_total_ >= ticket; })) {
-    return Status::DeadlineExceeded("checkpoint writer: " +
-                                    std::to_string(ticket - finished_total_) +
-                                    " operation(s) still queued after " +
-                                    std::to_string(timeout.count()) + " ms");
+    return Status::DeadlineExceeded(
+        "checkpoint writer: " + std::to_string(ticket - finished_total_) +
+        " operation(s) still queued after " + std::to_string(timeout.count()) + " ms");
   }
   return Status::OK();
 }

@@ -116,7 +116,7 @@ class RocksDbParamStore final : public ParamStore {
   Status CheckWritable(const char* what) const;
   // ReadCheckpoint (require_commit) or ReadWrittenCheckpoint.
   StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> Read(uint64_t checkpoint_id,
-                                                                         bool require_commit);
+                                                                        bool require_commit);
 
   RocksDbParamStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;

@@ -162,8 +162,10 @@ StatusOr<std::string_view> OpenFramed(std::string_view value, const char (&magic
   const size_t body_end = value.size() - 4;
   uint32_t stored;
   std::memcpy(&stored, value.data() + body_end, 4);
-  if (stored != Crc32(value.data(), body_end)) return Status::DataLoss(what + ": checksum mismatch");
-  if (std::memcmp(value.data(), magic, 4) != 0) return Status::DataLoss(what + ": wrong record type");
+  if (stored != Crc32(value.data(), body_end))
+    return Status::DataLoss(what + ": checksum mismatch");
+  if (std::memcmp(value.data(), magic, 4) != 0)
+    return Status::DataLoss(what + ": wrong record type");
   uint32_t version;
   std::memcpy(&version, value.data() + 4, 4);
   if (version != kFormatVersion) {
@@ -227,8 +229,8 @@ StatusOr<JobSpec> DecodeJob(std::string_view value, const std::string& what) {
     if (!job.ok()) return Status::DataLoss(what + ": " + job.status().message());
     return job;
   } catch (const kj::Exception& ex) {
-    return Status::DataLoss(what + ": malformed Cap'n Proto message: " +
-                            ex.getDescription().cStr());
+    return Status::DataLoss(what +
+                            ": malformed Cap'n Proto message: " + ex.getDescription().cStr());
   }
 }
 
@@ -403,8 +405,8 @@ StatusOr<CheckpointRecord> JobStore::GetCompleteCheckpoint(uint64_t id) {
   const std::string what = "job store " + path() + ": checkpoint record " + std::to_string(id);
   StatusOr<std::string> value = Get(CheckpointKey(id), what);
   if (value.status().code() == StatusCode::kNotFound) {
-    return Status::NotFound("checkpoint " + std::to_string(id) + " is not recorded as complete in " +
-                            path());
+    return Status::NotFound("checkpoint " + std::to_string(id) +
+                            " is not recorded as complete in " + path());
   }
   if (!value.ok()) return value.status();
   PST_ASSIGN_OR_RETURN(CheckpointRecord r, DecodeRecord(*value, what));
@@ -419,9 +421,9 @@ Status JobStore::DropCheckpointRecordsBefore(uint64_t id) {
   if (id == 0) return Status::OK();
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
-  return FromRocks(db_->DeleteRange(wo, db_->DefaultColumnFamily(), CheckpointKey(0),
-                                    CheckpointKey(id)),
-                   path(), "job store: drop checkpoint records before " + std::to_string(id));
+  return FromRocks(
+      db_->DeleteRange(wo, db_->DefaultColumnFamily(), CheckpointKey(0), CheckpointKey(id)), path(),
+      "job store: drop checkpoint records before " + std::to_string(id));
 }
 
 Status JobStore::SaveState(const std::string& json_text, bool sync) {

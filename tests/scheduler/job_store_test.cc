@@ -260,7 +260,8 @@ TEST_CASE("JobStore: corrupt values read as kDataLoss", "[scheduler]") {
   for (const auto& [what, edit] : cases) {
     INFO(what);
     TempDir copy;
-    fs::copy(dir.path(), copy.path(), fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+    fs::copy(dir.path(), copy.path(),
+             fs::copy_options::recursive | fs::copy_options::overwrite_existing);
     WithRawDb(copy.path(), edit);
     auto store = Open(copy.path());
     const std::string name = what;
