@@ -1,6 +1,7 @@
 // pstrain: the user CLI. `pstrain launch` runs a job on a local cluster of
 // separate processes; `pstrain local` runs the same BSP schedule in one process;
-// `pstrain status` shows a running job; `pstrain report` summarises a finished one.
+// `pstrain status` shows a running job; `pstrain report` summarises a finished one;
+// `pstrain export` and `pstrain eval` write out or evaluate a checkpoint's model.
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -8,6 +9,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/eval_command.h"
+#include "cli/export_command.h"
 #include "cli/job_flags.h"
 #include "cli/launcher.h"
 #include "cli/local_trainer.h"
@@ -131,7 +134,40 @@ int main(int argc, char** argv) {
       "  pstrain report runs/20261123-061500-4242\n"
       "  pstrain report runs/20261123-061500-4242 --json");
 
+  pst::ExportOptions export_options;
+  uint64_t export_checkpoint = 0;
+  auto* export_cmd =
+      app.add_subcommand("export", "Write a checkpoint's model as a safetensors file");
+  export_cmd->add_option("RUN_DIR", export_options.run_dir, "Run directory of a `pstrain launch`")
+      ->required();
+  auto* export_checkpoint_opt = export_cmd->add_option(
+      "--checkpoint", export_checkpoint, "Checkpoint id (default: the latest complete one)");
+  export_cmd->add_option("--out", export_options.out,
+                         "Output file (default: RUN_DIR/export/model-<id>.safetensors)");
+  export_cmd->footer(pst::kExportHelpFooter);
+
+  pst::EvalOptions eval_options;
+  uint64_t eval_checkpoint = 0;
+  auto* eval = app.add_subcommand("eval", "Evaluate a checkpoint's model on the test set");
+  eval->add_option("RUN_DIR", eval_options.run_dir, "Run directory of a `pstrain launch`")
+      ->required();
+  auto* eval_checkpoint_opt = eval->add_option("--checkpoint", eval_checkpoint,
+                                               "Checkpoint id (default: the latest complete one)");
+  eval->add_option(
+      "--data-dir", eval_options.data_dir,
+      "Directory with the Fashion-MNIST IDX files (default: the job's data directory)");
+  eval->add_flag("--json", eval_options.json, "Print the result as JSON");
+  eval->footer(
+      "Evaluates the model of a complete checkpoint (the latest unless --checkpoint) on the\n"
+      "Fashion-MNIST test split (the job's test_limit applies) with the workers' code, and prints\n"
+      "the test accuracy and mean loss. Works on a running job and on a finished one.\n"
+      "Examples:\n"
+      "  pstrain eval runs/20261123-061500-4242\n"
+      "  pstrain eval runs/20261123-061500-4242 --checkpoint 12 --json");
+
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
+  if (export_checkpoint_opt->count() > 0) export_options.checkpoint = export_checkpoint;
+  if (eval_checkpoint_opt->count() > 0) eval_options.checkpoint = eval_checkpoint;
   launch_options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
   launch_options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
   pst::Status s;
@@ -142,6 +178,10 @@ int main(int argc, char** argv) {
     s = pst::RunStatusCommand(status_options, std::cout);
   } else if (*report) {
     s = pst::RunReportCommand(report_options, std::cout);
+  } else if (*export_cmd) {
+    s = pst::RunExportCommand(export_options, std::cout);
+  } else if (*eval) {
+    s = pst::RunEvalCommand(eval_options, std::cout);
   }
   if (s.code() == pst::StatusCode::kCancelled) {
     std::fprintf(stderr, "pstrain: interrupted; all processes stopped\n");

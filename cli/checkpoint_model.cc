@@ -1,0 +1,152 @@
+#include "cli/checkpoint_model.h"
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <system_error>
+#include <utility>
+
+#include "common/model_layout.h"
+#include "ps/param_store.h"
+#include "ps/rocksdb_param_store.h"
+
+namespace pst {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string JoinIds(const std::vector<CheckpointRecord>& records) {
+  std::string out;
+  for (const CheckpointRecord& r : records) out += (out.empty() ? "" : ", ") + std::to_string(r.id);
+  return out;
+}
+
+// Opens the scheduler's job store of `run_dir` read-only.
+StatusOr<std::unique_ptr<JobStore>> OpenJobStore(const std::string& run_dir) {
+  std::error_code ec;
+  if (!fs::is_directory(run_dir, ec)) {
+    return Status::NotFound("no such run directory: " + run_dir +
+                            " (give the run directory of a `pstrain launch`)");
+  }
+  JobStoreOptions o;
+  o.path = SchedulerStateDir(run_dir);
+  o.read_only = true;
+  StatusOr<std::unique_ptr<JobStore>> store = JobStore::Create(o);
+  if (store.status().code() == StatusCode::kNotFound) {
+    return Status::NotFound(run_dir + " has no scheduler state (" + o.path +
+                            "): give the run directory of a `pstrain launch` that has taken a "
+                            "checkpoint");
+  }
+  if (!store.ok()) return store.status();
+  return store;
+}
+
+// Picks the record of the checkpoint to load.
+StatusOr<CheckpointRecord> PickRecord(JobStore& store, const std::string& run_dir,
+                                      std::optional<uint64_t> checkpoint_id) {
+  PST_ASSIGN_OR_RETURN(std::vector<CheckpointRecord> all, store.ListCompleteCheckpoints());
+  if (all.empty()) {
+    return Status::NotFound("no complete checkpoint yet in " + run_dir +
+                            "; wait until the job has taken its first checkpoint, then try again");
+  }
+  if (!checkpoint_id) return all.back();
+  auto it = std::find_if(all.begin(), all.end(),
+                         [&](const CheckpointRecord& r) { return r.id == *checkpoint_id; });
+  if (it == all.end()) {
+    return Status::NotFound("checkpoint " + std::to_string(*checkpoint_id) +
+                            " is not a complete checkpoint of " + run_dir +
+                            "; complete checkpoints: " + JoinIds(all) +
+                            " (leave out --checkpoint for the latest)");
+  }
+  return *it;
+}
+
+}  // namespace
+
+std::string SchedulerStateDir(const std::string& run_dir) {
+  return (fs::path(run_dir) / "state" / "scheduler").string();
+}
+
+std::string PsStateDir(const std::string& run_dir, uint32_t shard) {
+  return (fs::path(run_dir) / "state" / ("ps-" + std::to_string(shard))).string();
+}
+
+StatusOr<CheckpointModel> LoadCheckpointModel(const std::string& run_dir,
+                                              std::optional<uint64_t> checkpoint_id) {
+  PST_ASSIGN_OR_RETURN(std::unique_ptr<JobStore> job_store, OpenJobStore(run_dir));
+  CheckpointModel out;
+  PST_ASSIGN_OR_RETURN(out.record, PickRecord(*job_store, run_dir, checkpoint_id));
+  StatusOr<JobSpec> job = job_store->LoadJob();
+  if (job.status().code() == StatusCode::kNotFound) {
+    return Status::DataLoss(job_store->path() + " records checkpoints but holds no job spec");
+  }
+  if (!job.ok()) return job.status();
+  out.job = std::move(job).value();
+  job_store.reset();
+
+  const CheckpointRecord& rec = out.record;
+  const std::string ckpt = "checkpoint " + std::to_string(rec.id);
+  if (rec.num_shards == 0)
+    return Status::DataLoss(ckpt + ": the scheduler's record lists 0 shards");
+  StatusOr<ModelLayout> layout = ModelLayout::FromSpec(out.job.model);
+  if (!layout.ok()) return Status::DataLoss("the stored job's model: " + layout.status().message());
+  const uint64_t total = layout->total();
+  out.params.assign(total, 0.0f);
+
+  std::string fingerprint = rec.job_fingerprint;
+  uint64_t next = 0;  // the first key shard k must start at
+  for (uint32_t k = 0; k < rec.num_shards; ++k) {
+    const std::string dir = PsStateDir(run_dir, k);
+    const std::string shard = ckpt + ", shard " + std::to_string(k) + " (" + dir + ")";
+    RocksDbParamStoreOptions o;
+    o.path = dir;
+    o.read_only = true;
+    StatusOr<std::unique_ptr<RocksDbParamStore>> store = RocksDbParamStore::Open(o);
+    if (store.status().code() == StatusCode::kNotFound) {
+      return Status::DataLoss(shard +
+                              ": the shard's store is missing, so the checkpoint cannot "
+                              "be read; restore the directory or pick another checkpoint");
+    }
+    if (!store.ok()) return store.status().WithContext(shard);
+    auto read = (*store)->ReadWrittenCheckpoint(rec.id);
+    if (read.status().code() == StatusCode::kNotFound) {
+      return Status::DataLoss(shard +
+                              ": the shard does not hold the checkpoint the scheduler "
+                              "recorded as complete; pick another checkpoint");
+    }
+    if (!read.ok()) return read.status().WithContext(shard);
+    const CheckpointManifest& m = read->first;
+    if (m.clock != rec.clock) {
+      return Status::DataLoss(shard + ": taken at clock " + std::to_string(m.clock) +
+                              ", but the scheduler recorded clock " + std::to_string(rec.clock));
+    }
+    if (k == 0 && fingerprint.empty()) fingerprint = m.job_fingerprint;
+    if (m.job_fingerprint != fingerprint) {
+      return Status::DataLoss(shard + ": job fingerprint '" + m.job_fingerprint +
+                              "' differs from '" + fingerprint + "'");
+    }
+    if (m.range.begin != next || m.range.end > total || m.range.end < m.range.begin) {
+      return Status::DataLoss(shard + ": holds keys [" + std::to_string(m.range.begin) + ", " +
+                              std::to_string(m.range.end) + "), but the shards must tile the " +
+                              std::to_string(total) + "-parameter model in order and this one " +
+                              "should start at " + std::to_string(next));
+    }
+    // ReadWrittenCheckpoint validated that the blocks tile m.range.
+    for (const BlockState& b : read->second) {
+      std::memcpy(out.params.data() + b.keys.begin, b.values.data(),
+                  b.values.size() * sizeof(float));
+    }
+    next = m.range.end;
+  }
+  if (next != total) {
+    const uint32_t last = rec.num_shards - 1;  // num_shards >= 1 (JobStore checks it)
+    return Status::DataLoss(ckpt + ", shard " + std::to_string(last) + " (" +
+                            PsStateDir(run_dir, last) + "): the last shard ends at key " +
+                            std::to_string(next) + ", but the model has " + std::to_string(total) +
+                            " parameters");
+  }
+  return out;
+}
+
+}  // namespace pst

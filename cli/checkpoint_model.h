@@ -1,0 +1,61 @@
+// Reading a whole model out of a run directory's checkpoint: the scheduler's
+// job store says which checkpoints are complete, and each PS shard's param
+// store holds that checkpoint's slice of the parameters. Used by
+// `pstrain export` and `pstrain eval`.
+//
+// Run-directory layout:
+//   RUN/job.toml
+//   RUN/logs/
+//   RUN/state/scheduler/     the scheduler's JobStore (scheduler/job_store.h)
+//   RUN/state/ps-<k>/        PS shard k's RocksDbParamStore (ps/rocksdb_param_store.h)
+//
+// Every database is opened read-only (no lock), so this works on a running
+// job as well as a finished one, and changes nothing. Functions are
+// thread-safe, block on disk I/O, and throw nothing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/job_spec.h"
+#include "common/status.h"
+#include "scheduler/job_store.h"
+
+namespace pst {
+
+// RUN/state/scheduler.
+std::string SchedulerStateDir(const std::string& run_dir);
+// RUN/state/ps-<shard>.
+std::string PsStateDir(const std::string& run_dir, uint32_t shard);
+
+struct CheckpointModel {
+  // The job the checkpoint belongs to (from the scheduler's job store).
+  JobSpec job;
+  // The scheduler's record of the checkpoint.
+  CheckpointRecord record;
+  // The whole model, ModelLayout::FromSpec(job.model).total() floats laid
+  // out as in common/model_layout.h (optimizer state is left out).
+  std::vector<float> params;
+};
+
+// Loads complete checkpoint `checkpoint_id` (or, if nullopt, the latest
+// complete one) of the run in `run_dir`. A shard that has the checkpoint
+// written but not committed is accepted: the scheduler's record is the commit
+// point. Checks that every shard's manifest has the record's clock, that the
+// shards agree on the job fingerprint (and match the record's, if it has one),
+// and that shard 0..num_shards-1's key ranges tile [0, model size) in order.
+// Errors, each a one-line message saying what to do:
+//   kNotFound: no run_dir, no RUN/state/scheduler, no complete checkpoint yet,
+//              or no complete checkpoint `checkpoint_id` (the message lists the
+//              complete ones);
+//   kDataLoss: the stores disagree or are corrupt (a missing shard store or
+//              shard checkpoint, a clock, fingerprint or key range that does
+//              not match, a checksum failure, no job spec); names the shard;
+//   kUnavailable: I/O errors (retry);
+//   kFailedPrecondition: a directory holds something else than our stores.
+StatusOr<CheckpointModel> LoadCheckpointModel(const std::string& run_dir,
+                                              std::optional<uint64_t> checkpoint_id);
+
+}  // namespace pst
