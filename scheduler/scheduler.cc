@@ -286,9 +286,9 @@ class Handler {
       st_.epochs[e].wait_ms += req.getCompletedWaitMs();
       st_.epochs[e].compute_ms += req.getCompletedComputeMs();
       st_.epochs[e].push_ms += req.getCompletedPushMs();
-      st_.pool->Complete(e);
+      st_.pool->Complete(req.getRank(), e, req.getCompletedShard());
     }
-    const ShardGrant g = st_.pool->Next(req.getClock());
+    const ShardGrant g = st_.pool->Next(req.getRank(), req.getClock());
     switch (g.kind) {
       case ShardGrant::Kind::kLease: resp.setKind(proto::ShardReplyKind::LEASE); break;
       case ShardGrant::Kind::kIdle: resp.setKind(proto::ShardReplyKind::IDLE); break;
