@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -34,7 +35,13 @@ using Clock = std::chrono::steady_clock;
 struct Proc {
   std::string name;  // "scheduler", "ps 0", "worker 1"
   ChildProcess child;
+  std::string bin;   // how to start it again
+  std::vector<std::string> args;
+  bool ended = false;  // exited and handled (a worker that left, a replaced PS)
 };
+
+bool IsWorker(const Proc& p) { return p.name.rfind("worker", 0) == 0; }
+bool IsPs(const Proc& p) { return p.name.rfind("ps ", 0) == 0; }
 
 std::string DefaultRunDir() {
   char stamp[32];
@@ -90,9 +97,22 @@ Status WriteResultJson(const std::string& path, const LaunchOptions& options,
   j["target_accuracy"] = options.job.train.target_accuracy;
   j["target_reached"] = r.target_reached;
   if (r.target_reached) j["seconds_to_target"] = r.seconds_to_target;
+  j["resumed"] = r.resumed;
+  j["restarts"] = r.restarts;
+  j["rollbacks"] = r.generation;
+  j["redone_clocks"] = r.redone_clocks;
+  j["complete_checkpoints"] = r.checkpoints;
+  if (r.fault.injected) {
+    j["fault"] = {{"kind", FaultKindName(options.fault.kind)},
+                  {"target", r.fault.target},
+                  {"injected_at", r.fault.injected_at},
+                  {"detected_at", r.fault.detected_at},
+                  {"recovered_at", r.fault.recovered_at}};
+  }
   j["epochs"] = nlohmann::json::array();
   for (const EpochSummary& e : r.epochs)
     j["epochs"].push_back({{"epoch", e.epoch},
+                           {"samples", e.samples},
                            {"train_loss", e.train_loss},
                            {"test_accuracy", e.test_accuracy},
                            {"seconds", e.seconds},
@@ -109,7 +129,19 @@ Status WriteResultJson(const std::string& path, const LaunchOptions& options,
 
 StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bool>& interrupted,
                               std::ostream& out) {
-  const JobSpec& job = options.job;
+  LaunchResult result;
+  result.run_dir = options.run_dir.empty() ? DefaultRunDir() : options.run_dir;
+  const std::string state_dir = result.run_dir + "/state";
+  // A run directory holding a job's state continues that job.
+  JobSpec job = options.job;
+  std::error_code ec;
+  result.resumed = fs::exists(state_dir + "/scheduler", ec);
+  if (result.resumed) {
+    auto stored = LoadJobFile(result.run_dir + "/job.toml");
+    if (!stored.ok())
+      return stored.status().WithContext("resuming the job in " + result.run_dir);
+    job = std::move(stored).value();
+  }
   PST_RETURN_IF_ERROR(ValidateJobSpec(job));
   PST_RETURN_IF_ERROR(CheckFashionMnistFiles(job.data_dir));
   const std::string bin_dir = options.bin_dir.empty() ? SelfDir() : options.bin_dir;
@@ -119,13 +151,11 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                                           bin_dir, bin));
   }
 
-  LaunchResult result;
-  result.run_dir = options.run_dir.empty() ? DefaultRunDir() : options.run_dir;
-  std::error_code ec;
   fs::create_directories(fs::path(result.run_dir) / "logs", ec);
+  if (!ec) fs::create_directories(state_dir, ec);
   if (ec) return Status::Unavailable("cannot create run directory " + result.run_dir + ": " + ec.message());
   const std::string job_path = result.run_dir + "/job.toml";
-  {
+  if (!result.resumed) {
     std::ofstream jf(job_path);
     jf << JobSpecToToml(job);
     if (!jf) return Status::Unavailable("cannot write " + job_path);
@@ -149,6 +179,8 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                             OptimizerKindName(job.optimizer.kind), ConsistencyName(job.train.consistency),
                             job.train.epochs));
   progress.Line("run directory: " + result.run_dir);
+  if (result.resumed)
+    progress.Line("resuming the job stored there from its last complete checkpoint (job.toml; flags are ignored)");
 
   // The metrics history (metrics.jsonl) and, at the end, its plots. A history
   // we cannot write costs the plots, not the job.
@@ -188,7 +220,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
     std::string log = result.run_dir + "/logs/" + name + ".log";
     for (char& c : log) if (c == ' ') c = '-';
     PST_ASSIGN_OR_RETURN(ChildProcess child, ChildProcess::Start(bin_dir + "/" + bin, args, log));
-    procs.push_back({name, std::move(child)});
+    procs.push_back({name, std::move(child), bin, std::move(args)});
     return Status::OK();
   };
 
@@ -196,9 +228,16 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   const std::string hb_timeout = std::to_string(options.heartbeat_timeout.count());
   Status s =
       spawn("scheduler", "pstrain-scheduler",
-            {"--job", job_path, "--endpoint-file", endpoint_file, "--bind", options.bind_host,
-             "--heartbeat-ms", hb, "--heartbeat-timeout-ms", hb_timeout, "--log-level",
-             options.log_level, "--admin-port", std::to_string(options.admin_port)});
+            [&] {
+              std::vector<std::string> a{"--job", job_path, "--endpoint-file", endpoint_file,
+                                         "--bind", options.bind_host, "--heartbeat-ms", hb,
+                                         "--heartbeat-timeout-ms", hb_timeout, "--log-level",
+                                         options.log_level, "--admin-port",
+                                         std::to_string(options.admin_port), "--state-dir",
+                                         state_dir + "/scheduler"};
+              if (result.resumed) a.push_back("--resume");
+              return a;
+            }());
   if (!s.ok()) return fail(s);
   auto endpoint = ReadEndpointFile(endpoint_file, procs[0].child, interrupted);
   if (!endpoint.ok()) return fail(endpoint.status());
@@ -209,18 +248,28 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
     if (admin && std::getline(admin, result.admin_url) && !result.admin_url.empty())
       progress.Line("admin: " + result.admin_url);
   }
+  // A restarted scheduler must be reachable where the nodes look for it.
+  {
+    std::vector<std::string>& a = procs[0].args;
+    a.push_back("--port");
+    a.push_back(endpoint->substr(endpoint->rfind(':') + 1));
+    a.erase(std::remove(a.begin(), a.end(), std::string("--resume")), a.end());
+  }
   for (uint32_t i = 0; i < job.num_servers && s.ok(); ++i)
     s = spawn("ps " + std::to_string(i), "pstrain-ps",
-              {"--scheduler", *endpoint, "--bind", options.bind_host, "--log-level", options.log_level});
-  for (uint32_t i = 0; i < job.num_workers && s.ok(); ++i) {
+              {"--scheduler", *endpoint, "--bind", options.bind_host, "--log-level", options.log_level,
+               "--shard-id", std::to_string(i), "--state-dir", state_dir + "/ps-" + std::to_string(i)});
+  uint32_t workers_started = 0;
+  auto start_worker = [&]() -> Status {
     std::vector<std::string> args{"--scheduler", *endpoint, "--model-out", result.model_path,
                                   "--log-level", options.log_level};
-    if (i == 0 && options.straggler_delay_ms > 0) {
+    if (workers_started == 0 && options.straggler_delay_ms > 0) {
       args.push_back("--step-delay-ms");
       args.push_back(std::to_string(options.straggler_delay_ms));
     }
-    s = spawn("worker " + std::to_string(i), "pstrain-worker", args);
-  }
+    return spawn("worker " + std::to_string(workers_started++), "pstrain-worker", args);
+  };
+  for (uint32_t i = 0; i < job.num_workers && s.ok(); ++i) s = start_worker();
   if (!s.ok()) return fail(s);
 
   zmq::context_t ctx(1);
@@ -230,14 +279,113 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
 
   const auto launched = Clock::now();
   proto::JobState state = proto::JobState::FORMING;
+  uint32_t desired_workers = job.num_workers;
+  uint32_t last_desired = job.num_workers;
+  uint32_t worker_deficit = 0;  // workers that died or were asked for, not yet started
+  uint32_t dead_workers = 0;    // of those, the ones that died
+  FaultTimeline& fault = result.fault;
+  double elapsed_s = 0;
+  uint64_t samples_done = 0;
+  uint64_t samples_per_epoch = 0;
+  std::vector<uint64_t> epoch_samples;  // from the latest status
+  uint32_t generation_before = 0;
+  size_t dead_before = 0;
+  std::optional<Clock::time_point> resume_paused;  // kPauseWorker: when to SIGCONT
+  pid_t paused_pid = 0;
+  auto live_process = [&](bool worker, uint32_t index) -> Proc* {
+    uint32_t k = 0;
+    for (Proc& p : procs) {
+      if (p.ended || (worker ? !IsWorker(p) : !IsPs(p))) continue;
+      if (!worker && p.name != "ps " + std::to_string(index)) continue;
+      if (worker && k++ != index % std::max<uint32_t>(1, desired_workers)) continue;
+      return &p;
+    }
+    return nullptr;
+  };
+  // Injects options.fault once enough of the job is trained.
+  auto InjectFault = [&] {
+    const FaultPlan& f = options.fault;
+    if (resume_paused && Clock::now() >= *resume_paused) {
+      kill(paused_pid, SIGCONT);
+      resume_paused.reset();
+    }
+    if (f.kind == FaultKind::kNone || fault.injected || state != proto::JobState::RUNNING) return;
+    const double total = double(job.train.epochs) * std::max<uint64_t>(1, samples_per_epoch);
+    if (samples_per_epoch == 0 || samples_done < f.at_fraction * total) return;
+    fault.injected = true;
+    fault.injected_at = elapsed_s;
+    generation_before = result.generation;
+    switch (f.kind) {
+      case FaultKind::kKillWorker:
+      case FaultKind::kPauseWorker:
+      case FaultKind::kKillPs: {
+        Proc* p = live_process(f.kind != FaultKind::kKillPs, f.kind == FaultKind::kKillPs
+                                                                    ? f.target % job.num_servers
+                                                                    : f.target);
+        if (!p) return;
+        fault.target = p->name;
+        if (f.kind == FaultKind::kPauseWorker) {
+          paused_pid = p->child.pid();
+          p->child.Signal(SIGSTOP);
+          resume_paused = Clock::now() + std::chrono::milliseconds(int64_t(f.pause_seconds * 1000));
+        } else {
+          p->child.Signal(SIGKILL);
+        }
+        break;
+      }
+      case FaultKind::kKillScheduler:
+        fault.target = "scheduler";
+        for (Proc& p : procs)
+          if (!p.ended && p.name == "scheduler") p.child.Signal(SIGKILL);
+        break;
+      case FaultKind::kAddWorkers:
+      case FaultKind::kRemoveWorkers: {
+        const uint32_t want = f.kind == FaultKind::kAddWorkers
+                                  ? desired_workers + f.count
+                                  : std::max<uint32_t>(1, desired_workers - std::min(desired_workers - 1, f.count));
+        fault.target = fmt::format("{} -> {} workers", desired_workers, want);
+        OutMessage req;
+        req.envelope().getBody().initScaleRequest().setWorkers(want);
+        auto reply = channel->Call(req, std::chrono::seconds(5));
+        if (!reply.ok()) progress.Line("warning: scale request failed: " + reply.status().message());
+        break;
+      }
+      case FaultKind::kNone: break;
+    }
+    progress.Line(fmt::format("drill: {} ({}) at {:.2f} s", FaultKindName(f.kind), fault.target, elapsed_s));
+  };
+  // Follows the fault through the job status: detected when the scheduler
+  // shows it, recovered when training runs again with the cluster complete.
+  auto TrackFault = [&](proto::JobStatusResponse::Reader st) {
+    if (!fault.injected || fault.recovered_at >= 0) return;
+    size_t dead = 0, live_workers = 0;
+    for (auto n : st.getNodes()) {
+      const bool gone = n.getState() == proto::NodeState::DEAD || n.getState() == proto::NodeState::LEFT;
+      dead += gone ? 1 : 0;
+      if (n.getRole() == proto::Role::WORKER && n.getState() == proto::NodeState::ALIVE) ++live_workers;
+    }
+    const FaultKind k = options.fault.kind;
+    if (fault.detected_at < 0) {
+      const bool seen = st.getGeneration() > generation_before || dead > dead_before ||
+                        st.getState() == proto::JobState::RECOVERING ||
+                        ((k == FaultKind::kAddWorkers || k == FaultKind::kRemoveWorkers) &&
+                         st.getDesiredWorkers() != job.num_workers);
+      if (!seen) return;
+      fault.detected_at = st.getElapsedMs() / 1000.0;
+    }
+    // Recovered: training runs again with every worker the job asks for, or
+    // the job finished.
+    if ((st.getState() == proto::JobState::RUNNING && live_workers >= st.getDesiredWorkers() &&
+         st.getElapsedMs() / 1000.0 >= fault.detected_at) ||
+        st.getState() == proto::JobState::DONE)
+      fault.recovered_at = st.getElapsedMs() / 1000.0;
+  };
   size_t epochs_reported = 0;
   uint64_t last_samples = 0;
   double last_loss_sum = 0;
   double recent_loss = 0;
   auto last_rate_time = Clock::now();
   double rate = 0;
-  uint64_t samples_done = 0;
-  double elapsed_s = 0;
   uint64_t pending_status = 0;
   auto last_query = Clock::now() - std::chrono::seconds(1);
   // The workers' totals at the last metrics line: each line's loss and
@@ -255,11 +403,63 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
     if (options.timeout.count() > 0 && Clock::now() - launched > options.timeout)
       return fail(Status::DeadlineExceeded(fmt::format(
           "the job did not finish within {} s; logs are in {}/logs", options.timeout.count(), result.run_dir)));
-    for (Proc& p : procs) {
+    for (size_t i = 0; i < procs.size(); ++i) {
+      Proc& p = procs[i];
+      if (p.ended) continue;
       auto code = p.child.Poll();
-      if (code && *code != 0 && state != proto::JobState::DONE)
+      if (!code || state == proto::JobState::DONE) continue;
+      // A worker that left on request (scaled down) or ran out of work, or a
+      // PS or scheduler that saw the job end before we did, exits 0.
+      if (*code == 0) {
+        p.ended = true;
+        continue;
+      }
+      if (IsWorker(p)) {
+        ++worker_deficit;
+        ++dead_workers;
+      }
+      // A dead worker costs its lease, not the job: the scheduler hands the
+      // rest of it to the others. A dead PS or scheduler needs a replacement.
+      const bool fatal = state == proto::JobState::FORMING ||
+                         (!IsWorker(p) && (!options.supervise || result.restarts >= options.max_restarts));
+      if (fatal)
         return fail(Status::Aborted(fmt::format("{} exited with status {}: {} (log: {})", p.name, *code,
                                                 p.child.LastLogLine(), p.child.log_path())));
+      progress.Line(fmt::format("{} exited with status {}{}", p.name, *code,
+                                IsWorker(p) ? "; its lease goes back to the pool" : "; restarting it"));
+      if (fault.injected && fault.detected_at < 0 && p.name == fault.target && !IsWorker(p))
+        fault.detected_at = elapsed_s;
+      p.ended = true;
+      if (IsWorker(p)) continue;  // replaced below if the job wants more workers
+      ++result.restarts;
+      // The same role again: same shard id and state directory, same port.
+      auto again = ChildProcess::Start(bin_dir + "/" + p.bin, p.args, p.child.log_path());
+      if (!again.ok()) return fail(again.status().WithContext("restarting " + p.name));
+      Proc copy{p.name, std::move(again).value(), p.bin, p.args};
+      procs.push_back(std::move(copy));
+    }
+    // Replace workers that died and start the ones `pstrain scale` asked for.
+    if (desired_workers > last_desired) worker_deficit += desired_workers - last_desired;
+    last_desired = desired_workers;
+    if (options.supervise && state == proto::JobState::RUNNING) {
+      uint32_t running = 0;
+      for (const Proc& p : procs) running += IsWorker(p) && !p.ended ? 1 : 0;
+      for (; worker_deficit > 0 && running < desired_workers; --worker_deficit, ++running) {
+        if (dead_workers > 0) {
+          --dead_workers;
+          ++result.restarts;
+        }
+        Status ws = start_worker();
+        if (!ws.ok()) return fail(ws.WithContext("starting a worker"));
+        progress.Line(fmt::format("started {} (the job asks for {} workers)", procs.back().name,
+                                  desired_workers));
+      }
+    }
+    InjectFault();
+    // A status request the scheduler never answered (it restarted): ask again.
+    if (pending_status && Clock::now() - last_query > std::chrono::seconds(2)) {
+      channel->Discard(pending_status);
+      pending_status = 0;
     }
     // At most a few status queries a second: the scheduler has better things to do.
     if (!pending_status && Clock::now() - last_query >= std::chrono::milliseconds(250)) {
@@ -278,6 +478,15 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
         auto st = reply->envelope().getBody().getJobStatusResponse();
         state = st.getState();
         elapsed_s = st.getElapsedMs() / 1000.0;
+        desired_workers = st.getDesiredWorkers();
+        if (st.getGeneration() != result.generation && st.getGeneration() > 0 && !result.resumed)
+          progress.Line(fmt::format("the job rolled back (generation {}): {}", st.getGeneration(),
+                                    st.getRollbacks().size() ? st.getRollbacks()[st.getRollbacks().size() - 1].getReason().cStr() : ""));
+        result.generation = st.getGeneration();
+        result.checkpoints = st.getCheckpoints().size();
+        result.redone_clocks = 0;
+        for (auto r : st.getRollbacks()) result.redone_clocks += r.getLostClocks();
+        TrackFault(st);
         uint64_t samples = 0;
         double loss_sum = 0;
         uint64_t steps = 0;
@@ -289,6 +498,14 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
         }
         samples_done = 0;
         for (auto e : st.getEpochs()) samples_done += e.getSamples();
+        samples_per_epoch = st.getSamplesPerEpoch();
+        epoch_samples.clear();
+        for (auto e : st.getEpochs()) epoch_samples.push_back(e.getSamples());
+        if (!fault.injected) {
+          dead_before = 0;
+          for (auto n : st.getNodes())
+            dead_before += n.getState() == proto::NodeState::DEAD || n.getState() == proto::NodeState::LEFT;
+        }
         const auto now = Clock::now();
         const double dt = std::chrono::duration<double>(now - last_rate_time).count();
         if (dt >= 1.0 && samples > last_samples) {
@@ -403,6 +620,9 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   }
   write_plots();
   if (result.epochs.empty()) return Status::Internal("the job ended without an evaluation");
+  // Workers report their last leases after the epochs closed: the final counts.
+  for (EpochSummary& e : result.epochs)
+    if (e.epoch - 1 < epoch_samples.size()) e.samples = epoch_samples[e.epoch - 1];
   result.final_test_accuracy = result.epochs.back().test_accuracy;
   if (job.train.target_accuracy > 0 && result.final_test_accuracy >= job.train.target_accuracy) {
     result.target_reached = true;

@@ -3,7 +3,12 @@
 // pstrain-worker, all on loopback TCP. It shows progress, and stops every
 // process at the end, on failure or when *interrupted becomes true (Ctrl-C).
 // Each run has a directory holding the job file, one log per process, the
-// final model (model.safetensors) and a summary (result.json).
+// state of the scheduler and of every PS shard (state/scheduler,
+// state/ps-<k>: RocksDB), the final model (model.safetensors) and a summary
+// (result.json). A run directory that already holds a job's state resumes
+// that job from its last complete checkpoint. With options.supervise it
+// restarts a dead PS or scheduler and keeps the worker count the scheduler
+// asks for; options.fault injects one fault for drills.
 #pragma once
 
 #include <atomic>
@@ -13,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/fault_plan.h"
 #include "common/job_spec.h"
 #include "common/status.h"
 
@@ -44,10 +50,24 @@ struct LaunchOptions {
   // Port of the scheduler's HTTP admin endpoint (dashboard, /status,
   // /metrics) on 127.0.0.1: 0 = any free port, -1 = disabled. Default: 0.
   int32_t admin_port = 0;
+  // Restart a PS or the scheduler that dies (same shard id and state
+  // directory, same scheduler port), and keep as many workers running as the
+  // scheduler asks for (job.num_workers, changed by `pstrain scale`).
+  // Default: true.
+  bool supervise = true;
+  // Give up after this many restarts. Default: 20.
+  uint32_t max_restarts = 20;
+  // A fault to inject while training (pstrain drill). Default: none.
+  FaultPlan fault;
 };
 
 struct EpochSummary {
   uint32_t epoch = 0;  // 1-based
+  // Training samples the epoch's gradients came from, counted by the
+  // scheduler once per sample (a dead worker's finished batches included,
+  // its unfinished ones re-leased): the training set size, when nothing was
+  // skipped or counted twice.
+  uint64_t samples = 0;
   double train_loss = 0;
   double test_accuracy = 0;
   double seconds = 0;      // from the epoch's first lease to its close
@@ -71,6 +91,13 @@ struct LaunchResult {
   // after this much training time.
   bool target_reached = false;
   double seconds_to_target = 0;
+  // Durability and recovery.
+  bool resumed = false;          // the run directory held a job: it continued
+  uint32_t restarts = 0;         // processes the launcher restarted
+  uint32_t generation = 0;       // rollbacks the job went through
+  uint64_t redone_clocks = 0;    // clocks trained again after rollbacks
+  uint32_t checkpoints = 0;      // complete checkpoints
+  FaultTimeline fault;
 };
 
 // Runs the job to its end and writes <run_dir>/result.json. Errors:

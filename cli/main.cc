@@ -1,7 +1,9 @@
 // pstrain: the user CLI. `pstrain launch` runs a job on a local cluster of
 // separate processes; `pstrain local` runs the same BSP schedule in one process;
 // `pstrain status` shows a running job; `pstrain report` summarises a finished one;
-// `pstrain export` and `pstrain eval` write out or evaluate a checkpoint's model.
+// `pstrain export` and `pstrain eval` write out or evaluate a checkpoint's model;
+// `pstrain checkpoint` and `pstrain scale` steer a running job; `pstrain drill`
+// rehearses a failure.
 #include <atomic>
 #include <cstdio>
 #include <iostream>
@@ -9,6 +11,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "cli/control_commands.h"
+#include "cli/drill_command.h"
 #include "cli/eval_command.h"
 #include "cli/export_command.h"
 #include "cli/job_flags.h"
@@ -21,12 +25,16 @@
 
 namespace {
 
+void ApplyProgress(const std::string& progress, pst::LaunchOptions* options) {
+  if (progress == "bar") options->progress = pst::ProgressStyle::kBar;
+  else if (progress == "lines") options->progress = pst::ProgressStyle::kLines;
+  else if (progress == "quiet") options->progress = pst::ProgressStyle::kQuiet;
+}
+
 pst::Status RunLaunch(const pst::JobFlags& flags, pst::LaunchOptions options,
                       const std::string& progress, uint64_t timeout_s) {
   PST_ASSIGN_OR_RETURN(options.job, flags.Resolve());
-  if (progress == "bar") options.progress = pst::ProgressStyle::kBar;
-  else if (progress == "lines") options.progress = pst::ProgressStyle::kLines;
-  else if (progress == "quiet") options.progress = pst::ProgressStyle::kQuiet;
+  ApplyProgress(progress, &options);
   options.timeout = std::chrono::seconds(timeout_s);
   std::atomic<bool> interrupted{false};
   pst::StatusOr<pst::LaunchResult> result = pst::Status::OK();
@@ -40,8 +48,25 @@ pst::Status RunLaunch(const pst::JobFlags& flags, pst::LaunchOptions options,
   const pst::LaunchResult& r = *result;
   std::cout << fmt::format("trained {} epochs in {:.1f} s ({:.0f} samples/s); model: {}; summary: {}/result.json\n",
                            r.epochs.size(), r.wall_seconds, r.samples_per_second, r.model_path, r.run_dir);
+  if (r.generation > 0 || r.restarts > 0)
+    std::cout << fmt::format("recovered from failures: {} rollback(s), {} clocks redone, {} process restart(s)\n",
+                             r.generation, r.redone_clocks, r.restarts);
   std::cout << fmt::format("final test accuracy: {:.4f}\n", r.final_test_accuracy);
   return pst::Status::OK();
+}
+
+pst::Status RunDrillCommand(const pst::JobFlags& flags, pst::DrillOptions options,
+                            const std::string& scenario, const std::string& progress, bool* passed) {
+  PST_ASSIGN_OR_RETURN(options.launch.job, flags.Resolve());
+  PST_ASSIGN_OR_RETURN(options.scenario, pst::ParseFaultKind(scenario));
+  ApplyProgress(progress, &options.launch);
+  std::atomic<bool> interrupted{false};
+  pst::DrillReport report;
+  pst::Status s = pst::RunUntilSignalled(
+      [&] { return pst::RunDrill(options, interrupted, std::cout, &report); },
+      [&] { interrupted = true; });
+  *passed = s.ok() && report.passed;
+  return s;
 }
 
 pst::Status RunLocal(const pst::JobFlags& flags, uint32_t workers_override) {
@@ -88,6 +113,9 @@ int main(int argc, char** argv) {
                      "One worker (the first started) sleeps this long before each step: a straggler");
   launch->add_option("--log-level", launch_options.log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
+  bool no_supervise = false;
+  launch->add_flag("--no-supervise", no_supervise,
+                   "Do not restart a dead PS or scheduler, nor replace dead workers");
   launch->add_option("--admin-port", launch_options.admin_port,
                      "Port of the scheduler's HTTP dashboard on 127.0.0.1 (0 = any free port, "
                      "-1 = none)")
@@ -97,7 +125,8 @@ int main(int argc, char** argv) {
       "  pstrain launch                                  # the default job: Fashion-MNIST MLP, 2 PS + 2 workers\n"
       "  pstrain launch --servers 3 --workers 4 --epochs 10\n"
       "  pstrain launch --job examples/fashion_mnist_mlp.toml --lr 0.002\n"
-      "  pstrain launch --admin-port 8080                # dashboard at http://127.0.0.1:8080/");
+      "  pstrain launch --admin-port 8080                # dashboard at http://127.0.0.1:8080/\n"
+      "  pstrain launch --run-dir runs/big               # again later: resumes from its last checkpoint");
 
   pst::JobFlags local_flags;
   uint32_t local_workers = 0;
@@ -165,9 +194,77 @@ int main(int argc, char** argv) {
       "  pstrain eval runs/20261123-061500-4242\n"
       "  pstrain eval runs/20261123-061500-4242 --checkpoint 12 --json");
 
+  pst::ControlTarget control;
+  uint64_t checkpoint_timeout_s = 60;
+  auto* checkpoint = app.add_subcommand("checkpoint", "Take a coordinated checkpoint of a running job now");
+  auto* checkpoint_sched = checkpoint->add_option("--scheduler", control.scheduler, "The scheduler's address");
+  checkpoint->add_option("--run-dir", control.run_dir, "Run directory of a `pstrain launch`")
+      ->excludes(checkpoint_sched);
+  checkpoint->add_option("--timeout-s", checkpoint_timeout_s, "How long to wait for it to complete")
+      ->capture_default_str();
+  checkpoint->footer(
+      "Every PS captures its shard at one clock boundary and writes it to its RocksDB store; the\n"
+      "checkpoint counts once all have (the scheduler records it). Prints its id and clock.\n"
+      "Examples:\n"
+      "  pstrain checkpoint --run-dir runs/20261123-061500-4242\n"
+      "  pstrain checkpoint --scheduler tcp://127.0.0.1:7000 --timeout-s 120");
+
+  uint32_t scale_workers = 0;
+  auto* scale = app.add_subcommand("scale", "Change the number of workers of a running job");
+  auto* scale_sched = scale->add_option("--scheduler", control.scheduler, "The scheduler's address");
+  scale->add_option("--run-dir", control.run_dir, "Run directory of a `pstrain launch`")
+      ->excludes(scale_sched);
+  scale->add_option("--workers", scale_workers, "Workers the job should have")->required()
+      ->check(CLI::Range(1, 4096));
+  scale->footer(
+      "Scaling down, the newest workers hand back their data-shard leases and leave. Scaling up,\n"
+      "the supervising `pstrain launch` starts more workers (any pstrain-worker pointed at the\n"
+      "scheduler also joins). Training continues throughout.\n"
+      "Examples:\n"
+      "  pstrain scale --run-dir runs/20261123-061500-4242 --workers 4\n"
+      "  pstrain scale --scheduler tcp://127.0.0.1:7000 --workers 1");
+
+  pst::JobFlags drill_flags;
+  pst::DrillOptions drill_options;
+  std::string drill_scenario, drill_progress = "lines";
+  double drill_at = 0;
+  uint32_t drill_target = 0;
+  uint64_t drill_hb_ms = 100, drill_hb_timeout_ms = 1000;
+  auto* drill = app.add_subcommand("drill", "Rehearse a failure: run a job with and without a fault and compare");
+  drill->add_option("SCENARIO", drill_scenario,
+                    "kill-worker|kill-ps|kill-scheduler|add-workers|remove-workers|pause-worker")
+      ->required();
+  drill_flags.Register(*drill);
+  drill->add_option("--run-dir", drill_options.launch.run_dir,
+                    "Directory for the two runs (baseline/, fault/)")->capture_default_str();
+  drill->add_option("--drill-seed", drill_options.seed, "Seeds the moment and the target")->capture_default_str();
+  auto* drill_at_opt = drill->add_option("--at", drill_at, "Inject at this fraction of the job's samples (0-1)")
+                           ->check(CLI::Range(0.01, 0.99));
+  auto* drill_target_opt = drill->add_option("--target", drill_target, "Index of the worker or PS to hit");
+  drill->add_option("--count", drill_options.count, "Workers to add or remove")->capture_default_str();
+  drill->add_option("--pause-s", drill_options.pause_seconds, "pause-worker: seconds stopped")->capture_default_str();
+  drill->add_option("--tolerance", drill_options.tolerance_pp,
+                    "Largest accuracy loss against the baseline, in percentage points")->capture_default_str();
+  double drill_baseline = 0;
+  auto* drill_baseline_opt = drill->add_option("--baseline-accuracy", drill_baseline,
+                                               "Skip the baseline run and compare against this accuracy");
+  drill->add_option("--heartbeat-ms", drill_hb_ms, "Heartbeat interval")->capture_default_str();
+  drill->add_option("--heartbeat-timeout-ms", drill_hb_timeout_ms, "Silence after which a node is dead")
+      ->capture_default_str();
+  drill->add_option("--progress", drill_progress, "auto|bar|lines|quiet")
+      ->check(CLI::IsMember({"auto", "bar", "lines", "quiet"}))->capture_default_str();
+  drill->footer(
+      "Prints time to detect, time to recover, clocks redone and the final accuracy against the\n"
+      "fault-free run; exits 1 if the job did not recover or lost more than --tolerance points.\n"
+      "Examples:\n"
+      "  pstrain drill kill-worker --epochs 2\n"
+      "  pstrain drill kill-ps --at 0.5 --target 1 --checkpoint-every-steps 100\n"
+      "  pstrain drill pause-worker --pause-s 5 --drill-seed 7");
+
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   if (export_checkpoint_opt->count() > 0) export_options.checkpoint = export_checkpoint;
   if (eval_checkpoint_opt->count() > 0) eval_options.checkpoint = eval_checkpoint;
+  launch_options.supervise = !no_supervise;
   launch_options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
   launch_options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
   pst::Status s;
@@ -182,6 +279,20 @@ int main(int argc, char** argv) {
     s = pst::RunExportCommand(export_options, std::cout);
   } else if (*eval) {
     s = pst::RunEvalCommand(eval_options, std::cout);
+  } else if (*checkpoint) {
+    s = pst::RunCheckpointCommand(control, std::chrono::seconds(checkpoint_timeout_s), std::cout);
+  } else if (*scale) {
+    s = pst::RunScaleCommand(control, scale_workers, std::cout);
+  } else if (*drill) {
+    if (drill_at_opt->count() > 0) drill_options.at = drill_at;
+    if (drill_target_opt->count() > 0) drill_options.target = drill_target;
+    if (drill_baseline_opt->count() > 0) drill_options.baseline_accuracy = drill_baseline;
+    if (drill_options.launch.run_dir.empty()) drill_options.launch.run_dir = "runs/drill";
+    drill_options.launch.heartbeat_interval = std::chrono::milliseconds(drill_hb_ms);
+    drill_options.launch.heartbeat_timeout = std::chrono::milliseconds(drill_hb_timeout_ms);
+    bool passed = false;
+    s = RunDrillCommand(drill_flags, drill_options, drill_scenario, drill_progress, &passed);
+    if (s.ok() && !passed) return 1;
   }
   if (s.code() == pst::StatusCode::kCancelled) {
     std::fprintf(stderr, "pstrain: interrupted; all processes stopped\n");

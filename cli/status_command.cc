@@ -22,21 +22,22 @@ std::string Thousands(uint64_t v) {
   return out;
 }
 
-StatusOr<std::string> ResolveEndpoint(const StatusCommandOptions& o) {
-  if (o.scheduler.empty() == o.run_dir.empty())
+}  // namespace
+
+StatusOr<std::string> ResolveSchedulerEndpoint(const std::string& scheduler,
+                                               const std::string& run_dir) {
+  if (scheduler.empty() == run_dir.empty())
     return Status::InvalidArgument(
-        "give either --scheduler tcp://HOST:PORT or --run-dir DIR (see pstrain status --help)");
-  if (!o.scheduler.empty()) return o.scheduler;
-  const std::string path = o.run_dir + "/scheduler.endpoint";
+        "give either --scheduler tcp://HOST:PORT or --run-dir DIR (see --help)");
+  if (!scheduler.empty()) return scheduler;
+  const std::string path = run_dir + "/scheduler.endpoint";
   std::ifstream in(path);
   std::string endpoint;
   if (!in || !std::getline(in, endpoint) || endpoint.empty())
-    return Status::NotFound("no scheduler address in " + path + ": is " + o.run_dir +
+    return Status::NotFound("no scheduler address in " + path + ": is " + run_dir +
                             " the run directory of a `pstrain launch`?");
   return endpoint;
 }
-
-}  // namespace
 
 std::string FormatStatusTable(const AdminSnapshot& s) {
   std::string out;
@@ -90,7 +91,7 @@ std::string FormatStatusTable(const AdminSnapshot& s) {
 }
 
 Status RunStatusCommand(const StatusCommandOptions& options, std::ostream& out) {
-  PST_ASSIGN_OR_RETURN(const std::string endpoint, ResolveEndpoint(options));
+  PST_ASSIGN_OR_RETURN(const std::string endpoint, ResolveSchedulerEndpoint(options.scheduler, options.run_dir));
   zmq::context_t ctx(1);
   PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, endpoint));
   OutMessage req;

@@ -30,6 +30,12 @@ struct StatusCommandOptions {
 // names the address and what to do), kInternal (an answer we cannot read).
 Status RunStatusCommand(const StatusCommandOptions& options, std::ostream& out);
 
+// The scheduler address given directly, or read from a run directory's
+// scheduler.endpoint. kInvalidArgument unless exactly one is given; kNotFound
+// when the run directory has no address.
+StatusOr<std::string> ResolveSchedulerEndpoint(const std::string& scheduler,
+                                               const std::string& run_dir);
+
 // The table `pstrain status` prints: a progress line, the admin URL (if any)
 // and one row per node.
 std::string FormatStatusTable(const AdminSnapshot& s);

@@ -7,10 +7,10 @@ namespace pst {
 
 StatusOr<std::unique_ptr<Heartbeater>> Heartbeater::Start(zmq::context_t& ctx,
                                                           const HeartbeaterOptions& options,
-                                                          FillFn fill) {
+                                                          FillFn fill, ReplyFn on_reply) {
   if (options.scheduler_endpoint.empty())
     return Status::InvalidArgument("heartbeat: scheduler endpoint is empty");
-  std::unique_ptr<Heartbeater> hb(new Heartbeater(options, std::move(fill)));
+  std::unique_ptr<Heartbeater> hb(new Heartbeater(options, std::move(fill), std::move(on_reply)));
   // Connect here so a bad endpoint is reported to the caller, not the thread.
   PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, options.scheduler_endpoint));
   channel.reset();
@@ -41,13 +41,23 @@ void Heartbeater::Loop(zmq::context_t* ctx) {
     const auto next = std::chrono::steady_clock::now() + options_.interval;
     while (!stop_ && std::chrono::steady_clock::now() < next) {
       Channel* c = channel.get();
-      PollChannels(&c, 1, std::chrono::milliseconds(50));
+      PollChannels(&c, 1, std::chrono::milliseconds(pending ? 5 : 10));
+      if (poke_.exchange(false)) break;
       if (pending && channel->HasReply(pending)) {
         auto reply = channel->Await(pending, std::chrono::milliseconds(0));
         pending = 0;
         if (reply.ok() && reply->envelope().getBody().isHeartbeatResponse()) {
           last_answer = std::chrono::steady_clock::now();
-          state_ = reply->envelope().getBody().getHeartbeatResponse().getState();
+          auto resp = reply->envelope().getBody().getHeartbeatResponse();
+          state_ = resp.getState();
+          if (on_reply_) {
+            try {
+              on_reply_(resp);
+            } catch (const kj::Exception& e) {
+              // A malformed answer is skipped; the next heartbeat brings a fresh one.
+              PST_LOG_WARN("malformed heartbeat answer: {}", e.getDescription().cStr());
+            }
+          }
           lost_ = false;
           if (options_.set_on_job_end &&
               (state_ == proto::JobState::DONE || state_ == proto::JobState::FAILED))

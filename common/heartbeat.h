@@ -37,11 +37,14 @@ class Heartbeater {
   // Fills the node-specific fields (role, rank, progress) of each heartbeat.
   // Called on the heartbeat thread; must only read thread-safe state.
   using FillFn = std::function<void(proto::HeartbeatRequest::Builder)>;
+  // Sees every answer (the scheduler's desired state: generation, checkpoint
+  // round, roster, ...). Called on the heartbeat thread; must not block.
+  using ReplyFn = std::function<void(proto::HeartbeatResponse::Reader)>;
 
   // Starts the thread. kInvalidArgument for a bad endpoint.
   static StatusOr<std::unique_ptr<Heartbeater>> Start(zmq::context_t& ctx,
                                                       const HeartbeaterOptions& options,
-                                                      FillFn fill);
+                                                      FillFn fill, ReplyFn on_reply = nullptr);
   ~Heartbeater();  // stops and joins the thread
   Heartbeater(const Heartbeater&) = delete;
   Heartbeater& operator=(const Heartbeater&) = delete;
@@ -50,17 +53,22 @@ class Heartbeater {
   proto::JobState job_state() const { return state_.load(); }
   // True once the scheduler has not answered for options.lost_after.
   bool lost_contact() const { return lost_.load(); }
+  // Sends the next heartbeat now (within a few ms) instead of at the next
+  // interval, e.g. when the node has news the scheduler is waiting for.
+  void Poke() { poke_ = true; }
 
  private:
-  Heartbeater(HeartbeaterOptions options, FillFn fill)
-      : options_(std::move(options)), fill_(std::move(fill)) {}
+  Heartbeater(HeartbeaterOptions options, FillFn fill, ReplyFn on_reply)
+      : options_(std::move(options)), fill_(std::move(fill)), on_reply_(std::move(on_reply)) {}
   void Loop(zmq::context_t* ctx);
 
   HeartbeaterOptions options_;
   FillFn fill_;
+  ReplyFn on_reply_;
   std::atomic<proto::JobState> state_{proto::JobState::FORMING};
   std::atomic<bool> lost_{false};
   std::atomic<bool> stop_{false};
+  std::atomic<bool> poke_{false};
   std::thread thread_;
 };
 

@@ -14,9 +14,24 @@ std::string HostName() {
   return buf;
 }
 
+}  // namespace
+
+std::vector<WorkerSlot> DecodeWorkerSlots(capnp::List<proto::WorkerSlot>::Reader list) {
+  std::vector<WorkerSlot> out;
+  out.reserve(list.size());
+  for (auto w : list) out.push_back({w.getRank(), w.getFromClock()});
+  return out;
+}
+
+namespace {
+
 Status DecodeJobStart(proto::JobStart::Reader start, JoinedJob* out) {
   PST_ASSIGN_OR_RETURN(out->job, FromProto(start.getJob()));
   out->num_workers = start.getNumWorkers();
+  out->generation = start.getGeneration();
+  out->restore_checkpoint = start.getRestoreCheckpoint();
+  out->resume_clock = start.getResumeClock();
+  out->workers = DecodeWorkerSlots(start.getWorkers());
   out->servers.clear();
   uint64_t expect = 0;
   for (auto s : start.getServers()) {
@@ -42,6 +57,7 @@ StatusOr<JoinedJob> JoinJob(Channel& scheduler, const JoinOptions& options,
   req.setEndpoint(options.endpoint);
   req.setPid(static_cast<uint32_t>(getpid()));
   req.setHost(HostName());
+  req.setShardId(options.shard_id);
   auto reply = scheduler.Call(msg, options.connect_timeout, stop);
   if (reply.status().code() == StatusCode::kDeadlineExceeded)
     return Status::Unavailable("cannot reach the scheduler at " + scheduler.endpoint() +

@@ -23,18 +23,37 @@ struct ServerEntry {
   KeyRange range;
 };
 
+// A worker a PS waits for from clock from_clock on (see proto WorkerSlot).
+struct WorkerSlot {
+  uint32_t rank = 0;
+  uint64_t from_clock = 0;
+  bool operator==(const WorkerSlot&) const = default;
+};
+
 struct JoinedJob {
   uint32_t rank = 0;
   std::chrono::milliseconds heartbeat_interval{500};
   JobSpec job;
   std::vector<ServerEntry> servers;  // ordered by rank, ranges cover the model
   uint32_t num_workers = 0;
+  // Where training (re)starts: generation, the complete checkpoint a PS restores
+  // (0: the initial model) and the clock it holds.
+  uint32_t generation = 0;
+  uint64_t restore_checkpoint = 0;
+  uint64_t resume_clock = 0;
+  std::vector<WorkerSlot> workers;  // PS: the workers to wait for
 };
+
+// Decodes a list of proto WorkerSlot (as JobStart and heartbeats carry them).
+std::vector<WorkerSlot> DecodeWorkerSlots(capnp::List<proto::WorkerSlot>::Reader list);
 
 struct JoinOptions {
   proto::Role role = proto::Role::WORKER;
   // What peers use to reach this node ("" for workers).
   std::string endpoint;
+  // PS: the shard id it asks for (its state directory holds that shard); -1:
+  // any free one. Default: -1.
+  int32_t shard_id = -1;
   // The scheduler must answer the registration within this. Default: 10 s.
   std::chrono::milliseconds connect_timeout{10000};
   // Every node must have registered within this. Default: 120 s.

@@ -144,7 +144,8 @@ Status RecvMessage(zmq::socket_t& socket, bool routed, const WireLimits& limits,
     // Walks every pointer once, so a malformed envelope fails here and not
     // later in a handler.
     env.totalSize();
-    if (env.getBody().which() > proto::Envelope::Body::PUSH_RESPONSE)
+    // The last member of Envelope.body: update it with every message added.
+    if (env.getBody().which() > proto::Envelope::Body::SCALE_RESPONSE)
       return Status::InvalidArgument("unknown message type " +
                                      std::to_string(static_cast<int>(env.getBody().which())));
     auto counts = env.getFloatsPerFrame();

@@ -95,6 +95,8 @@ struct HeartbeatResponse {
   committedCheckpoint @7 :UInt64;  # PS: newest complete checkpoint: commit it
   workers @8 :List(WorkerSlot);  # PS: the workers to wait for
   leave @9 :Bool;                # worker: hand back your lease and leave (scaled down)
+  directiveSeq @10 :UInt64;      # grows whenever the fields above change; a node
+                                 # ignores an answer older than one it applied
 }
 
 # Worker -> scheduler: report the lease just finished (if any) and ask for the next.

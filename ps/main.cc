@@ -13,7 +13,10 @@ int main(int argc, char** argv) {
   uint64_t connect_ms = options.connect_timeout.count(), form_ms = options.form_timeout.count();
   CLI::App app{"pstrain parameter server: holds a shard of the model, applies the optimizer.",
                "pstrain-ps"};
-  app.footer("Example:\n  pstrain-ps --scheduler tcp://10.0.0.1:7000 --bind 0.0.0.0 --advertise 10.0.0.2");
+  app.footer(
+      "Examples:\n  pstrain-ps --scheduler tcp://10.0.0.1:7000 --bind 0.0.0.0 --advertise 10.0.0.2\n"
+      "  pstrain-ps --scheduler tcp://127.0.0.1:7000 --shard-id 1 --state-dir run/state/ps-1"
+      "   # replace a dead PS");
   app.add_option("--scheduler", options.scheduler_endpoint, "Scheduler address (tcp://HOST:PORT)")
       ->required();
   app.add_option("--bind", options.bind_host, "Interface to listen on (IP or 0.0.0.0)")
@@ -22,6 +25,11 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--advertise", options.advertise_host,
                  "Host/IP workers use to reach this server (default: the bind address)");
+  app.add_option("--shard-id", options.shard_id,
+                 "Shard to serve (its state directory holds it); -1 = any free one")
+      ->capture_default_str();
+  app.add_option("--state-dir", options.state_dir,
+                 "Directory of this shard's RocksDB checkpoint store (default: memory only)");
   app.add_option("--connect-timeout-ms", connect_ms, "How long to wait for the scheduler")
       ->capture_default_str();
   app.add_option("--form-timeout-ms", form_ms, "How long to wait for the whole cluster to register")

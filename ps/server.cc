@@ -2,12 +2,17 @@
 
 #include <algorithm>
 #include <deque>
+#include <map>
+#include <mutex>
 
 #include "common/bind.h"
 #include "common/channel.h"
 #include "common/heartbeat.h"
 #include "common/log.h"
 #include "common/registration.h"
+#include "ps/checkpoint_writer.h"
+#include "ps/memory_param_store.h"
+#include "ps/rocksdb_param_store.h"
 #include "ps/shard.h"
 
 namespace pst {
@@ -22,9 +27,46 @@ class ServerState {
     uint64_t min_version;
     uint64_t clock;  // the puller's clock
   };
+  // What the scheduler wants (from its heartbeat answers). Written by the
+  // heartbeat thread, read by the serving thread, under mu.
+  struct Directive {
+    uint32_t generation = 0;
+    uint64_t restore_checkpoint = 0;
+    uint64_t resume_clock = 0;
+    uint64_t checkpoint_id = 0;
+    uint64_t checkpoint_clock = 0;
+    uint64_t committed = 0;
+    std::vector<WorkerSlot> workers;
+    bool has_workers = false;  // at least one answer arrived
+    uint64_t seq = 0;          // the scheduler's directiveSeq
+  };
+  // What this PS reports back in its heartbeats, under mu.
+  struct Report {
+    uint32_t generation = 0;
+    uint64_t version = 0;
+    uint64_t max_staleness = 0;
+    uint64_t checkpoint_written = 0;
+    uint64_t checkpoint_failed = 0;
+    std::string checkpoint_error;
+    std::string restore_error;
+    std::vector<WorkerSlot> workers;
+    std::map<uint32_t, uint64_t> removed;  // rank -> completed clocks
+  };
+  std::mutex mu;
+  Directive directive;
+  Report report;
+  bool poke = false;  // the report has news: send a heartbeat now
+
   JoinedJob joined;
+  KeyRange range;
+  uint32_t generation = 0;
   std::unique_ptr<Shard> shard;
+  std::unique_ptr<CheckpointWriter> writer;
   std::deque<PendingPull> pending_pulls;
+  // The roster the shard applies (rank -> from clock).
+  std::map<uint32_t, uint64_t> roster;
+  uint64_t checkpoint_begun = 0;     // newest round id started
+  uint64_t checkpoint_committed = 0; // newest id committed here
   // Largest staleness seen when answering a pull: the puller's clock minus the
   // clocks every live worker had pushed (ASP/SSP; 0 under BSP).
   uint64_t max_staleness = 0;
@@ -47,6 +89,24 @@ void FillPullResponse(const Shard& shard, uint64_t request_id, KeyRange keys, ui
   // One copy out of the live parameters: they change with the next update,
   // while ZeroMQ may still be sending this frame.
   out.AddFloatsCopy(shard.values(keys), keys.size());
+}
+
+// Requests of another generation (from before a rollback, or from a worker
+// that has not caught up yet) are refused; the worker restarts its step.
+Status StaleGeneration(uint32_t got, uint32_t have) {
+  return Status::Aborted("generation " + std::to_string(got) + " is not the current " +
+                         std::to_string(have) + " (the job rolled back to a checkpoint)");
+}
+
+// Identifies what a checkpoint belongs to; a restore into a different model or
+// block layout is refused.
+std::string JobFingerprint(const JobSpec& job) {
+  std::string f = "layers=";
+  for (uint32_t l : job.model.layer_sizes) f += std::to_string(l) + ",";
+  f += ";optimizer=" + std::string(OptimizerKindName(job.optimizer.kind));
+  f += ";block_keys=" + std::to_string(job.train.block_keys);
+  f += ";consistency=" + std::string(ConsistencyName(job.train.consistency));
+  return f;
 }
 
 }  // namespace
@@ -87,7 +147,9 @@ void Server::HandleRequest(InMessage& in) {
     if (body.isPushRequest()) {
       auto req = body.getPushRequest();
       const KeyRange keys{req.getKeyBegin(), req.getKeyEnd()};
-      Status s = in.num_bulk_frames() != 1
+      Status s = req.getGeneration() != state_->generation
+                     ? StaleGeneration(req.getGeneration(), state_->generation)
+                 : in.num_bulk_frames() != 1
                      ? Status::InvalidArgument("push: expected exactly one value frame")
                  : req.getRetire()
                      ? shard.Retire(req.getRank())
@@ -101,7 +163,9 @@ void Server::HandleRequest(InMessage& in) {
     if (body.isPullRequest()) {
       auto req = body.getPullRequest();
       const KeyRange keys{req.getKeyBegin(), req.getKeyEnd()};
-      Status s = shard.CheckPull(keys, req.getMinVersion());
+      Status s = req.getGeneration() != state_->generation
+                     ? StaleGeneration(req.getGeneration(), state_->generation)
+                     : shard.CheckPull(keys, req.getMinVersion());
       if (s.ok()) {
         FillPullResponse(shard, id, keys, req.getClock(), &state_->max_staleness, out);
       } else if (s.code() == StatusCode::kUnavailable) {
@@ -124,34 +188,267 @@ void Server::HandleRequest(InMessage& in) {
   Reply(in, out);
 }
 
+Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clock,
+                          const std::vector<WorkerSlot>& workers) {
+  ServerState& st = *state_;
+  // Pulls of the old generation will never be answered with its values.
+  for (auto& p : st.pending_pulls) {
+    OutMessage out;
+    out.envelope().setRequestId(p.request_id);
+    SetRpcStatus(StaleGeneration(st.generation, generation),
+                 out.envelope().getBody().initPullResponse().initStatus());
+    Status sent = SendMessage(socket_, out, &p.identity);
+    sent.IgnoreError();  // the worker may be gone
+  }
+  st.pending_pulls.clear();
+  std::vector<uint32_t> ranks;
+  for (const WorkerSlot& w : workers) ranks.push_back(w.rank);
+  const uint32_t initial = workers.empty() ? 0 : 1 + *std::max_element(ranks.begin(), ranks.end());
+  PST_ASSIGN_OR_RETURN(auto shard,
+                       Shard::Create(st.joined.job, st.range, initial, options_.max_clocks_ahead));
+  if (checkpoint != 0) {
+    PST_RETURN_IF_ERROR(st.writer->Drain(std::chrono::minutes(10)));
+    st.writer->Commit(checkpoint);  // idempotent: the scheduler recorded it complete
+    PST_RETURN_IF_ERROR(st.writer->Drain(std::chrono::minutes(10)));
+    for (const auto& r : st.writer->Poll())
+      if (!r.status.ok()) PST_LOG_WARN("checkpoint {}: {}", r.id, r.status.message());
+    auto read = st.writer->ReadCheckpoint(checkpoint);
+    if (!read.ok())
+      return read.status().WithContext("reading checkpoint " + std::to_string(checkpoint) +
+                                       " of shard " + std::to_string(st.joined.rank));
+    const CheckpointManifest& m = read->first;
+    if (m.job_fingerprint != JobFingerprint(st.joined.job) || m.range != st.range)
+      return Status::FailedPrecondition(
+          "checkpoint " + std::to_string(checkpoint) + " in " + options_.state_dir +
+          " belongs to another job or shard (" + m.job_fingerprint + ")");
+    if (m.clock != clock)
+      return Status::DataLoss("checkpoint " + std::to_string(checkpoint) + " was taken at clock " +
+                              std::to_string(m.clock) + ", the scheduler says " +
+                              std::to_string(clock));
+    PST_RETURN_IF_ERROR(shard->Restore(clock, read->second, m.slot_names, ranks));
+  } else if (clock != 0) {
+    return Status::InvalidArgument("the initial model can only start at clock 0, not " +
+                                   std::to_string(clock));
+  }
+  st.shard = std::move(shard);
+  st.roster.clear();
+  if (checkpoint != 0) {
+    for (uint32_t r : ranks) st.roster[r] = clock;
+  } else {
+    // A fresh shard from Create has ranks [0, initial) active from clock 0;
+    // bring it to exactly the roster.
+    for (uint32_t r = 0; r < initial; ++r) st.roster[r] = 0;
+  }
+  st.generation = generation;
+  st.checkpoint_begun = 0;
+  ApplyRoster(workers);
+  PST_LOG_INFO("generation {}: {} at clock {}, {} workers", generation,
+               checkpoint ? "restored checkpoint " + std::to_string(checkpoint)
+                          : std::string("initial model"),
+               clock, workers.size());
+  return Status::OK();
+}
+
+void Server::ApplyRoster(const std::vector<WorkerSlot>& workers) {
+  ServerState& st = *state_;
+  std::map<uint32_t, uint64_t> want;
+  for (const WorkerSlot& w : workers) want[w.rank] = w.from_clock;
+  for (auto it = st.roster.begin(); it != st.roster.end();) {
+    auto w = want.find(it->first);
+    if (w != want.end() && w->second == it->second) {
+      ++it;
+      continue;
+    }
+    auto done = st.shard->RemoveWorker(it->first);
+    if (done.ok()) {
+      std::lock_guard<std::mutex> lock(st.mu);
+      st.report.removed[it->first] = *done;
+      st.poke = true;
+      PST_LOG_INFO("stopped waiting for worker {} ({} clocks completed)", it->first, *done);
+    }
+    it = st.roster.erase(it);
+  }
+  for (const auto& [rank, from] : want) {
+    if (st.roster.count(rank)) continue;
+    Status s = st.shard->AddWorker(rank, from);
+    if (s.ok()) {
+      st.roster[rank] = from;
+      std::lock_guard<std::mutex> lock(st.mu);
+      st.report.removed.erase(rank);
+      st.poke = true;
+      PST_LOG_INFO("waiting for worker {} from clock {}", rank, from);
+    } else {
+      // Too late for that clock: the scheduler sees the rank missing from our
+      // report and picks a later one.
+      PST_LOG_DEBUG("worker {} from clock {} not added: {}", rank, from, s.message());
+    }
+  }
+}
+
+void Server::Converge() {
+  ServerState& st = *state_;
+  ServerState::Directive d;
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    d = st.directive;
+  }
+  if (!d.has_workers) return;
+  if (d.generation > st.generation) {
+    Status s = BuildShard(d.generation, d.restore_checkpoint, d.resume_clock, d.workers);
+    std::lock_guard<std::mutex> lock(st.mu);
+    st.poke = true;
+    if (!s.ok()) {
+      PST_LOG_ERROR("cannot restore generation {}: {}", d.generation, s.message());
+      st.report.restore_error = s.message();
+      return;
+    }
+    st.report.restore_error.clear();
+  } else if (d.generation < st.generation) {
+    return;  // an answer from before our restore
+  } else {
+    ApplyRoster(d.workers);
+  }
+  Shard& shard = *st.shard;
+  // Checkpoint rounds: capture at the clock boundary, write on the writer
+  // thread, commit once the scheduler has recorded the checkpoint complete.
+  if (d.checkpoint_id > st.checkpoint_begun && d.checkpoint_clock > 0) {
+    st.checkpoint_begun = d.checkpoint_id;
+    Status s = shard.BeginCapture(d.checkpoint_id, d.checkpoint_clock);
+    if (!s.ok()) {
+      PST_LOG_INFO("checkpoint {} at clock {} missed: {}", d.checkpoint_id, d.checkpoint_clock,
+                   s.message());
+      std::lock_guard<std::mutex> lock(st.mu);
+      st.poke = true;
+      st.report.checkpoint_failed = d.checkpoint_id;
+      st.report.checkpoint_error = s.message();
+    }
+  }
+  if (shard.capture_ready()) {
+    if (auto cap = shard.TakeCapture()) {
+      CheckpointManifest m;
+      m.checkpoint_id = cap->id;
+      m.clock = cap->clock;
+      m.job_fingerprint = JobFingerprint(st.joined.job);
+      m.range = st.range;
+      m.slot_names = cap->slot_names;
+      m.num_blocks = cap->blocks.size();
+      st.writer->Write(std::move(m), std::move(cap->blocks));
+    }
+  }
+  for (const auto& r : st.writer->Poll()) {
+    if (r.op != CheckpointWriter::Result::Op::kWrite) {
+      if (!r.status.ok()) PST_LOG_WARN("checkpoint {}: {}", r.id, r.status.message());
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(st.mu);
+    st.poke = true;
+    if (r.status.ok()) {
+      st.report.checkpoint_written = std::max(st.report.checkpoint_written, r.id);
+      PST_LOG_DEBUG("checkpoint {} written in {:.1f} ms", r.id, r.duration_ms);
+    } else {
+      st.report.checkpoint_failed = std::max(st.report.checkpoint_failed, r.id);
+      st.report.checkpoint_error = r.status.message();
+      PST_LOG_ERROR("checkpoint {} not written: {}", r.id, r.status.message());
+    }
+  }
+  if (d.committed > st.checkpoint_committed) {
+    st.checkpoint_committed = d.committed;
+    st.writer->Commit(d.committed);
+    st.writer->Prune(st.joined.job.checkpoint.keep);
+  }
+  std::lock_guard<std::mutex> lock(st.mu);
+  st.report.generation = st.generation;
+  st.report.version = shard.version();
+  st.report.max_staleness = st.max_staleness;
+  st.report.workers.clear();
+  for (const auto& [rank, from] : st.roster) st.report.workers.push_back({rank, from});
+}
+
 Status Server::Run() {
   auto sched_or = Channel::Connect(ctx_, options_.scheduler_endpoint);
   if (!sched_or.ok()) return sched_or.status();
   std::unique_ptr<Channel> sched = std::move(sched_or).value();
 
-  std::atomic<uint64_t> version{0};
-  std::atomic<uint64_t> staleness{0};
+  // The store opens first: a locked or corrupt state directory is reported
+  // before this PS joins anything.
+  std::unique_ptr<ParamStore> store;
+  if (options_.state_dir.empty()) {
+    store = std::make_unique<MemoryParamStore>();
+  } else {
+    RocksDbParamStoreOptions so;
+    so.path = options_.state_dir;
+    PST_ASSIGN_OR_RETURN(auto db, RocksDbParamStore::Open(so));
+    store = std::move(db);
+  }
+  state_ = std::make_unique<ServerState>();
+  ServerState& st = *state_;
+  PST_ASSIGN_OR_RETURN(st.writer, CheckpointWriter::Start(std::move(store)));
+
+  auto on_reply = [&st](proto::HeartbeatResponse::Reader resp) {
+    ServerState::Directive d;
+    d.generation = resp.getGeneration();
+    d.restore_checkpoint = resp.getRestoreCheckpoint();
+    d.resume_clock = resp.getResumeClock();
+    d.checkpoint_id = resp.getCheckpointId();
+    d.checkpoint_clock = resp.getCheckpointClock();
+    d.committed = resp.getCommittedCheckpoint();
+    d.workers = DecodeWorkerSlots(resp.getWorkers());
+    // Before the job starts the scheduler has no roster yet; JobStart brings it.
+    d.has_workers = resp.getState() == proto::JobState::RUNNING ||
+                    resp.getState() == proto::JobState::RECOVERING;
+    if (!d.has_workers) return;
+    d.seq = resp.getDirectiveSeq();
+    std::lock_guard<std::mutex> lock(st.mu);
+    // Heartbeat answers and pushed directives may arrive out of order. A
+    // restarted scheduler counts seq from 0 again, but always in a new generation.
+    if (d.generation < st.directive.generation ||
+        (d.generation == st.directive.generation && d.seq < st.directive.seq))
+      return;
+    st.directive = std::move(d);
+  };
   std::atomic<uint32_t> rank{0};
   std::unique_ptr<Heartbeater> heartbeat;
   Status hb_status;
   JoinOptions join;
   join.role = proto::Role::SERVER;
   join.endpoint = endpoint_;
+  join.shard_id = options_.shard_id;
   join.connect_timeout = options_.connect_timeout;
   join.form_timeout = options_.form_timeout;
   auto joined = JoinJob(*sched, join, &stop_, [&](const JoinedJob& j) {
     rank = j.rank;
     SetLogNodeName("ps " + std::to_string(j.rank));
-    PST_LOG_INFO("registered as PS {} serving {}", j.rank, endpoint_);
+    PST_LOG_INFO("registered as PS {} serving {}{}", j.rank, endpoint_,
+                 options_.state_dir.empty() ? " (no --state-dir: checkpoints in memory only)"
+                                            : ", state in " + options_.state_dir);
     HeartbeaterOptions ho;
     ho.scheduler_endpoint = options_.scheduler_endpoint;
     ho.interval = j.heartbeat_interval;
-    auto hb = Heartbeater::Start(ctx_, ho, [&](proto::HeartbeatRequest::Builder b) {
+    auto fill = [&st, &rank](proto::HeartbeatRequest::Builder b) {
       b.setRole(proto::Role::SERVER);
       b.setRank(rank.load());
-      b.setClock(version.load());
-      b.setMaxStaleness(staleness.load());
-    });
+      std::lock_guard<std::mutex> lock(st.mu);
+      const ServerState::Report& r = st.report;
+      b.setClock(r.version);
+      b.setMaxStaleness(r.max_staleness);
+      b.setGeneration(r.generation);
+      b.setCheckpointWritten(r.checkpoint_written);
+      b.setCheckpointFailed(r.checkpoint_failed);
+      b.setCheckpointError(r.checkpoint_error);
+      b.setRestoreError(r.restore_error);
+      auto w = b.initWorkers(r.workers.size());
+      for (size_t i = 0; i < r.workers.size(); ++i) {
+        w[i].setRank(r.workers[i].rank);
+        w[i].setFromClock(r.workers[i].from_clock);
+      }
+      auto rm = b.initRemoved(r.removed.size());
+      size_t i = 0;
+      for (const auto& [wr, done] : r.removed) {
+        rm[i].setRank(wr);
+        rm[i++].setCompletedClocks(done);
+      }
+    };
+    auto hb = Heartbeater::Start(ctx_, ho, fill, on_reply);
     if (hb.ok()) heartbeat = std::move(hb).value();
     else hb_status = hb.status();
   });
@@ -159,16 +456,19 @@ Status Server::Run() {
   if (!joined.ok()) return joined.status();
   PST_RETURN_IF_ERROR(hb_status);
 
-  state_ = std::make_unique<ServerState>();
-  state_->joined = std::move(joined).value();
-  if (state_->joined.rank >= state_->joined.servers.size())
+  st.joined = std::move(joined).value();
+  if (st.joined.rank >= st.joined.servers.size())
     return Status::InvalidArgument("scheduler gave rank outside the server list");
-  const KeyRange range = state_->joined.servers[state_->joined.rank].range;
-  PST_ASSIGN_OR_RETURN(state_->shard, Shard::Create(state_->joined.job, range,
-                                                     state_->joined.num_workers,
-                                                     options_.max_clocks_ahead));
-  PST_LOG_INFO("job started: keys [{}, {}) of the model, {} workers", range.begin, range.end,
-               state_->joined.num_workers);
+  st.range = st.joined.servers[st.joined.rank].range;
+  PST_RETURN_IF_ERROR(BuildShard(st.joined.generation, st.joined.restore_checkpoint,
+                                 st.joined.resume_clock, st.joined.workers)
+                          .WithContext("starting shard " + std::to_string(st.joined.rank)));
+  {
+    std::lock_guard<std::mutex> lock(st.mu);
+    st.report.generation = st.generation;
+  }
+  PST_LOG_INFO("job started: keys [{}, {}) of the model, {} workers", st.range.begin,
+               st.range.end, st.joined.workers.size());
 
   Status result;
   while (!stop_) {
@@ -190,17 +490,31 @@ Status Server::Run() {
       }
       HandleRequest(in);
     }
-    version = state_->shard->version();
-    staleness = state_->max_staleness;
-    auto& pulls = state_->pending_pulls;
+    // The scheduler also sends its directive at once when it changes (a
+    // checkpoint round, a rollback), so rounds need not wait for a heartbeat.
+    sched->Pump();
+    for (InMessage m; sched->PopUnsolicited(&m);) {
+      try {
+        if (m.envelope().getBody().isHeartbeatResponse())
+          on_reply(m.envelope().getBody().getHeartbeatResponse());
+      } catch (const kj::Exception& e) {
+        PST_LOG_WARN("malformed directive from the scheduler: {}", e.getDescription().cStr());
+      }
+    }
+    Converge();
+    {
+      std::lock_guard<std::mutex> lock(st.mu);
+      if (st.poke) heartbeat->Poke();
+      st.poke = false;
+    }
+    auto& pulls = st.pending_pulls;
     for (auto it = pulls.begin(); it != pulls.end();) {
-      if (!state_->shard->CheckPull(it->keys, it->min_version).ok()) {
+      if (!st.shard->CheckPull(it->keys, it->min_version).ok()) {
         ++it;
         continue;
       }
       OutMessage out;
-      FillPullResponse(*state_->shard, it->request_id, it->keys, it->clock,
-                       &state_->max_staleness, out);
+      FillPullResponse(*st.shard, it->request_id, it->keys, it->clock, &st.max_staleness, out);
       Status s = SendMessage(socket_, out, &it->identity);
       if (!s.ok()) PST_LOG_DEBUG("deferred pull reply dropped: {}", s.message());
       it = pulls.erase(it);
@@ -208,7 +522,7 @@ Status Server::Run() {
     const auto job_state = heartbeat->job_state();
     if (job_state == proto::JobState::DONE) {
       PST_LOG_INFO("job done at model version {}; largest staleness served: {}; exiting",
-                   state_->shard->version(), state_->max_staleness);
+                   st.shard->version(), st.max_staleness);
       break;
     }
     if (job_state == proto::JobState::FAILED) {
@@ -221,10 +535,14 @@ Status Server::Run() {
       break;
     }
   }
+  // Whatever was queued for disk (a checkpoint write, a commit) is finished
+  // before exiting, so a graceful stop never leaves a torn round behind.
+  Status drained = st.writer->Drain(std::chrono::seconds(60));
+  if (!drained.ok()) PST_LOG_WARN("checkpoint writer: {}", drained.message());
   OutMessage leave;
   auto lr = leave.envelope().getBody().initLeaveRequest();
   lr.setRole(proto::Role::SERVER);
-  lr.setRank(state_->joined.rank);
+  lr.setRank(st.joined.rank);
   auto bye = sched->Call(leave, std::chrono::milliseconds(1000));
   bye.status().IgnoreError();  // leaving is best effort: heartbeats time out otherwise
   return result;

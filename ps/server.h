@@ -6,6 +6,11 @@
 //    optimizer (server-side) and the model version becomes t + 1.
 //  - Pull answers with the values of a key range once the model version is at
 //    least the requested one (deferred until then).
+// It follows the scheduler's directives carried by heartbeat answers: the
+// workers to wait for, coordinated checkpoints (captured at a clock boundary,
+// written to its RocksDB store on a writer thread, committed once every shard
+// has written) and rollbacks to a complete checkpoint (a new generation;
+// requests of other generations get kAborted).
 // Malformed or out-of-range requests get an error reply; they never change
 // state or stop the server. Single-threaded: Run() does all the work on the
 // calling thread; Shutdown() may be called from any thread.
@@ -17,6 +22,7 @@
 
 #include <zmq.hpp>
 
+#include "common/registration.h"
 #include "common/status.h"
 #include "ps/server_options.h"
 
@@ -47,6 +53,16 @@ class Server {
  private:
   Server(zmq::context_t& ctx, ServerOptions options, zmq::socket_t socket, std::string endpoint);
   void HandleRequest(InMessage& in);
+  // (Re)creates the shard for `generation`: the initial model (checkpoint 0)
+  // or the complete checkpoint from the store, with `workers` to wait for.
+  // Pending pulls of the old generation are answered kAborted.
+  Status BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clock,
+                    const std::vector<WorkerSlot>& workers);
+  // Adds and removes workers so the shard waits for exactly `workers`.
+  void ApplyRoster(const std::vector<WorkerSlot>& workers);
+  // Moves toward the scheduler's latest directive: a new generation (restore),
+  // the roster, checkpoint rounds and commits; refreshes the heartbeat report.
+  void Converge();
   void Reply(InMessage& in, OutMessage& out);
 
   zmq::context_t& ctx_;

@@ -26,6 +26,13 @@ struct ServerOptions {
   // How far (in clocks) pushes and pulls may run ahead of the applied model
   // version before they are refused with kOutOfRange. Default: 1024.
   uint64_t max_clocks_ahead = 1024;
+  // The shard id to serve; its checkpoints live in state_dir. -1 takes any
+  // free one from the scheduler. Default: -1.
+  int32_t shard_id = -1;
+  // Directory of this shard's RocksDB checkpoint store (created if missing).
+  // "" keeps checkpoints in memory only: they survive nothing, so a job with
+  // such a PS cannot be resumed. Default: "".
+  std::string state_dir;
   // Size limits for received messages.
   WireLimits limits;
 };

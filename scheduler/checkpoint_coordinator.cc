@@ -4,11 +4,10 @@
 
 namespace pst {
 
-void CheckpointCoordinator::SetPace(double clocks_per_second,
-                                    std::chrono::milliseconds heartbeat_interval) {
-  // Three intervals: the round reaches a shard with its next heartbeat answer,
-  // and the shard acts on it in its next loop turn.
-  const double ahead = clocks_per_second * 3.0 * heartbeat_interval.count() / 1000.0;
+void CheckpointCoordinator::SetPace(double clocks_per_second, std::chrono::milliseconds latency) {
+  // Three times the latency: the pace estimate lags, and a busy machine
+  // delays the shards' loop turns.
+  const double ahead = clocks_per_second * 3.0 * latency.count() / 1000.0;
   paced_margin_ = std::max<uint64_t>(kMinMargin, static_cast<uint64_t>(ahead) + kMinMargin);
   margin_ = paced_margin_ << std::min<uint32_t>(misses_, 16);
 }

@@ -58,9 +58,9 @@ class CheckpointCoordinator {
   void Abort() { active_ = false; }
 
   // Clocks per second the cluster advances, to size the margin: K must lie
-  // beyond what the shards reach before they hear of the round (about two
-  // heartbeat intervals). Call with a fresh estimate before Begin.
-  void SetPace(double clocks_per_second, std::chrono::milliseconds heartbeat_interval);
+  // beyond what the shards reach before they hear of the round (`latency`
+  // is how long that takes). Call with a fresh estimate before Begin.
+  void SetPace(double clocks_per_second, std::chrono::milliseconds latency);
 
  private:
   uint64_t last_id_;

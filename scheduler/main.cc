@@ -15,7 +15,8 @@ int main(int argc, char** argv) {
   pst::SchedulerOptions options;
   std::string job_file, endpoint_file, log_level = "info";
   uint64_t hb_ms = options.heartbeat_interval.count(), hb_timeout_ms = options.heartbeat_timeout.count(),
-           form_ms = options.form_timeout.count();
+           form_ms = options.form_timeout.count(),
+           recovery_ms = options.recovery_timeout.count();
   CLI::App app{"pstrain scheduler: registers nodes, leases data shards, tracks the job.",
                "pstrain-scheduler"};
   app.footer(
@@ -42,11 +43,19 @@ int main(int argc, char** argv) {
   app.add_option("--admin-port", options.admin_port,
                  "TCP port of the admin endpoint (0 = any free port, -1 = disabled)")
       ->capture_default_str();
+  app.add_option("--state-dir", options.state_dir,
+                 "RocksDB job store; with a job in it, take that job over (after a crash)");
+  app.add_flag("--resume", options.resume,
+               "With --state-dir: resume the stored job after every process was stopped");
+  app.add_option("--recovery-timeout-ms", recovery_ms,
+                 "How long a job waits for a dead PS to be replaced before it fails")
+      ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
   options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
   options.form_timeout = std::chrono::milliseconds(form_ms);
+  options.recovery_timeout = std::chrono::milliseconds(recovery_ms);
   pst::Status s = pst::InitLogging("scheduler", log_level);
   if (!s.ok()) return pst::ExitCodeFor("pstrain-scheduler", s);
   if (!job_file.empty()) {

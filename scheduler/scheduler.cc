@@ -3,8 +3,11 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <map>
 #include <optional>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "common/bind.h"
 #include "common/key_range.h"
@@ -13,77 +16,14 @@
 #include "common/proto_convert.h"
 #include "scheduler/admin_server.h"
 #include "scheduler/admin_snapshot.h"
+#include "scheduler/checkpoint_coordinator.h"
+#include "scheduler/job_store.h"
+#include "scheduler/scheduler_state.h"
 #include "scheduler/shard_pool.h"
+#include "scheduler/state_json.h"
 
 namespace pst {
 
-using Clock = std::chrono::steady_clock;
-
-struct NodeInfo {
-  proto::Role role;
-  uint32_t rank;
-  std::string identity;  // ROUTER identity of the socket that registered
-  std::string endpoint;
-  std::string host;
-  uint32_t pid = 0;
-  Clock::time_point last_seen;
-  proto::NodeState state = proto::NodeState::ALIVE;
-  uint64_t clock = 0;
-  uint64_t samples = 0;
-  double loss_sum = 0;
-  uint64_t steps = 0;
-  uint64_t max_staleness = 0;
-  // Training speed, measured over windows of at least a second of heartbeats.
-  double samples_per_second = 0;
-  uint64_t rate_samples = 0;     // samples at the start of the current window
-  Clock::time_point rate_since;  // start of the current window (epoch = none yet)
-};
-
-struct EpochRecord {
-  uint64_t samples = 0;
-  double loss_sum = 0;
-  bool evaluated = false;
-  uint64_t test_correct = 0;
-  uint64_t test_total = 0;
-  double test_loss_sum = 0;
-  uint64_t start_ms = 0;
-  uint64_t end_ms = 0;
-  double wait_ms = 0;     // workers' time in the epoch's leases, by activity
-  double compute_ms = 0;
-  double push_ms = 0;
-};
-
-class SchedulerState {
- public:
-  proto::JobState state = proto::JobState::FORMING;
-  std::string failure;
-  std::vector<NodeInfo> servers;
-  std::vector<NodeInfo> workers;
-  std::optional<ShardPool> pool;
-  std::vector<EpochRecord> epochs;
-  Clock::time_point created = Clock::now();
-  Clock::time_point started;        // every node registered
-  Clock::time_point train_started;  // first data shard asked for (data loaded)
-  Clock::time_point ended;
-  std::string admin_url;  // "" when the admin endpoint is disabled
-  // The live training curve for the admin endpoint: one point about every
-  // second while training, thinned out (every other point dropped) when full.
-  static constexpr size_t kMaxHistory = 3000;
-  std::vector<AdminHistoryPoint> history;
-  Clock::time_point history_at;  // when the last point was taken
-  uint64_t history_samples = 0;  // workers' samples and loss sum at that point
-  double history_loss_sum = 0;
-  // Training time so far: from the first shard request to the end of the job.
-  uint64_t ElapsedMs() const {
-    if (!pool) return 0;
-    const auto until = state == proto::JobState::RUNNING ? Clock::now() : ended;
-    return std::chrono::duration_cast<std::chrono::milliseconds>(until - train_started).count();
-  }
-  NodeInfo* Find(proto::Role role, uint32_t rank) {
-    auto& v = role == proto::Role::SERVER ? servers : workers;
-    return rank < v.size() ? &v[rank] : nullptr;
-  }
-};
 
 namespace {
 
@@ -150,6 +90,45 @@ StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
 
 namespace {
 
+// What every PS should converge to: the generation and its restore point, the
+// workers to wait for, the checkpoint round and the newest complete checkpoint.
+// directive_seq grows whenever any of it changes, so a PS can ignore an older
+// copy arriving late.
+void FillDirective(SchedulerState& st, proto::HeartbeatResponse::Builder resp) {
+  std::vector<const NodeInfo*> roster;
+  for (const NodeInfo& w : st.workers)
+    if (w.in_roster) roster.push_back(&w);
+  uint64_t sig = (uint64_t{st.generation} << 32) ^ static_cast<uint64_t>(st.state);
+  auto mix = [&sig](uint64_t v) { sig = sig * 1000003u ^ v; };
+  mix(st.restore_checkpoint);
+  mix(st.resume_clock);
+  mix(st.coordinator.id());
+  mix(st.coordinator.clock());
+  mix(st.checkpoints.empty() ? 0 : st.checkpoints.back().id);
+  for (const NodeInfo* w : roster) {
+    mix(w->rank);
+    mix(w->from_clock);
+  }
+  if (sig != st.directive_sig) {
+    st.directive_sig = sig;
+    ++st.directive_seq;
+  }
+  auto list = resp.initWorkers(roster.size());
+  for (size_t i = 0; i < roster.size(); ++i) {
+    list[i].setRank(roster[i]->rank);
+    list[i].setFromClock(roster[i]->from_clock);
+  }
+  resp.setState(st.state);
+  resp.setGeneration(st.generation);
+  resp.setRestoreCheckpoint(st.restore_checkpoint);
+  resp.setResumeClock(st.resume_clock);
+  resp.setCheckpointId(st.coordinator.id());
+  resp.setCheckpointClock(st.coordinator.clock());
+  resp.setCommittedCheckpoint(st.checkpoints.empty() ? 0 : st.checkpoints.back().id);
+  resp.setDirectiveSeq(st.directive_seq);
+  SetRpcStatus(Status::OK(), resp.initStatus());
+}
+
 // One request handled against the scheduler's state; `out` is the reply.
 class Handler {
  public:
@@ -172,56 +151,131 @@ class Handler {
         return SetRpcStatus(Leave(body.getLeaveRequest()), reply.initAck());
       case proto::Envelope::Body::JOB_STATUS_REQUEST:
         return JobStatus(reply.initJobStatusResponse());
+      case proto::Envelope::Body::CHECKPOINT_REQUEST:
+        return Checkpoint(in, body.getCheckpointRequest(), reply.initCheckpointResponse());
+      case proto::Envelope::Body::SCALE_REQUEST:
+        return Scale(body.getScaleRequest(), reply.initScaleResponse());
       default:
         return SetRpcStatus(Status::InvalidArgument("the scheduler does not handle this message"),
                             reply.initError());
     }
   }
 
- private:
   uint64_t NowMs() const { return st_.ElapsedMs(); }
 
   void Register(InMessage& in, proto::RegisterRequest::Reader req,
                 proto::RegisterResponse::Builder resp) {
     const proto::Role role = req.getRole();
     Status s;
+    NodeInfo* placed = nullptr;
+    const bool forming = st_.state == proto::JobState::FORMING;
     if (role != proto::Role::SERVER && role != proto::Role::WORKER) {
       s = Status::InvalidArgument("only PS and workers register");
-    } else if (st_.state != proto::JobState::FORMING) {
-      s = Status::FailedPrecondition(
-          "the job is already running; joining a running job is not supported yet");
-    } else {
-      auto& list = role == proto::Role::SERVER ? st_.servers : st_.workers;
-      const uint32_t want =
-          role == proto::Role::SERVER ? options_.job.num_servers : options_.job.num_workers;
-      if (role == proto::Role::SERVER && req.getEndpoint().size() == 0) {
+    } else if (st_.state == proto::JobState::DONE || st_.state == proto::JobState::FAILED) {
+      s = Status::FailedPrecondition("the job has ended");
+    } else if (role == proto::Role::SERVER) {
+      const int32_t want_id = req.getShardId();
+      if (req.getEndpoint().size() == 0) {
         s = Status::InvalidArgument("a PS must give the endpoint workers reach it at");
-      } else if (list.size() >= want) {
-        s = Status::ResourceExhausted("the job already has all " + std::to_string(want) + " " +
-                                      RoleName(role) + "s it needs");
+      } else if (want_id >= static_cast<int32_t>(options_.job.num_servers)) {
+        s = Status::InvalidArgument("shard id " + std::to_string(want_id) + " does not exist (the job has " +
+                                    std::to_string(options_.job.num_servers) + " PS shards)");
+      } else if (forming) {
+        // Shard ids are fixed by their state directories; free ids go to PS
+        // that did not ask for one.
+        st_.servers.resize(options_.job.num_servers);
+        for (uint32_t k = 0; k < st_.servers.size() && !placed; ++k) {
+          const bool free = st_.servers[k].identity.empty();
+          if (free && (want_id < 0 || static_cast<uint32_t>(want_id) == k)) placed = &st_.servers[k];
+        }
+        if (!placed)
+          s = want_id >= 0 ? Status::AlreadyExists("shard " + std::to_string(want_id) + " already has a PS")
+                           : Status::ResourceExhausted("the job already has all " +
+                                                       std::to_string(options_.job.num_servers) + " PS it needs");
       } else {
-        NodeInfo n;
-        n.role = role;
-        n.rank = static_cast<uint32_t>(list.size());
-        n.identity.assign(static_cast<const char*>(in.identity().data()), in.identity().size());
-        n.endpoint = req.getEndpoint().cStr();
-        n.host = req.getHost().cStr();
-        n.pid = req.getPid();
-        n.last_seen = Clock::now();
-        list.push_back(n);
-        resp.setRank(n.rank);
-        PST_LOG_INFO("{} registered ({} of {} PS, {} of {} workers)", Describe(n),
-                     st_.servers.size(), options_.job.num_servers, st_.workers.size(),
-                     options_.job.num_workers);
+        // A replacement: for a shard whose PS is dead or gone, or for the
+        // shard it names (its operator knows the old one is gone before the
+        // heartbeat timeout does).
+        for (uint32_t k = 0; k < st_.servers.size() && !placed; ++k) {
+          if (st_.servers[k].Gone() && (want_id < 0 || static_cast<uint32_t>(want_id) == k))
+            placed = &st_.servers[k];
+        }
+        if (!placed && want_id >= 0) {
+          placed = &st_.servers[want_id];
+          PST_LOG_WARN("{} is replaced by a new PS for shard {}", Describe(*placed), want_id);
+        }
+        if (!placed)
+          s = Status::AlreadyExists(want_id >= 0 ? "shard " + std::to_string(want_id) + " has a live PS"
+                                                 : std::string("every shard has a live PS"));
+      }
+      if (placed) {
+        placed->rank = static_cast<uint32_t>(placed - st_.servers.data());
+        placed->endpoint = req.getEndpoint().cStr();
+      }
+    } else {
+      // Workers may join at any time; a running job waits for a new one from
+      // a clock every PS accepts (see AdmitWorkers).
+      if (forming && st_.workers.size() >= options_.job.num_workers) {
+        s = Status::ResourceExhausted("the job already has all " + std::to_string(options_.job.num_workers) +
+                                      " workers it needs to start; start more once it runs");
+      } else {
+        st_.workers.emplace_back();
+        placed = &st_.workers.back();
+        placed->rank = static_cast<uint32_t>(st_.workers.size() - 1);
+      }
+    }
+    if (placed) {
+      NodeInfo& n = *placed;
+      const uint32_t rank = n.rank;
+      const std::string endpoint = n.endpoint;
+      n = NodeInfo{};
+      n.role = role;
+      n.rank = rank;
+      n.endpoint = endpoint;
+      n.identity.assign(static_cast<const char*>(in.identity().data()), in.identity().size());
+      n.host = req.getHost().cStr();
+      n.pid = req.getPid();
+      n.last_seen = Clock::now();
+      resp.setRank(n.rank);
+      if (role == proto::Role::WORKER && !forming) {
+        n.in_roster = true;
+        n.from_clock = FastestClock() + st_.coordinator.margin();
+        PST_LOG_INFO("{} joined the running job; PS will wait for it from clock {}", Describe(n), n.from_clock);
+        joiners_.push_back(&n - st_.workers.data());
+      } else if (role == proto::Role::SERVER && !forming) {
+        PST_LOG_INFO("{} registered as the replacement for shard {}", Describe(n), n.rank);
+        replacements_.push_back(n.rank);
+      } else {
+        PST_LOG_INFO("{} registered ({} of {} PS, {} of {} workers)", Describe(n), CountServers(),
+                     options_.job.num_servers, st_.workers.size(), options_.job.num_workers);
       }
     }
     resp.setHeartbeatIntervalMs(options_.heartbeat_interval.count());
     SetRpcStatus(s, resp.initStatus());
   }
 
+  size_t CountServers() const {
+    size_t n = 0;
+    for (const NodeInfo& p : st_.servers) n += p.identity.empty() ? 0 : 1;
+    return n;
+  }
+
+  // The largest clock any node reported: PS versions and worker clocks.
+  uint64_t FastestClock() const {
+    uint64_t c = st_.resume_clock;
+    for (const auto* list : {&st_.servers, &st_.workers})
+      for (const NodeInfo& n : *list)
+        if (!n.Gone() && n.generation == st_.generation) c = std::max(c, n.clock);
+    return c;
+  }
+
+  // Nodes that registered while the job runs; Scheduler::Run sends them the job.
+  std::vector<size_t> joiners_;       // worker indices
+  std::vector<uint32_t> replacements_;  // PS ranks
+
   void Heartbeat(proto::HeartbeatRequest::Reader req, proto::HeartbeatResponse::Builder resp) {
     NodeInfo* n = st_.Find(req.getRole(), req.getRank());
-    if (!n) {
+    if (!n || n->identity.empty()) {
       SetRpcStatus(Status::NotFound("unknown node"), resp.initStatus());
     } else {
       n->last_seen = Clock::now();
@@ -241,9 +295,27 @@ class Handler {
       n->loss_sum = req.getLossSum();
       n->steps = req.getSteps();
       n->max_staleness = req.getMaxStaleness();
+      n->generation = req.getGeneration();
+      n->reported = true;
+      if (n->role == proto::Role::SERVER) {
+        n->checkpoint_written = req.getCheckpointWritten();
+        n->checkpoint_failed = req.getCheckpointFailed();
+        n->checkpoint_error = req.getCheckpointError().cStr();
+        n->restore_error = req.getRestoreError().cStr();
+        n->waits_for.clear();
+        for (auto w : req.getWorkers()) n->waits_for[w.getRank()] = w.getFromClock();
+        n->removed.clear();
+        for (auto w : req.getRemoved()) n->removed[w.getRank()] = w.getCompletedClocks();
+        FillDirective(st_, resp);
+      } else {
+        resp.setLeave(n->leave_requested);
+      }
       SetRpcStatus(Status::OK(), resp.initStatus());
     }
     resp.setState(st_.state);
+    resp.setGeneration(st_.generation);
+    resp.setRestoreCheckpoint(st_.restore_checkpoint);
+    resp.setResumeClock(st_.resume_clock);
   }
 
   void Shard(proto::ShardRequest::Reader req, proto::ShardResponse::Builder resp) {
@@ -251,8 +323,17 @@ class Handler {
     SetRpcStatus(s, resp.initStatus());
   }
 
+  void FillServers(capnp::List<proto::ServerInfo>::Builder list) {
+    for (size_t i = 0; i < st_.servers.size(); ++i) {
+      list[i].setRank(static_cast<uint32_t>(i));
+      list[i].setEndpoint(st_.servers[i].endpoint);
+      list[i].setKeyBegin(ranges_[i].begin);
+      list[i].setKeyEnd(ranges_[i].end);
+    }
+  }
+
   Status ShardImpl(proto::ShardRequest::Reader req, proto::ShardResponse::Builder resp) {
-    if (st_.state != proto::JobState::RUNNING && st_.state != proto::JobState::DONE)
+    if (st_.state == proto::JobState::FORMING || st_.state == proto::JobState::FAILED)
       return Status::FailedPrecondition("the job is not running");
     if (st_.state == proto::JobState::DONE) {
       // Ended (possibly early, at the target accuracy): no more work for anyone.
@@ -261,6 +342,33 @@ class Handler {
     }
     NodeInfo* n = st_.Find(proto::Role::WORKER, req.getRank());
     if (!n) return Status::InvalidArgument("unknown worker rank " + std::to_string(req.getRank()));
+    if (n->Gone())
+      return Status::FailedPrecondition("worker " + std::to_string(req.getRank()) +
+                                        " was declared dead or left; start a new worker instead");
+    if (st_.state == proto::JobState::RECOVERING || !n->in_roster) {
+      resp.setKind(proto::ShardReplyKind::WAIT);
+      return Status::OK();
+    }
+    if (req.getGeneration() != st_.generation || !n->started) {
+      // Where to continue: after a rollback, or for a new worker, once every
+      // PS waits for it from its clock.
+      if (!Admitted(*n)) {
+        resp.setKind(proto::ShardReplyKind::WAIT);
+        return Status::OK();
+      }
+      if (req.getGeneration() == st_.generation && req.getClock() == n->from_clock) {
+        n->started = true;  // it follows; fall through to its first lease
+      } else {
+        resp.setKind(proto::ShardReplyKind::RESTART);
+        resp.setGeneration(st_.generation);
+        resp.setResumeClock(n->from_clock);
+        FillServers(resp.initServers(st_.servers.size()));
+        return Status::OK();
+      }
+    }
+    // Shard requests tell the clock more often than heartbeats do (checkpoint
+    // rounds are placed ahead of the fastest clock).
+    n->clock = std::max(n->clock, req.getClock());
     const uint64_t num_samples = req.getNumSamples();
     if (!st_.pool) {
       if (num_samples == 0) return Status::InvalidArgument("the training set is empty");
@@ -281,12 +389,14 @@ class Handler {
     if (req.getHasCompleted()) {
       const uint32_t e = req.getCompletedEpoch();
       if (e >= st_.epochs.size()) return Status::InvalidArgument("completed epoch out of range");
-      st_.epochs[e].samples += req.getCompletedSamples();
-      st_.epochs[e].loss_sum += req.getCompletedLossSum();
-      st_.epochs[e].wait_ms += req.getCompletedWaitMs();
-      st_.epochs[e].compute_ms += req.getCompletedComputeMs();
-      st_.epochs[e].push_ms += req.getCompletedPushMs();
-      st_.pool->Complete(req.getRank(), e, req.getCompletedShard());
+      // Counted once: a retried request or a lease from before a rollback is not.
+      if (st_.pool->Complete(req.getRank(), e, req.getCompletedShard())) {
+        st_.epochs[e].samples = st_.pool->DoneSamples(e);
+        st_.epochs[e].loss_sum += req.getCompletedLossSum();
+        st_.epochs[e].wait_ms += req.getCompletedWaitMs();
+        st_.epochs[e].compute_ms += req.getCompletedComputeMs();
+        st_.epochs[e].push_ms += req.getCompletedPushMs();
+      }
     }
     const ShardGrant g = st_.pool->Next(req.getRank(), req.getClock());
     switch (g.kind) {
@@ -304,11 +414,26 @@ class Handler {
     resp.setEvalVersion(g.eval_version);
     // An epoch starts with its first lease (under ASP/SSP that is before the
     // previous epoch closes) and ends when it is closed.
-    if (g.kind == ShardGrant::Kind::kLease && g.shard == 0) st_.epochs[g.epoch].start_ms = NowMs();
+    if (g.kind == ShardGrant::Kind::kLease && g.shard == 0 && !g.piece)
+      st_.epochs[g.epoch].start_ms = NowMs();
     if (g.evaluate) {
       st_.epochs[g.eval_epoch].end_ms = NowMs();
+      st_.evals_out[g.eval_epoch] = {req.getRank(), g.eval_version};
       PST_LOG_INFO("epoch {} closed at clock {}; worker {} evaluates it", g.eval_epoch + 1,
                    g.eval_version, req.getRank());
+    } else {
+      // An evaluation whose worker died is handed to the next worker that asks.
+      for (auto& [epoch, order] : st_.evals_out) {
+        NodeInfo* holder = st_.Find(proto::Role::WORKER, order.first);
+        if (holder && !holder->Gone()) continue;
+        resp.setEvaluate(true);
+        resp.setEvalEpoch(epoch);
+        resp.setEvalVersion(order.second);
+        PST_LOG_INFO("worker {} evaluates epoch {} instead of worker {}, which is gone",
+                     req.getRank(), epoch + 1, order.first);
+        order.first = req.getRank();
+        break;
+      }
     }
     return Status::OK();
   }
@@ -320,6 +445,7 @@ class Handler {
     // After an early stop, evaluations of later epochs (still under way when
     // the job ended) are not part of the run.
     if (st_.state == proto::JobState::DONE) return Status::OK();
+    st_.evals_out.erase(r.getEpoch());
     EpochRecord& e = st_.epochs[r.getEpoch()];
     e.evaluated = true;
     e.test_correct = r.getCorrect();
@@ -347,11 +473,64 @@ class Handler {
 
   Status Leave(proto::LeaveRequest::Reader r) {
     NodeInfo* n = st_.Find(r.getRole(), r.getRank());
-    if (!n) return Status::NotFound("unknown node");
+    if (!n || n->identity.empty()) return Status::NotFound("unknown node");
+    if (n->Gone()) return Status::OK();
     n->state = proto::NodeState::LEFT;
     PST_LOG_INFO("{} left", Describe(*n));
+    if (n->role == proto::Role::WORKER) StopWaitingFor(*n);
     return Status::OK();
   }
+
+  // The PS stop waiting for worker n; its lease goes back to the pool once
+  // every PS has said how many clocks it completed (see Scheduler::Run).
+  void StopWaitingFor(NodeInfo& n) {
+    if (!n.in_roster) return;
+    n.in_roster = false;
+    n.removing = true;
+  }
+
+  void Checkpoint(InMessage& in, proto::CheckpointRequest::Reader r,
+                  proto::CheckpointResponse::Builder resp) {
+    if (st_.state != proto::JobState::RUNNING) {
+      SetRpcStatus(Status::FailedPrecondition("the job is not running (state " +
+                                              std::string(AdminJobStateName(st_.state)) + ")"),
+                   resp.initStatus());
+      return;
+    }
+    const uint64_t timeout_ms = r.getTimeoutMs() ? r.getTimeoutMs() : 60000;
+    st_.checkpoint_waiters.push_back(
+        {std::string(static_cast<const char*>(in.identity().data()), in.identity().size()),
+         in.envelope().getRequestId(), Clock::now() + std::chrono::milliseconds(timeout_ms)});
+    st_.checkpoint_wanted = true;
+    deferred_ = true;  // answered when the round is decided
+  }
+
+  void Scale(proto::ScaleRequest::Reader r, proto::ScaleResponse::Builder resp) {
+    const uint32_t want = r.getWorkers();
+    std::vector<NodeInfo*> live;
+    for (NodeInfo& w : st_.workers)
+      if (!w.Gone() && !w.leave_requested) live.push_back(&w);
+    resp.setLiveWorkers(static_cast<uint32_t>(live.size()));
+    if (want == 0 || want > 4096) {
+      SetRpcStatus(Status::InvalidArgument("--workers must be in [1, 4096]"), resp.initStatus());
+      return;
+    }
+    if (st_.state != proto::JobState::RUNNING && st_.state != proto::JobState::RECOVERING) {
+      SetRpcStatus(Status::FailedPrecondition("the job is not running"), resp.initStatus());
+      return;
+    }
+    st_.desired_workers = want;
+    // Scaling down: the newest workers go first.
+    for (size_t i = live.size(); i > want; --i) {
+      live[i - 1]->leave_requested = true;
+      PST_LOG_INFO("scaling down: asking {} to leave", Describe(*live[i - 1]));
+    }
+    PST_LOG_INFO("scale to {} workers (live: {})", want, live.size());
+    resp.setDesiredWorkers(want);
+    SetRpcStatus(Status::OK(), resp.initStatus());
+  }
+
+  bool deferred_ = false;  // the current request is answered later
 
   void JobStatus(proto::JobStatusResponse::Builder resp) {
     SetRpcStatus(Status::OK(), resp.initStatus());
@@ -361,6 +540,28 @@ class Handler {
     resp.setSamplesPerEpoch(st_.pool ? st_.pool->num_samples() : 0);
     resp.setElapsedMs(NowMs());
     resp.setAdminUrl(st_.admin_url);
+    resp.setGeneration(st_.generation);
+    resp.setDesiredWorkers(st_.desired_workers);
+    auto cks = resp.initCheckpoints(st_.checkpoints.size());
+    for (size_t i = 0; i < st_.checkpoints.size(); ++i) {
+      const CompleteCheckpoint& c = st_.checkpoints[i];
+      cks[i].setId(c.id);
+      cks[i].setClock(c.clock);
+      cks[i].setGeneration(c.generation);
+      cks[i].setDurationMs(c.duration_ms);
+      cks[i].setUnixMs(c.unix_ms);
+    }
+    auto rbs = resp.initRollbacks(st_.rollbacks.size());
+    for (size_t i = 0; i < st_.rollbacks.size(); ++i) {
+      const RollbackRecord& r = st_.rollbacks[i];
+      rbs[i].setGeneration(r.generation);
+      rbs[i].setCheckpointId(r.checkpoint_id);
+      rbs[i].setClock(r.clock);
+      rbs[i].setLostClocks(r.lost_clocks);
+      rbs[i].setReason(r.reason);
+      rbs[i].setStartMs(r.start_ms);
+      rbs[i].setEndMs(r.end_ms);
+    }
     auto epochs = resp.initEpochs(st_.epochs.size());
     for (size_t i = 0; i < st_.epochs.size(); ++i) {
       const EpochRecord& e = st_.epochs[i];
@@ -378,11 +579,15 @@ class Handler {
       b.setComputeMs(e.compute_ms);
       b.setPushMs(e.push_ms);
     }
-    auto nodes = resp.initNodes(st_.servers.size() + st_.workers.size());
+    size_t count = 0;
+    for (const auto* list : {&st_.servers, &st_.workers})
+      for (const NodeInfo& n : *list) count += n.identity.empty() ? 0 : 1;
+    auto nodes = resp.initNodes(count);
     size_t i = 0;
     const auto now = Clock::now();
     for (const auto* list : {&st_.servers, &st_.workers}) {
       for (const NodeInfo& n : *list) {
+        if (n.identity.empty()) continue;
         auto b = nodes[i++];
         b.setRole(n.role);
         b.setRank(n.rank);
@@ -402,9 +607,22 @@ class Handler {
     }
   }
 
+  // True once every live PS waits for worker n from its from_clock.
+  bool Admitted(const NodeInfo& n) const {
+    for (const NodeInfo& p : st_.servers) {
+      if (p.Gone()) return false;
+      auto it = p.waits_for.find(n.rank);
+      if (p.generation != st_.generation || it == p.waits_for.end() || it->second != n.from_clock)
+        return false;
+    }
+    return true;
+  }
+
+ public:
   const SchedulerOptions& options_;
   SchedulerState& st_;
   zmq::socket_t& socket_;
+  std::vector<KeyRange> ranges_;
 };
 
 }  // namespace
@@ -514,10 +732,189 @@ void Scheduler::PublishSnapshot() {
   admin_->Publish(std::move(s));
 }
 
+namespace {
+
+// Sends the job to node n: the spec, the servers, where training starts and
+// (for a PS) which workers to wait for.
+Status SendJobStart(zmq::socket_t& socket, const SchedulerOptions& options,
+                    const SchedulerState& st, const std::vector<KeyRange>& ranges,
+                    const NodeInfo& n) {
+  OutMessage start;
+  auto js = start.envelope().getBody().initJobStart();
+  ToProto(options.job, js.initJob());
+  js.setNumWorkers(static_cast<uint32_t>(std::max<size_t>(1, st.workers.size())));
+  js.setGeneration(st.generation);
+  js.setRestoreCheckpoint(st.restore_checkpoint);
+  js.setResumeClock(n.role == proto::Role::WORKER ? n.from_clock : st.resume_clock);
+  auto servers = js.initServers(st.servers.size());
+  for (size_t i = 0; i < st.servers.size(); ++i) {
+    servers[i].setRank(static_cast<uint32_t>(i));
+    servers[i].setEndpoint(st.servers[i].endpoint);
+    servers[i].setKeyBegin(ranges[i].begin);
+    servers[i].setKeyEnd(ranges[i].end);
+  }
+  std::vector<const NodeInfo*> roster;
+  for (const NodeInfo& w : st.workers)
+    if (w.in_roster) roster.push_back(&w);
+  auto list = js.initWorkers(roster.size());
+  for (size_t i = 0; i < roster.size(); ++i) {
+    list[i].setRank(roster[i]->rank);
+    list[i].setFromClock(roster[i]->from_clock);
+  }
+  zmq::message_t id(n.identity.data(), n.identity.size());
+  return SendMessage(socket, start, &id);
+}
+
+void AnswerCheckpointWaiter(zmq::socket_t& socket, const CheckpointWaiter& w, const Status& s,
+                            const CompleteCheckpoint* done) {
+  OutMessage out;
+  out.envelope().setRequestId(w.request_id);
+  auto resp = out.envelope().getBody().initCheckpointResponse();
+  SetRpcStatus(s, resp.initStatus());
+  if (done) {
+    resp.setCheckpointId(done->id);
+    resp.setClock(done->clock);
+    resp.setDurationMs(done->duration_ms);
+  }
+  zmq::message_t id(w.identity.data(), w.identity.size());
+  Status sent = SendMessage(socket, out, &id);
+  sent.IgnoreError();  // the client may have given up
+}
+
+}  // namespace
+
+uint64_t Scheduler::FastestClock() const {
+  const SchedulerState& st = *state_;
+  uint64_t c = st.resume_clock;
+  // Under ASP/SSP a PS version counts updates, not clocks: only workers say.
+  const bool servers = options_.job.train.consistency == Consistency::kBsp;
+  for (const auto* list : {&st.servers, &st.workers})
+    for (const NodeInfo& n : *list)
+      if (!n.Gone() && !n.identity.empty() && n.generation == st.generation &&
+          (servers || n.role == proto::Role::WORKER))
+        c = std::max(c, n.clock);
+  return c;
+}
+
+void Scheduler::StartRecovery(const std::string& reason) {
+  SchedulerState& st = *state_;
+  const uint64_t fastest = FastestClock();
+  st.coordinator.Abort();
+  for (const CheckpointWaiter& w : st.checkpoint_waiters)
+    AnswerCheckpointWaiter(socket_, w, Status::Aborted("the job is rolling back: " + reason), nullptr);
+  st.checkpoint_waiters.clear();
+  st.checkpoint_wanted = false;
+  ++st.generation;
+  st.restore_checkpoint = st.checkpoints.empty() ? 0 : st.checkpoints.back().id;
+  st.resume_clock = st.checkpoints.empty() ? 0 : st.checkpoints.back().clock;
+  const uint64_t k = st.resume_clock;
+  st.evals_out.clear();  // epochs the rollback reopens are closed and evaluated again
+  if (st.pool) {
+    st.pool->Rollback(k);
+    for (uint32_t e = 0; e < st.epochs.size(); ++e) st.epochs[e].samples = st.pool->DoneSamples(e);
+    // Epochs the pool reopened will close (and be evaluated) again.
+    for (uint32_t e = st.pool->epoch(); e < st.epochs.size(); ++e) {
+      st.epochs[e].evaluated = false;
+      st.epochs[e].end_ms = 0;
+    }
+  }
+  for (NodeInfo& w : st.workers) {
+    if (w.Gone()) {
+      // Everything it did after K is undone with the rollback.
+      if ((w.in_roster || w.removing) && st.pool) st.pool->ReturnWorker(w.rank, k);
+      w.in_roster = false;
+    } else {
+      w.in_roster = !w.leave_requested;
+      if (w.leave_requested && st.pool) st.pool->ReturnWorker(w.rank, k);
+    }
+    w.removing = false;
+    w.from_clock = k;
+    w.started = false;
+  }
+  RollbackRecord r;
+  r.generation = st.generation;
+  r.checkpoint_id = st.restore_checkpoint;
+  r.clock = k;
+  r.lost_clocks = fastest > k ? fastest - k : 0;
+  r.reason = reason;
+  r.start_ms = st.ElapsedMs();
+  st.rollbacks.push_back(r);
+  st.state = proto::JobState::RECOVERING;
+  st.recovering_since = Clock::now();
+  PST_LOG_WARN("{}: rolling back to {} (clock {}, {} clocks to redo); generation {}", reason,
+               st.restore_checkpoint ? "checkpoint " + std::to_string(st.restore_checkpoint)
+                                     : std::string("the initial model"),
+               k, r.lost_clocks, st.generation);
+  SaveState(/*sync=*/true);
+}
+
+void Scheduler::SaveState(bool sync) {
+  SchedulerState& st = *state_;
+  st.saved_at = Clock::now();
+  if (!st.store) return;
+  Status s = st.store->SaveState(StateToJson(st, endpoint_).dump(), sync);
+  if (!s.ok()) PST_LOG_ERROR("cannot save the job state: {}", s.message());
+}
+
+Status Scheduler::OpenStore() {
+  SchedulerState& st = *state_;
+  if (options_.state_dir.empty()) return Status::OK();
+  JobStoreOptions so;
+  so.path = options_.state_dir;
+  PST_ASSIGN_OR_RETURN(st.store, JobStore::Create(so));
+  auto job = st.store->LoadJob();
+  if (job.status().code() == StatusCode::kNotFound) {
+    // A new job.
+    PST_RETURN_IF_ERROR(st.store->SaveJob(options_.job));
+    return Status::OK();
+  }
+  if (!job.ok()) return job.status().WithContext("reading the job from " + options_.state_dir);
+  if (!(*job == options_.job))
+    PST_LOG_WARN("the job in {} differs from the one given; continuing the stored job",
+                 options_.state_dir);
+  options_.job = *job;
+  PST_ASSIGN_OR_RETURN(std::string text, st.store->LoadState());
+  auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (parsed.is_discarded())
+    return Status::DataLoss("the job state in " + options_.state_dir + " is not valid JSON");
+  PST_RETURN_IF_ERROR(StateFromJson(parsed, options_.job, &st));
+  PST_ASSIGN_OR_RETURN(auto records, st.store->ListCompleteCheckpoints());
+  st.checkpoints.clear();
+  for (const CheckpointRecord& r : records)
+    st.checkpoints.push_back({r.id, r.clock, r.generation, r.duration_ms, r.unix_ms});
+  if (!st.checkpoints.empty()) {
+    st.coordinator = CheckpointCoordinator(std::max(st.coordinator.last_id(), st.checkpoints.back().id));
+    st.last_checkpoint_clock = st.checkpoints.back().clock;
+  }
+  if (options_.resume) {
+    // Every process stopped: new PS and workers register; old members are gone.
+    for (NodeInfo& w : st.workers) w.state = proto::NodeState::LEFT;
+    const std::string why = "resuming the job";
+    StartRecovery(why);
+    st.servers.clear();
+    st.workers.clear();
+    st.state = proto::JobState::FORMING;
+    st.created = Clock::now();
+    PST_LOG_INFO("resuming the job from {} at clock {}",
+                 st.restore_checkpoint ? "checkpoint " + std::to_string(st.restore_checkpoint)
+                                       : std::string("the start"),
+                 st.resume_clock);
+  } else {
+    // Took over from a scheduler that crashed: the same nodes reconnect.
+    for (auto* list : {&st.servers, &st.workers})
+      for (NodeInfo& n : *list) n.last_seen = Clock::now();
+    st.started = Clock::now();
+    StartRecovery("the scheduler restarted");
+  }
+  return Status::OK();
+}
+
 Status Scheduler::Run() {
   state_ = std::make_unique<SchedulerState>();
   SchedulerState& st = *state_;
   st.admin_url = admin_url();
+  PST_RETURN_IF_ERROR(OpenStore());
+  st.desired_workers = st.desired_workers ? st.desired_workers : options_.job.num_workers;
   if (!st.admin_url.empty())
     PST_LOG_INFO("admin endpoint (dashboard, /status, /metrics) at {}", st.admin_url);
   auto published_at = Clock::now();
@@ -525,8 +922,10 @@ Status Scheduler::Run() {
   PublishSnapshot();
   PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(options_.job.model));
   Handler handler(options_, st, socket_);
-  PST_LOG_INFO("scheduler listening at {}; waiting for {} PS and {} workers", endpoint_,
-               options_.job.num_servers, options_.job.num_workers);
+  handler.ranges_ = PartitionKeys(layout.total(), options_.job.num_servers);
+  if (st.state == proto::JobState::FORMING)
+    PST_LOG_INFO("scheduler listening at {}; waiting for {} PS and {} workers", endpoint_,
+                 options_.job.num_servers, options_.job.num_workers);
 
   auto fail = [&](std::string why) {
     if (st.state == proto::JobState::FAILED || st.state == proto::JobState::DONE) return;
@@ -536,13 +935,15 @@ Status Scheduler::Run() {
     st.ended = Clock::now();
   };
 
+  uint64_t pushed_seq = 0;
   while (!stop_) {
-    PST_RETURN_IF_ERROR(WaitReadable(socket_, std::chrono::milliseconds(100)));
+    PST_RETURN_IF_ERROR(WaitReadable(socket_, std::chrono::milliseconds(20)));
     for (int budget = 0; budget < 4096; ++budget) {
       InMessage in;
       Status s = RecvMessage(socket_, /*routed=*/true, options_.limits, &in);
       if (s.code() == StatusCode::kUnavailable) break;
       OutMessage out;
+      handler.deferred_ = false;
       if (!s.ok()) {
         PST_LOG_WARN("malformed message: {}", s.message());
         SetRpcStatus(s, out.envelope().getBody().initError());
@@ -561,42 +962,39 @@ Status Scheduler::Run() {
           continue;
         }
       }
-      if (in.identity().size() == 0) continue;
+      if (in.identity().size() == 0 || handler.deferred_) continue;
       Status sent = SendMessage(socket_, out, &in.identity());
       sent.IgnoreError();  // the peer may be gone; nothing to undo
     }
 
     const auto now = Clock::now();
     if (st.state == proto::JobState::FORMING) {
-      if (st.servers.size() == options_.job.num_servers &&
+      if (handler.CountServers() == options_.job.num_servers &&
           st.workers.size() == options_.job.num_workers) {
-        const auto ranges = PartitionKeys(layout.total(), options_.job.num_servers);
+        for (NodeInfo& w : st.workers) {
+          w.in_roster = true;
+          w.from_clock = st.resume_clock;
+          w.started = true;  // the PS get the roster with the job
+        }
         for (auto* list : {&st.servers, &st.workers}) {
           for (const NodeInfo& n : *list) {
-            OutMessage start;
-            auto js = start.envelope().getBody().initJobStart();
-            ToProto(options_.job, js.initJob());
-            js.setNumWorkers(options_.job.num_workers);
-            auto servers = js.initServers(st.servers.size());
-            for (size_t i = 0; i < st.servers.size(); ++i) {
-              servers[i].setRank(static_cast<uint32_t>(i));
-              servers[i].setEndpoint(st.servers[i].endpoint);
-              servers[i].setKeyBegin(ranges[i].begin);
-              servers[i].setKeyEnd(ranges[i].end);
-            }
-            zmq::message_t id(n.identity.data(), n.identity.size());
-            Status s = SendMessage(socket_, start, &id);
+            Status s = SendJobStart(socket_, options_, st, handler.ranges_, n);
             if (!s.ok()) fail("could not send the job to " + Describe(n) + ": " + s.message());
           }
         }
+        handler.joiners_.clear();
         if (st.state == proto::JobState::FORMING) {
           st.state = proto::JobState::RUNNING;
           st.started = now;
-          PST_LOG_INFO("all nodes registered; job started ({} parameters over {} PS)",
-                       layout.total(), options_.job.num_servers);
+          if (!st.rollbacks.empty() && st.rollbacks.back().end_ms == 0)
+            st.rollbacks.back().end_ms = st.ElapsedMs();
+          PST_LOG_INFO("all nodes registered; job started ({} parameters over {} PS{})",
+                       layout.total(), options_.job.num_servers,
+                       st.generation ? ", generation " + std::to_string(st.generation) : "");
+          SaveState(true);
         }
       } else if (now - st.created > options_.form_timeout) {
-        fail("only " + std::to_string(st.servers.size()) + " of " +
+        fail("only " + std::to_string(handler.CountServers()) + " of " +
              std::to_string(options_.job.num_servers) + " PS and " +
              std::to_string(st.workers.size()) + " of " +
              std::to_string(options_.job.num_workers) + " workers registered within " +
@@ -604,23 +1002,107 @@ Status Scheduler::Run() {
       }
     }
 
+    // Nodes that joined the running job: a replacement PS rolls the job back
+    // (unless a rollback is already under way), then gets the job.
+    for (uint32_t k : handler.replacements_) {
+      if (st.state == proto::JobState::RUNNING)
+        StartRecovery("PS " + std::to_string(k) + " was replaced");
+      Status s = SendJobStart(socket_, options_, st, handler.ranges_, st.servers[k]);
+      if (!s.ok()) PST_LOG_WARN("could not send the job to PS {}: {}", k, s.message());
+    }
+    handler.replacements_.clear();
+    for (size_t w : handler.joiners_) {
+      Status s = SendJobStart(socket_, options_, st, handler.ranges_, st.workers[w]);
+      if (!s.ok()) PST_LOG_WARN("could not send the job to worker {}: {}", w, s.message());
+    }
+    handler.joiners_.clear();
+
     // Heartbeat bookkeeping: suspect after 3 missed beats, dead after the timeout.
     bool all_gone = true;
     for (auto* list : {&st.servers, &st.workers}) {
       for (NodeInfo& n : *list) {
-        if (n.state == proto::NodeState::LEFT || n.state == proto::NodeState::DEAD) continue;
+        if (n.Gone() || n.identity.empty()) continue;
         all_gone = false;
         const auto age = now - n.last_seen;
         if (age > options_.heartbeat_timeout) {
           n.state = proto::NodeState::DEAD;
           PST_LOG_WARN("{} is dead: no heartbeat for {} ms", Describe(n),
                        std::chrono::duration_cast<std::chrono::milliseconds>(age).count());
-          if (st.state == proto::JobState::RUNNING || st.state == proto::JobState::FORMING)
-            fail(Describe(n) + " stopped sending heartbeats; see its log, then relaunch the job");
+          if (st.state == proto::JobState::FORMING) {
+            fail(Describe(n) + " stopped sending heartbeats before the job started; see its log");
+          } else if (n.role == proto::Role::WORKER) {
+            handler.StopWaitingFor(n);
+          } else if (st.state == proto::JobState::RUNNING || st.state == proto::JobState::RECOVERING) {
+            StartRecovery(Describe(n) + " died");
+            PST_LOG_WARN("waiting up to {} s for a replacement: pstrain-ps --scheduler {} --shard-id {} "
+                         "--state-dir <its state dir>",
+                         options_.recovery_timeout.count() / 1000, endpoint_, n.rank);
+          }
         } else if (age > 3 * options_.heartbeat_interval) {
           n.state = proto::NodeState::SUSPECT;
         }
       }
+    }
+    if (st.state == proto::JobState::RECOVERING) {
+      bool ready = true;
+      for (const NodeInfo& p : st.servers) {
+        if (!p.restore_error.empty() && p.generation < st.generation && !p.Gone() && p.reported) {
+          fail("PS " + std::to_string(p.rank) + " cannot restore checkpoint " +
+               std::to_string(st.restore_checkpoint) + ": " + p.restore_error);
+        }
+        ready = ready && !p.Gone() && !p.identity.empty() && p.generation == st.generation;
+      }
+      if (st.state == proto::JobState::RECOVERING && ready) {
+        st.state = proto::JobState::RUNNING;
+        st.rollbacks.back().end_ms = st.ElapsedMs();
+        st.last_checkpoint_at = now;
+        PST_LOG_INFO("every PS restored generation {}; training continues at clock {}",
+                     st.generation, st.resume_clock);
+      } else if (now - st.recovering_since > options_.recovery_timeout) {
+        std::string dead;
+        for (const NodeInfo& p : st.servers)
+          if (p.Gone() || p.identity.empty()) dead += (dead.empty() ? "" : ", ") + std::to_string(p.rank);
+        fail("the job could not recover within " +
+             std::to_string(options_.recovery_timeout.count() / 1000) + " s" +
+             (dead.empty() ? "" : " (no live PS for shard " + dead +
+                                      "; start one with pstrain-ps --shard-id K --state-dir DIR)"));
+      }
+    }
+    if (st.state == proto::JobState::RUNNING) {
+      ProgressRemovals();
+      AdmitWorkers();
+      CheckpointTick(now);
+    }
+    if (st.state == proto::JobState::RUNNING || st.state == proto::JobState::RECOVERING) {
+      // A changed directive goes to every PS at once rather than with its
+      // next heartbeat answer.
+      OutMessage directive;
+      FillDirective(st, directive.envelope().getBody().initHeartbeatResponse());
+      if (st.directive_seq != pushed_seq) {
+        pushed_seq = st.directive_seq;
+        for (const NodeInfo& p : st.servers) {
+          if (p.Gone() || p.identity.empty() || p.identity == "restored") continue;
+          zmq::message_t id(p.identity.data(), p.identity.size());
+          OutMessage copy;
+          FillDirective(st, copy.envelope().getBody().initHeartbeatResponse());
+          Status sent = SendMessage(socket_, copy, &id);
+          sent.IgnoreError();  // the heartbeat answers carry it too
+        }
+      }
+    }
+    if (st.state == proto::JobState::RUNNING && now - st.saved_at > std::chrono::seconds(2))
+      SaveState(/*sync=*/false);
+    for (auto it = st.checkpoint_waiters.begin(); it != st.checkpoint_waiters.end();) {
+      if (now < it->deadline && st.state == proto::JobState::RUNNING) {
+        ++it;
+        continue;
+      }
+      AnswerCheckpointWaiter(socket_, *it,
+                             now >= it->deadline
+                                 ? Status::DeadlineExceeded("no complete checkpoint in time; see the PS logs")
+                                 : Status::FailedPrecondition("the job stopped running"),
+                             nullptr);
+      it = st.checkpoint_waiters.erase(it);
     }
     if (admin_) {
       SampleHistory(st);
@@ -638,10 +1120,138 @@ Status Scheduler::Run() {
         break;
     }
   }
+  SaveState(/*sync=*/true);
   PublishSnapshot();
   if (stop_) return Status::Cancelled("scheduler stopped by signal");
   if (st.state == proto::JobState::FAILED) return Status::Aborted("job failed: " + st.failure);
   return Status::OK();
+}
+
+void Scheduler::ProgressRemovals() {
+  SchedulerState& st = *state_;
+  for (NodeInfo& w : st.workers) {
+    if (!w.removing) continue;
+    uint64_t completed = UINT64_MAX;
+    bool all = true;
+    for (const NodeInfo& p : st.servers) {
+      auto it = p.removed.find(w.rank);
+      if (p.Gone() || p.generation != st.generation || it == p.removed.end() || p.waits_for.count(w.rank)) {
+        all = false;
+        break;
+      }
+      completed = std::min(completed, it->second);
+    }
+    if (!all) continue;
+    w.removing = false;
+    if (!st.pool) continue;
+    // Credit the finished batches to the epoch of the lease they belong to.
+    uint32_t e = st.pool->epoch();
+    for (const ShardLease& l : st.pool->OutstandingLeases())
+      if (l.worker == w.rank) e = l.epoch;
+    const uint64_t credited = st.pool->ReturnWorker(w.rank, completed);
+    e = std::min<uint32_t>(e, static_cast<uint32_t>(st.epochs.size() - 1));
+    st.epochs[e].samples = st.pool->DoneSamples(e);
+    PST_LOG_INFO("worker {} completed {} clocks; the rest of its lease went back to the pool ({} samples credited)",
+                 w.rank, completed, credited);
+  }
+}
+
+void Scheduler::AdmitWorkers() {
+  SchedulerState& st = *state_;
+  for (NodeInfo& w : st.workers) {
+    if (!w.in_roster || w.started || w.Gone()) continue;
+    for (const NodeInfo& p : st.servers) {
+      if (p.generation != st.generation) continue;
+      auto it = p.waits_for.find(w.rank);
+      const bool has = it != p.waits_for.end() && it->second == w.from_clock;
+      if (!has && p.clock > w.from_clock) {
+        // That PS is already past the clock: pick a later one.
+        w.from_clock = FastestClock() + st.coordinator.margin();
+        PST_LOG_INFO("worker {} will start at clock {}", w.rank, w.from_clock);
+        break;
+      }
+    }
+  }
+}
+
+void Scheduler::CheckpointTick(Clock::time_point now) {
+  SchedulerState& st = *state_;
+  const CheckpointSpec& spec = options_.job.checkpoint;
+  const uint64_t fastest = FastestClock();
+  if (st.pace_at == Clock::time_point{} || fastest < st.pace_version) {
+    st.pace_at = now;
+    st.pace_version = fastest;
+  } else if (now - st.pace_at >= std::chrono::milliseconds(250)) {
+    st.clocks_per_second = (fastest - st.pace_version) /
+                           std::chrono::duration<double>(now - st.pace_at).count();
+    st.pace_at = now;
+    st.pace_version = fastest;
+  }
+  if (!st.coordinator.active()) {
+    if (!st.pool) return;  // nothing trained yet
+    const bool due_steps = spec.every_steps > 0 && fastest >= st.last_checkpoint_clock + spec.every_steps;
+    const bool due_time = spec.every_seconds > 0 &&
+                          now - st.last_checkpoint_at >= std::chrono::seconds(spec.every_seconds);
+    if (!(st.checkpoint_wanted || due_steps || due_time)) return;
+    // Rounds reach the PS with the pushed directive, within about a PS loop turn.
+    st.coordinator.SetPace(st.clocks_per_second, std::chrono::milliseconds(30));
+    const uint64_t id = st.coordinator.Begin(fastest, now);
+    st.checkpoint_wanted = false;
+    PST_LOG_DEBUG("checkpoint {} at clock {} requested (fastest {})", id, st.coordinator.clock(), fastest);
+    return;
+  }
+  std::vector<CheckpointCoordinator::ShardReport> reports;
+  for (const NodeInfo& p : st.servers)
+    reports.push_back({!p.Gone() && p.generation == st.generation, p.checkpoint_written,
+                       p.checkpoint_failed, p.checkpoint_error});
+  const uint64_t id = st.coordinator.id();
+  const uint64_t clock = st.coordinator.clock();
+  const auto begun = st.coordinator.started();
+  std::string why;
+  switch (st.coordinator.Update(reports, now, std::chrono::seconds(60), &why)) {
+    case CheckpointCoordinator::Outcome::kComplete: {
+      CompleteCheckpoint c;
+      c.id = id;
+      c.clock = clock;
+      c.generation = st.generation;
+      c.duration_ms = std::chrono::duration<double, std::milli>(now - begun).count();
+      c.unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+      // The commit point: recorded durably before any PS is told to commit.
+      if (st.store) {
+        CheckpointRecord r;
+        r.id = c.id;
+        r.clock = c.clock;
+        r.generation = c.generation;
+        r.num_shards = options_.job.num_servers;
+        r.unix_ms = c.unix_ms;
+        r.duration_ms = c.duration_ms;
+        r.epoch = st.pool ? st.pool->epoch() : 0;
+        Status s = st.store->RecordCompleteCheckpoint(r);
+        if (!s.ok()) {
+          PST_LOG_ERROR("checkpoint {} written by every PS but not recorded: {}", id, s.message());
+          st.checkpoint_wanted = !st.checkpoint_waiters.empty();
+          return;
+        }
+      }
+      st.checkpoints.push_back(c);
+      st.last_checkpoint_clock = clock;
+      st.last_checkpoint_at = now;
+      SaveState(/*sync=*/true);
+      PST_LOG_INFO("checkpoint {} complete at clock {} ({:.0f} ms)", id, clock, c.duration_ms);
+      for (const CheckpointWaiter& w : st.checkpoint_waiters)
+        AnswerCheckpointWaiter(socket_, w, Status::OK(), &c);
+      st.checkpoint_waiters.clear();
+      break;
+    }
+    case CheckpointCoordinator::Outcome::kFailed:
+      PST_LOG_INFO("checkpoint {} at clock {} not taken: {}; trying again", id, clock, why);
+      st.checkpoint_wanted = !st.checkpoint_waiters.empty();
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace pst

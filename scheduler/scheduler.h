@@ -1,9 +1,14 @@
 // pst::Scheduler: the coordinator of one job. PS and workers register with it;
 // once all have, it assigns each PS its key range and starts the job. It leases
 // data shards to workers (scheduler/shard_pool.h), collects training and
-// evaluation statistics, watches heartbeats (a node silent past the timeout
-// fails the job), and answers JobStatus queries from clients such as
-// `pstrain launch`. Single-threaded: Run() does everything on the calling
+// evaluation statistics, coordinates checkpoints (scheduler/
+// checkpoint_coordinator.h), watches heartbeats and answers JobStatus queries
+// from clients such as `pstrain launch`. Failures: a dead or departed worker's
+// lease returns to the pool and the PS stop waiting for it; workers may join
+// at any time; a dead PS rolls the job back to the last complete checkpoint
+// once a replacement has registered. With a state directory the job state
+// lives in RocksDB (scheduler/job_store.h), so a restarted scheduler takes the
+// job over and a stopped job can be resumed. Single-threaded: Run() does everything on the calling
 // thread; Shutdown() may be called from any thread. The HTTP admin endpoint
 // (scheduler/admin_server.h) runs on a thread of its own and only sees the
 // snapshots Run() publishes (every 200 ms and on state changes).
@@ -49,6 +54,22 @@ class Scheduler {
             std::unique_ptr<AdminServer> admin);
   // Hands a fresh snapshot of the job to the admin endpoint (if any).
   void PublishSnapshot();
+  // Opens the job store (options.state_dir) and, if it holds a job, takes it
+  // over (scheduler restart) or resumes it (options.resume).
+  Status OpenStore();
+  // Saves the job state to the store (no-op without one).
+  void SaveState(bool sync);
+  // Rolls the job back to the last complete checkpoint: a new generation;
+  // the PS restore it, the workers continue from its clock.
+  void StartRecovery(const std::string& reason);
+  // Returns the leases of removed workers once every PS stopped waiting for them.
+  void ProgressRemovals();
+  // Moves a joining worker's start clock when a PS is already past it.
+  void AdmitWorkers();
+  // Starts, tracks and records coordinated checkpoints.
+  void CheckpointTick(std::chrono::steady_clock::time_point now);
+  // The largest clock the nodes of this generation reported.
+  uint64_t FastestClock() const;
 
   SchedulerOptions options_;
   zmq::socket_t socket_;

@@ -27,6 +27,19 @@ struct SchedulerOptions {
   std::chrono::milliseconds form_timeout{120000};
   // After the job ends, how long to wait for nodes to leave. Default: 10 s.
   std::chrono::milliseconds linger{10000};
+  // Directory of the scheduler's RocksDB job store (job, members, leases,
+  // progress, complete checkpoints). "" keeps nothing: the job cannot survive
+  // a scheduler restart nor be resumed. Default: "".
+  std::string state_dir;
+  // With a state_dir holding a job: true resumes it after every process was
+  // stopped (new PS and workers register, PS restore the last complete
+  // checkpoint); false takes over a running job after a scheduler crash (the
+  // same PS and workers reconnect, and the job rolls back to the last complete
+  // checkpoint). Default: false.
+  bool resume = false;
+  // How long the job may wait for a replacement of a dead PS (or for any
+  // worker, when all are gone) before it fails. Default: 120 s.
+  std::chrono::milliseconds recovery_timeout{120000};
   // Size limits for received messages.
   WireLimits limits;
   // Interface the HTTP admin endpoint (dashboard at /, /status, /metrics,

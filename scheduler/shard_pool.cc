@@ -560,4 +560,11 @@ StatusOr<ShardPool> ShardPool::FromJson(const nlohmann::json& j) {
   }
 }
 
+uint64_t ShardPool::DoneSamples(uint32_t epoch) const {
+  uint64_t n = 0;
+  for (const ShardLease& l : done_)
+    if (l.epoch == epoch) n += l.sample_end - l.sample_begin;
+  return n;
+}
+
 }  // namespace pst

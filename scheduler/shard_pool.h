@@ -150,6 +150,11 @@ class ShardPool {
   // Never aborts on bad input.
   static StatusOr<ShardPool> FromJson(const nlohmann::json& j);
 
+  // Samples of `epoch` trained to the end of their batch and counted done
+  // (finished leases, the done batches of returned or rolled-back ones): the
+  // epoch's size once it closed, if nothing was skipped or counted twice.
+  uint64_t DoneSamples(uint32_t epoch) const;
+
   // Outstanding leases, by worker and then in grant order.
   std::vector<ShardLease> OutstandingLeases() const;
   // Returned ranges waiting to be leased again.

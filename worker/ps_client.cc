@@ -51,6 +51,7 @@ Status PsClient::StartPull(uint64_t min_version, float* params) {
     req.setMinVersion(min_version);
     req.setRank(rank_);
     req.setClock(clock_);
+    req.setGeneration(generation_);
     PST_ASSIGN_OR_RETURN(b.pull_id, channels_[b.server]->Send(msg));
   }
   return Status::OK();
@@ -145,6 +146,7 @@ Status PsClient::SendPush(Block& b) {
   auto req = msg.envelope().getBody().initPushRequest();
   req.setRank(push_rank_);
   req.setClock(push_clock_);
+  req.setGeneration(generation_);
   req.setKeyBegin(b.keys.begin);
   req.setKeyEnd(b.keys.end);
   req.setSampleCount(push_samples_);
@@ -180,6 +182,7 @@ Status PsClient::PushEmpty(uint32_t rank, uint64_t clock) {
     auto req = msg.envelope().getBody().initPushRequest();
     req.setRank(rank);
     req.setClock(clock);
+    req.setGeneration(generation_);
     req.setSampleCount(0);
     req.setChunks(1);
     msg.AddFloatsCopy(nullptr, 0);
@@ -194,6 +197,7 @@ Status PsClient::Retire(uint32_t rank) {
     OutMessage msg;
     auto req = msg.envelope().getBody().initPushRequest();
     req.setRank(rank);
+    req.setGeneration(generation_);
     req.setRetire(true);
     msg.AddFloatsCopy(nullptr, 0);
     PST_ASSIGN_OR_RETURN(uint64_t id, channels_[s]->Send(msg));

@@ -38,6 +38,9 @@ class PsClient {
 
   // The clock this worker is at; sent with the next pulls. Default: 0.
   void set_clock(uint64_t clock) { clock_ = clock; }
+  // The job generation sent with every request; servers of another generation
+  // answer kAborted (a rollback happened). Default: 0.
+  void set_generation(uint32_t generation) { generation_ = generation; }
   // Largest staleness seen in pull answers so far: this worker's clock minus
   // the clocks every live worker had pushed (ASP/SSP; 0 under BSP).
   uint64_t max_staleness() const { return max_staleness_; }
@@ -120,6 +123,7 @@ class PsClient {
   const float* push_grad_ = nullptr;
   std::vector<Pending> push_acks_;
   uint32_t rank_ = 0;
+  uint32_t generation_ = 0;
   uint64_t clock_ = 0;
   uint64_t max_staleness_ = 0;
 };

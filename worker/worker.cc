@@ -36,6 +36,7 @@ struct Progress {
   std::atomic<uint64_t> steps{0};
   std::atomic<double> loss_sum{0};
   std::atomic<uint64_t> max_staleness{0};
+  std::atomic<uint32_t> generation{0};
 };
 
 struct Lease {
@@ -89,7 +90,7 @@ Status Worker::Run() {
     ho.scheduler_endpoint = options_.scheduler_endpoint;
     ho.interval = j.heartbeat_interval;
     ho.set_on_job_end = &stop_;  // an early stop (target accuracy) ends blocked waits
-    auto hb = Heartbeater::Start(ctx_, ho, [&progress](proto::HeartbeatRequest::Builder b) {
+    auto fill = [&progress](proto::HeartbeatRequest::Builder b) {
       b.setRole(proto::Role::WORKER);
       b.setRank(progress.rank.load());
       b.setClock(progress.clock.load());
@@ -97,7 +98,21 @@ Status Worker::Run() {
       b.setSteps(progress.steps.load());
       b.setLossSum(progress.loss_sum.load());
       b.setMaxStaleness(progress.max_staleness.load());
-    });
+      b.setGeneration(progress.generation.load());
+    };
+    auto on_reply = [this, &progress](proto::HeartbeatResponse::Reader r) {
+      if (r.getLeave()) {
+        if (!stop_) PST_LOG_INFO("the scheduler asks this worker to leave (scaled down)");
+        stop_ = true;
+        interrupt_ = true;
+      }
+      if (r.getState() == proto::JobState::RECOVERING ||
+          r.getGeneration() != progress.generation.load())
+        interrupt_ = true;
+      if (r.getState() == proto::JobState::DONE || r.getState() == proto::JobState::FAILED)
+        interrupt_ = true;
+    };
+    auto hb = Heartbeater::Start(ctx_, ho, fill, on_reply);
     if (hb.ok()) heartbeat = std::move(hb).value();
     else hb_status = hb.status();
   });
@@ -107,6 +122,10 @@ Status Worker::Run() {
   const JoinedJob joined = std::move(joined_or).value();
   const JobSpec& job = joined.job;
   const uint32_t rank = joined.rank;
+  uint32_t generation = joined.generation;
+  progress.generation = generation;
+  progress.clock = joined.resume_clock;
+  if (!stop_) interrupt_ = false;
 
   const std::string data_dir = options_.data_dir.empty() ? job.data_dir : options_.data_dir;
   PST_ASSIGN_OR_RETURN(Dataset train, LoadFashionMnist(data_dir, true, job.train.train_limit));
@@ -117,6 +136,7 @@ Status Worker::Run() {
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
   PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, job.train.block_keys,
                                                   rank, options_.limits));
+  ps->set_generation(generation);
   const Consistency consistency = job.train.consistency;
   // The version a pull at `c` must wait for: BSP, every update of clocks < c;
   // SSP, every live worker's first c - s clocks; ASP, nothing.
@@ -146,7 +166,7 @@ Status Worker::Run() {
   hooks.block_keys = job.train.block_keys;
   const auto timeout = options_.request_timeout;
 
-  uint64_t clock = 0;
+  uint64_t clock = joined.resume_clock;
   uint64_t params_clock = UINT64_MAX;  // the clock whose pull `params` holds, if any
   uint64_t idle_until = 0;
   Lease lease;
@@ -157,7 +177,7 @@ Status Worker::Run() {
 
   auto pull = [&](uint64_t min_version) -> Status {
     ps->set_clock(clock);
-    PST_ASSIGN_OR_RETURN(const uint64_t version, ps->Pull(min_version, params.data(), timeout, &stop_));
+    PST_ASSIGN_OR_RETURN(const uint64_t version, ps->Pull(min_version, params.data(), timeout, &interrupt_));
     (void)version;
     params_clock = clock;
     return Status::OK();
@@ -195,7 +215,7 @@ Status Worker::Run() {
     r.setCorrect(correct);
     r.setTotal(test->num_samples);
     r.setLossSum(loss);
-    PST_ASSIGN_OR_RETURN(InMessage reply, sched->Call(msg, timeout, &stop_));
+    PST_ASSIGN_OR_RETURN(InMessage reply, sched->Call(msg, timeout, &interrupt_));
     if (!reply.envelope().getBody().isAck())
       return Status::InvalidArgument("scheduler answered an eval report with the wrong message");
     return FromRpcStatus(reply.envelope().getBody().getAck());
@@ -205,7 +225,11 @@ Status Worker::Run() {
     std::chrono::steady_clock::duration wait_pull{}, compute{}, push{};  // per run
   } timing;
   Status result;
+  bool finished = false;         // out of data, or our evaluation reached the target
+  bool awaiting_restart = false; // after a rollback: no PsClient until the scheduler says where to go on
+  for (;;) {
   while (!stop_) {
+    if (interrupt_) break;  // a rollback started or we were asked to leave
     if (heartbeat->job_state() == proto::JobState::FAILED) {
       result = Status::Aborted("the scheduler reports the job failed; see the scheduler log");
       break;
@@ -220,6 +244,7 @@ Status Worker::Run() {
       req.setRank(rank);
       req.setClock(clock);
       req.setNumSamples(train.num_samples);
+      req.setGeneration(generation);
       if (has_completed) {
         req.setHasCompleted(true);
         req.setCompletedEpoch(completed.epoch);
@@ -231,7 +256,7 @@ Status Worker::Run() {
         req.setCompletedComputeMs(ms(completed.compute));
         req.setCompletedPushMs(ms(completed.push));
       }
-      auto reply = sched->Call(msg, timeout, &stop_);
+      auto reply = sched->Call(msg, timeout, &interrupt_);
       if (reply.status().code() == StatusCode::kCancelled) break;
       if (!reply.ok()) {
         result = reply.status().WithContext("asking the scheduler for a data shard");
@@ -245,6 +270,37 @@ Status Worker::Run() {
       result = FromRpcStatus(resp.getStatus()).WithContext("scheduler refused a data shard");
       if (!result.ok()) break;
       has_completed = false;
+      if (resp.getKind() == proto::ShardReplyKind::WAIT) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        continue;
+      }
+      if (resp.getKind() == proto::ShardReplyKind::RESTART) {
+        // Continue where the scheduler says: a new generation after a
+        // rollback, or our start clock when we joined a running job.
+        std::vector<ServerEntry> servers;
+        for (auto sv : resp.getServers())
+          servers.push_back({sv.getRank(), sv.getEndpoint().cStr(), {sv.getKeyBegin(), sv.getKeyEnd()}});
+        auto client = PsClient::Connect(ctx_, servers, job.train.block_keys, rank, options_.limits);
+        if (!client.ok()) {
+          result = client.status().WithContext("reconnecting to the servers");
+          break;
+        }
+        ps = std::move(client).value();
+        generation = resp.getGeneration();
+        ps->set_generation(generation);
+        progress.generation = generation;
+        clock = resp.getResumeClock();
+        progress.clock = clock;
+        idle_until = 0;
+        params_clock = UINT64_MAX;
+        awaiting_restart = false;
+        PST_LOG_INFO("continuing at clock {} in generation {}", clock, generation);
+        continue;
+      }
+      if (awaiting_restart && resp.getKind() != proto::ShardReplyKind::DONE) {
+        result = Status::Internal("the scheduler sent work before telling this worker where to continue");
+        break;
+      }
       if (resp.getEvaluate()) eval = EvalOrder{resp.getEvalEpoch(), resp.getEvalVersion()};
       switch (resp.getKind()) {
         case proto::ShardReplyKind::LEASE:
@@ -282,7 +338,10 @@ Status Worker::Run() {
       result = evaluate(*eval, done);
       eval.reset();
       if (!result.ok()) break;
-      if (target_reached) break;  // the scheduler ends the job on our report
+      if (target_reached) {  // the scheduler ends the job on our report
+        finished = true;
+        break;
+      }
       if (done) {
         // More evaluation orders may be waiting (ASP/SSP close epochs late).
         done = false;
@@ -291,7 +350,8 @@ Status Worker::Run() {
     }
     if (done) {
       // No more data. Under ASP/SSP others must stop waiting for our clock.
-      if (consistency != Consistency::kBsp) result = ps->Retire(rank);
+      if (consistency != Consistency::kBsp && ps) result = ps->Retire(rank);
+      finished = true;
       break;
     }
 
@@ -331,7 +391,7 @@ Status Worker::Run() {
     hooks.wait_params = [&](uint64_t begin, uint64_t end) -> Status {
       if (params_clock == clock) return Status::OK();  // already pulled (evaluation)
       const auto w0 = std::chrono::steady_clock::now();
-      Status s = ps->WaitKeys({begin, end}, timeout, &stop_);
+      Status s = ps->WaitKeys({begin, end}, timeout, &interrupt_);
       waited += std::chrono::steady_clock::now() - w0;
       return s;
     };
@@ -388,13 +448,34 @@ Status Worker::Run() {
       has_completed = true;
     }
   }
+  // A rollback (new generation, a PS or the scheduler restarting) interrupts
+  // waits and makes servers refuse our requests (kAborted): drop the lease,
+  // the pulls and pushes in flight, and ask the scheduler where to continue.
+  const bool interrupted = result.ok() || result.code() == StatusCode::kCancelled ||
+                           result.code() == StatusCode::kAborted;
+  if (stop_ || finished || !interrupted || heartbeat->job_state() == proto::JobState::FAILED ||
+      heartbeat->job_state() == proto::JobState::DONE)
+    break;
+  if (!awaiting_restart)
+    PST_LOG_INFO("training interrupted at clock {} ({}); waiting for the scheduler", clock,
+                 result.ok() ? "rollback" : result.message());
+  result = Status::OK();
+  lease = Lease{};
+  has_completed = false;
+  eval.reset();
+  done = false;
+  ps.reset();
+  awaiting_restart = true;
+  interrupt_ = false;
+  if (stop_) interrupt_ = true;
+  }
   if (result.code() == StatusCode::kCancelled) result = Status::OK();
   const proto::JobState final_state = heartbeat->job_state();
   if (result.ok() && final_state == proto::JobState::FAILED)
     result = Status::Aborted("the scheduler reports the job failed; see the scheduler log");
   if (result.ok() && final_state == proto::JobState::DONE && !done)
     PST_LOG_INFO("the scheduler ended the job (target accuracy reached); stopping");
-  if (result.ok() && final_state != proto::JobState::DONE) {
+  if (result.ok() && final_state != proto::JobState::DONE && ps) {
     Status s = ps->WaitPushes(std::chrono::milliseconds(5000), nullptr);
     if (!s.ok()) PST_LOG_WARN("last pushes unconfirmed: {}", s.message());
   }
@@ -408,7 +489,7 @@ Status Worker::Run() {
     auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
     PST_LOG_INFO("finished after {} steps: {:.0f} ms waiting for pulls, {:.0f} ms computing, {:.0f} ms sending pushes",
                  progress.steps.load(), ms(timing.wait_pull), ms(timing.compute), ms(timing.push));
-    PST_LOG_INFO("largest staleness observed: {} (consistency {}, bound {})", ps->max_staleness(),
+    PST_LOG_INFO("largest staleness observed: {} (consistency {}, bound {})", progress.max_staleness.load(),
                  ConsistencyName(consistency),
                  consistency == Consistency::kSsp ? std::to_string(job.train.staleness)
                  : consistency == Consistency::kBsp ? std::string("0") : std::string("none"));

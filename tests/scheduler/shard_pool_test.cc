@@ -1141,5 +1141,23 @@ TEST_CASE("ShardPool: random deaths, joins and rollbacks train each epoch exactl
   }
 }
 
+TEST_CASE("ShardPool: DoneSamples counts finished and returned batches once", "[scheduler]") {
+  // 10 samples, batches of 2, 2 batches per shard: shards of 4, 4 and 2 samples.
+  ShardPool pool(10, 2, 2, 2, /*lockstep=*/true);
+  const ShardGrant a = pool.Next(0, 0);  // worker 0: shard 0, clocks [0, 2)
+  const ShardGrant b = pool.Next(1, 0);  // worker 1: shard 1, clocks [0, 2)
+  REQUIRE(a.kind == ShardGrant::Kind::kLease);
+  REQUIRE(b.kind == ShardGrant::Kind::kLease);
+  CHECK(pool.DoneSamples(0) == 0);
+  CHECK(pool.Complete(0, a.epoch, a.shard));
+  CHECK(pool.DoneSamples(0) == 4);
+  CHECK_FALSE(pool.Complete(0, a.epoch, a.shard));  // a retry counts nothing
+  CHECK(pool.DoneSamples(0) == 4);
+  // Worker 1 dies after one of its two batches: 2 samples done, 2 go back.
+  CHECK(pool.ReturnWorker(1, 1) == 2);
+  CHECK(pool.DoneSamples(0) == 6);
+  CHECK(pool.DoneSamples(1) == 0);
+}
+
 }  // namespace
 }  // namespace pst
