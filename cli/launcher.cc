@@ -557,7 +557,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
           es.epoch = e.getEpoch() + 1;
           es.train_loss = e.getSamples() ? e.getLossSum() / e.getSamples() : 0;
           es.test_accuracy = double(e.getTestCorrect()) / std::max<uint64_t>(1, e.getTestTotal());
-          es.seconds = (e.getEndMs() - e.getStartMs()) / 1000.0;
+          es.seconds = e.getEndMs() > e.getStartMs() ? (e.getEndMs() - e.getStartMs()) / 1000.0 : 0;
           es.end_seconds = e.getEndMs() / 1000.0;
           es.wait_seconds = e.getWaitMs() / 1e3;
           es.compute_seconds = e.getComputeMs() / 1e3;
@@ -608,6 +608,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   // Every process ends by itself once the job is done; give them a moment.
   const auto deadline = Clock::now() + std::chrono::seconds(15);
   for (Proc& p : procs) {
+    if (p.ended) continue;  // exited (and was handled) while the job ran
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     auto code = p.child.Wait(std::max(left, std::chrono::milliseconds(0)));
     if (!code) {

@@ -1,5 +1,7 @@
 #include "scheduler/state_json.h"
 
+#include <algorithm>
+
 namespace pst {
 namespace {
 
@@ -126,9 +128,12 @@ Status StateFromJson(const nlohmann::json& j, const JobSpec& job, SchedulerState
       auto pool = ShardPool::FromJson(j.at("pool"));
       if (!pool.ok()) return Status::DataLoss("job state: pool: " + pool.status().message());
       st->pool.emplace(std::move(pool).value());
-      // Training time continues from where it was.
-      st->train_started =
-          Clock::now() - std::chrono::milliseconds(j.value("elapsed_ms", uint64_t{0}));
+      // Training time continues from where it was: at least as late as
+      // anything recorded (the state was saved up to two seconds ago).
+      uint64_t elapsed = j.value("elapsed_ms", uint64_t{0});
+      for (const EpochRecord& e : st->epochs) elapsed = std::max({elapsed, e.start_ms, e.end_ms});
+      for (const RollbackRecord& r : st->rollbacks) elapsed = std::max({elapsed, r.start_ms, r.end_ms});
+      st->train_started = Clock::now() - std::chrono::milliseconds(elapsed);
     }
   } catch (const std::exception& e) {
     return Status::DataLoss(std::string("job state: ") + e.what());
