@@ -283,6 +283,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   uint32_t last_desired = job.num_workers;
   uint32_t worker_deficit = 0;  // workers that died or were asked for, not yet started
   uint32_t dead_workers = 0;    // of those, the ones that died
+  std::vector<size_t> exited_cleanly;  // PS/scheduler that exited 0, pending the next status
   FaultTimeline& fault = result.fault;
   double elapsed_s = 0;
   uint64_t samples_done = 0;
@@ -408,10 +409,12 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
       if (p.ended) continue;
       auto code = p.child.Poll();
       if (!code || state == proto::JobState::DONE) continue;
-      // A worker that left on request (scaled down) or ran out of work, or a
-      // PS or scheduler that saw the job end before we did, exits 0.
+      // A worker that left on request (scaled down) or ran out of work exits
+      // 0; so does a PS or scheduler that saw the job end before we did, or
+      // one stopped with SIGTERM: the next status tells which.
       if (*code == 0) {
         p.ended = true;
+        if (!IsWorker(p) && options.supervise) exited_cleanly.push_back(i);
         continue;
       }
       if (IsWorker(p)) {
@@ -487,6 +490,21 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
         result.redone_clocks = 0;
         for (auto r : st.getRollbacks()) result.redone_clocks += r.getLostClocks();
         TrackFault(st);
+        // A PS or scheduler that exited 0 while the job still runs was
+        // stopped (SIGTERM): start it again, as if it had died.
+        if (state != proto::JobState::DONE) {
+          for (size_t i : exited_cleanly) {
+            if (result.restarts >= options.max_restarts) break;
+            ++result.restarts;
+            progress.Line(fmt::format("{} left the running job; restarting it", procs[i].name));
+            auto again = ChildProcess::Start(bin_dir + "/" + procs[i].bin, procs[i].args,
+                                             procs[i].child.log_path());
+            if (!again.ok()) return fail(again.status().WithContext("restarting " + procs[i].name));
+            Proc copy{procs[i].name, std::move(again).value(), procs[i].bin, procs[i].args};
+            procs.push_back(std::move(copy));
+          }
+        }
+        exited_cleanly.clear();
         uint64_t samples = 0;
         double loss_sum = 0;
         uint64_t steps = 0;

@@ -158,6 +158,51 @@ TEST_CASE("Recovery: pstrain checkpoint and pstrain scale steer a running job", 
   RequireNoOrphans(run_dir);
 }
 
+// The first live process whose command line holds both strings.
+pid_t FindProcess(const std::string& run_dir, const std::string& what) {
+  for (pid_t p : testing::ProcessesMentioning(run_dir)) {
+    if (ReadFile("/proc/" + std::to_string(p) + "/cmdline").find(what) != std::string::npos) return p;
+  }
+  return 0;
+}
+
+TEST_CASE("Recovery: SIGTERM makes a worker hand back its lease and a PS leave cleanly",
+          "[integration]") {
+  const std::string run_dir = MakeTempDir() + "/run";
+  std::thread stopper([&] {
+    for (int i = 0; i < 300; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      if (ReadFile(run_dir + "/logs/scheduler.log").find("checkpoint 2 complete") != std::string::npos)
+        break;
+    }
+    const pid_t worker = FindProcess(run_dir, "pstrain-worker");
+    REQUIRE(worker > 0);
+    kill(worker, SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const pid_t ps = FindProcess(run_dir, "ps-1");
+    REQUIRE(ps > 0);
+    kill(ps, SIGTERM);
+  });
+  auto r = RunPstrain(With({"pstrain", "launch", "--run-dir", run_dir, "--progress", "lines",
+                            "--heartbeat-ms", "100", "--heartbeat-timeout-ms", "1000"},
+                           {"--epochs", "4", "--train-limit", "30000", "--test-limit", "5000",
+                            "--checkpoint-every-steps", "60"}),
+                      seconds(180));
+  stopper.join();
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  // The worker exited 0 (no "exited with status" for it) after leaving.
+  CHECK(r.output.find("ps 1 left the running job; restarting it") != std::string::npos);
+  const std::string sched = ReadFile(run_dir + "/logs/scheduler.log");
+  CHECK(sched.find("the rest of its lease went back to the pool") != std::string::npos);
+  CHECK(sched.find("PS 1 left: rolling back") != std::string::npos);
+  CHECK(ReadFile(run_dir + "/logs/ps-1.log").find("restored checkpoint") != std::string::npos);
+  auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+  for (const auto& e : result["epochs"]) CHECK(e["samples"] == 30000);
+  CHECK(result["rollbacks"].get<int>() >= 1);
+  RequireNoOrphans(run_dir);
+}
+
 // One drill: the fault-free baseline, then the job with the fault at a moment
 // drawn from the seed. The drill passes when the job recovered and lost at
 // most a percentage point of accuracy.
