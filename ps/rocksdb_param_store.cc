@@ -6,23 +6,18 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
 #include <rocksdb/write_batch.h>
-#include <zlib.h>
 
 #include <algorithm>
-#include <bit>
-#include <cinttypes>
-#include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <iterator>
 #include <string_view>
 #include <system_error>
+#include <utility>
+
+#include "common/rocksdb_records.h"
 
 namespace pst {
 namespace {
-
-static_assert(std::endian::native == std::endian::little,
-              "the param store encodes floats and integers as little-endian bytes");
 
 constexpr std::string_view kFormatKey = "meta/format";
 constexpr std::string_view kFormatValue = "pstrain-param-store/1";
@@ -30,58 +25,15 @@ constexpr std::string_view kManifestPrefix = "manifest/";
 constexpr std::string_view kBlockPrefix = "block/";
 constexpr std::string_view kCommittedPrefix = "committed/";
 constexpr uint32_t kFormatVersion = 1;
-constexpr char kManifestMagic[4] = {'P', 'S', 'T', 'M'};
-constexpr char kBlockMagic[4] = {'P', 'S', 'T', 'B'};
-constexpr char kCommitMagic[4] = {'P', 'S', 'T', 'C'};
+constexpr RecordFormat kManifestFormat = {{'P', 'S', 'T', 'M'}, kFormatVersion};
+constexpr RecordFormat kBlockFormat = {{'P', 'S', 'T', 'B'}, kFormatVersion};
+constexpr RecordFormat kCommitFormat = {{'P', 'S', 'T', 'C'}, kFormatVersion};
 // Bounds checked while decoding, so corrupt lengths cannot trigger huge allocations.
 constexpr uint32_t kMaxSlots = 1024;
-constexpr uint32_t kMaxStringBytes = 1 << 20;
 
-// The one place a rocksdb::Status becomes a pst::Status. `what` names the
-// operation; every message names the database path.
-Status FromRocks(const rocksdb::Status& s, const std::string& path, std::string_view what) {
-  if (s.ok()) return Status::OK();
-  const std::string text = s.ToString();
-  const std::string msg = std::string(what) + " (rocksdb at " + path + "): " + text;
-  if (s.IsIOError()) {
-    // RocksDB reports a held LOCK file as an IOError: "lock hold by current
-    // process" within this process, "While lock file: .../LOCK" across processes.
-    if (text.find("/LOCK") != std::string::npos || text.find("lock hold") != std::string::npos) {
-      return Status::Unavailable("database at " + path +
-                                 " is in use by another process (lock held): " + text);
-    }
-    if (s.IsNoSpace()) return Status::ResourceExhausted(msg);
-    return Status::Unavailable(msg);
-  }
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
-  if (s.IsCorruption()) return Status::DataLoss(msg);
-  if (s.IsNotFound()) return Status::NotFound(msg);
-  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
-  return Status::Internal(msg);
-}
-
-std::string Hex16(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return std::string(buf, 16);
-}
-
-bool ParseHex16(std::string_view s, uint64_t* out) {
-  if (s.size() != 16) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    uint64_t d;
-    if (c >= '0' && c <= '9') {
-      d = static_cast<uint64_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      d = static_cast<uint64_t>(c - 'a' + 10);
-    } else {
-      return false;
-    }
-    v = (v << 4) | d;
-  }
-  *out = v;
-  return true;
+// What FromRocks says when another process holds the database's LOCK file.
+std::string LockHeld(const std::string& path, const std::string& rocks_text) {
+  return "database at " + path + " is in use by another process (lock held): " + rocks_text;
 }
 
 // "block/<id>/" and the first key after every key with that prefix.
@@ -91,83 +43,8 @@ std::string PrefixEnd(std::string prefix) {
   return prefix;
 }
 
-uint32_t Crc32(const char* p, size_t n) {
-  return static_cast<uint32_t>(crc32_z(0L, reinterpret_cast<const Bytef*>(p), n));
-}
-
-class Encoder {
- public:
-  explicit Encoder(std::string* out) : out_(out) {}
-  void Raw(const void* p, size_t n) { out_->append(static_cast<const char*>(p), n); }
-  void U32(uint32_t v) { Raw(&v, sizeof v); }
-  void U64(uint64_t v) { Raw(&v, sizeof v); }
-  void Str(const std::string& s) {
-    U32(static_cast<uint32_t>(s.size()));
-    Raw(s.data(), s.size());
-  }
-  void Floats(const std::vector<float>& v) { Raw(v.data(), v.size() * sizeof(float)); }
-  void Header(const char (&magic)[4]) {
-    Raw(magic, 4);
-    U32(kFormatVersion);
-  }
-  // Appends the CRC of everything written so far.
-  void Finish() { U32(Crc32(out_->data(), out_->size())); }
-
- private:
-  std::string* out_;
-};
-
-class Decoder {
- public:
-  Decoder(const char* p, size_t n) : p_(p), left_(n) {}
-  bool Raw(void* dst, size_t n) {
-    if (n > left_) return false;
-    if (n != 0) std::memcpy(dst, p_, n);
-    p_ += n;
-    left_ -= n;
-    return true;
-  }
-  bool U32(uint32_t* v) { return Raw(v, sizeof *v); }
-  bool U64(uint64_t* v) { return Raw(v, sizeof *v); }
-  bool Str(std::string* s) {
-    uint32_t n;
-    if (!U32(&n) || n > kMaxStringBytes || n > left_) return false;
-    s->assign(p_, n);
-    p_ += n;
-    left_ -= n;
-    return true;
-  }
-  size_t left() const { return left_; }
-
- private:
-  const char* p_;
-  size_t left_;
-};
-
-// Checks the CRC, magic and format version of `value`; on success returns a
-// Decoder over the body (between the header and the CRC).
-StatusOr<Decoder> OpenFramed(std::string_view value, const char (&magic)[4]) {
-  constexpr size_t kHeader = 8;
-  if (value.size() < kHeader + 4) {
-    return Status::DataLoss("value of " + std::to_string(value.size()) + " bytes is truncated");
-  }
-  const size_t body_end = value.size() - 4;
-  uint32_t stored;
-  std::memcpy(&stored, value.data() + body_end, 4);
-  if (stored != Crc32(value.data(), body_end)) return Status::DataLoss("checksum mismatch");
-  if (std::memcmp(value.data(), magic, 4) != 0) return Status::DataLoss("wrong record type");
-  uint32_t version;
-  std::memcpy(&version, value.data() + 4, 4);
-  if (version != kFormatVersion) {
-    return Status::DataLoss("unknown record format " + std::to_string(version));
-  }
-  return Decoder(value.data() + kHeader, body_end - kHeader);
-}
-
 std::string EncodeManifest(const CheckpointManifest& m) {
-  std::string out;
-  Encoder e(&out);
-  e.Header(kManifestMagic);
+  RecordEncoder e(kManifestFormat);
   e.U64(m.checkpoint_id);
   e.U64(m.clock);
   e.U64(m.range.begin);
@@ -176,12 +53,12 @@ std::string EncodeManifest(const CheckpointManifest& m) {
   e.Str(m.job_fingerprint);
   e.U32(static_cast<uint32_t>(m.slot_names.size()));
   for (const std::string& name : m.slot_names) e.Str(name);
-  e.Finish();
-  return out;
+  return std::move(e).Finish();
 }
 
 StatusOr<CheckpointManifest> DecodeManifest(std::string_view value) {
-  PST_ASSIGN_OR_RETURN(Decoder d, OpenFramed(value, kManifestMagic));
+  PST_ASSIGN_OR_RETURN(std::string_view body, OpenFramed(value, kManifestFormat));
+  RecordDecoder d(body);
   CheckpointManifest m;
   uint32_t num_slots;
   if (!d.U64(&m.checkpoint_id) || !d.U64(&m.clock) || !d.U64(&m.range.begin) ||
@@ -198,10 +75,8 @@ StatusOr<CheckpointManifest> DecodeManifest(std::string_view value) {
 }
 
 std::string EncodeBlock(uint64_t checkpoint_id, const BlockState& b) {
-  std::string out;
-  out.reserve(4 + 4 + 5 * 8 + 8 + (b.values.size() * (1 + b.slots.size())) * sizeof(float) + 4);
-  Encoder e(&out);
-  e.Header(kBlockMagic);
+  RecordEncoder e(kBlockFormat,
+                  4 + 4 + 5 * 8 + 8 + (b.values.size() * (1 + b.slots.size())) * sizeof(float) + 4);
   e.U64(checkpoint_id);
   e.U64(b.keys.begin);
   e.U64(b.keys.end);
@@ -211,13 +86,13 @@ std::string EncodeBlock(uint64_t checkpoint_id, const BlockState& b) {
   e.U32(0);  // reserved
   e.Floats(b.values);
   for (const std::vector<float>& slot : b.slots) e.Floats(slot);
-  e.Finish();
-  return out;
+  return std::move(e).Finish();
 }
 
 // Decodes a block value; *checkpoint_id is the id recorded inside it.
 StatusOr<BlockState> DecodeBlock(std::string_view value, uint64_t* checkpoint_id) {
-  PST_ASSIGN_OR_RETURN(Decoder d, OpenFramed(value, kBlockMagic));
+  PST_ASSIGN_OR_RETURN(std::string_view body, OpenFramed(value, kBlockFormat));
+  RecordDecoder d(body);
   BlockState b;
   uint32_t num_slots, reserved;
   if (!d.U64(checkpoint_id) || !d.U64(&b.keys.begin) || !d.U64(&b.keys.end) || !d.U64(&b.version) ||
@@ -236,26 +111,24 @@ StatusOr<BlockState> DecodeBlock(std::string_view value, uint64_t* checkpoint_id
                             " slots has " + std::to_string(left) + " bytes of floats");
   }
   b.values.resize(n);
-  (void)d.Raw(b.values.data(), n * sizeof(float));  // size checked above
+  (void)d.Floats(b.values);  // size checked above
   b.slots.resize(num_slots);
   for (std::vector<float>& slot : b.slots) {
     slot.resize(n);
-    (void)d.Raw(slot.data(), n * sizeof(float));
+    (void)d.Floats(slot);
   }
   return b;
 }
 
 std::string EncodeCommit(uint64_t checkpoint_id) {
-  std::string out;
-  Encoder e(&out);
-  e.Header(kCommitMagic);
+  RecordEncoder e(kCommitFormat);
   e.U64(checkpoint_id);
-  e.Finish();
-  return out;
+  return std::move(e).Finish();
 }
 
 StatusOr<uint64_t> DecodeCommit(std::string_view value) {
-  PST_ASSIGN_OR_RETURN(Decoder d, OpenFramed(value, kCommitMagic));
+  PST_ASSIGN_OR_RETURN(std::string_view body, OpenFramed(value, kCommitFormat));
+  RecordDecoder d(body);
   uint64_t id;
   if (!d.U64(&id) || d.left() != 0) return Status::DataLoss("malformed commit marker");
   return id;
@@ -325,7 +198,7 @@ StatusOr<std::unique_ptr<RocksDbParamStore>> RocksDbParamStore::Open(
   rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(ro, path, &raw)
                                         : rocksdb::DB::Open(ro, path, &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
-  if (!s.ok()) return FromRocks(s, path, "param store: open");
+  if (!s.ok()) return FromRocks(s, path, "param store: open", LockHeld);
 
   // Refuse a database that is not ours, or of another format version.
   std::string format;
@@ -337,16 +210,16 @@ StatusOr<std::unique_ptr<RocksDbParamStore>> RocksDbParamStore::Open(
       return Status::FailedPrecondition("param store: " + path +
                                         " holds a RocksDB database that is not a param store");
     }
-    PST_RETURN_IF_ERROR(FromRocks(it->status(), path, "param store: open"));
+    PST_RETURN_IF_ERROR(FromRocks(it->status(), path, "param store: open", LockHeld));
     if (options.read_only) {  // an empty database reads as an empty store
       return std::unique_ptr<RocksDbParamStore>(new RocksDbParamStore(options, std::move(db)));
     }
     rocksdb::WriteOptions wo;
     wo.sync = options.sync_writes;
-    PST_RETURN_IF_ERROR(
-        FromRocks(db->Put(wo, kFormatKey, kFormatValue), path, "param store: write format"));
+    PST_RETURN_IF_ERROR(FromRocks(db->Put(wo, kFormatKey, kFormatValue), path,
+                                  "param store: write format", LockHeld));
   } else if (!s.ok()) {
-    return FromRocks(s, path, "param store: open");
+    return FromRocks(s, path, "param store: open", LockHeld);
   } else if (format != kFormatValue) {
     return Status::FailedPrecondition("param store: " + path + " has format '" + format +
                                       "'; this build reads '" + std::string(kFormatValue) + "'");
@@ -358,7 +231,7 @@ Status RocksDbParamStore::Exists(const std::string& key) {
   rocksdb::PinnableSlice value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), db_->DefaultColumnFamily(), key, &value);
   if (s.IsNotFound()) return Status::NotFound(key);
-  return FromRocks(s, path(), "param store: read " + key);
+  return FromRocks(s, path(), "param store: read " + key, LockHeld);
 }
 
 Status RocksDbParamStore::CheckWritable(const char* what) const {
@@ -395,10 +268,10 @@ Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest
   for (size_t i = 0; s.ok() && i < blocks.size(); ++i) {
     s = batch.Put(BlockKey(id, blocks[i].keys.begin), EncodeBlock(id, blocks[i]));
   }
-  if (!s.ok()) return FromRocks(s, path(), what);
+  if (!s.ok()) return FromRocks(s, path(), what, LockHeld);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
-  return FromRocks(db_->Write(wo, &batch), path(), what);
+  return FromRocks(db_->Write(wo, &batch), path(), what, LockHeld);
 }
 
 Status RocksDbParamStore::CommitCheckpoint(uint64_t checkpoint_id) {
@@ -412,7 +285,7 @@ Status RocksDbParamStore::CommitCheckpoint(uint64_t checkpoint_id) {
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   return FromRocks(db_->Put(wo, CommittedKey(checkpoint_id), EncodeCommit(checkpoint_id)), path(),
-                   "param store: commit checkpoint " + std::to_string(checkpoint_id));
+                   "param store: commit checkpoint " + std::to_string(checkpoint_id), LockHeld);
 }
 
 Status RocksDbParamStore::DeleteCheckpoint(uint64_t checkpoint_id) {
@@ -424,7 +297,7 @@ Status RocksDbParamStore::DeleteCheckpoint(uint64_t checkpoint_id) {
   if (!error.empty()) return Status::Internal(what + ": " + error);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
-  return FromRocks(db_->Write(wo, &batch), path(), what);
+  return FromRocks(db_->Write(wo, &batch), path(), what, LockHeld);
 }
 
 StatusOr<std::vector<uint64_t>> RocksDbParamStore::ListIds(const std::string& prefix) {
@@ -442,7 +315,7 @@ StatusOr<std::vector<uint64_t>> RocksDbParamStore::ListIds(const std::string& pr
     }
     ids.push_back(id);
   }
-  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: list " + prefix));
+  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: list " + prefix, LockHeld));
   return ids;  // ascending: fixed-width hex sorts numerically
 }
 
@@ -483,7 +356,7 @@ StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamSto
     return Status::NotFound(ctx + " is not committed (or does not exist)");
   }
   if (committed) {
-    PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read commit marker"));
+    PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read commit marker", LockHeld));
     StatusOr<uint64_t> marked = DecodeCommit(value);
     if (!marked.ok()) return marked.status().WithContext(ctx + ": commit marker");
     if (*marked != checkpoint_id) {
@@ -496,7 +369,7 @@ StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamSto
     return Status::NotFound(ctx + " was never written here (or was deleted)");
   }
   if (s.IsNotFound()) return Status::DataLoss(ctx + " is committed but its manifest is missing");
-  PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read manifest"));
+  PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read manifest", LockHeld));
   StatusOr<CheckpointManifest> manifest = DecodeManifest(value);
   if (!manifest.ok()) return manifest.status().WithContext(ctx + ": manifest");
   if (manifest->checkpoint_id != checkpoint_id) {
@@ -529,7 +402,7 @@ StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamSto
     }
     blocks.push_back(std::move(block).value());
   }
-  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: read blocks"));
+  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: read blocks", LockHeld));
   Status valid = ValidateCheckpoint(*manifest, blocks);
   if (!valid.ok())
     return Status::DataLoss("param store " + path() + ": inconsistent " + valid.message());
@@ -554,7 +427,7 @@ Status RocksDbParamStore::Prune(size_t keep) {
   if (!error.empty()) return Status::Internal("param store: prune: " + error);
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
-  return FromRocks(db_->Write(wo, &batch), path(), "param store: prune");
+  return FromRocks(db_->Write(wo, &batch), path(), "param store: prune", LockHeld);
 }
 
 }  // namespace pst

@@ -6,11 +6,7 @@
 #include <rocksdb/slice.h>
 #include <rocksdb/status.h>
 #include <rocksdb/write_batch.h>
-#include <zlib.h>
 
-#include <bit>
-#include <cinttypes>
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string_view>
@@ -22,13 +18,11 @@
 #include <kj/exception.h>
 
 #include "common/proto_convert.h"
+#include "common/rocksdb_records.h"
 #include "proto/job.capnp.h"
 
 namespace pst {
 namespace {
-
-static_assert(std::endian::native == std::endian::little,
-              "the job store encodes integers and doubles as little-endian bytes");
 
 constexpr std::string_view kFormatKey = "meta/format";
 constexpr std::string_view kFormatValue = "pstrain-job-store/1";
@@ -36,146 +30,31 @@ constexpr std::string_view kJobKey = "job";
 constexpr std::string_view kStateKey = "state";
 constexpr std::string_view kCheckpointPrefix = "checkpoint/";
 constexpr uint32_t kFormatVersion = 1;
-constexpr char kJobMagic[4] = {'P', 'S', 'J', 'J'};
-constexpr char kCheckpointMagic[4] = {'P', 'S', 'J', 'C'};
-constexpr char kStateMagic[4] = {'P', 'S', 'J', 'S'};
-constexpr uint32_t kMaxStringBytes = 1 << 20;
+constexpr RecordFormat kJobFormat = {{'P', 'S', 'J', 'J'}, kFormatVersion};
+constexpr RecordFormat kCheckpointFormat = {{'P', 'S', 'J', 'C'}, kFormatVersion};
+constexpr RecordFormat kStateFormat = {{'P', 'S', 'J', 'S'}, kFormatVersion};
 // A job spec is a few hundred bytes; anything far larger is corrupt.
 constexpr size_t kMaxJobBytes = 1 << 20;
 
-// The one place a rocksdb::Status becomes a pst::Status. `what` names the
-// operation; every message names the database path.
-Status FromRocks(const rocksdb::Status& s, const std::string& path, std::string_view what) {
-  if (s.ok()) return Status::OK();
-  const std::string text = s.ToString();
-  const std::string msg = std::string(what) + " (rocksdb at " + path + "): " + text;
-  if (s.IsIOError()) {
-    // RocksDB reports a held LOCK file as an IOError: "lock hold by current
-    // process" within this process, "While lock file: .../LOCK" across processes.
-    if (text.find("/LOCK") != std::string::npos || text.find("lock hold") != std::string::npos) {
-      return Status::Unavailable("job store at " + path +
-                                 " is locked: another scheduler may be running for this run "
-                                 "directory (stop it first, or use another run directory): " +
-                                 text);
-    }
-    if (s.IsNoSpace()) return Status::ResourceExhausted(msg);
-    return Status::Unavailable(msg);
-  }
-  if (s.IsBusy() || s.IsTimedOut() || s.IsTryAgain()) return Status::Unavailable(msg);
-  if (s.IsCorruption()) return Status::DataLoss(msg);
-  if (s.IsNotFound()) return Status::NotFound(msg);
-  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
-  return Status::Internal(msg);
+// What FromRocks says when another process holds the database's LOCK file.
+std::string LockHeld(const std::string& path, const std::string& rocks_text) {
+  return "job store at " + path +
+         " is locked: another scheduler may be running for this run "
+         "directory (stop it first, or use another run directory): " +
+         rocks_text;
 }
 
-std::string Hex16(uint64_t v) {
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
-  return std::string(buf, 16);
-}
-
-bool ParseHex16(std::string_view s, uint64_t* out) {
-  if (s.size() != 16) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    uint64_t d;
-    if (c >= '0' && c <= '9') {
-      d = static_cast<uint64_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      d = static_cast<uint64_t>(c - 'a' + 10);
-    } else {
-      return false;
-    }
-    v = (v << 4) | d;
-  }
-  *out = v;
-  return true;
-}
-
-uint32_t Crc32(const char* p, size_t n) {
-  return static_cast<uint32_t>(crc32_z(0L, reinterpret_cast<const Bytef*>(p), n));
-}
-
-class Encoder {
- public:
-  explicit Encoder(const char (&magic)[4]) {
-    Raw(magic, 4);
-    U32(kFormatVersion);
-  }
-  void Raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
-  void U32(uint32_t v) { Raw(&v, sizeof v); }
-  void U64(uint64_t v) { Raw(&v, sizeof v); }
-  void I64(int64_t v) { Raw(&v, sizeof v); }
-  void F64(double v) { Raw(&v, sizeof v); }
-  void Str(const std::string& s) {
-    U32(static_cast<uint32_t>(s.size()));
-    Raw(s.data(), s.size());
-  }
-  // Appends the CRC of everything so far and returns the value.
-  std::string Finish() && {
-    U32(Crc32(out_.data(), out_.size()));
-    return std::move(out_);
-  }
-
- private:
-  std::string out_;
-};
-
-class Decoder {
- public:
-  explicit Decoder(std::string_view body) : p_(body.data()), left_(body.size()) {}
-  bool Raw(void* dst, size_t n) {
-    if (n > left_) return false;
-    if (n != 0) std::memcpy(dst, p_, n);
-    p_ += n;
-    left_ -= n;
-    return true;
-  }
-  bool U32(uint32_t* v) { return Raw(v, sizeof *v); }
-  bool U64(uint64_t* v) { return Raw(v, sizeof *v); }
-  bool I64(int64_t* v) { return Raw(v, sizeof *v); }
-  bool F64(double* v) { return Raw(v, sizeof *v); }
-  bool Str(std::string* s) {
-    uint32_t n;
-    if (!U32(&n) || n > kMaxStringBytes || n > left_) return false;
-    s->assign(p_, n);
-    p_ += n;
-    left_ -= n;
-    return true;
-  }
-  size_t left() const { return left_; }
-
- private:
-  const char* p_;
-  size_t left_;
-};
-
-// Checks the CRC, magic and format version of `value` and returns its body
-// (between the 8-byte header and the CRC). `what` names the value in errors.
-StatusOr<std::string_view> OpenFramed(std::string_view value, const char (&magic)[4],
-                                      const std::string& what) {
-  constexpr size_t kHeader = 8;
-  if (value.size() < kHeader + 4) {
-    return Status::DataLoss(what + ": value of " + std::to_string(value.size()) +
-                            " bytes is truncated");
-  }
-  const size_t body_end = value.size() - 4;
-  uint32_t stored;
-  std::memcpy(&stored, value.data() + body_end, 4);
-  if (stored != Crc32(value.data(), body_end))
-    return Status::DataLoss(what + ": checksum mismatch");
-  if (std::memcmp(value.data(), magic, 4) != 0)
-    return Status::DataLoss(what + ": wrong record type");
-  uint32_t version;
-  std::memcpy(&version, value.data() + 4, 4);
-  if (version != kFormatVersion) {
-    return Status::DataLoss(what + ": unknown record format " + std::to_string(version));
-  }
-  return value.substr(kHeader, body_end - kHeader);
+// Checks the framing of `value` and returns its body; `what` names the value
+// in errors.
+StatusOr<std::string_view> OpenValue(std::string_view value, const RecordFormat& format,
+                                     const std::string& what) {
+  StatusOr<std::string_view> body = OpenFramed(value, format);
+  if (!body.ok()) return body.status().WithContext(what);
+  return body;
 }
 
 std::string EncodeRecord(const CheckpointRecord& r) {
-  Encoder e(kCheckpointMagic);
+  RecordEncoder e(kCheckpointFormat);
   e.U64(r.id);
   e.U64(r.clock);
   e.U32(r.generation);
@@ -188,8 +67,8 @@ std::string EncodeRecord(const CheckpointRecord& r) {
 }
 
 StatusOr<CheckpointRecord> DecodeRecord(std::string_view value, const std::string& what) {
-  PST_ASSIGN_OR_RETURN(std::string_view body, OpenFramed(value, kCheckpointMagic, what));
-  Decoder d(body);
+  PST_ASSIGN_OR_RETURN(std::string_view body, OpenValue(value, kCheckpointFormat, what));
+  RecordDecoder d(body);
   CheckpointRecord r;
   if (!d.U64(&r.id) || !d.U64(&r.clock) || !d.U32(&r.generation) || !d.U32(&r.num_shards) ||
       !d.I64(&r.unix_ms) || !d.F64(&r.duration_ms) || !d.U32(&r.epoch) ||
@@ -205,7 +84,7 @@ StatusOr<std::string> EncodeJob(const JobSpec& job) {
     ToProto(job, builder.initRoot<proto::JobSpec>());
     kj::Array<capnp::word> words = capnp::messageToFlatArray(builder);
     kj::ArrayPtr<const kj::byte> bytes = words.asBytes();
-    Encoder e(kJobMagic);
+    RecordEncoder e(kJobFormat);
     e.Raw(bytes.begin(), bytes.size());
     return std::move(e).Finish();
   } catch (const kj::Exception& ex) {
@@ -215,7 +94,7 @@ StatusOr<std::string> EncodeJob(const JobSpec& job) {
 }
 
 StatusOr<JobSpec> DecodeJob(std::string_view value, const std::string& what) {
-  PST_ASSIGN_OR_RETURN(std::string_view body, OpenFramed(value, kJobMagic, what));
+  PST_ASSIGN_OR_RETURN(std::string_view body, OpenValue(value, kJobFormat, what));
   if (body.empty() || body.size() % sizeof(capnp::word) != 0 || body.size() > kMaxJobBytes) {
     return Status::DataLoss(what + ": " + std::to_string(body.size()) +
                             " bytes is not a Cap'n Proto message");
@@ -280,7 +159,7 @@ StatusOr<std::unique_ptr<JobStore>> JobStore::Create(const JobStoreOptions& opti
   rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(ro, path, &raw)
                                         : rocksdb::DB::Open(ro, path, &raw);
   std::unique_ptr<rocksdb::DB> db(raw);
-  if (!s.ok()) return FromRocks(s, path, "job store: open");
+  if (!s.ok()) return FromRocks(s, path, "job store: open", LockHeld);
 
   // Refuse a database that is not ours, or of another format version.
   std::string format;
@@ -292,16 +171,16 @@ StatusOr<std::unique_ptr<JobStore>> JobStore::Create(const JobStoreOptions& opti
       return Status::FailedPrecondition("job store: " + path +
                                         " holds a RocksDB database that is not a job store");
     }
-    PST_RETURN_IF_ERROR(FromRocks(it->status(), path, "job store: open"));
+    PST_RETURN_IF_ERROR(FromRocks(it->status(), path, "job store: open", LockHeld));
     if (options.read_only) {
       return Status::NotFound("job store: the database at " + path + " was never initialised");
     }
     rocksdb::WriteOptions wo;
     wo.sync = options.sync_writes;
-    PST_RETURN_IF_ERROR(
-        FromRocks(db->Put(wo, kFormatKey, kFormatValue), path, "job store: write format"));
+    PST_RETURN_IF_ERROR(FromRocks(db->Put(wo, kFormatKey, kFormatValue), path,
+                                  "job store: write format", LockHeld));
   } else if (!s.ok()) {
-    return FromRocks(s, path, "job store: open");
+    return FromRocks(s, path, "job store: open", LockHeld);
   } else if (format != kFormatValue) {
     return Status::FailedPrecondition("job store: " + path + " has format '" + format +
                                       "'; this build reads '" + std::string(kFormatValue) + "'");
@@ -319,7 +198,7 @@ Status JobStore::Put(const std::string& key, const std::string& value, bool sync
                      const std::string& what) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
-  return FromRocks(db_->Put(wo, key, value), path(), what);
+  return FromRocks(db_->Put(wo, key, value), path(), what, LockHeld);
 }
 
 StatusOr<std::string> JobStore::Get(const std::string& key, const std::string& what) {
@@ -328,7 +207,7 @@ StatusOr<std::string> JobStore::Get(const std::string& key, const std::string& w
   std::string value;
   rocksdb::Status s = db_->Get(ro, key, &value);
   if (s.IsNotFound()) return Status::NotFound(what + ": not in " + path());
-  PST_RETURN_IF_ERROR(FromRocks(s, path(), what));
+  PST_RETURN_IF_ERROR(FromRocks(s, path(), what, LockHeld));
   return value;
 }
 
@@ -389,7 +268,7 @@ StatusOr<std::vector<CheckpointRecord>> JobStore::ListCompleteCheckpoints() {
     }
     out.push_back(std::move(r));
   }
-  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "job store: list checkpoints"));
+  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "job store: list checkpoints", LockHeld));
   return out;  // ascending: fixed-width hex sorts numerically
 }
 
@@ -423,12 +302,12 @@ Status JobStore::DropCheckpointRecordsBefore(uint64_t id) {
   wo.sync = options_.sync_writes;
   return FromRocks(
       db_->DeleteRange(wo, db_->DefaultColumnFamily(), CheckpointKey(0), CheckpointKey(id)), path(),
-      "job store: drop checkpoint records before " + std::to_string(id));
+      "job store: drop checkpoint records before " + std::to_string(id), LockHeld);
 }
 
 Status JobStore::SaveState(const std::string& json_text, bool sync) {
   PST_RETURN_IF_ERROR(CheckWritable("save state"));
-  Encoder e(kStateMagic);
+  RecordEncoder e(kStateFormat);
   e.Raw(json_text.data(), json_text.size());
   return Put(StateKey(), std::move(e).Finish(), sync && options_.sync_writes,
              "job store: save state");
@@ -441,7 +320,7 @@ StatusOr<std::string> JobStore::LoadState() {
   }
   if (!value.ok()) return value.status();
   PST_ASSIGN_OR_RETURN(std::string_view body,
-                       OpenFramed(*value, kStateMagic, "job store " + path() + ": state"));
+                       OpenValue(*value, kStateFormat, "job store " + path() + ": state"));
   return std::string(body);
 }
 

@@ -3,16 +3,12 @@
 // operations still queued.
 #include "ps/checkpoint_writer.h"
 
-#include <stdlib.h>
-
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <future>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -22,39 +18,17 @@
 #include "ps/memory_param_store.h"
 #include "ps/param_store.h"
 #include "ps/rocksdb_param_store.h"
+#include "tests/testing/require_ok.h"
+#include "tests/testing/temp_dir.h"
 
 namespace pst {
 namespace {
 
-namespace fs = std::filesystem;
+using testing::RequireOk;
+using testing::TempDir;
 using Op = CheckpointWriter::Result::Op;
 using Ids = std::vector<uint64_t>;
 using namespace std::chrono_literals;
-
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pst_checkpoint_writer_test_XXXXXX";
-    const char* p = mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-void RequireOk(const Status& s) {
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-}
 
 std::unique_ptr<RocksDbParamStore> OpenRocks(const std::string& path) {
   RocksDbParamStoreOptions o;

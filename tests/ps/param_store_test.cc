@@ -17,7 +17,6 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <utility>
 #include <vector>
 
@@ -25,32 +24,19 @@
 #include "common/status.h"
 #include "ps/memory_param_store.h"
 #include "ps/rocksdb_param_store.h"
+#include "tests/testing/raw_rocksdb.h"
+#include "tests/testing/require_ok.h"
+#include "tests/testing/temp_dir.h"
 
 namespace pst {
 namespace {
 
+using testing::RawGet;
+using testing::RawPut;
+using testing::RequireOk;
+using testing::TempDir;
+using testing::WithRawDb;
 namespace fs = std::filesystem;
-
-// A fresh directory under /tmp, removed with everything in it at destruction.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pst_param_store_test_XXXXXX";
-    const char* p = mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // The two environments the shared cases run in. Reopen() simulates a process
 // restart: RocksEnv destroys the store object (no commit, no cleanup) and opens
@@ -161,11 +147,6 @@ void RequireSame(const std::pair<CheckpointManifest, std::vector<BlockState>>& g
     REQUIRE(g.slots.size() == w.slots.size());
     for (size_t s = 0; s < w.slots.size(); ++s) REQUIRE(BitEqual(g.slots[s], w.slots[s]));
   }
-}
-
-void RequireOk(const Status& s) {
-  INFO(s.ToString());
-  REQUIRE(s.ok());
 }
 
 Status WriteAndCommit(ParamStore& store, const Checkpoint& c) {
@@ -467,30 +448,6 @@ TEMPLATE_TEST_CASE("ParamStore: ReadWrittenCheckpoint reads a written, uncommitt
 
 // ---------------------------------------------------------------------------
 // RocksDB only.
-
-// Runs `fn` on the database at `path` opened directly (the store must be closed).
-void WithRawDb(const std::string& path, const std::function<void(rocksdb::DB*)>& fn) {
-  rocksdb::Options o;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(o, path, &raw);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  fn(db.get());
-  REQUIRE(db->Close().ok());
-}
-
-std::string RawGet(rocksdb::DB* db, const std::string& key) {
-  std::string value;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
-  INFO(key << ": " << s.ToString());
-  REQUIRE(s.ok());
-  return value;
-}
-
-void RawPut(rocksdb::DB* db, const std::string& key, const std::string& value) {
-  REQUIRE(db->Put(rocksdb::WriteOptions(), key, value).ok());
-}
 
 TEST_CASE("RocksDbParamStore: committed checkpoints survive reopen", "[ps]") {
   RocksEnv env;

@@ -3,50 +3,29 @@
 #include "scheduler/job_store.h"
 
 #include <rocksdb/db.h>
-#include <rocksdb/options.h>
-#include <stdlib.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
-#include <system_error>
 #include <vector>
 
 #include "common/job_spec.h"
 #include "common/status.h"
+#include "tests/testing/raw_rocksdb.h"
+#include "tests/testing/require_ok.h"
+#include "tests/testing/temp_dir.h"
 
 namespace pst {
 namespace {
 
+using testing::RawGet;
+using testing::RawPut;
+using testing::RequireOk;
+using testing::TempDir;
+using testing::WithRawDb;
 namespace fs = std::filesystem;
-
-// A fresh directory under /tmp, removed with everything in it at destruction.
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/pst_job_store_test_XXXXXX";
-    const char* p = mkdtemp(tmpl);
-    REQUIRE(p != nullptr);
-    path_ = p;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
-void RequireOk(const Status& s) {
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-}
 
 JobStoreOptions Options(const std::string& path, bool read_only = false) {
   JobStoreOptions o;
@@ -101,31 +80,6 @@ std::vector<uint64_t> Ids(JobStore& store) {
   std::vector<uint64_t> ids;
   for (const CheckpointRecord& r : *all) ids.push_back(r.id);
   return ids;
-}
-
-// Runs `fn` on the database at `path` opened directly (the store must be closed).
-void WithRawDb(const std::string& path, const std::function<void(rocksdb::DB*)>& fn) {
-  rocksdb::Options o;
-  o.create_if_missing = true;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = rocksdb::DB::Open(o, path, &raw);
-  INFO(s.ToString());
-  REQUIRE(s.ok());
-  std::unique_ptr<rocksdb::DB> db(raw);
-  fn(db.get());
-  REQUIRE(db->Close().ok());
-}
-
-std::string RawGet(rocksdb::DB* db, const std::string& key) {
-  std::string value;
-  rocksdb::Status s = db->Get(rocksdb::ReadOptions(), key, &value);
-  INFO(key << ": " << s.ToString());
-  REQUIRE(s.ok());
-  return value;
-}
-
-void RawPut(rocksdb::DB* db, const std::string& key, const std::string& value) {
-  REQUIRE(db->Put(rocksdb::WriteOptions(), key, value).ok());
 }
 
 std::string FlipByte(std::string v, size_t at) {
