@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -31,9 +32,41 @@ void ApplyProgress(const std::string& progress, pst::LaunchOptions* options) {
   else if (progress == "quiet") options->progress = pst::ProgressStyle::kQuiet;
 }
 
-pst::Status RunLaunch(const pst::JobFlags& flags, pst::LaunchOptions options,
+// Flags of `launch` and `drill` that override the job's [network] section.
+struct NetworkFlags {
+  std::optional<std::string> bind;
+  std::optional<int32_t> admin_port;
+  std::optional<uint64_t> heartbeat_ms, heartbeat_timeout_ms;
+
+  void Register(CLI::App& app) {
+    app.add_option("--bind", bind, "Interface the processes bind [network.bind: 127.0.0.1]");
+    app.add_option("--admin-port", admin_port,
+                   "Port of the scheduler's HTTP dashboard (0 = any free port, -1 = none) "
+                   "[network.admin_port: 0]");
+    app.add_option("--heartbeat-ms", heartbeat_ms, "Heartbeat interval [network.heartbeat_ms: 500]");
+    app.add_option("--heartbeat-timeout-ms", heartbeat_timeout_ms,
+                   "Silence after which a node is dead [network.heartbeat_timeout_ms: 10000]");
+  }
+  // The job's network settings with these flags applied, into `options`.
+  pst::Status Apply(pst::LaunchOptions* options) const {
+    pst::NetworkSpec& n = options->job.network;
+    if (bind) n.bind = *bind;
+    if (admin_port) n.admin_port = *admin_port;
+    if (heartbeat_ms) n.heartbeat_ms = static_cast<uint32_t>(*heartbeat_ms);
+    if (heartbeat_timeout_ms) n.heartbeat_timeout_ms = static_cast<uint32_t>(*heartbeat_timeout_ms);
+    PST_RETURN_IF_ERROR(pst::ValidateNetworkSpec(n));
+    options->bind_host = n.bind;
+    options->admin_port = n.admin_port;
+    options->heartbeat_interval = std::chrono::milliseconds(n.heartbeat_ms);
+    options->heartbeat_timeout = std::chrono::milliseconds(n.heartbeat_timeout_ms);
+    return pst::Status::OK();
+  }
+};
+
+pst::Status RunLaunch(const pst::JobFlags& flags, const NetworkFlags& net, pst::LaunchOptions options,
                       const std::string& progress, uint64_t timeout_s) {
   PST_ASSIGN_OR_RETURN(options.job, flags.Resolve());
+  PST_RETURN_IF_ERROR(net.Apply(&options));
   ApplyProgress(progress, &options);
   options.timeout = std::chrono::seconds(timeout_s);
   std::atomic<bool> interrupted{false};
@@ -55,9 +88,11 @@ pst::Status RunLaunch(const pst::JobFlags& flags, pst::LaunchOptions options,
   return pst::Status::OK();
 }
 
-pst::Status RunDrillCommand(const pst::JobFlags& flags, pst::DrillOptions options,
-                            const std::string& scenario, const std::string& progress, bool* passed) {
+pst::Status RunDrillCommand(const pst::JobFlags& flags, const NetworkFlags& net,
+                            pst::DrillOptions options, const std::string& scenario,
+                            const std::string& progress, bool* passed) {
   PST_ASSIGN_OR_RETURN(options.launch.job, flags.Resolve());
+  PST_RETURN_IF_ERROR(net.Apply(&options.launch));
   PST_ASSIGN_OR_RETURN(options.scenario, pst::ParseFaultKind(scenario));
   ApplyProgress(progress, &options.launch);
   std::atomic<bool> interrupted{false};
@@ -98,17 +133,16 @@ int main(int argc, char** argv) {
   pst::JobFlags launch_flags;
   pst::LaunchOptions launch_options;
   std::string progress = "auto";
-  uint64_t timeout_s = 0, hb_ms = 500, hb_timeout_ms = 10000;
+  uint64_t timeout_s = 0;
+  NetworkFlags launch_net;
   auto* launch = app.add_subcommand("launch", "Run a job on a local cluster: 1 scheduler + N PS + M workers");
   launch_flags.Register(*launch);
   launch->add_option("--run-dir", launch_options.run_dir, "Run directory (default: a new one under ./runs/)");
   launch->add_option("--bin-dir", launch_options.bin_dir, "Where the pstrain-* role binaries are (default: next to pstrain)");
-  launch->add_option("--bind", launch_options.bind_host, "Interface the processes bind")->capture_default_str();
   launch->add_option("--progress", progress, "auto|bar|lines|quiet")
       ->check(CLI::IsMember({"auto", "bar", "lines", "quiet"}))->capture_default_str();
   launch->add_option("--timeout-s", timeout_s, "Stop the job after this many seconds (0 = never)")->capture_default_str();
-  launch->add_option("--heartbeat-ms", hb_ms, "Heartbeat interval")->capture_default_str();
-  launch->add_option("--heartbeat-timeout-ms", hb_timeout_ms, "Silence after which a node is dead")->capture_default_str();
+  launch_net.Register(*launch);
   launch->add_option("--worker-delay-ms", launch_options.straggler_delay_ms,
                      "One worker (the first started) sleeps this long before each step: a straggler");
   launch->add_option("--log-level", launch_options.log_level, "trace|debug|info|warn|error|off")
@@ -116,10 +150,6 @@ int main(int argc, char** argv) {
   bool no_supervise = false;
   launch->add_flag("--no-supervise", no_supervise,
                    "Do not restart a dead PS or scheduler, nor replace dead workers");
-  launch->add_option("--admin-port", launch_options.admin_port,
-                     "Port of the scheduler's HTTP dashboard on 127.0.0.1 (0 = any free port, "
-                     "-1 = none)")
-      ->capture_default_str();
   launch->footer(
       "Examples:\n"
       "  pstrain launch                                  # the default job: Fashion-MNIST MLP, 2 PS + 2 workers\n"
@@ -229,7 +259,7 @@ int main(int argc, char** argv) {
   std::string drill_scenario, drill_progress = "lines";
   double drill_at = 0;
   uint32_t drill_target = 0;
-  uint64_t drill_hb_ms = 100, drill_hb_timeout_ms = 1000;
+  NetworkFlags drill_net;
   auto* drill = app.add_subcommand("drill", "Rehearse a failure: run a job with and without a fault and compare");
   drill->add_option("SCENARIO", drill_scenario,
                     "kill-worker|kill-ps|kill-scheduler|add-workers|remove-workers|pause-worker")
@@ -248,9 +278,7 @@ int main(int argc, char** argv) {
   double drill_baseline = 0;
   auto* drill_baseline_opt = drill->add_option("--baseline-accuracy", drill_baseline,
                                                "Skip the baseline run and compare against this accuracy");
-  drill->add_option("--heartbeat-ms", drill_hb_ms, "Heartbeat interval")->capture_default_str();
-  drill->add_option("--heartbeat-timeout-ms", drill_hb_timeout_ms, "Silence after which a node is dead")
-      ->capture_default_str();
+  drill_net.Register(*drill);
   drill->add_option("--progress", drill_progress, "auto|bar|lines|quiet")
       ->check(CLI::IsMember({"auto", "bar", "lines", "quiet"}))->capture_default_str();
   drill->footer(
@@ -265,10 +293,8 @@ int main(int argc, char** argv) {
   if (export_checkpoint_opt->count() > 0) export_options.checkpoint = export_checkpoint;
   if (eval_checkpoint_opt->count() > 0) eval_options.checkpoint = eval_checkpoint;
   launch_options.supervise = !no_supervise;
-  launch_options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
-  launch_options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
   pst::Status s;
-  if (*launch) s = RunLaunch(launch_flags, launch_options, progress, timeout_s);
+  if (*launch) s = RunLaunch(launch_flags, launch_net, launch_options, progress, timeout_s);
   else if (*local) s = RunLocal(local_flags, local_workers);
   else if (*status) {
     status_options.timeout = std::chrono::milliseconds(status_timeout_ms);
@@ -288,10 +314,11 @@ int main(int argc, char** argv) {
     if (drill_target_opt->count() > 0) drill_options.target = drill_target;
     if (drill_baseline_opt->count() > 0) drill_options.baseline_accuracy = drill_baseline;
     if (drill_options.launch.run_dir.empty()) drill_options.launch.run_dir = "runs/drill";
-    drill_options.launch.heartbeat_interval = std::chrono::milliseconds(drill_hb_ms);
-    drill_options.launch.heartbeat_timeout = std::chrono::milliseconds(drill_hb_timeout_ms);
+    // Drills detect faults faster than a production job would by default.
+    if (!drill_net.heartbeat_ms) drill_net.heartbeat_ms = 100;
+    if (!drill_net.heartbeat_timeout_ms) drill_net.heartbeat_timeout_ms = 1000;
     bool passed = false;
-    s = RunDrillCommand(drill_flags, drill_options, drill_scenario, drill_progress, &passed);
+    s = RunDrillCommand(drill_flags, drill_net, drill_options, drill_scenario, drill_progress, &passed);
     if (s.ok() && !passed) return 1;
   }
   if (s.code() == pst::StatusCode::kCancelled) {

@@ -23,7 +23,7 @@ namespace {
 // /dev/zero) from being read into memory whole.
 constexpr size_t kMaxJobFileBytes = 1 << 20;
 
-constexpr std::string_view kTables[] = {"data", "model", "optimizer", "train", "checkpoint", "cluster"};
+constexpr std::string_view kTables[] = {"data", "model", "optimizer", "train", "checkpoint", "cluster", "network"};
 
 std::string ErrnoMessage(int err) {
   return std::error_code(err, std::generic_category()).message();
@@ -205,6 +205,12 @@ class TableReader {
     return Status::OK();
   }
 
+  // Marks `key` as allowed without reading it (the caller read it).
+  Status Skip(std::string_view key) {
+    Find(key);
+    return Status::OK();
+  }
+
   Status CheckNoUnknownKeys() const {
     for (auto&& [key, node] : table_) {
       bool known = false;
@@ -309,6 +315,26 @@ Status ReadCheckpoint(const toml::table& t, CheckpointSpec* c) {
   return r.CheckNoUnknownKeys();
 }
 
+Status ReadNetwork(const toml::table& t, NetworkSpec* n) {
+  TableReader r(t, "network");
+  PST_RETURN_IF_ERROR(r.String("bind", &n->bind));
+  PST_RETURN_IF_ERROR(r.String("advertise", &n->advertise));
+  PST_RETURN_IF_ERROR(r.Unsigned("scheduler_port", &n->scheduler_port));
+  PST_RETURN_IF_ERROR(r.String("admin_bind", &n->admin_bind));
+  // -1 disables the endpoint; TOML has no unsigned type to stop us.
+  if (const toml::node* a = t.get("admin_port"); a && a->as_integer() && a->as_integer()->get() == -1) {
+    n->admin_port = -1;
+    PST_RETURN_IF_ERROR(r.Skip("admin_port"));
+  } else {
+    uint32_t port = static_cast<uint32_t>(n->admin_port);
+    PST_RETURN_IF_ERROR(r.Unsigned("admin_port", &port));
+    n->admin_port = static_cast<int32_t>(std::min<uint32_t>(port, 1u << 30));
+  }
+  PST_RETURN_IF_ERROR(r.Unsigned("heartbeat_ms", &n->heartbeat_ms));
+  PST_RETURN_IF_ERROR(r.Unsigned("heartbeat_timeout_ms", &n->heartbeat_timeout_ms));
+  return r.CheckNoUnknownKeys();
+}
+
 Status ReadCluster(const toml::table& t, JobSpec* spec) {
   TableReader r(t, "cluster");
   PST_RETURN_IF_ERROR(r.Unsigned("servers", &spec->num_servers));
@@ -341,6 +367,7 @@ Status ReadRoot(const toml::table& root, JobSpec* spec) {
     PST_RETURN_IF_ERROR(ReadCheckpoint(*t, &spec->checkpoint));
   }
   if (const auto* t = root["cluster"].as_table()) PST_RETURN_IF_ERROR(ReadCluster(*t, spec));
+  if (const auto* t = root["network"].as_table()) PST_RETURN_IF_ERROR(ReadNetwork(*t, &spec->network));
   return Status::OK();
 }
 
@@ -503,6 +530,16 @@ std::string JobSpecToToml(const JobSpec& spec) {
   out += "\n[cluster]\n";
   AppendKey(&out, "servers", std::to_string(spec.num_servers));
   AppendKey(&out, "workers", std::to_string(spec.num_workers));
+
+  const NetworkSpec& n = spec.network;
+  out += "\n[network]\n";
+  AppendKey(&out, "bind", Quoted(n.bind));
+  AppendKey(&out, "advertise", Quoted(n.advertise));
+  AppendKey(&out, "scheduler_port", std::to_string(n.scheduler_port));
+  AppendKey(&out, "admin_bind", Quoted(n.admin_bind));
+  AppendKey(&out, "admin_port", std::to_string(n.admin_port));
+  AppendKey(&out, "heartbeat_ms", std::to_string(n.heartbeat_ms));
+  AppendKey(&out, "heartbeat_timeout_ms", std::to_string(n.heartbeat_timeout_ms));
   return out;
 }
 

@@ -125,11 +125,27 @@ Status ValidateCheckpointSpec(const CheckpointSpec& c) {
   return Status::OK();
 }
 
+Status ValidateNetworkSpec(const NetworkSpec& n) {
+  if (n.bind.empty()) return Status::InvalidArgument("network.bind: must not be empty (e.g. 127.0.0.1)");
+  if (n.admin_bind.empty())
+    return Status::InvalidArgument("network.admin_bind: must not be empty (e.g. 127.0.0.1)");
+  if (n.scheduler_port > 65535)
+    return Status::InvalidArgument("network.scheduler_port: must be in [0, 65535]");
+  if (n.admin_port < -1 || n.admin_port > 65535)
+    return Status::InvalidArgument("network.admin_port: must be in [0, 65535], or -1 to disable it");
+  if (n.heartbeat_ms == 0 || n.heartbeat_ms > 600000)
+    return Status::InvalidArgument("network.heartbeat_ms: must be in [1, 600000]");
+  if (n.heartbeat_timeout_ms <= n.heartbeat_ms)
+    return Status::InvalidArgument("network.heartbeat_timeout_ms: must be longer than heartbeat_ms");
+  return Status::OK();
+}
+
 Status ValidateJobSpec(const JobSpec& s) {
   PST_RETURN_IF_ERROR(ValidateModelSpec(s.model));
   PST_RETURN_IF_ERROR(ValidateOptimizerSpec(s.optimizer));
   PST_RETURN_IF_ERROR(ValidateTrainSpec(s.train));
   PST_RETURN_IF_ERROR(ValidateCheckpointSpec(s.checkpoint));
+  PST_RETURN_IF_ERROR(ValidateNetworkSpec(s.network));
   if (s.data_dir.empty()) return Status::InvalidArgument("data.dir: must not be empty");
   if (s.num_servers == 0 || s.num_servers > 256)
     return Status::InvalidArgument("cluster.servers: must be in [1, 256]");

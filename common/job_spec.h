@@ -129,11 +129,34 @@ struct CheckpointSpec {
   bool operator==(const CheckpointSpec&) const = default;
 };
 
+// Where the processes of a job listen and how they watch each other. Used by
+// `pstrain launch` and pstrain-scheduler (their flags override it).
+struct NetworkSpec {
+  // Interface every process binds: an IP, or 0.0.0.0 for all. Default: 127.0.0.1.
+  std::string bind = "127.0.0.1";
+  // Host name or IP the scheduler advertises to nodes ("" = the bind
+  // address). Default: "".
+  std::string advertise;
+  // The scheduler's TCP port (0 = any free one). Default: 0.
+  uint32_t scheduler_port = 0;
+  // The HTTP admin endpoint's interface and port (0 = any free one, -1 = off).
+  // Defaults: 127.0.0.1, 0.
+  std::string admin_bind = "127.0.0.1";
+  int32_t admin_port = 0;
+  // Heartbeat interval, and the silence after which a node is dead.
+  // Defaults: 500 ms, 10000 ms.
+  uint32_t heartbeat_ms = 500;
+  uint32_t heartbeat_timeout_ms = 10000;
+
+  bool operator==(const NetworkSpec&) const = default;
+};
+
 struct JobSpec {
   ModelSpec model;
   OptimizerSpec optimizer;
   TrainSpec train;
   CheckpointSpec checkpoint;
+  NetworkSpec network;
   // Directory holding the IDX files (train-images-idx3-ubyte.gz, ...).
   // Default: where Debian's dataset-fashion-mnist installs them.
   std::string data_dir = "/usr/share/datasets/fashion-mnist";
@@ -149,6 +172,7 @@ Status ValidateModelSpec(const ModelSpec& spec);
 Status ValidateOptimizerSpec(const OptimizerSpec& spec);
 Status ValidateTrainSpec(const TrainSpec& spec);
 Status ValidateCheckpointSpec(const CheckpointSpec& spec);
+Status ValidateNetworkSpec(const NetworkSpec& spec);
 Status ValidateJobSpec(const JobSpec& spec);
 
 // Parsers for the names used in flags and job files ("relu", "adam", "bsp", ...).

@@ -52,6 +52,16 @@ struct CheckpointSpec {
   keep @2 :UInt32;
 }
 
+struct NetworkSpec {
+  bind @0 :Text;
+  advertise @1 :Text;
+  schedulerPort @2 :UInt32;
+  adminBind @3 :Text;
+  adminPort @4 :Int32;
+  heartbeatMs @5 :UInt32;
+  heartbeatTimeoutMs @6 :UInt32;
+}
+
 struct JobSpec {
   model @0 :ModelSpec;
   optimizer @1 :OptimizerSpec;
@@ -60,4 +70,5 @@ struct JobSpec {
   numServers @4 :UInt32;
   numWorkers @5 :UInt32;
   checkpoint @6 :CheckpointSpec;
+  network @7 :NetworkSpec;
 }

@@ -26,21 +26,24 @@ int main(int argc, char** argv) {
       "  pstrain-scheduler --admin-port -1       # no HTTP admin endpoint\n"
       "With --endpoint-file F, the admin URL is written to F.admin.");
   app.add_option("--job", job_file, "Job file (TOML); without it the default job runs");
-  app.add_option("--bind", options.bind_host, "Interface to listen on (IP or 0.0.0.0)")
-      ->capture_default_str();
-  app.add_option("--port", options.port, "TCP port (0 = any free port)")->capture_default_str();
-  app.add_option("--advertise", options.advertise_host, "Host/IP nodes use to reach the scheduler");
+  // These override the job file's [network] section.
+  auto* bind = app.add_option("--bind", options.bind_host, "Interface to listen on (IP or 0.0.0.0)")
+                   ->capture_default_str();
+  auto* port = app.add_option("--port", options.port, "TCP port (0 = any free port)")->capture_default_str();
+  auto* advertise =
+      app.add_option("--advertise", options.advertise_host, "Host/IP nodes use to reach the scheduler");
   app.add_option("--endpoint-file", endpoint_file,
                  "Write the scheduler's address (tcp://HOST:PORT) to this file once listening");
-  app.add_option("--heartbeat-ms", hb_ms, "Heartbeat interval for all nodes")->capture_default_str();
-  app.add_option("--heartbeat-timeout-ms", hb_timeout_ms, "Silence after which a node is dead")
-      ->capture_default_str();
+  auto* hb = app.add_option("--heartbeat-ms", hb_ms, "Heartbeat interval for all nodes")->capture_default_str();
+  auto* hb_timeout =
+      app.add_option("--heartbeat-timeout-ms", hb_timeout_ms, "Silence after which a node is dead")
+          ->capture_default_str();
   app.add_option("--form-timeout-ms", form_ms, "How long to wait for every node to register")
       ->capture_default_str();
-  app.add_option("--admin-bind", options.admin_bind,
+  auto* admin_bind = app.add_option("--admin-bind", options.admin_bind,
                  "Interface of the HTTP admin endpoint (dashboard, /status, /metrics)")
       ->capture_default_str();
-  app.add_option("--admin-port", options.admin_port,
+  auto* admin_port = app.add_option("--admin-port", options.admin_port,
                  "TCP port of the admin endpoint (0 = any free port, -1 = disabled)")
       ->capture_default_str();
   app.add_option("--state-dir", options.state_dir,
@@ -62,6 +65,15 @@ int main(int argc, char** argv) {
     auto job = pst::LoadJobFile(job_file);
     if (!job.ok()) return pst::ExitCodeFor("pstrain-scheduler", job.status());
     options.job = std::move(job).value();
+    const pst::NetworkSpec& n = options.job.network;
+    if (!bind->count()) options.bind_host = n.bind;
+    if (!port->count()) options.port = static_cast<uint16_t>(n.scheduler_port);
+    if (!advertise->count()) options.advertise_host = n.advertise;
+    if (!admin_bind->count()) options.admin_bind = n.admin_bind;
+    if (!admin_port->count()) options.admin_port = n.admin_port;
+    if (!hb->count()) options.heartbeat_interval = std::chrono::milliseconds(n.heartbeat_ms);
+    if (!hb_timeout->count())
+      options.heartbeat_timeout = std::chrono::milliseconds(n.heartbeat_timeout_ms);
   }
 
   zmq::context_t ctx(1);

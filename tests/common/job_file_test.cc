@@ -260,7 +260,14 @@ TEST_CASE("JobFile: the exact messages of the common mistakes", "[common]") {
         "target_accuracy)");
   CHECK(ParseJobToml("[modle]", "job.toml").status().message() ==
         "job.toml: unknown table 'modle' (allowed tables: data, model, optimizer, train, "
-        "checkpoint, cluster)");
+        "checkpoint, cluster, network)");
+  CHECK(ParseJobToml("[network]\nadmin_port = 70000", "job.toml").status().message() ==
+        "job.toml: network.admin_port: must be in [0, 65535], or -1 to disable it");
+  CHECK(ParseJobToml("[network]\nheartbeat_ms = 500\nheartbeat_timeout_ms = 100", "job.toml")
+            .status()
+            .message() == "job.toml: network.heartbeat_timeout_ms: must be longer than heartbeat_ms");
+  CHECK(ParseJobToml("[network]\nbind = 7", "job.toml").status().message() ==
+        "job.toml: network.bind: expected a string, got 7");
   CHECK(ParseJobToml("[checkpoint]\nkeep = 0", "job.toml").status().message() ==
         "job.toml: checkpoint.keep: must be in [1, 1000]");
   CHECK(ParseJobToml("[checkpoint]\nevery = 5", "job.toml").status().message() ==
@@ -339,4 +346,23 @@ TEST_CASE("JobFile: LoadJobFile reads a file and names it in errors", "[common]"
 }
 
 }  // namespace
+TEST_CASE("JobFile: the [network] section sets addresses and heartbeats", "[common]") {
+  auto job = ParseJobToml(
+      "[network]\nbind = \"0.0.0.0\"\nadvertise = \"trainer-1\"\nscheduler_port = 7000\n"
+      "admin_bind = \"0.0.0.0\"\nadmin_port = -1\nheartbeat_ms = 200\nheartbeat_timeout_ms = 3000\n",
+      "job.toml");
+  REQUIRE(job.ok());
+  CHECK(job->network.bind == "0.0.0.0");
+  CHECK(job->network.advertise == "trainer-1");
+  CHECK(job->network.scheduler_port == 7000);
+  CHECK(job->network.admin_bind == "0.0.0.0");
+  CHECK(job->network.admin_port == -1);
+  CHECK(job->network.heartbeat_ms == 200);
+  CHECK(job->network.heartbeat_timeout_ms == 3000);
+  // Written back and read again, it is the same job.
+  auto again = ParseJobToml(JobSpecToToml(*job), "again.toml");
+  REQUIRE(again.ok());
+  CHECK(*again == *job);
+}
+
 }  // namespace pst

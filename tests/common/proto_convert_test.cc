@@ -51,6 +51,13 @@ JobSpec NonDefaultSpec() {
   s.checkpoint.every_steps = 12345;
   s.checkpoint.every_seconds = 77;
   s.checkpoint.keep = 9;
+  s.network.bind = "0.0.0.0";
+  s.network.advertise = "host-7";
+  s.network.scheduler_port = 7001;
+  s.network.admin_bind = "10.0.0.1";
+  s.network.admin_port = -1;
+  s.network.heartbeat_ms = 123;
+  s.network.heartbeat_timeout_ms = 4567;
   s.data_dir = "/tmp/some data/é";
   s.num_servers = 5;
   s.num_workers = 300;
