@@ -80,6 +80,15 @@ struct HeartbeatRequest {
   workers @11 :List(WorkerSlot); # workers the PS waits for
   removed @12 :List(RemovedWorker);
   restoreError @13 :Text;        # non-empty: restoring generation's checkpoint failed
+  # Worker only: cumulative latency histograms since the worker started, as
+  # common/latency_histogram.h defines them (per-bucket counts, not cumulative,
+  # one per LatencyHistogram bucket; empty: not measured). Pull: a block's
+  # PullRequest sent -> its answer received; push: a gradient block's
+  # PushRequest sent -> its ack received.
+  pullLatencyBuckets @14 :List(UInt64);
+  pullLatencySumSeconds @15 :Float64;
+  pushLatencyBuckets @16 :List(UInt64);
+  pushLatencySumSeconds @17 :Float64;
 }
 
 # Answers a heartbeat with the job's desired state; nodes converge to it (every

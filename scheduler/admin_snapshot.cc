@@ -1,5 +1,6 @@
 #include "scheduler/admin_snapshot.h"
 
+#include <chrono>
 #include <cmath>
 #include <exception>
 
@@ -26,6 +27,12 @@ double AdminSnapshot::SamplesPerSecond() const {
   for (const AdminNode& n : nodes)
     if (n.role == "worker") r += n.samples_per_second;
   return r;
+}
+
+uint64_t AdminSnapshot::RedoneClocks() const {
+  uint64_t n = 0;
+  for (const AdminRollback& r : rollbacks) n += r.lost_clocks;
+  return n;
 }
 
 const char* AdminRoleName(proto::Role role) {
@@ -65,6 +72,8 @@ const char* AdminJobStateName(proto::JobState state) {
       return "done";
     case proto::JobState::FAILED:
       return "failed";
+    case proto::JobState::RECOVERING:
+      return "recovering";
   }
   return "unknown";
 }
@@ -144,6 +153,25 @@ std::string RenderStatusJson(const AdminSnapshot& s, int indent) {
   for (const AdminHistoryPoint& p : s.history)
     h.push_back(json::array({Num(p.elapsed_s), Num(p.loss), Num(p.samples_per_second)}));
   j["history"] = std::move(h);
+  j["unix_ms"] = s.unix_ms;
+  j["generation"] = s.generation;
+  j["desired_workers"] = s.desired_workers;
+  j["checkpoints"] = json::array();
+  for (const AdminCheckpoint& c : s.checkpoints)
+    j["checkpoints"].push_back({{"id", c.id},
+                                {"clock", c.clock},
+                                {"generation", c.generation},
+                                {"duration_ms", Num(c.duration_ms)},
+                                {"unix_ms", c.unix_ms}});
+  j["rollbacks"] = json::array();
+  for (const AdminRollback& r : s.rollbacks)
+    j["rollbacks"].push_back({{"generation", r.generation},
+                              {"checkpoint_id", r.checkpoint_id},
+                              {"clock", r.clock},
+                              {"lost_clocks", r.lost_clocks},
+                              {"reason", r.reason},
+                              {"start_ms", r.start_ms},
+                              {"end_ms", r.end_ms}});
   try {
     // Replace invalid UTF-8 (host names come from the network) instead of throwing.
     return j.dump(indent, ' ', false, json::error_handler_t::replace);
@@ -188,6 +216,20 @@ class Exposition {
     if (!labels.empty()) out_ += "{" + labels + "}";
     out_ += " " + Value(v) + "\n";
   }
+  // The samples of one histogram: cumulative _bucket{le=...} counts ending in
+  // le="+Inf" (== _count), then _sum and _count.
+  void Histogram(const std::string& name, const std::string& labels, const LatencyHistogram& h) {
+    const std::string le = labels.empty() ? "le=\"" : labels + ",le=\"";
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < LatencyHistogram::kNumBuckets; ++i) {
+      cumulative += h.buckets()[i];
+      const bool last = i + 1 == LatencyHistogram::kNumBuckets;
+      Sample(name + "_bucket", le + (last ? "+Inf" : Value(LatencyHistogram::kBounds[i])) + "\"",
+             static_cast<double>(cumulative));
+    }
+    Sample(name + "_sum", labels, h.sum());
+    Sample(name + "_count", labels, static_cast<double>(h.count()));
+  }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -203,7 +245,7 @@ std::string NodeLabels(const AdminNode& n) {
 std::string RenderPrometheus(const AdminSnapshot& s) {
   Exposition x;
   x.Family("pstrain_job_state", "gauge", "1 for the job's current state, 0 for the others.");
-  for (const char* state : {"forming", "running", "done", "failed"})
+  for (const char* state : {"forming", "running", "recovering", "done", "failed"})
     x.Sample("pstrain_job_state", std::string("state=\"") + state + "\"",
              s.job_state == state ? 1 : 0);
   x.Family("pstrain_epochs", "gauge", "Epochs the job trains.");
@@ -259,6 +301,47 @@ std::string RenderPrometheus(const AdminSnapshot& s) {
            "Worker: the next clock it computes; PS: its model version.");
   for (const AdminNode& n : s.nodes)
     x.Sample("pstrain_node_clock", NodeLabels(n), static_cast<double>(n.clock));
+
+  x.Family("pstrain_worker_pull_latency_seconds", "histogram",
+           "A worker's pull round trips: a parameter block's request sent to its answer received.");
+  for (const AdminNode& n : s.nodes)
+    if (n.role == "worker")
+      x.Histogram("pstrain_worker_pull_latency_seconds", NodeLabels(n), n.pull_latency);
+  x.Family("pstrain_worker_push_latency_seconds", "histogram",
+           "A worker's push round trips: a gradient block's request sent to its ack received.");
+  for (const AdminNode& n : s.nodes)
+    if (n.role == "worker")
+      x.Histogram("pstrain_worker_push_latency_seconds", NodeLabels(n), n.push_latency);
+
+  x.Family("pstrain_job_generation", "gauge", "The job's generation: bumped by every rollback.");
+  x.Sample("pstrain_job_generation", "", s.generation);
+  x.Family("pstrain_job_desired_workers", "gauge",
+           "Workers the job should have (pstrain scale; a supervising launcher starts them).");
+  x.Sample("pstrain_job_desired_workers", "", s.desired_workers);
+  x.Family("pstrain_rollbacks_total", "counter", "Rollbacks to a checkpoint.");
+  x.Sample("pstrain_rollbacks_total", "", static_cast<double>(s.rollbacks.size()));
+  x.Family("pstrain_rollback_redone_clocks_total", "counter",
+           "Clocks trained again because of rollbacks (furthest worker clock - resume clock).");
+  x.Sample("pstrain_rollback_redone_clocks_total", "", static_cast<double>(s.RedoneClocks()));
+  x.Family("pstrain_checkpoints_total", "counter", "Complete (committed) checkpoints.");
+  x.Sample("pstrain_checkpoints_total", "", static_cast<double>(s.checkpoints.size()));
+  const AdminCheckpoint none;
+  const AdminCheckpoint& last = s.checkpoints.empty() ? none : s.checkpoints.back();
+  x.Family("pstrain_checkpoint_last_id", "gauge",
+           "Id of the newest complete checkpoint (0: none yet).");
+  x.Sample("pstrain_checkpoint_last_id", "", static_cast<double>(last.id));
+  x.Family("pstrain_checkpoint_last_clock", "gauge",
+           "Clock of the newest complete checkpoint (0: none yet).");
+  x.Sample("pstrain_checkpoint_last_clock", "", static_cast<double>(last.clock));
+  x.Family("pstrain_checkpoint_last_timestamp_seconds", "gauge",
+           "Unix time the newest complete checkpoint completed (absent: none yet).");
+  if (!s.checkpoints.empty())
+    x.Sample("pstrain_checkpoint_last_timestamp_seconds", "", last.unix_ms / 1e3);
+  LatencyHistogram durations;
+  for (const AdminCheckpoint& c : s.checkpoints) durations.Record(c.duration_ms / 1e3);
+  x.Family("pstrain_checkpoint_duration_seconds", "histogram",
+           "Complete checkpoint rounds: from the round's start to every PS having written it.");
+  x.Histogram("pstrain_checkpoint_duration_seconds", "", durations);
   return x.Take();
 }
 
@@ -272,6 +355,17 @@ AdminSnapshot SnapshotFromProtoOrThrow(proto::JobStatusResponse::Reader r) {
   s.samples_per_epoch = r.getSamplesPerEpoch();
   s.elapsed_ms = r.getElapsedMs();
   s.admin_url = r.getAdminUrl().cStr();
+  s.unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  s.generation = r.getGeneration();
+  s.desired_workers = r.getDesiredWorkers();
+  for (auto c : r.getCheckpoints())
+    s.checkpoints.push_back(
+        {c.getId(), c.getClock(), c.getGeneration(), c.getDurationMs(), c.getUnixMs()});
+  for (auto b : r.getRollbacks())
+    s.rollbacks.push_back({b.getGeneration(), b.getCheckpointId(), b.getClock(), b.getLostClocks(),
+                           b.getReason().cStr(), b.getStartMs(), b.getEndMs()});
   for (auto e : r.getEpochs()) {
     AdminEpoch a;
     a.epoch = e.getEpoch() + 1;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/latency_histogram.h"
 #include "common/status.h"
 #include "proto/scheduler.capnp.h"
 
@@ -32,6 +33,31 @@ struct AdminNode {
   // Largest staleness observed (worker) or served (PS): a puller's clock minus
   // the clocks every live worker had pushed. 0 under BSP; at most the bound under SSP.
   uint64_t max_staleness = 0;
+  // Worker: its round-trip latencies so far (see worker/ps_client.h): pull, a
+  // block's PullRequest sent -> answer received; push, a gradient block's
+  // PushRequest sent -> ack received. Only on /metrics; empty from SnapshotFromProto.
+  LatencyHistogram pull_latency{};
+  LatencyHistogram push_latency{};
+};
+
+// A complete (committed) checkpoint.
+struct AdminCheckpoint {
+  uint64_t id = 0;
+  uint64_t clock = 0;       // the clock boundary it holds the model at
+  uint32_t generation = 0;  // the generation it was taken in
+  double duration_ms = 0;   // from the round's start to every PS having written it
+  int64_t unix_ms = 0;      // wall-clock time it completed
+};
+
+// A rollback to a checkpoint (a PS died, the scheduler restarted, ...).
+struct AdminRollback {
+  uint32_t generation = 0;     // the generation it started
+  uint64_t checkpoint_id = 0;  // restored from (0: the initial model)
+  uint64_t clock = 0;          // training resumed at this clock
+  uint64_t lost_clocks = 0;    // clocks redone: the furthest worker clock - clock
+  std::string reason;
+  uint64_t start_ms = 0;  // training time at which it started
+  uint64_t end_ms = 0;    // when every PS had restored (0: still recovering)
 };
 
 struct AdminEpoch {
@@ -60,8 +86,9 @@ struct AdminHistoryPoint {
 };
 
 struct AdminSnapshot {
-  std::string job_state = "forming";  // "forming", "running", "done", "failed"
-  std::string failure;                // why the job failed, when it did
+  // "forming", "running", "recovering", "done", "failed"
+  std::string job_state = "forming";
+  std::string failure;  // why the job failed, when it did
   std::string scheduler_endpoint;
   std::string admin_url;
   uint32_t expected_servers = 0;
@@ -76,6 +103,11 @@ struct AdminSnapshot {
   std::vector<AdminNode> nodes;    // PS by rank, then workers by rank
   std::vector<AdminEpoch> epochs;  // every epoch of the job (started or not)
   std::vector<AdminHistoryPoint> history;
+  int64_t unix_ms = 0;                       // wall-clock time the snapshot was taken (0: unknown)
+  uint32_t generation = 0;                   // bumped by every rollback
+  uint32_t desired_workers = 0;              // workers the job should have (pstrain scale)
+  std::vector<AdminCheckpoint> checkpoints;  // complete checkpoints, oldest first
+  std::vector<AdminRollback> rollbacks;      // oldest first
 
   // Epochs whose evaluation is in.
   uint32_t EpochsCompleted() const;
@@ -83,6 +115,8 @@ struct AdminSnapshot {
   uint64_t SamplesDone() const;
   // Sum of the workers' samples/s.
   double SamplesPerSecond() const;
+  // Clocks redone over all rollbacks.
+  uint64_t RedoneClocks() const;
 };
 
 // "ps", "worker", ...; "alive", ...; "running", ...
@@ -96,7 +130,8 @@ std::string RenderStatusJson(const AdminSnapshot& s, int indent = -1);
 // The /metrics page, Prometheus text exposition format 0.0.4.
 std::string RenderPrometheus(const AdminSnapshot& s);
 
-// A snapshot from a JobStatusResponse (history stays empty).
+// A snapshot from a JobStatusResponse, taken now (unix_ms is the current
+// time); history and the latency histograms stay empty.
 // kInvalidArgument if the message is malformed.
 StatusOr<AdminSnapshot> SnapshotFromProto(proto::JobStatusResponse::Reader r);
 

@@ -34,6 +34,7 @@ const char kDashboardHtml[] = R"HTML(<!DOCTYPE html>
 <div id="summary">
   <span id="epoch"></span><span id="samples"></span><span id="speed"></span>
   <span id="elapsed"></span><span id="accuracy"></span>
+  <span id="generation"></span><span id="checkpoint"></span><span id="rollbacks"></span>
 </div>
 <div id="failure"></div>
 <div id="error"></div>
@@ -124,6 +125,15 @@ function drawChart(svg, points, color, xLabel) {
 
 function setText(id, text) { document.getElementById(id).textContent = text; }
 
+// A duration in ms as "42 s", "3.5 min" or "2.1 h".
+function fmtAge(ms) {
+  if (ms === null || ms === undefined || !isFinite(ms)) return "–";
+  const s = Math.max(0, ms) / 1000;
+  if (s < 120) return fmt(s, 0) + " s";
+  if (s < 7200) return fmt(s / 60, 1) + " min";
+  return fmt(s / 3600, 1) + " h";
+}
+
 function render(s) {
   setText("state", s.state);
   const t = s.totals;
@@ -136,6 +146,15 @@ function render(s) {
   setText("elapsed", "training " + fmt(s.elapsed_ms / 1000, 1) + " s");
   setText("accuracy", "last test accuracy " + fmt(t.last_test_accuracy, 4));
   setText("failure", s.failure ? "failed: " + s.failure : "");
+  setText("generation", "generation " + (s.generation || 0));
+  const cks = s.checkpoints || [];
+  const last = cks.length ? cks[cks.length - 1] : null;
+  setText("checkpoint", last
+          ? "last checkpoint " + last.id + " at clock " + fmtInt(last.clock) +
+            (s.unix_ms && last.unix_ms ? ", " + fmtAge(s.unix_ms - last.unix_ms) + " ago" : "")
+          : "no checkpoint yet");
+  const rollbacks = (s.rollbacks || []).length;
+  setText("rollbacks", rollbacks + (rollbacks === 1 ? " rollback" : " rollbacks"));
 
   const body = document.querySelector("#nodes tbody");
   while (body.firstChild) body.removeChild(body.firstChild);

@@ -309,6 +309,26 @@ class Handler {
         FillDirective(st_, resp);
       } else {
         resp.setLeave(n->leave_requested);
+        // Its cumulative latency histograms (none from an older worker). An
+        // invalid one is ignored, and logged once per worker.
+        for (const bool push : {false, true}) {
+          StatusOr<LatencyHistogram> h = Status::InvalidArgument("absent");
+          try {
+            auto buckets = push ? req.getPushLatencyBuckets() : req.getPullLatencyBuckets();
+            if (buckets.size() == 0) continue;
+            h = LatencyHistogram::Decode(
+                buckets, push ? req.getPushLatencySumSeconds() : req.getPullLatencySumSeconds());
+          } catch (const kj::Exception& e) {
+            h = Status::InvalidArgument(e.getDescription().cStr());
+          }
+          if (h.ok()) {
+            (push ? n->push_latency : n->pull_latency) = *h;
+          } else if (!n->latency_warned) {
+            n->latency_warned = true;
+            PST_LOG_WARN("{}: ignoring its {} latency histogram: {}", Describe(*n),
+                         push ? "push" : "pull", h.status().message());
+          }
+        }
       }
       SetRpcStatus(Status::OK(), resp.initStatus());
     }
@@ -707,6 +727,8 @@ void Scheduler::PublishSnapshot() {
       a.heartbeat_age_ms =
           std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last_seen).count();
       a.max_staleness = n.max_staleness;
+      a.pull_latency = n.pull_latency;
+      a.push_latency = n.push_latency;
       s.nodes.push_back(std::move(a));
     }
   }
@@ -729,6 +751,18 @@ void Scheduler::PublishSnapshot() {
     s.epochs.push_back(a);
   }
   s.history = st.history;
+  s.unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+  s.generation = st.generation;
+  s.desired_workers = st.desired_workers;
+  s.checkpoints.reserve(st.checkpoints.size());
+  for (const CompleteCheckpoint& c : st.checkpoints)
+    s.checkpoints.push_back({c.id, c.clock, c.generation, c.duration_ms, c.unix_ms});
+  s.rollbacks.reserve(st.rollbacks.size());
+  for (const RollbackRecord& r : st.rollbacks)
+    s.rollbacks.push_back(
+        {r.generation, r.checkpoint_id, r.clock, r.lost_clocks, r.reason, r.start_ms, r.end_ms});
   admin_->Publish(std::move(s));
 }
 

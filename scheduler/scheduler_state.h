@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/latency_histogram.h"
 #include "proto/scheduler.capnp.h"
 #include "scheduler/admin_snapshot.h"
 #include "scheduler/checkpoint_coordinator.h"
@@ -55,6 +56,11 @@ struct NodeInfo {
   bool started = false;          // it confirmed starting at from_clock
   bool removing = false;         // PS are told to stop waiting; lease not yet returned
   bool leave_requested = false;  // scaled down: asked to leave
+  // Worker: its cumulative pull and push latencies, from the last heartbeat
+  // that carried valid ones (common/latency_histogram.h; empty until then).
+  LatencyHistogram pull_latency;
+  LatencyHistogram push_latency;
+  bool latency_warned = false;   // an invalid histogram from it was logged
   bool Gone() const { return state == proto::NodeState::DEAD || state == proto::NodeState::LEFT; }
 };
 

@@ -37,7 +37,9 @@ Status PsClient::StartPull(uint64_t min_version, float* params) {
   for (Block& b : blocks_) {
     if (b.pull_id) channels_[b.server]->Discard(b.pull_id);
     b.pull_id = 0;
+    b.pull_timed = false;
   }
+  untimed_pulls_.clear();
   pull_dest_ = params;
   pull_min_version_ = min_version;
   pull_clock_ = clock_;
@@ -52,9 +54,47 @@ Status PsClient::StartPull(uint64_t min_version, float* params) {
     req.setRank(rank_);
     req.setClock(clock_);
     req.setGeneration(generation_);
+    b.pull_sent = std::chrono::steady_clock::now();
     PST_ASSIGN_OR_RETURN(b.pull_id, channels_[b.server]->Send(msg));
+    b.pull_timed = true;
+    untimed_pulls_.push_back(static_cast<size_t>(&b - blocks_.data()));
   }
   return Status::OK();
+}
+
+void PsClient::NoteArrivals() {
+  std::chrono::steady_clock::time_point now{};  // read once, when something arrived
+  auto when = [&now] {
+    if (now == std::chrono::steady_clock::time_point{}) now = std::chrono::steady_clock::now();
+    return now;
+  };
+  for (size_t k = 0; k < untimed_pulls_.size();) {
+    Block& b = blocks_[untimed_pulls_[k]];
+    const bool arrived = b.pull_timed && channels_[b.server]->HasReply(b.pull_id);
+    if (arrived) {
+      pull_latency_.Record(when() - b.pull_sent);
+      b.pull_timed = false;
+    }
+    if (b.pull_timed) {
+      ++k;
+    } else {
+      untimed_pulls_[k] = untimed_pulls_.back();
+      untimed_pulls_.pop_back();
+    }
+  }
+  for (Pending& p : push_acks_) {
+    if (p.timed && channels_[p.server]->HasReply(p.id)) {
+      push_latency_.Record(when() - p.sent);
+      p.timed = false;
+    }
+  }
+}
+
+void PsClient::TakeLatencies(LatencyHistogram* pull, LatencyHistogram* push) {
+  pull->Merge(pull_latency_);
+  push->Merge(push_latency_);
+  pull_latency_.Clear();
+  push_latency_.Clear();
 }
 
 Status PsClient::TakePullReplies(size_t first, size_t last) {
@@ -62,6 +102,10 @@ Status PsClient::TakePullReplies(size_t first, size_t last) {
     Block& b = blocks_[i];
     Channel& ch = *channels_[b.server];
     if (!b.pull_id || !ch.HasReply(b.pull_id)) continue;
+    if (b.pull_timed) {  // received since the last NoteArrivals
+      pull_latency_.Record(std::chrono::steady_clock::now() - b.pull_sent);
+      b.pull_timed = false;
+    }
     auto reply = ch.Await(b.pull_id, std::chrono::milliseconds(0));
     b.pull_id = 0;
     if (!reply.ok()) return reply.status().WithContext("pull from PS " + ch.endpoint());
@@ -93,6 +137,7 @@ Status PsClient::WaitKeys(KeyRange keys, std::chrono::milliseconds timeout,
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     PST_RETURN_IF_ERROR(TakePullReplies(first, last));
+    NoteArrivals();  // answers for other blocks and push acks received meanwhile
     size_t missing = last;
     for (size_t i = first; i < last; ++i)
       if (blocks_[i].pull_id) {
@@ -104,11 +149,10 @@ Status PsClient::WaitKeys(KeyRange keys, std::chrono::milliseconds timeout,
     if (std::chrono::steady_clock::now() > deadline)
       return Status::DeadlineExceeded("no answer from PS " + channels_[blocks_[missing].server]->endpoint() +
                                       " within " + std::to_string(timeout.count()) + " ms");
-    Channel* ch = channels_[blocks_[missing].server].get();
-    // Wait on the server we need next; Pump the rest so nothing piles up.
-    PollChannels(&ch, 1, std::chrono::milliseconds(50));
-    for (Channel* c : channel_ptrs_)
-      if (c != ch) c->Pump();
+    // Wake on any server's message, not only the one of the block we need
+    // next: push acks and other blocks' answers are then received (and timed)
+    // as they arrive rather than when that server answers.
+    PollChannels(channel_ptrs_.data(), channel_ptrs_.size(), std::chrono::milliseconds(50));
   }
 }
 
@@ -152,8 +196,9 @@ Status PsClient::SendPush(Block& b) {
   req.setSampleCount(push_samples_);
   req.setChunks(1);
   msg.AddFloatsZeroCopy(push_owner_, push_grad_ + b.keys.begin, b.keys.size());
+  const auto sent = std::chrono::steady_clock::now();
   PST_ASSIGN_OR_RETURN(uint64_t id, channels_[b.server]->Send(msg));
-  push_acks_.push_back({b.server, id});
+  push_acks_.push_back({b.server, id, sent, true});
   b.pushed = true;
   return Status::OK();
 }
@@ -215,11 +260,16 @@ Status PsClient::HandlePushAck(InMessage& in) {
 Status PsClient::CollectPushAcks() {
   Status first_error;
   for (Channel* c : channel_ptrs_) c->Pump();
+  NoteArrivals();
   for (auto it = push_acks_.begin(); it != push_acks_.end();) {
     Channel& ch = *channels_[it->server];
     if (!ch.HasReply(it->id)) {
       ++it;
       continue;
+    }
+    if (it->timed) {  // received by an Await below, after NoteArrivals
+      push_latency_.Record(std::chrono::steady_clock::now() - it->sent);
+      it->timed = false;
     }
     auto reply = ch.Await(it->id, std::chrono::milliseconds(0));
     Status s = reply.ok() ? HandlePushAck(*reply) : reply.status();

@@ -10,6 +10,16 @@
 //    gradient is complete (while the backward pass computes the rest).
 // Values arriving from a server are copied once, straight into the caller's
 // parameter buffer; gradients are sent zero-copy from the caller's buffer.
+//
+// Latency: the client reads the steady clock when it sends a block's pull or
+// push, and again when it first sees the answer (pull) or ack (push) received;
+// the difference goes into a LatencyHistogram (TakeLatencies). Answers are
+// received only while the client waits for or collects them (WaitKeys, Pull,
+// CollectPushAcks, WaitPushes): one arriving while the caller computes counts
+// until it is next looked for, so a latency is an upper bound on the network
+// and server time by up to one such gap. Pulls abandoned by a new StartPull,
+// empty pushes (PushEmpty, Retire) and unanswered requests are not counted.
+//
 // Not thread-safe: one worker thread owns it.
 #pragma once
 
@@ -22,6 +32,7 @@
 #include <zmq.hpp>
 
 #include "common/channel.h"
+#include "common/latency_histogram.h"
 #include "common/registration.h"
 #include "common/status.h"
 
@@ -86,6 +97,11 @@ class PsClient {
   // Waits for the acknowledgements of every push sent so far.
   Status WaitPushes(std::chrono::milliseconds timeout, const std::atomic<bool>* stop);
 
+  // Adds the pull and push latencies measured since the previous call (or
+  // since Connect) to *pull and *push and forgets them here, so a caller can
+  // keep cumulative histograms over several PsClients. Cheap (no locking).
+  void TakeLatencies(LatencyHistogram* pull, LatencyHistogram* push);
+
  private:
   struct Block {
     size_t server;
@@ -93,10 +109,14 @@ class PsClient {
     uint64_t ready_keys = 0;  // gradient keys reported ready in the current push
     bool pushed = false;
     uint64_t pull_id = 0;     // 0 once the pulled values arrived
+    std::chrono::steady_clock::time_point pull_sent{};
+    bool pull_timed = false;  // the answer to pull_id is yet to be seen (and timed)
   };
   struct Pending {
     size_t server;
     uint64_t id;
+    std::chrono::steady_clock::time_point sent{};
+    bool timed = false;  // a gradient block whose ack is yet to be seen (and timed)
   };
   PsClient(std::vector<std::unique_ptr<Channel>> channels, std::vector<Block> blocks, uint32_t rank);
   // Index of the first block that ends after `key`.
@@ -105,6 +125,8 @@ class PsClient {
   Status TakePullReplies(size_t first, size_t last);
   Status SendPush(Block& b);
   Status HandlePushAck(InMessage& in);
+  // Times the pull answers and push acks received (Pump) since the last look.
+  void NoteArrivals();
 
   std::vector<std::unique_ptr<Channel>> channels_;
   std::vector<Channel*> channel_ptrs_;
@@ -126,6 +148,11 @@ class PsClient {
   uint32_t generation_ = 0;
   uint64_t clock_ = 0;
   uint64_t max_staleness_ = 0;
+  // Latency measurement: blocks whose pull answer is yet to be seen (entries
+  // whose block is no longer pull_timed are dropped lazily), and the histograms.
+  std::vector<size_t> untimed_pulls_;
+  LatencyHistogram pull_latency_;
+  LatencyHistogram push_latency_;
 };
 
 }  // namespace pst

@@ -1,11 +1,13 @@
 #include "worker/worker.h"
 
 #include <algorithm>
+#include <mutex>
 #include <optional>
 #include <thread>
 
 #include "common/channel.h"
 #include "common/heartbeat.h"
+#include "common/latency_histogram.h"
 #include "common/log.h"
 #include "common/model_file.h"
 #include "common/registration.h"
@@ -37,6 +39,12 @@ struct Progress {
   std::atomic<double> loss_sum{0};
   std::atomic<uint64_t> max_staleness{0};
   std::atomic<uint32_t> generation{0};
+  // Cumulative pull and push latencies (over every PsClient of the run): the
+  // worker thread adds each step's under the lock, the heartbeat thread copies
+  // them into heartbeats.
+  std::mutex latency_mu;
+  LatencyHistogram pull_latency;  // guarded by latency_mu
+  LatencyHistogram push_latency;  // guarded by latency_mu
 };
 
 struct Lease {
@@ -99,6 +107,11 @@ Status Worker::Run() {
       b.setLossSum(progress.loss_sum.load());
       b.setMaxStaleness(progress.max_staleness.load());
       b.setGeneration(progress.generation.load());
+      std::lock_guard<std::mutex> lock(progress.latency_mu);
+      progress.pull_latency.EncodeBuckets(b.initPullLatencyBuckets(LatencyHistogram::kNumBuckets));
+      b.setPullLatencySumSeconds(progress.pull_latency.sum());
+      progress.push_latency.EncodeBuckets(b.initPushLatencyBuckets(LatencyHistogram::kNumBuckets));
+      b.setPushLatencySumSeconds(progress.push_latency.sum());
     };
     auto on_reply = [this, &progress](proto::HeartbeatResponse::Reader r) {
       if (r.getLeave()) {
@@ -429,6 +442,10 @@ Status Worker::Run() {
     lease.push += pushing;
     lease.compute += (t3 - t0) - waited - pushing;
     progress.max_staleness = ps->max_staleness();
+    {
+      std::lock_guard<std::mutex> lock(progress.latency_mu);
+      ps->TakeLatencies(&progress.pull_latency, &progress.push_latency);
+    }
     lease.next += n;
     lease.loss_sum += loss;
     lease.samples += n;

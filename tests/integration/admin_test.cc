@@ -1,9 +1,11 @@
 // Integration tests of the scheduler's admin endpoint (/healthz, /status,
 // /metrics, the dashboard) and `pstrain status`, on a real local cluster.
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -30,11 +32,13 @@ using testing::WaitForLine;
 using Clock = std::chrono::steady_clock;
 
 // Parses Prometheus text: every non-comment line is `name{labels} value`, the
-// family's # HELP and # TYPE come first, and the value is a number. Returns
+// family's # HELP and # TYPE come first (a histogram's TYPE covers its
+// name_bucket, name_sum and name_count), and the value is a number. Returns
 // "name{labels}" -> value.
 std::map<std::string, double> ParseMetrics(const std::string& text) {
   std::map<std::string, double> out;
   std::map<std::string, int> seen;  // family -> 1 after HELP, 2 after TYPE
+  std::set<std::string> histograms;
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
@@ -48,14 +52,19 @@ std::map<std::string, double> ParseMetrics(const std::string& text) {
       const std::string name = line.substr(7, line.find(' ', 7) - 7);
       CHECK(seen[name] == 1);
       seen[name] = 2;
+      if (line.substr(line.rfind(' ') + 1) == "histogram") histograms.insert(name);
       continue;
     }
     REQUIRE(line[0] != '#');
     const size_t space = line.rfind(' ');
     REQUIRE(space != std::string::npos);
     const std::string series = line.substr(0, space);
-    const std::string name = series.substr(0, series.find('{'));
+    std::string name = series.substr(0, series.find('{'));
     CHECK(name.rfind("pstrain_", 0) == 0);
+    for (const std::string suffix : {"_bucket", "_sum", "_count"})
+      if (name.size() > suffix.size() && name.ends_with(suffix) &&
+          histograms.count(name.substr(0, name.size() - suffix.size())))
+        name = name.substr(0, name.size() - suffix.size());
     CHECK(seen[name] == 2);
     if (series.find('{') != std::string::npos) CHECK(series.back() == '}');
     const std::string value = line.substr(space + 1);
@@ -63,6 +72,7 @@ std::map<std::string, double> ParseMetrics(const std::string& text) {
     double v = 0;
     if (value == "NaN" || value == "+Inf" || value == "-Inf") {
       used = value.size();
+      v = value == "NaN" ? NAN : value == "+Inf" ? INFINITY : -INFINITY;
     } else {
       REQUIRE_NOTHROW(v = std::stod(value, &used));
     }
@@ -82,12 +92,13 @@ TEST_CASE("Admin: a running cluster serves /healthz, /status, /metrics and `pstr
   const std::string dir = MakeTempDir();
   const std::string run_dir = dir + "/run";
   const std::string log = dir + "/launch.log";
-  // Long enough to observe: worker 0 sleeps 20 ms per step (about 13 s of training).
-  auto launch =
-      ChildProcess::Start(std::string(PST_BIN_DIR) + "/pstrain",
-                          {"launch", "--run-dir", run_dir, "--epochs", "4", "--train-limit",
-                           "20000", "--worker-delay-ms", "20", "--progress", "lines"},
-                          log);
+  // Long enough to observe: worker 0 sleeps 20 ms per step (about 13 s of
+  // training); a checkpoint every 50 clocks.
+  auto launch = ChildProcess::Start(
+      std::string(PST_BIN_DIR) + "/pstrain",
+      {"launch", "--run-dir", run_dir, "--epochs", "4", "--train-limit", "20000",
+       "--worker-delay-ms", "20", "--progress", "lines", "--checkpoint-every-steps", "50"},
+      log);
   REQUIRE(launch.ok());
 
   // The admin URL is printed right after the scheduler's address.
@@ -158,6 +169,57 @@ TEST_CASE("Admin: a running cluster serves /healthz, /status, /metrics and `pstr
   CHECK(m2.count("pstrain_node_samples_per_second{role=\"worker\",rank=\"0\"}") == 1);
   CHECK(m2.count("pstrain_node_clock{role=\"worker\",rank=\"1\"}") == 1);
 
+  // Every worker's pull and push latency histograms have counts: cumulative
+  // buckets ending in +Inf == _count, and a plausible sum.
+  for (const char* rank : {"0", "1"}) {
+    for (const std::string h :
+         {"pstrain_worker_pull_latency_seconds", "pstrain_worker_push_latency_seconds"}) {
+      const std::string labels = std::string("role=\"worker\",rank=\"") + rank + "\"";
+      INFO(h << "{" << labels << "}");
+      REQUIRE(m2.count(h + "_count{" + labels + "}") == 1);
+      const double count = m2.at(h + "_count{" + labels + "}");
+      const double sum = m2.at(h + "_sum{" + labels + "}");
+      CHECK(count > 0);
+      CHECK(sum > 0);
+      CHECK(sum / count < 5.0);  // a mean round trip of seconds would mean a bad measurement
+      REQUIRE(m2.count(h + "_bucket{" + labels + ",le=\"+Inf\"}") == 1);
+      CHECK(m2.at(h + "_bucket{" + labels + ",le=\"+Inf\"}") == count);
+      CHECK(m2.at(h + "_bucket{" + labels + ",le=\"0.0001\"}") <=
+            m2.at(h + "_bucket{" + labels + ",le=\"10\"}"));
+      CHECK(m2.at(h + "_count{" + labels + "}") >= m1.at(h + "_count{" + labels + "}"));
+    }
+  }
+  CHECK(m2.at("pstrain_job_generation") == 0);
+  CHECK(m2.at("pstrain_rollbacks_total") == 0);
+  CHECK(m2.at("pstrain_job_desired_workers") == 2);
+
+  // Checkpoints every 50 clocks: wait (bounded) for the first complete one.
+  std::map<std::string, double> m3 = m2;
+  const auto ckpt_deadline = Clock::now() + seconds(60);
+  while (m3.at("pstrain_checkpoints_total") < 1 && Clock::now() < ckpt_deadline) {
+    std::this_thread::sleep_for(milliseconds(200));
+    const auto r = HttpGet(url + "metrics");
+    REQUIRE(r.status == 200);
+    m3 = ParseMetrics(r.body);
+  }
+  CHECK(m3.at("pstrain_checkpoints_total") >= 1);
+  CHECK(m3.at("pstrain_checkpoint_last_id") >= 1);
+  CHECK(m3.at("pstrain_checkpoint_last_clock") >= 50);
+  CHECK(m3.at("pstrain_checkpoint_duration_seconds_count") == m3.at("pstrain_checkpoints_total"));
+  CHECK(m3.at("pstrain_checkpoint_duration_seconds_bucket{le=\"+Inf\"}") ==
+        m3.at("pstrain_checkpoints_total"));
+  CHECK(m3.at("pstrain_checkpoint_last_timestamp_seconds") > 1.6e9);
+  {
+    const auto r = HttpGet(url + "status");
+    REQUIRE(r.status == 200);
+    const auto j = nlohmann::json::parse(r.body);
+    CHECK(j["generation"] == 0);
+    CHECK(j["rollbacks"].empty());
+    REQUIRE(!j["checkpoints"].empty());
+    CHECK(j["checkpoints"][0]["clock"].get<uint64_t>() >= 50);
+    CHECK(j["checkpoints"][0]["duration_ms"].get<double>() > 0);
+  }
+
   // The dashboard page.
   const auto page = HttpGet(url);
   CHECK(page.status == 200);
@@ -183,6 +245,8 @@ TEST_CASE("Admin: a running cluster serves /healthz, /status, /metrics and `pstr
   nlohmann::json parsed;
   REQUIRE_NOTHROW(parsed = nlohmann::json::parse(json.output));
   CHECK(parsed["nodes"].size() == 4);
+  CHECK(parsed["generation"] == 0);
+  CHECK(!parsed["checkpoints"].empty());
 
   // The job runs to its end and every process exits.
   const auto code = launch->Wait(milliseconds(180000));
@@ -258,6 +322,10 @@ TEST_CASE("Admin: the dashboard shows the nodes and growing curves in headless C
   CHECK(rows == 4);
   CHECK(second.find(">worker<") != std::string::npos);
   CHECK(second.find(">ps<") != std::string::npos);
+  // The header line: generation, last checkpoint, rollbacks.
+  CHECK(second.find("<span id=\"generation\">generation 0</span>") != std::string::npos);
+  CHECK(second.find("<span id=\"rollbacks\">0 rollbacks</span>") != std::string::npos);
+  CHECK(second.find("<span id=\"checkpoint\"></span>") == std::string::npos);
   const int before = CurvePoints(first, "live-loss");
   const int after = CurvePoints(second, "live-loss");
   CHECK(before > 0);

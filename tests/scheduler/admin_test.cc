@@ -60,6 +60,15 @@ AdminSnapshot HandBuilt() {
   e3.epoch = 3;
   s.epochs = {e1, e2, e3};
   s.history = {{1.0, 0.9, 600}, {2.0, NAN, 650}};
+  // Worker 0: pulls of 0.2, 0.2 and 3 ms, one push of 40 ms; worker 1 measured nothing.
+  for (double v : {0.0002, 0.0002, 0.003}) s.nodes[1].pull_latency.Record(v);
+  s.nodes[1].push_latency.Record(0.04);
+  s.unix_ms = 1'700'000'060'000;
+  s.generation = 2;
+  s.desired_workers = 3;
+  s.checkpoints = {{1, 50, 0, 120.0, 1'700'000'000'000}, {2, 100, 1, 4000.0, 1'700'000'030'000}};
+  s.rollbacks = {{1, 1, 50, 17, "PS 1 died", 1500, 1900},
+                 {2, 2, 100, 5, "the scheduler restarted", 2200, 0}};
   return s;
 }
 
@@ -69,16 +78,34 @@ struct Sample {
   double value = 0;
 };
 
+// The family a sample belongs to: its name, or for a histogram's
+// name_bucket / name_sum / name_count, the histogram's name.
+std::string FamilyOf(const std::string& name, const std::map<std::string, std::string>& types) {
+  for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+    const std::string sfx = suffix;
+    if (name.size() > sfx.size() && name.compare(name.size() - sfx.size(), sfx.size(), sfx) == 0) {
+      auto it = types.find(name.substr(0, name.size() - sfx.size()));
+      if (it != types.end() && it->second == "histogram") return it->first;
+    }
+  }
+  return name;
+}
+
 // Parses Prometheus text format 0.0.4 strictly enough for our output: every
 // non-comment line is `name{labels} value`; each family's HELP and TYPE come
-// before its samples; values parse as numbers.
-std::vector<Sample> ParseExposition(const std::string& text) {
+// before its samples, and a family's samples are contiguous; values parse as
+// numbers. A histogram's samples are name_bucket{...,le="..."}, name_sum and
+// name_count. `types` (if given) receives family -> type.
+std::vector<Sample> ParseExposition(const std::string& text,
+                                    std::map<std::string, std::string>* types = nullptr) {
   static const std::regex kSample(R"(^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$)");
   static const std::regex kLabel(R"re(([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)",?)re");
   static const std::regex kType(
       R"(^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$)");
   std::vector<Sample> out;
-  std::set<std::string> helped, typed;
+  std::set<std::string> helped, finished;
+  std::map<std::string, std::string> typed;
+  std::string current;  // the family whose samples came last
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
@@ -93,7 +120,7 @@ std::vector<Sample> ParseExposition(const std::string& text) {
     if (line.rfind("# TYPE ", 0) == 0) {
       REQUIRE(std::regex_match(line, m, kType));
       CHECK(helped.count(m[1]) == 1);  // HELP first
-      CHECK(typed.insert(m[1]).second);
+      CHECK(typed.emplace(m[1], m[2]).second);
       continue;
     }
     REQUIRE(line[0] != '#');
@@ -101,7 +128,12 @@ std::vector<Sample> ParseExposition(const std::string& text) {
     Sample s;
     s.name = m[1];
     CHECK(s.name.rfind("pstrain_", 0) == 0);
-    CHECK(typed.count(s.name) == 1);  // TYPE precedes the samples
+    const std::string family = FamilyOf(s.name, typed);
+    CHECK(typed.count(family) == 1);  // TYPE precedes the samples
+    if (family != current) {
+      CHECK(finished.insert(family).second);  // samples of a family are contiguous
+      current = family;
+    }
     std::string labels = m[3];
     for (std::sregex_iterator it(labels.begin(), labels.end(), kLabel), end; it != end; ++it)
       s.labels[(*it)[1]] = (*it)[2];
@@ -119,7 +151,64 @@ std::vector<Sample> ParseExposition(const std::string& text) {
     }
     out.push_back(std::move(s));
   }
+  if (types) *types = typed;
   return out;
+}
+
+// Checks every histogram family in `samples`: per label set (without le), the
+// buckets have ascending le bounds, non-decreasing cumulative counts, end in
+// le="+Inf" equal to _count, and a _sum is there. Returns the number of
+// histograms (label sets) checked.
+int CheckHistograms(const std::vector<Sample>& samples,
+                    const std::map<std::string, std::string>& types) {
+  int checked = 0;
+  for (const auto& [family, type] : types) {
+    if (type != "histogram") continue;
+    INFO("histogram " << family);
+    std::map<std::map<std::string, std::string>, std::vector<std::pair<double, double>>> buckets;
+    std::map<std::map<std::string, std::string>, double> sums, counts;
+    for (const Sample& s : samples) {
+      if (s.name == family + "_bucket") {
+        auto labels = s.labels;
+        REQUIRE(labels.count("le") == 1);
+        const std::string le = labels["le"];
+        labels.erase("le");
+        buckets[labels].push_back({le == "+Inf" ? INFINITY : std::stod(le), s.value});
+      } else if (s.name == family + "_sum") {
+        CHECK(sums.emplace(s.labels, s.value).second);
+      } else if (s.name == family + "_count") {
+        CHECK(counts.emplace(s.labels, s.value).second);
+      } else {
+        CHECK(s.name != family);  // a histogram has no plain samples
+      }
+    }
+    CHECK(buckets.size() == counts.size());
+    CHECK(buckets.size() == sums.size());
+    for (const auto& [labels, list] : buckets) {
+      REQUIRE(list.size() >= 2);
+      for (size_t i = 1; i < list.size(); ++i) {
+        CHECK(list[i].first > list[i - 1].first);     // le ascending
+        CHECK(list[i].second >= list[i - 1].second);  // cumulative
+      }
+      CHECK(std::isinf(list.back().first));
+      REQUIRE(counts.count(labels) == 1);
+      CHECK(list.back().second == counts.at(labels));
+      REQUIRE(sums.count(labels) == 1);
+      CHECK(sums.at(labels) >= 0);
+      ++checked;
+    }
+  }
+  return checked;
+}
+
+// The value of a histogram's bucket with bound le (e.g. "0.00025" or "+Inf").
+double Bucket(const std::vector<Sample>& samples, const std::string& family,
+              std::map<std::string, std::string> labels, const std::string& le) {
+  labels["le"] = le;
+  for (const Sample& s : samples)
+    if (s.name == family + "_bucket" && s.labels == labels) return s.value;
+  FAIL("no bucket le=" << le << " in " << family);
+  return -1;
 }
 
 const Sample* Find(const std::vector<Sample>& samples, const std::string& name,
@@ -160,9 +249,89 @@ TEST_CASE("Admin: /metrics is valid Prometheus text with the job's numbers", "[s
 
 TEST_CASE("Admin: /metrics of an empty (forming) job is valid too", "[scheduler]") {
   AdminSnapshot s;
-  const auto samples = ParseExposition(RenderPrometheus(s));
+  std::map<std::string, std::string> types;
+  const auto samples = ParseExposition(RenderPrometheus(s), &types);
   CHECK(Find(samples, "pstrain_job_state", {{"state", "forming"}})->value == 1);
   CHECK(Find(samples, "pstrain_epochs_completed")->value == 0);
+  CHECK(CheckHistograms(samples, types) == 1);  // checkpoint durations, empty
+  CHECK(Find(samples, "pstrain_checkpoint_duration_seconds_count")->value == 0);
+  CHECK(Find(samples, "pstrain_checkpoints_total")->value == 0);
+  CHECK(Find(samples, "pstrain_checkpoint_last_id")->value == 0);
+  CHECK_FALSE(Find(samples, "pstrain_checkpoint_last_timestamp_seconds"));
+  CHECK(Find(samples, "pstrain_rollbacks_total")->value == 0);
+  CHECK(Find(samples, "pstrain_job_generation")->value == 0);
+}
+
+TEST_CASE("Admin: /metrics has a pull and a push latency histogram per worker", "[scheduler]") {
+  const std::string text = RenderPrometheus(HandBuilt());
+  std::map<std::string, std::string> types;
+  const auto samples = ParseExposition(text, &types);
+  CHECK(types["pstrain_worker_pull_latency_seconds"] == "histogram");
+  CHECK(types["pstrain_worker_push_latency_seconds"] == "histogram");
+  // Two workers x (pull, push), plus the checkpoint durations; none for the PS.
+  CHECK(CheckHistograms(samples, types) == 5);
+  const std::map<std::string, std::string> w0{{"role", "worker"}, {"rank", "0"}};
+  const std::map<std::string, std::string> w1{{"role", "worker"}, {"rank", "1"}};
+  const std::string pull = "pstrain_worker_pull_latency_seconds";
+  const std::string push = "pstrain_worker_push_latency_seconds";
+  CHECK_FALSE(Find(samples, pull + "_count", {{"role", "ps"}, {"rank", "0"}}));
+  REQUIRE(Find(samples, pull + "_count", w0));
+  CHECK(Find(samples, pull + "_count", w0)->value == 3);
+  CHECK(Find(samples, pull + "_sum", w0)->value == Approx(0.0034));
+  CHECK(Bucket(samples, pull, w0, "0.0001") == 0);
+  CHECK(Bucket(samples, pull, w0, "0.00025") == 2);
+  CHECK(Bucket(samples, pull, w0, "0.0025") == 2);
+  CHECK(Bucket(samples, pull, w0, "0.005") == 3);
+  CHECK(Bucket(samples, pull, w0, "10") == 3);
+  CHECK(Bucket(samples, pull, w0, "+Inf") == 3);
+  CHECK(Find(samples, push + "_count", w0)->value == 1);
+  CHECK(Bucket(samples, push, w0, "0.025") == 0);
+  CHECK(Bucket(samples, push, w0, "0.05") == 1);
+  // A worker with nothing measured still exports its (empty) histograms.
+  CHECK(Find(samples, pull + "_count", w1)->value == 0);
+  CHECK(Bucket(samples, push, w1, "+Inf") == 0);
+  const std::string line = pull + "_bucket{role=\"worker\",rank=\"0\",le=\"+Inf\"} 3\n";
+  CHECK(text.find(line) != std::string::npos);
+}
+
+TEST_CASE("Admin: /metrics has the checkpoint and recovery metrics", "[scheduler]") {
+  std::map<std::string, std::string> types;
+  const auto samples = ParseExposition(RenderPrometheus(HandBuilt()), &types);
+  CHECK(types["pstrain_checkpoints_total"] == "counter");
+  CHECK(types["pstrain_rollbacks_total"] == "counter");
+  CHECK(types["pstrain_rollback_redone_clocks_total"] == "counter");
+  CHECK(types["pstrain_checkpoint_duration_seconds"] == "histogram");
+  CHECK(types["pstrain_job_generation"] == "gauge");
+  REQUIRE(Find(samples, "pstrain_checkpoints_total"));
+  CHECK(Find(samples, "pstrain_checkpoints_total")->value == 2);
+  CHECK(Find(samples, "pstrain_checkpoint_last_id")->value == 2);
+  CHECK(Find(samples, "pstrain_checkpoint_last_clock")->value == 100);
+  CHECK(Find(samples, "pstrain_checkpoint_last_timestamp_seconds")->value ==
+        Approx(1'700'000'030.0));
+  CHECK(Find(samples, "pstrain_job_generation")->value == 2);
+  CHECK(Find(samples, "pstrain_job_desired_workers")->value == 3);
+  CHECK(Find(samples, "pstrain_rollbacks_total")->value == 2);
+  CHECK(Find(samples, "pstrain_rollback_redone_clocks_total")->value == 22);
+  // Durations 0.12 s and 4 s.
+  const std::string d = "pstrain_checkpoint_duration_seconds";
+  CHECK(Find(samples, d + "_count")->value == 2);
+  CHECK(Find(samples, d + "_sum")->value == Approx(4.12));
+  CHECK(Bucket(samples, d, {}, "0.1") == 0);
+  CHECK(Bucket(samples, d, {}, "0.25") == 1);
+  CHECK(Bucket(samples, d, {}, "2.5") == 1);
+  CHECK(Bucket(samples, d, {}, "5") == 2);
+  CHECK(Bucket(samples, d, {}, "+Inf") == 2);
+}
+
+TEST_CASE("Admin: a recovering job is named so on /metrics and /status", "[scheduler]") {
+  CHECK(std::string(AdminJobStateName(proto::JobState::RECOVERING)) == "recovering");
+  AdminSnapshot s = HandBuilt();
+  s.job_state = AdminJobStateName(proto::JobState::RECOVERING);
+  const auto samples = ParseExposition(RenderPrometheus(s));
+  REQUIRE(Find(samples, "pstrain_job_state", {{"state", "recovering"}}));
+  CHECK(Find(samples, "pstrain_job_state", {{"state", "recovering"}})->value == 1);
+  CHECK(Find(samples, "pstrain_job_state", {{"state", "running"}})->value == 0);
+  CHECK(nlohmann::json::parse(RenderStatusJson(s))["state"] == "recovering");
 }
 
 TEST_CASE("Admin: /status JSON carries state, epochs, nodes, totals and history", "[scheduler]") {
@@ -193,6 +362,24 @@ TEST_CASE("Admin: /status JSON carries state, epochs, nodes, totals and history"
   REQUIRE(j["history"].size() == 2);
   CHECK(j["history"][0][1].get<double>() == Approx(0.9));
   CHECK(j["history"][1][1].is_null());  // NaN is not JSON
+  CHECK(j["generation"] == 2);
+  CHECK(j["desired_workers"] == 3);
+  CHECK(j["unix_ms"] == 1'700'000'060'000);
+  REQUIRE(j["checkpoints"].size() == 2);
+  CHECK(j["checkpoints"][1]["id"] == 2);
+  CHECK(j["checkpoints"][1]["clock"] == 100);
+  CHECK(j["checkpoints"][1]["generation"] == 1);
+  CHECK(j["checkpoints"][1]["duration_ms"].get<double>() == Approx(4000));
+  CHECK(j["checkpoints"][1]["unix_ms"] == 1'700'000'030'000);
+  REQUIRE(j["rollbacks"].size() == 2);
+  CHECK(j["rollbacks"][0]["generation"] == 1);
+  CHECK(j["rollbacks"][0]["checkpoint_id"] == 1);
+  CHECK(j["rollbacks"][0]["clock"] == 50);
+  CHECK(j["rollbacks"][0]["lost_clocks"] == 17);
+  CHECK(j["rollbacks"][0]["reason"] == "PS 1 died");
+  CHECK(j["rollbacks"][0]["start_ms"] == 1500);
+  CHECK(j["rollbacks"][0]["end_ms"] == 1900);
+  CHECK(j["rollbacks"][1]["end_ms"] == 0);
 }
 
 TEST_CASE("Admin: label values are escaped and bad UTF-8 does not break JSON", "[scheduler]") {
@@ -228,6 +415,22 @@ TEST_CASE("Admin: a snapshot from a JobStatusResponse matches its fields", "[sch
   nodes[1].setRank(0);
   nodes[1].setState(proto::NodeState::LEFT);
   nodes[1].setSamplesPerSecond(42.5);
+  r.setGeneration(3);
+  r.setDesiredWorkers(4);
+  auto cks = r.initCheckpoints(1);
+  cks[0].setId(7);
+  cks[0].setClock(350);
+  cks[0].setGeneration(2);
+  cks[0].setDurationMs(85.5);
+  cks[0].setUnixMs(1'700'000'000'000);
+  auto rbs = r.initRollbacks(1);
+  rbs[0].setGeneration(3);
+  rbs[0].setCheckpointId(7);
+  rbs[0].setClock(350);
+  rbs[0].setLostClocks(12);
+  rbs[0].setReason("PS 0 died");
+  rbs[0].setStartMs(900);
+  rbs[0].setEndMs(950);
   auto parsed = SnapshotFromProto(r.asReader());
   REQUIRE(parsed.ok());
   const AdminSnapshot& s = *parsed;
@@ -244,6 +447,27 @@ TEST_CASE("Admin: a snapshot from a JobStatusResponse matches its fields", "[sch
   CHECK(s.nodes[1].samples_per_second == 42.5);
   CHECK(s.expected_servers == 1);
   CHECK(s.expected_workers == 1);
+  CHECK(s.generation == 3);
+  CHECK(s.desired_workers == 4);
+  CHECK(s.unix_ms > 1'700'000'000'000);  // taken now
+  REQUIRE(s.checkpoints.size() == 1);
+  CHECK(s.checkpoints[0].id == 7);
+  CHECK(s.checkpoints[0].clock == 350);
+  CHECK(s.checkpoints[0].generation == 2);
+  CHECK(s.checkpoints[0].duration_ms == 85.5);
+  CHECK(s.checkpoints[0].unix_ms == 1'700'000'000'000);
+  REQUIRE(s.rollbacks.size() == 1);
+  CHECK(s.rollbacks[0].generation == 3);
+  CHECK(s.rollbacks[0].checkpoint_id == 7);
+  CHECK(s.rollbacks[0].lost_clocks == 12);
+  CHECK(s.rollbacks[0].reason == "PS 0 died");
+  CHECK(s.rollbacks[0].end_ms == 950);
+  CHECK(s.RedoneClocks() == 12);
+  // The same JSON shape as the scheduler's own /status.
+  const auto j = nlohmann::json::parse(RenderStatusJson(s));
+  CHECK(j["generation"] == 3);
+  CHECK(j["checkpoints"][0]["id"] == 7);
+  CHECK(j["rollbacks"][0]["lost_clocks"] == 12);
 }
 
 TEST_CASE("Admin: the dashboard is self-contained and polls /status", "[scheduler]") {
@@ -252,6 +476,9 @@ TEST_CASE("Admin: the dashboard is self-contained and polls /status", "[schedule
   CHECK(html.find("fetch(\"/status\"") != std::string::npos);
   CHECK(html.find("id=\"nodes\"") != std::string::npos);
   CHECK(html.find("id=\"live-loss\"") != std::string::npos);
+  // Generation, last checkpoint and rollbacks in the header line.
+  for (const char* id : {"generation", "checkpoint", "rollbacks"})
+    CHECK(html.find(std::string("<span id=\"") + id + "\">") != std::string::npos);
   // Nothing is loaded from elsewhere.
   CHECK(html.find("src=") == std::string::npos);
   CHECK(html.find("href=") == std::string::npos);
