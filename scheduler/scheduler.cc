@@ -269,6 +269,8 @@ class Handler {
     return c;
   }
 
+  // PS that left a running job; Scheduler::Run starts the rollback.
+  std::vector<uint32_t> servers_left_;
   // Nodes that registered while the job runs; Scheduler::Run sends them the job.
   std::vector<size_t> joiners_;       // worker indices
   std::vector<uint32_t> replacements_;  // PS ranks
@@ -295,6 +297,13 @@ class Handler {
       n->loss_sum = req.getLossSum();
       n->steps = req.getSteps();
       n->max_staleness = req.getMaxStaleness();
+      // A node still in an older generation shows how far the job had got
+      // before the rollback (after a scheduler restart, only the nodes know).
+      if (req.getGeneration() < st_.generation && !st_.rollbacks.empty() &&
+          req.getClock() > st_.resume_clock && n->role == proto::Role::WORKER) {
+        RollbackRecord& r = st_.rollbacks.back();
+        r.lost_clocks = std::max(r.lost_clocks, req.getClock() - st_.resume_clock);
+      }
       n->generation = req.getGeneration();
       n->reported = true;
       if (n->role == proto::Role::SERVER) {
@@ -498,6 +507,11 @@ class Handler {
     n->state = proto::NodeState::LEFT;
     PST_LOG_INFO("{} left", Describe(*n));
     if (n->role == proto::Role::WORKER) StopWaitingFor(*n);
+    // A PS leaving a running job (SIGTERM) takes its shard along: like a
+    // dead one, it is rolled back once a replacement restores the shard.
+    if (n->role == proto::Role::SERVER && (st_.state == proto::JobState::RUNNING ||
+                                           st_.state == proto::JobState::RECOVERING))
+      servers_left_.push_back(n->rank);
     return Status::OK();
   }
 
@@ -1036,6 +1050,9 @@ Status Scheduler::Run() {
       }
     }
 
+    for (uint32_t k : handler.servers_left_)
+      if (st.state == proto::JobState::RUNNING) StartRecovery("PS " + std::to_string(k) + " left");
+    handler.servers_left_.clear();
     // Nodes that joined the running job: a replacement PS rolls the job back
     // (unless a rollback is already under way), then gets the job.
     for (uint32_t k : handler.replacements_) {
@@ -1229,7 +1246,7 @@ void Scheduler::CheckpointTick(Clock::time_point now) {
     if (!(st.checkpoint_wanted || due_steps || due_time)) return;
     // Rounds reach the PS with the pushed directive, within about a PS loop turn.
     st.coordinator.SetPace(st.clocks_per_second, std::chrono::milliseconds(30));
-    const uint64_t id = st.coordinator.Begin(fastest, now);
+    [[maybe_unused]] const uint64_t id = st.coordinator.Begin(fastest, now);
     st.checkpoint_wanted = false;
     PST_LOG_DEBUG("checkpoint {} at clock {} requested (fastest {})", id, st.coordinator.clock(), fastest);
     return;

@@ -119,9 +119,10 @@ Status Worker::Run() {
         stop_ = true;
         interrupt_ = true;
       }
-      if (r.getState() == proto::JobState::RECOVERING ||
-          r.getGeneration() != progress.generation.load())
-        interrupt_ = true;
+      // Every rollback starts a newer generation; an answer from before ours
+      // (late, or from a scheduler that just restarted and is still behind)
+      // changes nothing.
+      if (r.getGeneration() > progress.generation.load()) interrupt_ = true;
       if (r.getState() == proto::JobState::DONE || r.getState() == proto::JobState::FAILED)
         interrupt_ = true;
     };
