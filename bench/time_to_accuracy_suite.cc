@@ -44,18 +44,32 @@ Status RunTimeToAccuracySuite(const TimeToAccuracyConfig& config, Report& report
   };
   std::vector<Row> rows{{"plain single-process trainer (batch 64)", plain.reached, plain.epochs,
                          plain.seconds, plain.final_accuracy}};
-  for (uint32_t n : {2u, 1u}) {
+  struct Cluster {
+    uint32_t n;  // PS and workers
+    Consistency consistency;
+    uint32_t staleness;
+  };
+  // The default job (BSP), smaller, and with SSP bound 1, which lets the worker
+  // prefetch the next step's parameters while it computes.
+  for (const Cluster& c : {Cluster{2, Consistency::kBsp, 0}, Cluster{1, Consistency::kBsp, 0},
+                           Cluster{1, Consistency::kSsp, 1}}) {
+    const uint32_t n = c.n;
+    const std::string how =
+        c.consistency == Consistency::kBsp ? "BSP" : fmt::format("SSP s={}", c.staleness);
     LaunchOptions lo;
     lo.job.num_servers = n;
     lo.job.num_workers = n;
+    lo.job.train.consistency = c.consistency;
+    lo.job.train.staleness = c.staleness;
     lo.job.train.epochs = config.max_epochs;
     lo.job.train.target_accuracy = static_cast<float>(config.target_accuracy);
-    lo.run_dir = fmt::format("{}/{}ps-{}w", tmp_dir, n, n);
+    lo.run_dir = fmt::format("{}/{}ps-{}w-{}{}", tmp_dir, n, n, ConsistencyName(c.consistency),
+                             c.staleness);
     lo.bin_dir = config.bin_dir;
     lo.progress = ProgressStyle::kQuiet;
     lo.timeout = std::chrono::seconds(600);
-    Progress(fmt::format("tta: pstrain launch, {} PS + {} worker(s), --target-accuracy {:.2f}", n,
-                         n, config.target_accuracy));
+    Progress(fmt::format("tta: pstrain launch, {} PS + {} worker(s), {}, --target-accuracy {:.2f}",
+                         n, n, how, config.target_accuracy));
     std::ostringstream out;
     std::atomic<bool> interrupted{false};
     auto r = Launch(lo, interrupted, out);
@@ -63,7 +77,8 @@ Status RunTimeToAccuracySuite(const TimeToAccuracyConfig& config, Report& report
       std::cout << out.str();
       return r.status().WithContext(fmt::format("launch {} PS + {} workers (kept {})", n, n, lo.run_dir));
     }
-    rows.push_back({fmt::format("pstrain {} PS + {} worker{} (batch 64 each)", n, n, n > 1 ? "s" : ""),
+    rows.push_back({fmt::format("pstrain {} PS + {} worker{}, {} (batch 64 each)", n, n,
+                                n > 1 ? "s" : "", how),
                     r->target_reached, static_cast<uint32_t>(r->epochs.size()), r->wall_seconds,
                     r->final_test_accuracy});
   }

@@ -75,6 +75,7 @@ WorkerTiming ReadWorkerTiming(const std::string& run_dir, uint32_t rank) {
 struct ClusterRun {
   uint32_t servers = 0;
   uint32_t workers = 0;
+  std::string consistency = "BSP";  // "BSP" or "SSP s=N"
   uint64_t samples = 0;
   double wall_seconds = 0;    // LaunchResult::wall_seconds
   double epoch_seconds = 0;   // sum of the epochs' scheduler-measured seconds
@@ -195,19 +196,32 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
                                std::strerror(errno));
   const std::string tmp_dir = tmpl;
   std::vector<ClusterRun> clusters;
-  for (uint32_t n : {1u, 2u}) {
+  // The default job's BSP with 1 and 2 of each, then 1 + 1 under SSP with
+  // bound 1, where the worker prefetches the next step's parameters.
+  struct Setup {
+    uint32_t n;
+    uint32_t staleness;  // SSP bound, or BSP when 0
+  };
+  for (const Setup& setup : {Setup{1, 0}, Setup{2, 0}, Setup{1, 1}}) {
+    const uint32_t n = setup.n;
     LaunchOptions lo;
     lo.job = job;
     lo.job.num_servers = n;
     lo.job.num_workers = n;
-    lo.run_dir = fmt::format("{}/{}ps-{}w", tmp_dir, n, n);
+    if (setup.staleness > 0) {
+      lo.job.train.consistency = Consistency::kSsp;
+      lo.job.train.staleness = setup.staleness;
+    }
+    const std::string how =
+        setup.staleness > 0 ? fmt::format("SSP s={}", setup.staleness) : std::string("BSP");
+    lo.run_dir = fmt::format("{}/{}ps-{}w-s{}", tmp_dir, n, n, setup.staleness);
     lo.bin_dir = config.bin_dir;
     lo.progress = ProgressStyle::kQuiet;
     lo.timeout = std::chrono::seconds(300);
     Progress(
-        fmt::format("train: pstrain launch, {} PS + {} worker(s) as separate processes, {} "
+        fmt::format("train: pstrain launch, {} PS + {} worker(s) as separate processes, {}, {} "
                     "epochs (run dir {})",
-                    n, n, job.train.epochs, lo.run_dir));
+                    n, n, how, job.train.epochs, lo.run_dir));
     std::ostringstream out;
     std::atomic<bool> interrupted{false};
     const auto t0 = Clock::now();
@@ -221,6 +235,7 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
     ClusterRun run;
     run.servers = n;
     run.workers = n;
+    run.consistency = how;
     run.samples = static_cast<uint64_t>(r->samples_per_second * r->wall_seconds + 0.5);
     run.wall_seconds = r->wall_seconds;
     for (const EpochSummary& e : r->epochs) run.epoch_seconds += e.seconds;
@@ -253,11 +268,16 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
                                {"test_accuracy", r.accuracy}});
   }
   j["distributed"] = nlohmann::json::array();
+  // The in-process run with as many (virtual) workers: the same BSP schedule.
+  auto ref_for = [&](const ClusterRun& r) -> const LocalRun& {
+    return r.workers > 1 ? local[1] : local[0];
+  };
   for (size_t i = 0; i < clusters.size(); ++i) {
     const ClusterRun& r = clusters[i];
-    const LocalRun& ref = local[i];  // the same BSP schedule: as many (virtual) workers
-    const std::string name =
-        fmt::format("{} PS + {} worker{}", r.servers, r.workers, r.workers > 1 ? "s" : "");
+    const LocalRun& ref = ref_for(r);
+    const std::string name = fmt::format("{} PS + {} worker{}{}", r.servers, r.workers,
+                                         r.workers > 1 ? "s" : "",
+                                         r.consistency == "BSP" ? "" : ", " + r.consistency);
     table.AddRow({name + ", job wall", FormatCount(r.samples), Fixed(r.wall_seconds, 2),
                   Fixed(r.sps_wall(), 0), Fixed(r.sps_wall() / ref.sps(), 2), Fixed(r.accuracy, 4),
                   fmt::format("[a] training + {} evals", e)});
@@ -266,6 +286,7 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
                   fmt::format("[b] training + {} eval{}", e - 1, e - 1 == 1 ? "" : "s")});
     j["distributed"].push_back({{"servers", r.servers},
                                 {"workers", r.workers},
+                                {"consistency", r.consistency},
                                 {"samples", r.samples},
                                 {"wall_seconds", r.wall_seconds},
                                 {"samples_per_second_wall", r.sps_wall()},
@@ -330,15 +351,15 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
     for (size_t w = 0; w < c.timing.size(); ++w) {
       const WorkerTiming& t = c.timing[w];
       if (!t.found) {
-        std::cout << fmt::format("    {} PS + {} w, worker {}: no timing line in its log\n",
-                                 c.servers, c.workers, w);
+        std::cout << fmt::format("    {} PS + {} w {}, worker {}: no timing line in its log\n",
+                                 c.servers, c.workers, c.consistency, w);
         continue;
       }
       const double n = std::max<double>(1, t.steps);
       std::cout << fmt::format(
-          "    {} PS + {} w, worker {} (its log): {} steps; per step {:.3f} ms waiting for the "
+          "    {} PS + {} w {}, worker {} (its log): {} steps; per step {:.3f} ms waiting for the "
           "pull, {:.3f} computing, {:.3f} sending pushes\n",
-          c.servers, c.workers, w, t.steps, t.wait_pull_ms / n, t.compute_ms / n, t.push_ms / n);
+          c.servers, c.workers, c.consistency, w, t.steps, t.wait_pull_ms / n, t.compute_ms / n, t.push_ms / n);
     }
   }
   std::cout << std::flush;
@@ -359,13 +380,13 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
 
   for (size_t i = 0; i < clusters.size(); ++i) {
     const ClusterRun& r = clusters[i];
+    const LocalRun& ref = ref_for(r);
     report.summary.push_back(fmt::format(
-        "train {}ps+{}w: {:.0f} samples/s (job wall) / {:.0f} (sum of epochs) vs in-process {:.0f} "
-        "({} worker{}): "
-        "ratio {:.2f} / {:.2f}{}",
-        r.servers, r.workers, r.sps_wall(), r.sps_epochs(), local[i].sps(), local[i].workers,
-        local[i].workers > 1 ? "s" : "", r.sps_wall() / local[i].sps(),
-        r.sps_epochs() / local[i].sps(), i == 0 ? " (issue goal: >= 0.80)" : ""));
+        "train {}ps+{}w {}: {:.0f} samples/s (job wall) / {:.0f} (sum of epochs) vs in-process "
+        "{:.0f} ({} worker{}): ratio {:.2f} / {:.2f}{}",
+        r.servers, r.workers, r.consistency, r.sps_wall(), r.sps_epochs(), ref.sps(), ref.workers,
+        ref.workers > 1 ? "s" : "", r.sps_wall() / ref.sps(), r.sps_epochs() / ref.sps(),
+        i == 0 ? " (issue goal: >= 0.80)" : ""));
   }
   return Status::OK();
 }

@@ -9,6 +9,10 @@ namespace pst {
 namespace {
 
 constexpr int kQueueLimitMessages = 1'000'000;
+// Kernel socket buffers (the kernel caps them at net.core.{w,r}mem_max): large
+// enough that a whole model's worth of blocks is written in one go instead of
+// the sender's I/O thread waking again for every window the receiver frees.
+constexpr int kSocketBufferBytes = 4 << 20;
 
 void ReleaseOwner(void* /*data*/, void* hint) {
   delete static_cast<std::shared_ptr<const void>*>(hint);
@@ -34,6 +38,8 @@ Status ConfigureSocket(zmq::socket_t& socket, int64_t max_message_bytes) {
     // (and a full ROUTER queue silently drops replies).
     socket.set(zmq::sockopt::sndhwm, kQueueLimitMessages);
     socket.set(zmq::sockopt::rcvhwm, kQueueLimitMessages);
+    socket.set(zmq::sockopt::sndbuf, kSocketBufferBytes);
+    socket.set(zmq::sockopt::rcvbuf, kSocketBufferBytes);
 #ifdef ZMQ_ZERO_COPY_RECV
     socket.set(zmq::sockopt::zero_copy_recv, 0);
 #endif

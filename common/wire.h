@@ -33,7 +33,7 @@ struct WireLimits {
 };
 
 // Applies the options every pstrain socket uses: no linger on close, queues of
-// up to a million messages each way, and
+// up to a million messages each way, 4 MiB kernel socket buffers, and
 // whole-message receive buffers (ZMQ_ZERO_COPY_RECV off) so float frames are
 // malloc-aligned and can be read in place. max_message_bytes > 0 makes ZeroMQ drop
 // peers that send larger frames. Returns kInternal on failure.

@@ -157,6 +157,10 @@ void Server::HandleRequest(InMessage& in) {
                                   in.floats(0), in.num_floats(0));
       if (!s.ok()) PST_LOG_WARN("rejected push from worker {}: {}", req.getRank(), s.message());
       SetRpcStatus(s, out.envelope().getBody().initPushResponse().initStatus());
+      // The pulls this push unblocked go out before its ack and before the
+      // next message is read: a worker waiting for the first block of the
+      // next version gets it while later blocks are still on their way in.
+      if (s.ok()) AnswerReadyPulls();
       Reply(in, out);
       return;
     }
@@ -186,6 +190,22 @@ void Server::HandleRequest(InMessage& in) {
                  out.envelope().getBody().initError());
   }
   Reply(in, out);
+}
+
+void Server::AnswerReadyPulls() {
+  ServerState& st = *state_;
+  auto& pulls = st.pending_pulls;
+  for (auto it = pulls.begin(); it != pulls.end();) {
+    if (!st.shard->CheckPull(it->keys, it->min_version).ok()) {
+      ++it;
+      continue;
+    }
+    OutMessage out;
+    FillPullResponse(*st.shard, it->request_id, it->keys, it->clock, &st.max_staleness, out);
+    Status s = SendMessage(socket_, out, &it->identity);
+    if (!s.ok()) PST_LOG_DEBUG("deferred pull reply dropped: {}", s.message());
+    it = pulls.erase(it);
+  }
 }
 
 Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clock,
@@ -507,18 +527,7 @@ Status Server::Run() {
       if (st.poke) heartbeat->Poke();
       st.poke = false;
     }
-    auto& pulls = st.pending_pulls;
-    for (auto it = pulls.begin(); it != pulls.end();) {
-      if (!st.shard->CheckPull(it->keys, it->min_version).ok()) {
-        ++it;
-        continue;
-      }
-      OutMessage out;
-      FillPullResponse(*st.shard, it->request_id, it->keys, it->clock, &st.max_staleness, out);
-      Status s = SendMessage(socket_, out, &it->identity);
-      if (!s.ok()) PST_LOG_DEBUG("deferred pull reply dropped: {}", s.message());
-      it = pulls.erase(it);
-    }
+    AnswerReadyPulls();  // roster changes (a worker left) can unblock pulls too
     const auto job_state = heartbeat->job_state();
     if (job_state == proto::JobState::DONE) {
       PST_LOG_INFO("job done at model version {}; largest staleness served: {}; exiting",

@@ -63,6 +63,8 @@ class Server {
   // Moves toward the scheduler's latest directive: a new generation (restore),
   // the roster, checkpoint rounds and commits; refreshes the heartbeat report.
   void Converge();
+  // Answers every deferred pull the shard can now serve.
+  void AnswerReadyPulls();
   void Reply(InMessage& in, OutMessage& out);
 
   zmq::context_t& ctx_;

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <zmq.hpp>
 
+#include "common/allocator_tuning.h"
 #include "common/log.h"
 #include "common/role_main.h"
 #include "worker/worker.h"
@@ -35,6 +36,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
+  pst::KeepFreedMemoryForReuse();
   options.connect_timeout = std::chrono::milliseconds(connect_ms);
   options.form_timeout = std::chrono::milliseconds(form_ms);
   options.request_timeout = std::chrono::milliseconds(request_ms);

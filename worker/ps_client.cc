@@ -33,19 +33,37 @@ size_t PsClient::FirstBlockAfter(uint64_t key) const {
          blocks_.begin();
 }
 
+PsClient::PullSlot* PsClient::FindPull(const float* params) {
+  for (PullSlot& p : pulls_)
+    if (p.dest == params) return &p;
+  return nullptr;
+}
+
+void PsClient::CancelPull(PullSlot& slot) {
+  for (size_t i = 0; i < slot.ids.size(); ++i)
+    if (slot.ids[i]) channels_[blocks_[i].server]->Discard(slot.ids[i]);
+  slot.ids.assign(blocks_.size(), 0);
+  slot.timed.assign(blocks_.size(), false);
+  slot.outstanding = 0;
+}
+
 Status PsClient::StartPull(uint64_t min_version, float* params) {
-  for (Block& b : blocks_) {
-    if (b.pull_id) channels_[b.server]->Discard(b.pull_id);
-    b.pull_id = 0;
-    b.pull_timed = false;
-  }
-  untimed_pulls_.clear();
-  pull_dest_ = params;
-  pull_min_version_ = min_version;
-  pull_clock_ = clock_;
-  pull_version_seen_ = UINT64_MAX;
-  pull_started_ = true;
-  for (Block& b : blocks_) {
+  PullSlot* slot = FindPull(params);
+  // Otherwise a free slot, or one whose pull is complete (its buffer is the
+  // caller's to reuse).
+  for (PullSlot& p : pulls_)
+    if (!slot && p.dest == nullptr) slot = &p;
+  for (PullSlot& p : pulls_)
+    if (!slot && p.outstanding == 0) slot = &p;
+  if (!slot) return Status::FailedPrecondition("two pulls into other buffers are still in flight");
+  CancelPull(*slot);
+  slot->dest = params;
+  slot->min_version = min_version;
+  slot->clock = clock_;
+  slot->version_seen = UINT64_MAX;
+  slot->sent.resize(blocks_.size());
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const Block& b = blocks_[i];
     OutMessage msg;
     auto req = msg.envelope().getBody().initPullRequest();
     req.setKeyBegin(b.keys.begin);
@@ -54,10 +72,10 @@ Status PsClient::StartPull(uint64_t min_version, float* params) {
     req.setRank(rank_);
     req.setClock(clock_);
     req.setGeneration(generation_);
-    b.pull_sent = std::chrono::steady_clock::now();
-    PST_ASSIGN_OR_RETURN(b.pull_id, channels_[b.server]->Send(msg));
-    b.pull_timed = true;
-    untimed_pulls_.push_back(static_cast<size_t>(&b - blocks_.data()));
+    slot->sent[i] = std::chrono::steady_clock::now();
+    PST_ASSIGN_OR_RETURN(slot->ids[i], channels_[b.server]->Send(msg));
+    slot->timed[i] = true;
+    ++slot->outstanding;
   }
   return Status::OK();
 }
@@ -68,18 +86,13 @@ void PsClient::NoteArrivals() {
     if (now == std::chrono::steady_clock::time_point{}) now = std::chrono::steady_clock::now();
     return now;
   };
-  for (size_t k = 0; k < untimed_pulls_.size();) {
-    Block& b = blocks_[untimed_pulls_[k]];
-    const bool arrived = b.pull_timed && channels_[b.server]->HasReply(b.pull_id);
-    if (arrived) {
-      pull_latency_.Record(when() - b.pull_sent);
-      b.pull_timed = false;
-    }
-    if (b.pull_timed) {
-      ++k;
-    } else {
-      untimed_pulls_[k] = untimed_pulls_.back();
-      untimed_pulls_.pop_back();
+  for (PullSlot& p : pulls_) {
+    if (p.outstanding == 0) continue;
+    for (size_t i = 0; i < p.ids.size(); ++i) {
+      if (p.timed[i] && channels_[blocks_[i].server]->HasReply(p.ids[i])) {
+        pull_latency_.Record(when() - p.sent[i]);
+        p.timed[i] = false;
+      }
     }
   }
   for (Pending& p : push_acks_) {
@@ -97,17 +110,18 @@ void PsClient::TakeLatencies(LatencyHistogram* pull, LatencyHistogram* push) {
   push_latency_.Clear();
 }
 
-Status PsClient::TakePullReplies(size_t first, size_t last) {
+Status PsClient::TakePullReplies(PullSlot& slot, size_t first, size_t last) {
   for (size_t i = first; i < last; ++i) {
-    Block& b = blocks_[i];
+    const Block& b = blocks_[i];
     Channel& ch = *channels_[b.server];
-    if (!b.pull_id || !ch.HasReply(b.pull_id)) continue;
-    if (b.pull_timed) {  // received since the last NoteArrivals
-      pull_latency_.Record(std::chrono::steady_clock::now() - b.pull_sent);
-      b.pull_timed = false;
+    if (!slot.ids[i] || !ch.HasReply(slot.ids[i])) continue;
+    if (slot.timed[i]) {  // received since the last NoteArrivals
+      pull_latency_.Record(std::chrono::steady_clock::now() - slot.sent[i]);
+      slot.timed[i] = false;
     }
-    auto reply = ch.Await(b.pull_id, std::chrono::milliseconds(0));
-    b.pull_id = 0;
+    auto reply = ch.Await(slot.ids[i], std::chrono::milliseconds(0));
+    slot.ids[i] = 0;
+    --slot.outstanding;
     if (!reply.ok()) return reply.status().WithContext("pull from PS " + ch.endpoint());
     auto body = reply->envelope().getBody();
     if (!body.isPullResponse())
@@ -117,30 +131,32 @@ Status PsClient::TakePullReplies(size_t first, size_t last) {
     if (resp.getKeyBegin() != b.keys.begin || resp.getKeyEnd() != b.keys.end ||
         reply->num_bulk_frames() != 1 || reply->num_floats(0) != b.keys.size())
       return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with the wrong keys or sizes");
-    if (resp.getVersion() < pull_min_version_)
+    if (resp.getVersion() < slot.min_version)
       return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with an old version");
     // The one copy from the network frame into the buffer the BLAS calls read.
-    std::memcpy(pull_dest_ + b.keys.begin, reply->floats(0), b.keys.size() * sizeof(float));
-    pull_version_seen_ = std::min(pull_version_seen_, resp.getVersion());
+    std::memcpy(slot.dest + b.keys.begin, reply->floats(0), b.keys.size() * sizeof(float));
+    slot.version_seen = std::min(slot.version_seen, resp.getVersion());
     const uint64_t slowest = resp.getSlowestClock();
-    if (slowest != UINT64_MAX && clock_ > slowest) max_staleness_ = std::max(max_staleness_, clock_ - slowest);
+    if (slowest != UINT64_MAX && slot.clock > slowest)
+      max_staleness_ = std::max(max_staleness_, slot.clock - slowest);
   }
   return Status::OK();
 }
 
-Status PsClient::WaitKeys(KeyRange keys, std::chrono::milliseconds timeout,
+Status PsClient::WaitKeys(const float* params, KeyRange keys, std::chrono::milliseconds timeout,
                           const std::atomic<bool>* stop) {
-  if (!pull_started_) return Status::FailedPrecondition("WaitKeys without StartPull");
+  PullSlot* slot = FindPull(params);
+  if (!slot) return Status::FailedPrecondition("WaitKeys without StartPull into that buffer");
   const size_t first = FirstBlockAfter(keys.begin);
   size_t last = first;
   while (last < blocks_.size() && blocks_[last].keys.begin < keys.end) ++last;
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
-    PST_RETURN_IF_ERROR(TakePullReplies(first, last));
+    PST_RETURN_IF_ERROR(TakePullReplies(*slot, first, last));
     NoteArrivals();  // answers for other blocks and push acks received meanwhile
     size_t missing = last;
     for (size_t i = first; i < last; ++i)
-      if (blocks_[i].pull_id) {
+      if (slot->ids[i]) {
         missing = i;
         break;
       }
@@ -157,9 +173,8 @@ Status PsClient::WaitKeys(KeyRange keys, std::chrono::milliseconds timeout,
 }
 
 Status PsClient::StartPullIfNeeded(uint64_t min_version, float* params) {
-  if (pull_started_ && pull_min_version_ == min_version && pull_dest_ == params &&
-      pull_clock_ == clock_)
-    return Status::OK();
+  const PullSlot* slot = FindPull(params);
+  if (slot && slot->min_version == min_version && slot->clock == clock_) return Status::OK();
   return StartPull(min_version, params);
 }
 
@@ -168,8 +183,10 @@ StatusOr<uint64_t> PsClient::Pull(uint64_t min_version, float* params,
                                   const std::atomic<bool>* stop) {
   PST_RETURN_IF_ERROR(StartPullIfNeeded(min_version, params));
   if (!blocks_.empty())
-    PST_RETURN_IF_ERROR(WaitKeys({blocks_.front().keys.begin, blocks_.back().keys.end}, timeout, stop));
-  return pull_version_seen_ == UINT64_MAX ? min_version : pull_version_seen_;
+    PST_RETURN_IF_ERROR(
+        WaitKeys(params, {blocks_.front().keys.begin, blocks_.back().keys.end}, timeout, stop));
+  const uint64_t seen = FindPull(params)->version_seen;
+  return seen == UINT64_MAX ? min_version : seen;
 }
 
 void PsClient::BeginPush(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner,

@@ -8,6 +8,9 @@
 //    pass can start on the first layer's blocks while later ones are in flight);
 //  - push: after BeginPush(), GradReady() sends each block the moment its
 //    gradient is complete (while the backward pass computes the rest).
+// Up to two pulls may be in flight at once, each into its own parameter buffer
+// (a pull is named by its buffer): under ASP/SSP a worker prefetches the next
+// step's parameters into one buffer while it computes on the other.
 // Values arriving from a server are copied once, straight into the caller's
 // parameter buffer; gradients are sent zero-copy from the caller's buffer.
 //
@@ -47,32 +50,34 @@ class PsClient {
                                                      uint64_t block_keys, uint32_t rank = 0,
                                                      const WireLimits& limits = {});
 
-  // The clock this worker is at; sent with the next pulls. Default: 0.
+  // The clock this worker is at; sent with the next pulls (the clock their
+  // values will be used at). Default: 0.
   void set_clock(uint64_t clock) { clock_ = clock; }
   // The job generation sent with every request; servers of another generation
   // answer kAborted (a rollback happened). Default: 0.
   void set_generation(uint32_t generation) { generation_ = generation; }
-  // Largest staleness seen in pull answers so far: this worker's clock minus
-  // the clocks every live worker had pushed (ASP/SSP; 0 under BSP).
+  // Largest staleness seen in pull answers so far: the clock a pull was made
+  // for minus the clocks every live worker had pushed (ASP/SSP; 0 under BSP).
   uint64_t max_staleness() const { return max_staleness_; }
 
   // Asks every server for every block at version >= min_version; the values
-  // will be written to params[key]. Drops a pull started earlier.
+  // will be written to params[key]. Drops a pull into `params` started earlier.
+  // kFailedPrecondition if two pulls into other buffers are still in flight.
   // REQUIRES: params holds the whole model and outlives the pull.
   Status StartPull(uint64_t min_version, float* params);
-  // Blocks until every block overlapping `keys` of the started pull has arrived
-  // (and been written), up to `timeout` (kDeadlineExceeded naming the silent
-  // server) or until *stop (kCancelled). kFailedPrecondition if no pull was started.
-  Status WaitKeys(KeyRange keys, std::chrono::milliseconds timeout, const std::atomic<bool>* stop);
+  // Blocks until every block overlapping `keys` of the pull into `params` has
+  // arrived (and been written), up to `timeout` (kDeadlineExceeded naming the
+  // silent server) or until *stop (kCancelled). kFailedPrecondition if no pull
+  // into params was started.
+  Status WaitKeys(const float* params, KeyRange keys, std::chrono::milliseconds timeout,
+                  const std::atomic<bool>* stop);
   // StartPull unless a pull for min_version into params, started at the
-  // current clock, is already under way.
+  // current clock, is already under way (or done).
   Status StartPullIfNeeded(uint64_t min_version, float* params);
   // StartPull (unless one for min_version into params is under way) and wait
   // for all of it. Returns the smallest version among the answers.
   StatusOr<uint64_t> Pull(uint64_t min_version, float* params, std::chrono::milliseconds timeout,
                           const std::atomic<bool>* stop);
-  // Smallest version among the blocks received for the current pull.
-  uint64_t pulled_version() const { return pull_version_seen_; }
 
   // Starts a push of gradient sums over `samples` (> 0) samples for `clock`.
   // `grad` (the whole model's gradient buffer) is sent zero-copy: `owner` keeps
@@ -108,9 +113,17 @@ class PsClient {
     KeyRange keys;
     uint64_t ready_keys = 0;  // gradient keys reported ready in the current push
     bool pushed = false;
-    uint64_t pull_id = 0;     // 0 once the pulled values arrived
-    std::chrono::steady_clock::time_point pull_sent{};
-    bool pull_timed = false;  // the answer to pull_id is yet to be seen (and timed)
+  };
+  // One pull into one parameter buffer; per-block vectors follow blocks_.
+  struct PullSlot {
+    float* dest = nullptr;  // null: the slot is free
+    uint64_t min_version = 0;
+    uint64_t clock = 0;  // clock_ when the pull was started
+    uint64_t version_seen = UINT64_MAX;
+    size_t outstanding = 0;             // blocks not yet arrived
+    std::vector<uint64_t> ids;          // request id per block; 0 once arrived
+    std::vector<std::chrono::steady_clock::time_point> sent;
+    std::vector<bool> timed;            // the answer is yet to be seen (and timed)
   };
   struct Pending {
     size_t server;
@@ -121,8 +134,12 @@ class PsClient {
   PsClient(std::vector<std::unique_ptr<Channel>> channels, std::vector<Block> blocks, uint32_t rank);
   // Index of the first block that ends after `key`.
   size_t FirstBlockAfter(uint64_t key) const;
-  // Copies arrived pull answers for blocks [first, last) into the buffer.
-  Status TakePullReplies(size_t first, size_t last);
+  // The slot of the pull into `params`, or null.
+  PullSlot* FindPull(const float* params);
+  // Forgets the requests of a slot's pull (answers arriving later are dropped).
+  void CancelPull(PullSlot& slot);
+  // Copies arrived answers of `slot` for blocks [first, last) into its buffer.
+  Status TakePullReplies(PullSlot& slot, size_t first, size_t last);
   Status SendPush(Block& b);
   Status HandlePushAck(InMessage& in);
   // Times the pull answers and push acks received (Pump) since the last look.
@@ -131,12 +148,7 @@ class PsClient {
   std::vector<std::unique_ptr<Channel>> channels_;
   std::vector<Channel*> channel_ptrs_;
   std::vector<Block> blocks_;  // sorted by key, tiling the model
-  // Current pull.
-  float* pull_dest_ = nullptr;
-  uint64_t pull_min_version_ = 0;
-  uint64_t pull_clock_ = 0;          // clock_ when the pull was started
-  uint64_t pull_version_seen_ = 0;
-  bool pull_started_ = false;
+  PullSlot pulls_[2];
   // Current push.
   uint32_t push_rank_ = 0;
   uint64_t push_clock_ = 0;
@@ -148,9 +160,6 @@ class PsClient {
   uint32_t generation_ = 0;
   uint64_t clock_ = 0;
   uint64_t max_staleness_ = 0;
-  // Latency measurement: blocks whose pull answer is yet to be seen (entries
-  // whose block is no longer pull_timed are dropped lazily), and the histograms.
-  std::vector<size_t> untimed_pulls_;
   LatencyHistogram pull_latency_;
   LatencyHistogram push_latency_;
 };

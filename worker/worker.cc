@@ -165,12 +165,24 @@ Status Worker::Run() {
 
   const uint64_t total = mlp.layout().total();
   const uint32_t batch = job.train.batch_size;
-  std::vector<float> params(total);
-  // Two gradient buffers, used in turn: step t's blocks are sent zero-copy and
-  // may still be in flight while step t+1 starts writing (the pass zeroes bias
-  // gradients before it waits for any parameter). By step t+2 every block of
-  // step t has reached the servers, since step t+1 pulled their updates.
-  std::shared_ptr<std::vector<float>> grads[2] = {std::make_shared<std::vector<float>>(total),
+  // Under ASP, and SSP with a bound of at least 1, the pull of step c+1's
+  // parameters is sent when step c starts, into a second buffer, so it travels
+  // while step c computes instead of after it (step c's own gradient then
+  // reaches the model one step later: a staleness of 1, within the bound).
+  // BSP, and SSP with bound 0, need step c's update first.
+  const bool prefetch = consistency == Consistency::kAsp ||
+                        (consistency == Consistency::kSsp && job.train.staleness >= 1);
+  std::vector<float> param_bufs[2] = {std::vector<float>(total),
+                                      std::vector<float>(prefetch ? total : 0)};
+  auto params_at = [&](uint64_t c) -> float* { return param_bufs[prefetch ? c % 2 : 0].data(); };
+  // Three gradient buffers, used in turn: step t's blocks are sent zero-copy
+  // and may still be in flight while later steps start writing (the pass
+  // zeroes bias gradients before it waits for any parameter). By step t+3
+  // every block of step t has left: step t+2 received, from every server, the
+  // answer to a pull sent after step t's push on the same connection (with
+  // prefetch; without it, step t+1's pull already proves it).
+  std::shared_ptr<std::vector<float>> grads[3] = {std::make_shared<std::vector<float>>(total),
+                                                  std::make_shared<std::vector<float>>(total),
                                                   std::make_shared<std::vector<float>>(total)};
   std::vector<float> batch_x(size_t{batch} * train.num_features);
   std::vector<int32_t> batch_y(batch);
@@ -181,7 +193,7 @@ Status Worker::Run() {
   const auto timeout = options_.request_timeout;
 
   uint64_t clock = joined.resume_clock;
-  uint64_t params_clock = UINT64_MAX;  // the clock whose pull `params` holds, if any
+  uint64_t params_clock = UINT64_MAX;  // the clock whose pull params_at(params_clock) holds, if any
   uint64_t idle_until = 0;
   Lease lease;
   Lease completed;  // the lease finished last, reported with the next shard request
@@ -191,7 +203,8 @@ Status Worker::Run() {
 
   auto pull = [&](uint64_t min_version) -> Status {
     ps->set_clock(clock);
-    PST_ASSIGN_OR_RETURN(const uint64_t version, ps->Pull(min_version, params.data(), timeout, &interrupt_));
+    PST_ASSIGN_OR_RETURN(const uint64_t version,
+                         ps->Pull(min_version, params_at(clock), timeout, &interrupt_));
     (void)version;
     params_clock = clock;
     return Status::OK();
@@ -206,10 +219,11 @@ Status Worker::Run() {
     // BSP: the model of version e.version (== clock); ASP/SSP: the current one.
     if (params_clock != clock)
       PST_RETURN_IF_ERROR(pull(consistency == Consistency::kBsp ? e.version : min_version_for(clock)));
+    const float* params = params_at(clock);
     const size_t correct =
-        mlp.CountCorrect(params.data(), test->features.data(), test->labels.data(), test->num_samples);
+        mlp.CountCorrect(params, test->features.data(), test->labels.data(), test->num_samples);
     const double loss =
-        mlp.Loss(params.data(), test->features.data(), test->labels.data(), test->num_samples);
+        mlp.Loss(params, test->features.data(), test->labels.data(), test->num_samples);
     PST_LOG_INFO("epoch {}: test accuracy {:.4f}", e.epoch + 1, double(correct) / test->num_samples);
     // The job also ends here if this evaluation reaches the target accuracy.
     const float target = job.train.target_accuracy;
@@ -218,7 +232,7 @@ Status Worker::Run() {
       target_reached = true;
     }
     if (final_model && !options_.model_out.empty()) {
-      PST_RETURN_IF_ERROR(SaveModel(options_.model_out, job.model, params.data()));
+      PST_RETURN_IF_ERROR(SaveModel(options_.model_out, job.model, params));
       PST_LOG_INFO("saved the final model to {}", options_.model_out);
     }
     OutMessage msg;
@@ -389,8 +403,15 @@ Status Worker::Run() {
     // blocks while later ones are still arriving, and each gradient block is
     // pushed as soon as the backward pass has finished it.
     const auto t0 = std::chrono::steady_clock::now();
+    float* params = params_at(clock);
     ps->set_clock(clock);
-    if (params_clock != clock) result = ps->StartPullIfNeeded(min_version_for(clock), params.data());
+    if (params_clock != clock) result = ps->StartPullIfNeeded(min_version_for(clock), params);
+    if (result.ok() && prefetch) {
+      // The next step's parameters, into the other buffer (see `prefetch`).
+      ps->set_clock(clock + 1);
+      result = ps->StartPullIfNeeded(min_version_for(clock + 1), params_at(clock + 1));
+      ps->set_clock(clock);
+    }
     if (result.ok()) result = ps->CollectPushAcks();
     if (!result.ok()) break;
     const size_t n = std::min<uint64_t>(batch, lease.end - lease.next);
@@ -399,13 +420,13 @@ Status Worker::Run() {
       std::copy(train.row(s), train.row(s) + train.num_features, batch_x.begin() + i * train.num_features);
       batch_y[i] = train.labels[s];
     }
-    const std::shared_ptr<std::vector<float>>& grad = grads[clock % 2];
+    const std::shared_ptr<std::vector<float>>& grad = grads[clock % 3];
     ps->BeginPush(rank, clock, grad, grad->data(), static_cast<uint32_t>(n));
     std::chrono::steady_clock::duration waited{}, pushing{};
     hooks.wait_params = [&](uint64_t begin, uint64_t end) -> Status {
       if (params_clock == clock) return Status::OK();  // already pulled (evaluation)
       const auto w0 = std::chrono::steady_clock::now();
-      Status s = ps->WaitKeys({begin, end}, timeout, &interrupt_);
+      Status s = ps->WaitKeys(params, {begin, end}, timeout, &interrupt_);
       waited += std::chrono::steady_clock::now() - w0;
       return s;
     };
@@ -419,7 +440,7 @@ Status Worker::Run() {
       pushing += std::chrono::steady_clock::now() - p0;
       return s;
     };
-    auto loss_or = mlp.ForwardBackward(params.data(), batch_x.data(), batch_y.data(), n,
+    auto loss_or = mlp.ForwardBackward(params, batch_x.data(), batch_y.data(), n,
                                        grad->data(), hooks);
     if (!loss_or.ok()) {
       result = loss_or.status();
@@ -455,10 +476,10 @@ Status Worker::Run() {
     progress.loss_sum = progress.loss_sum.load() + loss;
     progress.clock = ++clock;
     params_clock = UINT64_MAX;
-    // Ask for the next version right away: each server answers a block the
-    // moment it has been updated.
+    // Ask for the next version right away (with prefetch it is on its way
+    // already): each server answers a block the moment it has been updated.
     ps->set_clock(clock);
-    result = ps->StartPullIfNeeded(min_version_for(clock), params.data());
+    result = ps->StartPullIfNeeded(min_version_for(clock), params_at(clock));
     if (!result.ok()) break;
     if (lease.next >= lease.end) {
       lease.active = false;

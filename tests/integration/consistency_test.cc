@@ -81,6 +81,28 @@ TEST_CASE("Consistency: SSP never exceeds its staleness bound, even with a slow 
   }
 }
 
+TEST_CASE("Consistency: with a bound of 1 a worker prefetches the next step, with 0 it cannot",
+          "[integration]") {
+  // One worker, so the only staleness is the worker's own last step: a pull
+  // for step c+1 sent as step c starts misses step c's gradient (staleness 1);
+  // with bound 0 the pull must wait for it (staleness 0).
+  for (const char* bound : {"0", "1"}) {
+    const std::string run_dir = MakeTempDir() + "/run";
+    auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--consistency", "ssp",
+                         "--staleness", bound, "--servers", "1", "--workers", "1", "--epochs", "1",
+                         "--train-limit", "6000", "--progress", "lines", "--timeout-s", "120"},
+                        seconds(150));
+    INFO("bound " << bound << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+    bool worker_found = false, server_found = false;
+    CHECK(MaxLoggedStaleness(run_dir, "worker", 1, &worker_found) == std::stoull(bound));
+    CHECK(MaxLoggedStaleness(run_dir, "ps", 1, &server_found) <= std::stoull(bound));
+    CHECK(worker_found);
+    CHECK(server_found);
+    CHECK(FinalAccuracy(run_dir) >= 0.7);
+  }
+}
+
 TEST_CASE("Consistency: ASP lets fast workers run far ahead of a slow one", "[integration]") {
   // The contrast to the SSP bound: the same measurement is not bounded under ASP.
   const std::string run_dir = MakeTempDir() + "/run";
