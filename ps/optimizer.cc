@@ -48,6 +48,88 @@ class SlottedOptimizer : public Optimizer {
 // Without __restrict the compiler adds a runtime overlap check per call instead
 // of assuming params, grad and the slots are disjoint, which the header does
 // not promise.
+//
+// The loops live in free functions built twice, for AVX2 and for baseline
+// x86-64, and the loader picks one for the CPU it runs on (GCC's
+// target_clones, which cannot apply to virtual functions). Both clones do the
+// same IEEE operations per element (AVX2 does not bring FMA, so nothing is
+// contracted), hence the same bits; AVX2 only processes twice the lanes.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define PST_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define PST_SIMD_CLONES
+#endif
+
+PST_SIMD_CLONES void SgdLoop(float* __restrict params, const float* __restrict grad, size_t n,
+                             float lr, float wd) {
+  for (size_t i = 0; i < n; ++i) {
+    const float g = grad[i] + wd * params[i];
+    params[i] -= lr * g;
+  }
+}
+
+PST_SIMD_CLONES void MomentumLoop(float* __restrict params, const float* __restrict grad,
+                                  float* __restrict velocity, size_t n, float lr, float wd,
+                                  float mu, bool nesterov) {
+  if (nesterov) {
+    for (size_t i = 0; i < n; ++i) {
+      const float g = grad[i] + wd * params[i];
+      const float v = mu * velocity[i] + g;
+      velocity[i] = v;
+      params[i] -= lr * (g + mu * v);
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      const float g = grad[i] + wd * params[i];
+      const float v = mu * velocity[i] + g;
+      velocity[i] = v;
+      params[i] -= lr * v;
+    }
+  }
+}
+
+PST_SIMD_CLONES void AdagradLoop(float* __restrict params, const float* __restrict grad,
+                                 float* __restrict accum, size_t n, float lr, float wd,
+                                 float eps) {
+  for (size_t i = 0; i < n; ++i) {
+    const float g = grad[i] + wd * params[i];
+    const float h = accum[i] + g * g;
+    accum[i] = h;
+    params[i] -= lr * g / (std::sqrt(h) + eps);
+  }
+}
+
+// Adam (decoupled = false: L2 decay wd added to the gradient) and AdamW
+// (decoupled = true: the updated value shrinks by lr_wd); see AdamScalars.
+PST_SIMD_CLONES void AdamLoop(float* __restrict params, const float* __restrict grad,
+                              float* __restrict m, float* __restrict v, size_t n, float alpha,
+                              float inv_sqrt_bc2, float eps, float b1, float b2, float wd,
+                              float lr_wd, bool decoupled) {
+  const float one_minus_b1 = 1.0f - b1;
+  const float one_minus_b2 = 1.0f - b2;
+  if (decoupled) {
+    for (size_t i = 0; i < n; ++i) {
+      const float g = grad[i];
+      const float mi = b1 * m[i] + one_minus_b1 * g;
+      const float vi = b2 * v[i] + one_minus_b2 * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      // The header orders the decay after the Adam step, so it shrinks the
+      // already-updated value.
+      const float p = params[i] - alpha * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+      params[i] = p - lr_wd * p;
+    }
+  } else {
+    for (size_t i = 0; i < n; ++i) {
+      const float g = grad[i] + wd * params[i];
+      const float mi = b1 * m[i] + one_minus_b1 * g;
+      const float vi = b2 * v[i] + one_minus_b2 * g * g;
+      m[i] = mi;
+      v[i] = vi;
+      params[i] -= alpha * mi / (std::sqrt(vi) * inv_sqrt_bc2 + eps);
+    }
+  }
+}
 
 class SgdOptimizer final : public SlottedOptimizer {
  public:
@@ -55,12 +137,7 @@ class SgdOptimizer final : public SlottedOptimizer {
       : SlottedOptimizer(spec, n, {}, std::move(slots)) {}
 
   void Apply(float* params, const float* grad, uint64_t step) override {
-    const float lr = LearningRateAt(spec_, step);
-    const float wd = spec_.weight_decay;
-    for (size_t i = 0; i < n_; ++i) {
-      const float g = grad[i] + wd * params[i];
-      params[i] -= lr * g;
-    }
+    SgdLoop(params, grad, n_, LearningRateAt(spec_, step), spec_.weight_decay);
   }
 };
 
@@ -70,16 +147,8 @@ class MomentumOptimizer final : public SlottedOptimizer {
       : SlottedOptimizer(spec, n, {"velocity"}, std::move(slots)) {}
 
   void Apply(float* params, const float* grad, uint64_t step) override {
-    const float lr = LearningRateAt(spec_, step);
-    const float wd = spec_.weight_decay;
-    const float mu = spec_.momentum;
-    float* velocity = slots_[0].data();
-    for (size_t i = 0; i < n_; ++i) {
-      const float g = grad[i] + wd * params[i];
-      const float v = mu * velocity[i] + g;
-      velocity[i] = v;
-      params[i] -= lr * v;
-    }
+    MomentumLoop(params, grad, slots_[0].data(), n_, LearningRateAt(spec_, step),
+                 spec_.weight_decay, spec_.momentum, /*nesterov=*/false);
   }
 };
 
@@ -89,16 +158,8 @@ class NesterovOptimizer final : public SlottedOptimizer {
       : SlottedOptimizer(spec, n, {"velocity"}, std::move(slots)) {}
 
   void Apply(float* params, const float* grad, uint64_t step) override {
-    const float lr = LearningRateAt(spec_, step);
-    const float wd = spec_.weight_decay;
-    const float mu = spec_.momentum;
-    float* velocity = slots_[0].data();
-    for (size_t i = 0; i < n_; ++i) {
-      const float g = grad[i] + wd * params[i];
-      const float v = mu * velocity[i] + g;
-      velocity[i] = v;
-      params[i] -= lr * (g + mu * v);
-    }
+    MomentumLoop(params, grad, slots_[0].data(), n_, LearningRateAt(spec_, step),
+                 spec_.weight_decay, spec_.momentum, /*nesterov=*/true);
   }
 };
 
@@ -108,16 +169,8 @@ class AdagradOptimizer final : public SlottedOptimizer {
       : SlottedOptimizer(spec, n, {"accum"}, std::move(slots)) {}
 
   void Apply(float* params, const float* grad, uint64_t step) override {
-    const float lr = LearningRateAt(spec_, step);
-    const float wd = spec_.weight_decay;
-    const float eps = spec_.epsilon;
-    float* accum = slots_[0].data();
-    for (size_t i = 0; i < n_; ++i) {
-      const float g = grad[i] + wd * params[i];
-      const float h = accum[i] + g * g;
-      accum[i] = h;
-      params[i] -= lr * g / (std::sqrt(h) + eps);
-    }
+    AdagradLoop(params, grad, slots_[0].data(), n_, LearningRateAt(spec_, step),
+                spec_.weight_decay, spec_.epsilon);
   }
 };
 
@@ -148,22 +201,9 @@ class AdamOptimizer final : public SlottedOptimizer {
 
   void Apply(float* params, const float* grad, uint64_t step) override {
     const AdamScalars s = AdamScalarsAt(spec_, step);
-    const float wd = spec_.weight_decay;
-    const float eps = spec_.epsilon;
-    const float b1 = spec_.beta1;
-    const float b2 = spec_.beta2;
-    const float one_minus_b1 = 1.0f - b1;
-    const float one_minus_b2 = 1.0f - b2;
-    float* m = slots_[0].data();
-    float* v = slots_[1].data();
-    for (size_t i = 0; i < n_; ++i) {
-      const float g = grad[i] + wd * params[i];
-      const float mi = b1 * m[i] + one_minus_b1 * g;
-      const float vi = b2 * v[i] + one_minus_b2 * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      params[i] -= s.alpha * mi / (std::sqrt(vi) * s.inv_sqrt_bc2 + eps);
-    }
+    AdamLoop(params, grad, slots_[0].data(), slots_[1].data(), n_, s.alpha, s.inv_sqrt_bc2,
+             spec_.epsilon, spec_.beta1, spec_.beta2, spec_.weight_decay, /*lr_wd=*/0.0f,
+             /*decoupled=*/false);
   }
 };
 
@@ -175,25 +215,9 @@ class AdamWOptimizer final : public SlottedOptimizer {
   void Apply(float* params, const float* grad, uint64_t step) override {
     const AdamScalars s = AdamScalarsAt(spec_, step);
     // Decoupled decay: scaled by the scheduled rate, never fed into m or v.
-    const float lr_wd = s.lr * spec_.weight_decay;
-    const float eps = spec_.epsilon;
-    const float b1 = spec_.beta1;
-    const float b2 = spec_.beta2;
-    const float one_minus_b1 = 1.0f - b1;
-    const float one_minus_b2 = 1.0f - b2;
-    float* m = slots_[0].data();
-    float* v = slots_[1].data();
-    for (size_t i = 0; i < n_; ++i) {
-      const float g = grad[i];
-      const float mi = b1 * m[i] + one_minus_b1 * g;
-      const float vi = b2 * v[i] + one_minus_b2 * g * g;
-      m[i] = mi;
-      v[i] = vi;
-      // The header orders the decay after the Adam step, so it shrinks the
-      // already-updated value.
-      const float p = params[i] - s.alpha * mi / (std::sqrt(vi) * s.inv_sqrt_bc2 + eps);
-      params[i] = p - lr_wd * p;
-    }
+    AdamLoop(params, grad, slots_[0].data(), slots_[1].data(), n_, s.alpha, s.inv_sqrt_bc2,
+             spec_.epsilon, spec_.beta1, spec_.beta2, /*wd=*/0.0f, s.lr * spec_.weight_decay,
+             /*decoupled=*/true);
   }
 };
 
