@@ -1,0 +1,177 @@
+// pst::PsClient against a scripted server: a ROUTER socket on loopback TCP in
+// the test thread that answers pulls with values the test chooses, so the
+// client's bookkeeping (two pulls into two buffers, block order, stale
+// answers) is checked without a real PS.
+#include "worker/ps_client.h"
+
+#include <chrono>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <zmq.hpp>
+
+#include "common/bind.h"
+#include "common/wire.h"
+
+namespace pst {
+namespace {
+
+using std::chrono::milliseconds;
+
+struct PullSeen {
+  zmq::message_t identity;
+  uint64_t request_id;
+  KeyRange keys;
+  uint64_t min_version;
+  uint64_t clock;
+};
+
+class ScriptedServer {
+ public:
+  ScriptedServer() {
+    auto bound = BindRouter(ctx_, "127.0.0.1", 0, "", WireLimits{});
+    REQUIRE(bound.ok());
+    socket_ = std::move(bound->socket);
+    endpoint_ = bound->endpoint;
+  }
+  const std::string& endpoint() const { return endpoint_; }
+
+  // Receives the next pull request (waits up to 5 s).
+  PullSeen NextPull() {
+    REQUIRE(WaitReadable(socket_, milliseconds(5000)).ok());
+    InMessage in;
+    REQUIRE(RecvMessage(socket_, /*routed=*/true, WireLimits{}, &in).ok());
+    auto body = in.envelope().getBody();
+    REQUIRE(body.isPullRequest());
+    auto req = body.getPullRequest();
+    return {std::move(in.identity()), in.envelope().getRequestId(),
+            KeyRange{req.getKeyBegin(), req.getKeyEnd()}, req.getMinVersion(), req.getClock()};
+  }
+
+  // Answers `pull` with every value equal to `value`, at `version`.
+  void Answer(PullSeen& pull, float value, uint64_t version, uint64_t slowest = UINT64_MAX) {
+    OutMessage out;
+    out.envelope().setRequestId(pull.request_id);
+    auto resp = out.envelope().getBody().initPullResponse();
+    SetRpcStatus(Status::OK(), resp.initStatus());
+    resp.setKeyBegin(pull.keys.begin);
+    resp.setKeyEnd(pull.keys.end);
+    resp.setVersion(version);
+    resp.setSlowestClock(slowest);
+    const std::vector<float> values(pull.keys.size(), value);
+    out.AddFloatsCopy(values.data(), values.size());
+    REQUIRE(SendMessage(socket_, out, &pull.identity).ok());
+  }
+
+ private:
+  zmq::context_t ctx_{1};
+  zmq::socket_t socket_;
+  std::string endpoint_;
+};
+
+std::unique_ptr<PsClient> ConnectTo(zmq::context_t& ctx, const ScriptedServer& server,
+                                    uint64_t keys, uint64_t block_keys) {
+  auto client = PsClient::Connect(ctx, {{0, server.endpoint(), KeyRange{0, keys}}}, block_keys);
+  REQUIRE(client.ok());
+  return std::move(client).value();
+}
+
+TEST_CASE("PsClient: two pulls in flight fill their own buffers", "[worker]") {
+  ScriptedServer server;
+  zmq::context_t ctx(1);
+  auto client = ConnectTo(ctx, server, /*keys=*/10, /*block_keys=*/4);  // blocks of 4, 4, 2
+  std::vector<float> a(10, 0.0f), b(10, 0.0f);
+
+  client->set_clock(5);
+  REQUIRE(client->StartPull(5, a.data()).ok());
+  client->set_clock(6);
+  REQUIRE(client->StartPull(4, b.data()).ok());
+  std::vector<PullSeen> pulls;
+  for (int i = 0; i < 6; ++i) pulls.push_back(server.NextPull());
+  // Three blocks each, in key order, carrying the clock each pull was made for.
+  for (int i = 0; i < 6; ++i) CHECK(pulls[i].clock == (i < 3 ? 5u : 6u));
+  CHECK(pulls[0].keys == KeyRange{0, 4});
+  CHECK(pulls[2].keys == KeyRange{8, 10});
+  CHECK(pulls[3].min_version == 4);
+
+  // The second pull is answered first: only b changes, and a's wait still waits.
+  for (int i = 3; i < 6; ++i) server.Answer(pulls[i], 2.0f, 4, /*slowest=*/4);
+  REQUIRE(client->WaitKeys(b.data(), {0, 10}, milliseconds(5000), nullptr).ok());
+  CHECK(b == std::vector<float>(10, 2.0f));
+  CHECK(a == std::vector<float>(10, 0.0f));
+  CHECK(client->WaitKeys(a.data(), {0, 4}, milliseconds(50), nullptr).code() ==
+        StatusCode::kDeadlineExceeded);
+  // Staleness is the pull's clock (6) minus the slowest clock (4).
+  CHECK(client->max_staleness() == 2);
+
+  // Only the block the caller needs has to be there.
+  server.Answer(pulls[0], 1.0f, 5);
+  REQUIRE(client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  CHECK(a[0] == 1.0f);
+  CHECK(a[4] == 0.0f);
+  server.Answer(pulls[1], 1.0f, 5);
+  server.Answer(pulls[2], 1.0f, 5);
+  client->set_clock(5);  // the clock a's pull was made at: Pull reuses it
+  auto version = client->Pull(5, a.data(), milliseconds(5000), nullptr);
+  REQUIRE(version.ok());
+  CHECK(*version == 5);
+  CHECK(a == std::vector<float>(10, 1.0f));
+}
+
+TEST_CASE("PsClient: a third buffer waits for a free pull slot", "[worker]") {
+  ScriptedServer server;
+  zmq::context_t ctx(1);
+  auto client = ConnectTo(ctx, server, 4, 4);
+  std::vector<float> a(4), b(4), c(4);
+  REQUIRE(client->StartPull(0, a.data()).ok());
+  REQUIRE(client->StartPull(0, b.data()).ok());
+  CHECK(client->StartPull(0, c.data()).code() == StatusCode::kFailedPrecondition);
+  CHECK(client->WaitKeys(c.data(), {0, 4}, milliseconds(10), nullptr).code() ==
+        StatusCode::kFailedPrecondition);
+  // Once a's pull is complete its slot can serve c.
+  PullSeen pa = server.NextPull();
+  PullSeen pb = server.NextPull();
+  server.Answer(pa, 3.0f, 0);
+  REQUIRE(client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  REQUIRE(client->StartPull(0, c.data()).ok());
+  PullSeen pc = server.NextPull();
+  server.Answer(pc, 7.0f, 0);
+  server.Answer(pb, 5.0f, 0);
+  REQUIRE(client->WaitKeys(c.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  REQUIRE(client->WaitKeys(b.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  CHECK(a == std::vector<float>(4, 3.0f));
+  CHECK(b == std::vector<float>(4, 5.0f));
+  CHECK(c == std::vector<float>(4, 7.0f));
+}
+
+TEST_CASE("PsClient: restarting a pull into a buffer drops the old answers", "[worker]") {
+  ScriptedServer server;
+  zmq::context_t ctx(1);
+  auto client = ConnectTo(ctx, server, 4, 4);
+  std::vector<float> a(4, 0.0f);
+  REQUIRE(client->StartPull(1, a.data()).ok());
+  PullSeen old_pull = server.NextPull();
+  REQUIRE(client->StartPull(2, a.data()).ok());
+  PullSeen new_pull = server.NextPull();
+  CHECK(new_pull.min_version == 2);
+  server.Answer(old_pull, 9.0f, 1);  // late answer to the dropped pull
+  server.Answer(new_pull, 4.0f, 2);
+  REQUIRE(client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  CHECK(a == std::vector<float>(4, 4.0f));
+}
+
+TEST_CASE("PsClient: an answer older than asked for is an error", "[worker]") {
+  ScriptedServer server;
+  zmq::context_t ctx(1);
+  auto client = ConnectTo(ctx, server, 4, 4);
+  std::vector<float> a(4, 0.0f);
+  REQUIRE(client->StartPull(3, a.data()).ok());
+  PullSeen pull = server.NextPull();
+  server.Answer(pull, 1.0f, 2);
+  CHECK(client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(a == std::vector<float>(4, 0.0f));
+}
+
+}  // namespace
+}  // namespace pst
