@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -189,11 +187,7 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
     local.push_back(run);
   }
 
-  char tmpl[] = "/tmp/pstrain-bench-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr)
-    return Status::Unavailable(std::string("cannot create a directory under /tmp: ") +
-                               std::strerror(errno));
-  const std::string tmp_dir = tmpl;
+  PST_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir("train"));
   std::vector<ClusterRun> clusters;
   for (uint32_t n : {1u, 2u}) {
     LaunchOptions lo;
