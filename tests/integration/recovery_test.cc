@@ -132,13 +132,20 @@ TEST_CASE("Recovery: a job stopped part-way resumes from its last complete check
   RequireNoOrphans(run_dir);
 }
 
+// Waits up to 30 s for worker `rank` of a launched run to have loaded its data
+// (it trains right after).
+void WaitForWorkerLoaded(const std::string& run_dir, int rank) {
+  const std::string log = run_dir + "/logs/worker-" + std::to_string(rank) + ".log";
+  for (int i = 0; i < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (ReadFile(log).find("loaded") != std::string::npos) break;
+  }
+}
+
 TEST_CASE("Recovery: pstrain checkpoint and pstrain scale steer a running job", "[integration]") {
   const std::string run_dir = MakeTempDir() + "/run";
   std::thread steer([&] {
-    for (int i = 0; i < 300; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (ReadFile(run_dir + "/logs/worker-1.log").find("loaded") != std::string::npos) break;
-    }
+    WaitForWorkerLoaded(run_dir, 1);
     auto c = RunPstrain({"pstrain", "checkpoint", "--run-dir", run_dir, "--timeout-s", "30"}, seconds(60));
     CHECK(c.exit_code == 0);
     CHECK(c.output.find("complete at clock") != std::string::npos);
@@ -177,10 +184,7 @@ TEST_CASE("Elastic: with --step-delay-ms every worker sleeps, also one added by 
   const std::string run_dir = MakeTempDir() + "/run";
   std::vector<std::string> workers;  // command lines, once the scaled job runs two
   std::thread steer([&] {
-    for (int i = 0; i < 300; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (ReadFile(run_dir + "/logs/worker-0.log").find("loaded") != std::string::npos) break;
-    }
+    WaitForWorkerLoaded(run_dir, 0);
     auto s = RunPstrain({"pstrain", "scale", "--run-dir", run_dir, "--workers", "2"}, seconds(30));
     CHECK(s.exit_code == 0);
     for (int i = 0; i < 300 && workers.size() < 2; ++i) {
