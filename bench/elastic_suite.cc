@@ -27,13 +27,22 @@ double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-// Samples trained by every worker the job ever had, as their heartbeats
-// reported them (ranks are never reused; a worker that left keeps its count).
-uint64_t WorkerSamples(const AdminSnapshot& s) {
-  uint64_t n = 0;
-  for (const AdminNode& node : s.nodes)
-    if (node.role == "worker") n += node.samples;
-  return n;
+// Samples/s of the workers alive in both snapshots, summed: each worker's
+// samples between two of its heartbeats, over the time between them (a
+// snapshot's training time minus the age of the worker's last heartbeat), so
+// that when a heartbeat arrived does not skew the figure.
+double LiveWorkerRate(const AdminSnapshot& first, const AdminSnapshot& last) {
+  double rate = 0;
+  for (const AdminNode& b : last.nodes) {
+    if (b.role != "worker" || b.state != "alive") continue;
+    for (const AdminNode& a : first.nodes) {
+      if (a.role != "worker" || a.rank != b.rank || a.state != "alive") continue;
+      const double dt_ms = (double(last.elapsed_ms) - double(b.heartbeat_age_ms)) -
+                           (double(first.elapsed_ms) - double(a.heartbeat_age_ms));
+      if (dt_ms > 0 && b.samples >= a.samples) rate += (b.samples - a.samples) * 1000.0 / dt_ms;
+    }
+  }
+  return rate;
 }
 
 // True when the job runs with exactly `workers` live workers and each of them
@@ -130,9 +139,8 @@ class ElasticRun {
       return Status::Aborted(fmt::format(
           "the job changed during the measurement (state {}, generation {} -> {})",
           last.job_state, joined.generation, last.generation));
-    p.window_seconds = (last.elapsed_ms - first.elapsed_ms) / 1000.0;
-    if (p.window_seconds <= 0) return Status::Internal("the scheduler's training time did not advance");
-    p.samples_per_second = (WorkerSamples(last) - WorkerSamples(first)) / p.window_seconds;
+    p.window_seconds = (double(last.elapsed_ms) - double(first.elapsed_ms)) / 1000.0;
+    p.samples_per_second = LiveWorkerRate(first, last);
     Progress(fmt::format("  {} worker(s): all training {:.1f} s after the request; {} samples/s over "
                          "{:.1f} s",
                          workers, p.join_seconds, FormatCount(uint64_t(p.samples_per_second + 0.5)),
@@ -282,11 +290,11 @@ Status RunElasticSuite(const ElasticConfig& config, Report& report) {
   table.Print();
   std::cout << fmt::format(
       "  Every worker sleeps {} ms before each step on top of its real compute: it emulates workers\n"
-      "  computing on other machines (this one has {} cores). samples/s: samples the workers\n"
-      "  reported (heartbeats every 100 ms) over the scheduler's training time, in a {:.1f} s window\n"
-      "  that starts {:.1f} s after every worker of the phase was alive and had trained; ideal:\n"
-      "  workers / first phase's workers. \"all training after\": from the scale request (first\n"
-      "  phase: from the launch).\n",
+      "  computing on other machines (this one has {} cores). samples/s: the live workers' samples\n"
+      "  between two of their heartbeats (sent every 100 ms) over the time between those heartbeats,\n"
+      "  summed; a {:.1f} s window that starts {:.2f} s after every worker of the phase was alive and\n"
+      "  had reported trained samples. ideal: workers / first phase's workers. \"all training after\":\n"
+      "  from the scale request (first phase: from the launch).\n",
       config.step_delay_ms, std::thread::hardware_concurrency(), config.window.count() / 1000.0,
       config.settle.count() / 1000.0);
   report.json["elastic"] = {{"step_delay_ms", config.step_delay_ms},

@@ -27,10 +27,10 @@ struct ElasticConfig {
   // Default: 1, 2, 4, 1.
   std::vector<uint32_t> phases = {1, 2, 4, 1};
   // Once a phase's workers are all alive and have reported trained samples,
-  // wait this long before measuring (a new worker's first pulls). Default: 1 s.
-  std::chrono::milliseconds settle{1000};
-  // Each phase's measurement window. Default: 2.5 s.
-  std::chrono::milliseconds window{2500};
+  // wait this long before measuring (a new worker's first pulls). Default: 0.75 s.
+  std::chrono::milliseconds settle{750};
+  // Each phase's measurement window. Default: 2 s.
+  std::chrono::milliseconds window{2000};
   // Also run the phases without the delay. Default: true.
   bool contrast = true;
   // Directory of pstrain-scheduler, pstrain-ps and pstrain-worker. Required.
