@@ -2,7 +2,11 @@
 // test: nothing is compared with a threshold). Suites:
 //   pushpull  dense push + pull round trips, 1 in-process worker <-> 1 PS over
 //             loopback TCP, against a bare ZeroMQ echo of the same bytes;
-//   train     samples/s of the default job in one process vs local clusters.
+//   train     samples/s of the default job in one process vs local clusters;
+//   consistency  BSP/SSP/ASP with and without a straggler;
+//   tta       time to 85% test accuracy against a plain trainer;
+//   elastic   samples/s of one job scaled 1 -> 2 -> 4 -> 1 workers while it
+//             trains, every worker emulating compute elsewhere with a sleep.
 // A suite that fails prints what it has and the others still run. Exit code 0
 // when everything ran, 1 on any error, CLI11's codes for bad flags.
 #include <unistd.h>
@@ -19,9 +23,11 @@
 
 #include "bench/bench_util.h"
 #include "bench/consistency_suite.h"
+#include "bench/elastic_suite.h"
 #include "bench/pushpull_suite.h"
 #include "bench/time_to_accuracy_suite.h"
 #include "bench/train_suite.h"
+#include "cli/launcher.h"
 #include "common/log.h"
 
 namespace {
@@ -59,14 +65,19 @@ int main(int argc, char** argv) {
   uint32_t epochs = 2;
   std::string json_path;
   std::string bin_dir = SelfDir();
-  app.add_option("--suite", suite, "pushpull|train|consistency|tta|all")
-      ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "all"}))
+  app.add_option("--suite", suite, "pushpull|train|consistency|tta|elastic|all")
+      ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "elastic", "all"}))
       ->capture_default_str();
   app.add_option("--iters", iters,
                  "Timed round trips per pushpull row (default: 200 for the model size, 100 for "
                  "1M values, 20 for 10M)");
   app.add_option("--epochs", epochs, "Epochs of every training run")
       ->check(CLI::Range(1u, 1000u))
+      ->capture_default_str();
+  pst::bench::ElasticConfig elastic;
+  app.add_option("--step-delay-ms", elastic.step_delay_ms,
+                 "elastic: every worker sleeps this long before each step (emulated compute)")
+      ->check(CLI::Range(0u, pst::kMaxStepDelayMs))
       ->capture_default_str();
   app.add_option("--json", json_path, "Also write every figure to this JSON file");
   app.add_option("--bin-dir", bin_dir, "Where pstrain-scheduler, pstrain-ps, pstrain-worker are")
@@ -121,6 +132,12 @@ int main(int argc, char** argv) {
     pst::Status t = pst::bench::RunTimeToAccuracySuite(tc, report).WithContext("tta");
     if (!t.ok()) report.summary.push_back("tta: FAILED (" + t.ToString() + ")");
     if (s.ok()) s = t;
+  }
+  if (suite == "elastic" || suite == "all") {
+    elastic.bin_dir = bin_dir;
+    pst::Status e = pst::bench::RunElasticSuite(elastic, report).WithContext("elastic");
+    if (!e.ok()) report.summary.push_back("elastic: FAILED (" + e.ToString() + ")");
+    if (s.ok()) s = e;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -1,7 +1,11 @@
 #include "bench/bench_util.h"
 
+#include <stdlib.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <numeric>
 
@@ -89,6 +93,14 @@ Status RoleThread::Join(std::chrono::milliseconds timeout) {
   thread_.join();
   joined_ = true;
   return result_.get();
+}
+
+StatusOr<std::string> MakeTempDir(const std::string& name) {
+  std::string path = "/tmp/pstrain-bench-" + name + "-XXXXXX";
+  if (mkdtemp(path.data()) == nullptr)
+    return Status::Unavailable(std::string("cannot create a directory under /tmp: ") +
+                               std::strerror(errno));
+  return path;
 }
 
 std::string FormatCount(uint64_t n) {

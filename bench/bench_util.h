@@ -80,6 +80,10 @@ class RoleThread {
   bool joined_ = false;
 };
 
+// Creates a fresh directory /tmp/pstrain-bench-<name>-XXXXXX for a suite's run
+// directories and returns its path. kUnavailable if it cannot.
+StatusOr<std::string> MakeTempDir(const std::string& name);
+
 // "1.23 GB/s"-style formatting helpers.
 std::string FormatCount(uint64_t n);  // 9990999 -> "9,990,999"
 std::string Fixed(double v, int decimals);

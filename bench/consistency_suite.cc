@@ -1,10 +1,6 @@
 #include "bench/consistency_suite.h"
 
-#include <stdlib.h>
-
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -26,11 +22,7 @@ Status RunConsistencySuite(const ConsistencyConfig& config, Report& report) {
                                          {"SSP s=2", Consistency::kSsp, 2},
                                          {"SSP s=4", Consistency::kSsp, 4},
                                          {"ASP", Consistency::kAsp, 0}};
-  char tmpl[] = "/tmp/pstrain-bench-consistency-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr)
-    return Status::Unavailable(std::string("cannot create a directory under /tmp: ") +
-                               std::strerror(errno));
-  const std::string tmp_dir = tmpl;
+  PST_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir("consistency"));
 
   Table table({"consistency", "straggler", "samples/s", "final acc",
                fmt::format("time to {:.2f}", config.target_accuracy)});

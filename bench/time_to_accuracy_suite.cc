@@ -1,10 +1,6 @@
 #include "bench/time_to_accuracy_suite.h"
 
-#include <stdlib.h>
-
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -30,11 +26,7 @@ Status RunTimeToAccuracySuite(const TimeToAccuracyConfig& config, Report& report
   po.max_epochs = config.max_epochs;
   PST_ASSIGN_OR_RETURN(PlainTrainerResult plain, TrainPlain(train, test, po));
 
-  char tmpl[] = "/tmp/pstrain-bench-tta-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr)
-    return Status::Unavailable(std::string("cannot create a directory under /tmp: ") +
-                               std::strerror(errno));
-  const std::string tmp_dir = tmpl;
+  PST_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir("tta"));
   struct Row {
     std::string name;
     bool reached;

@@ -2,10 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <chrono>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -190,11 +188,7 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
     local.push_back(run);
   }
 
-  char tmpl[] = "/tmp/pstrain-bench-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr)
-    return Status::Unavailable(std::string("cannot create a directory under /tmp: ") +
-                               std::strerror(errno));
-  const std::string tmp_dir = tmpl;
+  PST_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir("train"));
   std::vector<ClusterRun> clusters;
   // The default job's BSP with 1 and 2 of each, then 1 + 1 under SSP with
   // bound 1, where the worker prefetches the next step's parameters.

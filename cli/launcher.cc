@@ -11,6 +11,7 @@
 #include <iostream>
 #include <optional>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <kj/exception.h>
@@ -91,6 +92,7 @@ Status WriteResultJson(const std::string& path, const LaunchOptions& options,
   j["model"] = r.model_path;
   j["servers"] = options.job.num_servers;
   j["workers"] = options.job.num_workers;
+  j["step_delay_ms"] = options.step_delay_ms;
   j["final_test_accuracy"] = r.final_test_accuracy;
   j["wall_seconds"] = r.wall_seconds;
   j["samples_per_second"] = r.samples_per_second;
@@ -127,8 +129,19 @@ Status WriteResultJson(const std::string& path, const LaunchOptions& options,
 
 }  // namespace
 
+Status ValidateLaunchOptions(const LaunchOptions& options) {
+  for (const auto& [flag, value] : {std::pair{"--step-delay-ms", options.step_delay_ms},
+                                    std::pair{"--worker-delay-ms", options.straggler_delay_ms}}) {
+    if (value > kMaxStepDelayMs)
+      return Status::InvalidArgument(fmt::format(
+          "{}: expected milliseconds in [0, {}], got {}", flag, kMaxStepDelayMs, value));
+  }
+  return Status::OK();
+}
+
 StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bool>& interrupted,
                               std::ostream& out) {
+  PST_RETURN_IF_ERROR(ValidateLaunchOptions(options));
   LaunchResult result;
   result.run_dir = options.run_dir.empty() ? DefaultRunDir() : options.run_dir;
   const std::string state_dir = result.run_dir + "/state";
@@ -179,6 +192,9 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                             OptimizerKindName(job.optimizer.kind), ConsistencyName(job.train.consistency),
                             job.train.epochs));
   progress.Line("run directory: " + result.run_dir);
+  if (options.step_delay_ms > 0)
+    progress.Line(fmt::format("every worker sleeps {} ms before each step (--step-delay-ms: emulated compute)",
+                              options.step_delay_ms));
   if (result.resumed)
     progress.Line("resuming the job stored there from its last complete checkpoint (job.toml; flags are ignored)");
 
@@ -263,9 +279,11 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   auto start_worker = [&]() -> Status {
     std::vector<std::string> args{"--scheduler", *endpoint, "--model-out", result.model_path,
                                   "--log-level", options.log_level};
-    if (workers_started == 0 && options.straggler_delay_ms > 0) {
+    const uint32_t delay_ms =
+        options.step_delay_ms + (workers_started == 0 ? options.straggler_delay_ms : 0);
+    if (delay_ms > 0) {
       args.push_back("--step-delay-ms");
-      args.push_back(std::to_string(options.straggler_delay_ms));
+      args.push_back(std::to_string(delay_ms));
     }
     return spawn("worker " + std::to_string(workers_started++), "pstrain-worker", args);
   };

@@ -26,6 +26,9 @@ namespace pst {
 
 enum class ProgressStyle { kAuto, kBar, kLines, kQuiet };
 
+// Largest LaunchOptions::step_delay_ms and straggler_delay_ms.
+inline constexpr uint32_t kMaxStepDelayMs = 60000;
+
 struct LaunchOptions {
   JobSpec job;
   // Run directory; "" makes a fresh one under ./runs/. Default: "".
@@ -44,8 +47,14 @@ struct LaunchOptions {
   ProgressStyle progress = ProgressStyle::kAuto;
   // Give up (and stop everything) after this long; 0 = never. Default: 0.
   std::chrono::seconds timeout{0};
-  // The first worker started sleeps this long before each step (a straggler).
+  // Every worker the launcher starts (at launch, as a replacement of a dead
+  // one, or because `pstrain scale` asked for more) sleeps this long before
+  // each step, on top of its real compute: it emulates workers whose compute
+  // takes longer (a slower or remote machine). At most kMaxStepDelayMs.
   // Default: 0.
+  uint32_t step_delay_ms = 0;
+  // The first worker started sleeps this much longer than the others before
+  // each step (a straggler). At most kMaxStepDelayMs. Default: 0.
   uint32_t straggler_delay_ms = 0;
   // Port of the scheduler's HTTP admin endpoint (dashboard, /status,
   // /metrics) on 127.0.0.1: 0 = any free port, -1 = disabled. Default: 0.
@@ -100,10 +109,16 @@ struct LaunchResult {
   FaultTimeline fault;
 };
 
+// The launcher's own settings, checked before anything starts:
+// kInvalidArgument naming the flag (--step-delay-ms, --worker-delay-ms) for a
+// delay above kMaxStepDelayMs. The job itself is checked by ValidateJobSpec.
+[[nodiscard]] Status ValidateLaunchOptions(const LaunchOptions& options);
+
 // Runs the job to its end and writes <run_dir>/result.json. Errors:
-// kInvalidArgument (bad job), kNotFound (missing data or binaries), kAborted
-// (a process failed or the job failed; the message names it and its log),
-// kCancelled (interrupted), kDeadlineExceeded (options.timeout passed).
+// kInvalidArgument (bad job or options; nothing was created), kNotFound
+// (missing data or binaries), kAborted (a process failed or the job failed;
+// the message names it and its log), kCancelled (interrupted),
+// kDeadlineExceeded (options.timeout passed).
 StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bool>& interrupted,
                               std::ostream& out);
 

@@ -26,6 +26,18 @@
 
 namespace {
 
+// --step-delay-ms and --worker-delay-ms: whole milliseconds up to
+// pst::kMaxStepDelayMs (the bound ValidateLaunchOptions enforces), with one
+// message for every bad value.
+const CLI::Validator kStepDelayMs(
+    [](std::string& value) -> std::string {
+      const bool digits = !value.empty() && value.size() <= 9 &&
+                          value.find_first_not_of("0123456789") == std::string::npos;
+      if (digits && std::stoul(value) <= pst::kMaxStepDelayMs) return "";
+      return fmt::format("expected milliseconds in [0, {}], got '{}'", pst::kMaxStepDelayMs, value);
+    },
+    "MS");
+
 void ApplyProgress(const std::string& progress, pst::LaunchOptions* options) {
   if (progress == "bar") options->progress = pst::ProgressStyle::kBar;
   else if (progress == "lines") options->progress = pst::ProgressStyle::kLines;
@@ -143,8 +155,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "bar", "lines", "quiet"}))->capture_default_str();
   launch->add_option("--timeout-s", timeout_s, "Stop the job after this many seconds (0 = never)")->capture_default_str();
   launch_net.Register(*launch);
+  launch->add_option("--step-delay-ms", launch_options.step_delay_ms,
+                     "Every worker (also replacements and scale-ups) sleeps this long before each "
+                     "step, on top of its compute: emulates slower or remote machines")
+      ->check(kStepDelayMs);
   launch->add_option("--worker-delay-ms", launch_options.straggler_delay_ms,
-                     "One worker (the first started) sleeps this long before each step: a straggler");
+                     "One worker (the first started) sleeps this much longer before each step: a "
+                     "straggler")
+      ->check(kStepDelayMs);
   launch->add_option("--log-level", launch_options.log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
   bool no_supervise = false;
@@ -156,6 +174,7 @@ int main(int argc, char** argv) {
       "  pstrain launch --servers 3 --workers 4 --epochs 10\n"
       "  pstrain launch --job examples/fashion_mnist_mlp.toml --lr 0.002\n"
       "  pstrain launch --admin-port 8080                # dashboard at http://127.0.0.1:8080/\n"
+      "  pstrain launch --workers 1 --step-delay-ms 10   # every worker also sleeps 10 ms a step (emulated compute)\n"
       "  pstrain launch --run-dir runs/big               # again later: resumes from its last checkpoint");
 
   pst::JobFlags local_flags;

@@ -90,7 +90,7 @@ std::string FormatStatusTable(const AdminSnapshot& s) {
   return out;
 }
 
-Status RunStatusCommand(const StatusCommandOptions& options, std::ostream& out) {
+StatusOr<AdminSnapshot> FetchJobStatus(const StatusCommandOptions& options) {
   PST_ASSIGN_OR_RETURN(const std::string endpoint, ResolveSchedulerEndpoint(options.scheduler, options.run_dir));
   zmq::context_t ctx(1);
   PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, endpoint));
@@ -121,6 +121,11 @@ Status RunStatusCommand(const StatusCommandOptions& options, std::ostream& out) 
                             e.getDescription().cStr());
   }
   snapshot.scheduler_endpoint = endpoint;
+  return snapshot;
+}
+
+Status RunStatusCommand(const StatusCommandOptions& options, std::ostream& out) {
+  PST_ASSIGN_OR_RETURN(const AdminSnapshot snapshot, FetchJobStatus(options));
   if (options.json) {
     out << RenderStatusJson(snapshot, 2) << "\n";
   } else {

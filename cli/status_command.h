@@ -24,6 +24,11 @@ struct StatusCommandOptions {
   std::chrono::milliseconds timeout{3000};
 };
 
+// Asks the scheduler for the job's status once and returns it as a snapshot
+// (scheduler_endpoint filled in; options.json is ignored). Blocks up to
+// options.timeout. Errors as RunStatusCommand.
+StatusOr<AdminSnapshot> FetchJobStatus(const StatusCommandOptions& options);
+
 // Prints the status to `out`. Blocks up to options.timeout. Errors:
 // kInvalidArgument (neither or both of scheduler and run_dir), kNotFound (no
 // scheduler.endpoint in run_dir), kUnavailable (no answer in time; the message

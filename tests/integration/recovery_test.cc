@@ -3,7 +3,9 @@
 // with a fault injected at a seeded random moment.
 #include <signal.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -130,13 +132,20 @@ TEST_CASE("Recovery: a job stopped part-way resumes from its last complete check
   RequireNoOrphans(run_dir);
 }
 
+// Waits up to 30 s for worker `rank` of a launched run to have loaded its data
+// (it trains right after).
+void WaitForWorkerLoaded(const std::string& run_dir, int rank) {
+  const std::string log = run_dir + "/logs/worker-" + std::to_string(rank) + ".log";
+  for (int i = 0; i < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (ReadFile(log).find("loaded") != std::string::npos) break;
+  }
+}
+
 TEST_CASE("Recovery: pstrain checkpoint and pstrain scale steer a running job", "[integration]") {
   const std::string run_dir = MakeTempDir() + "/run";
   std::thread steer([&] {
-    for (int i = 0; i < 300; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (ReadFile(run_dir + "/logs/worker-1.log").find("loaded") != std::string::npos) break;
-    }
+    WaitForWorkerLoaded(run_dir, 1);
     auto c = RunPstrain({"pstrain", "checkpoint", "--run-dir", run_dir, "--timeout-s", "30"}, seconds(60));
     CHECK(c.exit_code == 0);
     CHECK(c.output.find("complete at clock") != std::string::npos);
@@ -156,6 +165,74 @@ TEST_CASE("Recovery: pstrain checkpoint and pstrain scale steer a running job", 
   auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
   for (const auto& e : result["epochs"]) CHECK(e["samples"] == 60000);
   RequireNoOrphans(run_dir);
+}
+
+// The command lines (NULs as spaces) of a run's live worker processes.
+std::vector<std::string> WorkerCommandLines(const std::string& run_dir) {
+  std::vector<std::string> found;
+  for (pid_t p : testing::ProcessesMentioning(run_dir)) {
+    std::string c = ReadFile("/proc/" + std::to_string(p) + "/cmdline");
+    std::replace(c.begin(), c.end(), '\0', ' ');
+    if (c.find("pstrain-worker ") != std::string::npos) found.push_back(c);
+  }
+  return found;
+}
+
+TEST_CASE("Elastic: with --step-delay-ms every worker sleeps, also one added by pstrain scale, "
+          "and the added one trains",
+          "[integration]") {
+  const std::string run_dir = MakeTempDir() + "/run";
+  std::vector<std::string> workers;  // command lines, once the scaled job runs two
+  std::thread steer([&] {
+    WaitForWorkerLoaded(run_dir, 0);
+    auto s = RunPstrain({"pstrain", "scale", "--run-dir", run_dir, "--workers", "2"}, seconds(30));
+    CHECK(s.exit_code == 0);
+    for (int i = 0; i < 300 && workers.size() < 2; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      workers = WorkerCommandLines(run_dir);
+    }
+  });
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--progress", "lines", "--servers",
+                       "1", "--workers", "1", "--step-delay-ms", "5", "--epochs", "4", "--train-limit",
+                       "30000", "--test-limit", "2000", "--checkpoint-every-steps", "0",
+                       "--heartbeat-ms", "100"},
+                      seconds(180));
+  steer.join();
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(r.output.find("every worker sleeps 5 ms before each step") != std::string::npos);
+  CHECK(r.output.find("started worker 1 (the job asks for 2 workers)") != std::string::npos);
+  // Both workers, the launched one and the added one, got the delay.
+  REQUIRE(workers.size() == 2);
+  for (const std::string& w : workers) CHECK(w.find(" --step-delay-ms 5 ") != std::string::npos);
+  // The added worker (rank 1) trained: its sample count in the last metrics line.
+  std::string last;
+  {
+    std::istringstream lines(ReadFile(run_dir + "/metrics.jsonl"));
+    for (std::string line; std::getline(lines, line);)
+      if (line.find("\"type\":\"progress\"") != std::string::npos) last = line;
+  }
+  REQUIRE(!last.empty());
+  const nlohmann::json progress = nlohmann::json::parse(last);
+  uint64_t added_samples = 0;
+  for (const auto& n : progress["nodes"])
+    if (n["role"] == "worker" && n["rank"] == 1) added_samples = n["samples"].get<uint64_t>();
+  CHECK(added_samples > 0);
+  auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+  CHECK(result["step_delay_ms"] == 5);
+  // Rebalanced, not duplicated: every sample of an epoch trained exactly once.
+  for (const auto& e : result["epochs"]) CHECK(e["samples"] == 30000);
+  RequireNoOrphans(run_dir);
+}
+
+TEST_CASE("Elastic: a bad --step-delay-ms is one line and exit code 2", "[integration]") {
+  for (const char* bad : {"-1", "abc", "60001"}) {
+    auto r = RunPstrain({"pstrain", "launch", "--step-delay-ms", bad}, seconds(20));
+    INFO(r.output);
+    CHECK(r.exit_code == 2);
+    CHECK(r.output.find("--step-delay-ms: expected milliseconds in [0, 60000]") != std::string::npos);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  }
 }
 
 // The first live process whose command line holds both strings.
