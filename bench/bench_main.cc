@@ -27,6 +27,7 @@
 #include "bench/pushpull_suite.h"
 #include "bench/time_to_accuracy_suite.h"
 #include "bench/train_suite.h"
+#include "common/allocator_tuning.h"
 #include "cli/launcher.h"
 #include "common/log.h"
 
@@ -83,6 +84,8 @@ int main(int argc, char** argv) {
   app.add_option("--bin-dir", bin_dir, "Where pstrain-scheduler, pstrain-ps, pstrain-worker are")
       ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  // The PS and worker binaries do this too; the pushpull suite hosts both here.
+  pst::KeepFreedMemoryForReuse();
 
   // Logs of the in-process scheduler and PS go to stderr, warnings only.
   pst::Status s = pst::InitLogging("bench", "warn");
