@@ -144,8 +144,12 @@ Status Worker::Run() {
   const std::string data_dir = options_.data_dir.empty() ? job.data_dir : options_.data_dir;
   PST_ASSIGN_OR_RETURN(Dataset train, LoadFashionMnist(data_dir, true, job.train.train_limit));
   PST_RETURN_IF_ERROR(CheckDataFitsModel(train, job.model, "training"));
-  PST_LOG_INFO("loaded {} training samples from {}", train.num_samples, data_dir);
-  std::optional<Dataset> test;
+  // The test set too, before training starts: any worker may be asked to
+  // evaluate, and loading it then would stall the job at the epoch's end.
+  PST_ASSIGN_OR_RETURN(Dataset test, LoadFashionMnist(data_dir, false, job.train.test_limit));
+  PST_RETURN_IF_ERROR(CheckDataFitsModel(test, job.model, "test"));
+  PST_LOG_INFO("loaded {} training and {} test samples from {}", train.num_samples,
+               test.num_samples, data_dir);
   SetBlasThreads(options_.blas_threads);
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
   PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, job.train.block_keys,
@@ -212,22 +216,18 @@ Status Worker::Run() {
 
   bool target_reached = false;  // an evaluation of ours reached job.train.target_accuracy
   auto evaluate = [&](const EvalOrder& e, bool final_model) -> Status {
-    if (!test) {
-      PST_ASSIGN_OR_RETURN(test, LoadFashionMnist(data_dir, false, job.train.test_limit));
-      PST_RETURN_IF_ERROR(CheckDataFitsModel(*test, job.model, "test"));
-    }
     // BSP: the model of version e.version (== clock); ASP/SSP: the current one.
     if (params_clock != clock)
       PST_RETURN_IF_ERROR(pull(consistency == Consistency::kBsp ? e.version : min_version_for(clock)));
     const float* params = params_at(clock);
     const size_t correct =
-        mlp.CountCorrect(params, test->features.data(), test->labels.data(), test->num_samples);
+        mlp.CountCorrect(params, test.features.data(), test.labels.data(), test.num_samples);
     const double loss =
-        mlp.Loss(params, test->features.data(), test->labels.data(), test->num_samples);
-    PST_LOG_INFO("epoch {}: test accuracy {:.4f}", e.epoch + 1, double(correct) / test->num_samples);
+        mlp.Loss(params, test.features.data(), test.labels.data(), test.num_samples);
+    PST_LOG_INFO("epoch {}: test accuracy {:.4f}", e.epoch + 1, double(correct) / test.num_samples);
     // The job also ends here if this evaluation reaches the target accuracy.
     const float target = job.train.target_accuracy;
-    if (target > 0 && double(correct) / test->num_samples >= target) {
+    if (target > 0 && double(correct) / test.num_samples >= target) {
       final_model = true;
       target_reached = true;
     }
@@ -241,7 +241,7 @@ Status Worker::Run() {
     r.setEpoch(e.epoch);
     r.setVersion(e.version);
     r.setCorrect(correct);
-    r.setTotal(test->num_samples);
+    r.setTotal(test.num_samples);
     r.setLossSum(loss);
     PST_ASSIGN_OR_RETURN(InMessage reply, sched->Call(msg, timeout, &interrupt_));
     if (!reply.envelope().getBody().isAck())
