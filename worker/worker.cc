@@ -169,13 +169,14 @@ Status Worker::Run() {
 
   const uint64_t total = mlp.layout().total();
   const uint32_t batch = job.train.batch_size;
-  // Under ASP, and SSP with a bound of at least 1, the pull of step c+1's
-  // parameters is sent when step c starts, into a second buffer, so it travels
-  // while step c computes instead of after it (step c's own gradient then
-  // reaches the model one step later: a staleness of 1, within the bound).
-  // BSP, and SSP with bound 0, need step c's update first.
-  const bool prefetch = consistency == Consistency::kAsp ||
-                        (consistency == Consistency::kSsp && job.train.staleness >= 1);
+  // Under SSP with a bound of at least 1, the pull of step c+1's parameters is
+  // sent when step c starts, into a second buffer, so it travels while step c
+  // computes instead of after it (step c's own gradient then reaches the model
+  // one step later: a staleness of 1, within the bound the job allows). BSP and
+  // SSP with bound 0 need step c's update first; ASP, which promises no bound,
+  // reads the freshest values it can (after its own push): prefetching there
+  // cost short runs several points of accuracy for little speed.
+  const bool prefetch = consistency == Consistency::kSsp && job.train.staleness >= 1;
   std::vector<float> param_bufs[2] = {std::vector<float>(total),
                                       std::vector<float>(prefetch ? total : 0)};
   auto params_at = [&](uint64_t c) -> float* { return param_bufs[prefetch ? c % 2 : 0].data(); };

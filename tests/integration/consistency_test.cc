@@ -103,6 +103,19 @@ TEST_CASE("Consistency: with a bound of 1 a worker prefetches the next step, wit
   }
 }
 
+TEST_CASE("Consistency: an ASP worker reads its own last push (no prefetch)", "[integration]") {
+  const std::string run_dir = MakeTempDir() + "/run";
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--consistency", "asp",
+                       "--servers", "1", "--workers", "1", "--epochs", "1", "--train-limit",
+                       "6000", "--progress", "lines", "--timeout-s", "120"},
+                      seconds(150));
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  bool found = false;
+  CHECK(MaxLoggedStaleness(run_dir, "worker", 1, &found) == 0);
+  CHECK(found);
+}
+
 TEST_CASE("Consistency: ASP lets fast workers run far ahead of a slow one", "[integration]") {
   // The contrast to the SSP bound: the same measurement is not bounded under ASP.
   const std::string run_dir = MakeTempDir() + "/run";
