@@ -172,10 +172,11 @@ struct Timing {
 };
 
 // Runs warmup + iters round trips at consecutive clocks: push every block of
-// the gradient (BeginPush, GradReady of all keys, EndPush), pull version
-// clock + 1, collect the push acks. In split mode it waits for the push acks
-// before pulling, so push and pull are timed apart. Checks that every pull
-// returns a model that changed.
+// the gradient (BeginPush, GradReady of all keys, EndPush), each push asking
+// for its block at version clock + 1 as training does (push-and-pull), and wait
+// for those answers. In split mode the pushes are plain and acknowledged
+// before a separate pull, so push and pull are timed apart. Checks that every
+// pull returns a model that changed.
 Status RunRoundTrips(PsClient& client, uint32_t rank, uint64_t& clock,
                      const std::shared_ptr<std::vector<float>>& grad, std::vector<float>& params,
                      uint64_t warmup, uint64_t iters, bool split, Timing* t) {
@@ -183,7 +184,8 @@ Status RunRoundTrips(PsClient& client, uint32_t rank, uint64_t& clock,
   const KeyRange all{0, grad->size()};
   for (uint64_t i = 0; i < warmup + iters; ++i) {
     const auto t0 = Clock::now();
-    client.BeginPush(rank, clock, grad, grad->data(), 1);
+    client.BeginPush(rank, clock, grad, grad->data(), 1, split ? nullptr : params.data(),
+                     clock + 1);
     PST_RETURN_IF_ERROR(client.GradReady(all));
     PST_RETURN_IF_ERROR(client.EndPush());
     double push_s = 0;
@@ -192,6 +194,7 @@ Status RunRoundTrips(PsClient& client, uint32_t rank, uint64_t& clock,
       push_s = Since(t0);
     }
     const auto t1 = Clock::now();
+    client.set_clock(clock + 1);  // the clock the push-and-pull was made for
     PST_ASSIGN_OR_RETURN(uint64_t version,
                          client.Pull(clock + 1, params.data(), kRequestTimeout, nullptr));
     const double pull_s = Since(t1);
@@ -543,8 +546,9 @@ Status RunPushPullSuite(const PushPullConfig& config, Report& report) {
   std::cout << "\n== pushpull: dense push + pull round trip, 1 worker <-> 1 PS, loopback TCP ==\n";
   table.Print();
   std::cout
-      << "  One round trip = push of every block (clock c) + pull of version c+1 + push acks: the\n"
-         "  PS applies a block's update before answering its pull. GB/s = 2 * values * 4 bytes /\n"
+      << "  One round trip = push of every block (clock c), each asking for its block at version\n"
+         "  c+1 (push-and-pull, as training does): the PS applies a block's update, then answers\n"
+         "  the push with its new values. GB/s = 2 * values * 4 bytes /\n"
          "  mean round trip. block_keys (job.train.block_keys) is the unit of push, pull and\n"
          "  update on the PS: one message per block each way; 2^28 = the whole model in one.\n"
          "  'model' is the default 784-128-10 network with Adam (what one training step moves);\n"

@@ -42,6 +42,13 @@ struct PushRequest {
   chunks @5 :UInt32;             # unused since pushes are per block; kept for the wire
   retire @6 :Bool;               # ASP/SSP: this worker pushes no more; stop waiting for it
   generation @7 :UInt32;         # the pusher's generation; others get kAborted
+  # Push-and-pull: the answer to this push is a PullResponse for the same keys at
+  # version >= pullMinVersion (deferred until then, like a pull), not a
+  # PushResponse; a refused push is reported in that PullResponse's status. The
+  # puller's clock for staleness is clock + 1. Saves a request and an ack per
+  # block and step.
+  thenPull @8 :Bool;
+  pullMinVersion @9 :UInt64;
 }
 
 struct PushResponse {

@@ -156,30 +156,30 @@ void Server::HandleRequest(InMessage& in) {
                      : shard.Push(req.getRank(), req.getClock(), keys, req.getSampleCount(),
                                   in.floats(0), in.num_floats(0));
       if (!s.ok()) PST_LOG_WARN("rejected push from worker {}: {}", req.getRank(), s.message());
-      SetRpcStatus(s, out.envelope().getBody().initPushResponse().initStatus());
-      // The pulls this push unblocked go out before its ack and before the
+      // The pulls this push unblocked go out before its answer and before the
       // next message is read: a worker waiting for the first block of the
       // next version gets it while later blocks are still on their way in.
       if (s.ok()) AnswerReadyPulls();
+      if (req.getThenPull() && s.ok()) {
+        AnswerPull(in, keys, req.getPullMinVersion(), req.getClock() + 1);
+        return;
+      }
+      if (req.getThenPull())
+        SetRpcStatus(s, out.envelope().getBody().initPullResponse().initStatus());
+      else
+        SetRpcStatus(s, out.envelope().getBody().initPushResponse().initStatus());
       Reply(in, out);
       return;
     }
     if (body.isPullRequest()) {
       auto req = body.getPullRequest();
-      const KeyRange keys{req.getKeyBegin(), req.getKeyEnd()};
-      Status s = req.getGeneration() != state_->generation
-                     ? StaleGeneration(req.getGeneration(), state_->generation)
-                     : shard.CheckPull(keys, req.getMinVersion());
-      if (s.ok()) {
-        FillPullResponse(shard, id, keys, req.getClock(), &state_->max_staleness, out);
-      } else if (s.code() == StatusCode::kUnavailable) {
-        state_->pending_pulls.push_back(
-            {std::move(in.identity()), id, keys, req.getMinVersion(), req.getClock()});
+      if (req.getGeneration() != state_->generation) {
+        SetRpcStatus(StaleGeneration(req.getGeneration(), state_->generation),
+                     out.envelope().getBody().initPullResponse().initStatus());
+        Reply(in, out);
         return;
-      } else {
-        SetRpcStatus(s, out.envelope().getBody().initPullResponse().initStatus());
       }
-      Reply(in, out);
+      AnswerPull(in, {req.getKeyBegin(), req.getKeyEnd()}, req.getMinVersion(), req.getClock());
       return;
     }
     SetRpcStatus(Status::InvalidArgument("a parameter server does not handle this message"),
@@ -189,6 +189,22 @@ void Server::HandleRequest(InMessage& in) {
                                          e.getDescription().cStr()),
                  out.envelope().getBody().initError());
   }
+  Reply(in, out);
+}
+
+void Server::AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock) {
+  const uint64_t id = in.envelope().getRequestId();
+  Status s = state_->shard->CheckPull(keys, min_version);
+  if (s.code() == StatusCode::kUnavailable) {
+    state_->pending_pulls.push_back({std::move(in.identity()), id, keys, min_version, clock});
+    return;
+  }
+  OutMessage out;
+  out.envelope().setRequestId(id);
+  if (s.ok())
+    FillPullResponse(*state_->shard, id, keys, clock, &state_->max_staleness, out);
+  else
+    SetRpcStatus(s, out.envelope().getBody().initPullResponse().initStatus());
   Reply(in, out);
 }
 

@@ -5,7 +5,8 @@
 //    worker has pushed clock t the mean gradient is applied with the job's
 //    optimizer (server-side) and the model version becomes t + 1.
 //  - Pull answers with the values of a key range once the model version is at
-//    least the requested one (deferred until then).
+//    least the requested one (deferred until then). A push may ask for that
+//    pull itself (thenPull): its answer is then the pull's.
 // It follows the scheduler's directives carried by heartbeat answers: the
 // workers to wait for, coordinated checkpoints (captured at a clock boundary,
 // written to its RocksDB store on a writer thread, committed once every shard
@@ -22,6 +23,7 @@
 
 #include <zmq.hpp>
 
+#include "common/key_range.h"
 #include "common/registration.h"
 #include "common/status.h"
 #include "ps/server_options.h"
@@ -63,6 +65,10 @@ class Server {
   // Moves toward the scheduler's latest directive: a new generation (restore),
   // the roster, checkpoint rounds and commits; refreshes the heartbeat report.
   void Converge();
+  // Answers a pull of `keys` at version >= min_version for a worker at
+  // `clock` now, or defers it until the shard gets there (kUnavailable); other
+  // refusals are answered with their status.
+  void AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock);
   // Answers every deferred pull the shard can now serve.
   void AnswerReadyPulls();
   void Reply(InMessage& in, OutMessage& out);

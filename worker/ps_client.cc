@@ -41,13 +41,16 @@ PsClient::PullSlot* PsClient::FindPull(const float* params) {
 
 void PsClient::CancelPull(PullSlot& slot) {
   for (size_t i = 0; i < slot.ids.size(); ++i)
-    if (slot.ids[i]) channels_[blocks_[i].server]->Discard(slot.ids[i]);
+    if (slot.ids[i] && slot.ids[i] != kNotSent) channels_[blocks_[i].server]->Discard(slot.ids[i]);
   slot.ids.assign(blocks_.size(), 0);
   slot.timed.assign(blocks_.size(), false);
+  slot.sent.resize(blocks_.size());
   slot.outstanding = 0;
+  slot.via_push = false;
+  if (push_pull_ == &slot) push_pull_ = nullptr;
 }
 
-Status PsClient::StartPull(uint64_t min_version, float* params) {
+PsClient::PullSlot* PsClient::SlotFor(float* params) {
   PullSlot* slot = FindPull(params);
   // Otherwise a free slot, or one whose pull is complete (its buffer is the
   // caller's to reuse).
@@ -55,13 +58,17 @@ Status PsClient::StartPull(uint64_t min_version, float* params) {
     if (!slot && p.dest == nullptr) slot = &p;
   for (PullSlot& p : pulls_)
     if (!slot && p.outstanding == 0) slot = &p;
+  return slot;
+}
+
+Status PsClient::StartPull(uint64_t min_version, float* params) {
+  PullSlot* slot = SlotFor(params);
   if (!slot) return Status::FailedPrecondition("two pulls into other buffers are still in flight");
   CancelPull(*slot);
   slot->dest = params;
   slot->min_version = min_version;
   slot->clock = clock_;
   slot->version_seen = UINT64_MAX;
-  slot->sent.resize(blocks_.size());
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const Block& b = blocks_[i];
     OutMessage msg;
@@ -91,6 +98,8 @@ void PsClient::NoteArrivals() {
     for (size_t i = 0; i < p.ids.size(); ++i) {
       if (p.timed[i] && channels_[blocks_[i].server]->HasReply(p.ids[i])) {
         pull_latency_.Record(when() - p.sent[i]);
+        // The answer to a push-and-pull also acknowledges the push.
+        if (p.via_push) push_latency_.Record(when() - p.sent[i]);
         p.timed[i] = false;
       }
     }
@@ -116,7 +125,9 @@ Status PsClient::TakePullReplies(PullSlot& slot, size_t first, size_t last) {
     Channel& ch = *channels_[b.server];
     if (!slot.ids[i] || !ch.HasReply(slot.ids[i])) continue;
     if (slot.timed[i]) {  // received since the last NoteArrivals
-      pull_latency_.Record(std::chrono::steady_clock::now() - slot.sent[i]);
+      const auto latency = std::chrono::steady_clock::now() - slot.sent[i];
+      pull_latency_.Record(latency);
+      if (slot.via_push) push_latency_.Record(latency);
       slot.timed[i] = false;
     }
     auto reply = ch.Await(slot.ids[i], std::chrono::milliseconds(0));
@@ -190,7 +201,11 @@ StatusOr<uint64_t> PsClient::Pull(uint64_t min_version, float* params,
 }
 
 void PsClient::BeginPush(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner,
-                         const float* grad, uint32_t samples) {
+                         const float* grad, uint32_t samples, float* then_pull_into,
+                         uint64_t pull_min_version) {
+  push_pull_ = nullptr;
+  push_pull_into_ = then_pull_into;
+  push_pull_min_version_ = pull_min_version;
   push_rank_ = rank;
   push_clock_ = clock;
   push_samples_ = samples;
@@ -212,10 +227,37 @@ Status PsClient::SendPush(Block& b) {
   req.setKeyEnd(b.keys.end);
   req.setSampleCount(push_samples_);
   req.setChunks(1);
+  // The pull is set up at the first block sent, not in BeginPush: the buffer
+  // may be the one whose pull this step's forward pass is still waiting for.
+  if (push_pull_into_ && !push_pull_) {
+    PullSlot* slot = SlotFor(push_pull_into_);
+    if (!slot) return Status::FailedPrecondition("two pulls into other buffers are still in flight");
+    CancelPull(*slot);
+    slot->dest = push_pull_into_;
+    slot->min_version = push_pull_min_version_;
+    slot->clock = push_clock_ + 1;
+    slot->version_seen = UINT64_MAX;
+    slot->via_push = true;
+    // Every block is missing until its push (which asks for it) is answered.
+    slot->ids.assign(blocks_.size(), kNotSent);
+    slot->outstanding = blocks_.size();
+    push_pull_ = slot;
+  }
+  if (push_pull_) {
+    req.setThenPull(true);
+    req.setPullMinVersion(push_pull_->min_version);
+  }
   msg.AddFloatsZeroCopy(push_owner_, push_grad_ + b.keys.begin, b.keys.size());
   const auto sent = std::chrono::steady_clock::now();
   PST_ASSIGN_OR_RETURN(uint64_t id, channels_[b.server]->Send(msg));
-  push_acks_.push_back({b.server, id, sent, true});
+  if (push_pull_) {
+    const size_t i = static_cast<size_t>(&b - blocks_.data());
+    push_pull_->ids[i] = id;
+    push_pull_->sent[i] = sent;
+    push_pull_->timed[i] = true;
+  } else {
+    push_acks_.push_back({b.server, id, sent, true});
+  }
   b.pushed = true;
   return Status::OK();
 }
@@ -235,6 +277,8 @@ Status PsClient::EndPush() {
       return Status::Internal("block [" + std::to_string(b.keys.begin) + ", " +
                               std::to_string(b.keys.end) + ") was never reported ready");
   push_owner_.reset();
+  push_pull_ = nullptr;
+  push_pull_into_ = nullptr;
   return Status::OK();
 }
 
@@ -300,12 +344,17 @@ Status PsClient::WaitPushes(std::chrono::milliseconds timeout, const std::atomic
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   for (;;) {
     PST_RETURN_IF_ERROR(CollectPushAcks());
-    if (push_acks_.empty()) return Status::OK();
+    // The pulls that pushes carried are their acks (blocks never sent have none).
+    const Channel* silent = push_acks_.empty() ? nullptr : channels_[push_acks_.front().server].get();
+    for (const PullSlot& p : pulls_)
+      for (size_t i = 0; p.via_push && i < p.ids.size(); ++i)
+        if (p.ids[i] && p.ids[i] != kNotSent && !channels_[blocks_[i].server]->HasReply(p.ids[i]))
+          silent = channels_[blocks_[i].server].get();
+    if (!silent) return Status::OK();
     if (stop && stop->load()) return Status::Cancelled("stopped while waiting for the PS");
     if (std::chrono::steady_clock::now() > deadline)
-      return Status::DeadlineExceeded("no push acknowledgement from PS " +
-                                      channels_[push_acks_.front().server]->endpoint() + " within " +
-                                      std::to_string(timeout.count()) + " ms");
+      return Status::DeadlineExceeded("no push acknowledgement from PS " + silent->endpoint() +
+                                      " within " + std::to_string(timeout.count()) + " ms");
     PollChannels(channel_ptrs_.data(), channel_ptrs_.size(), std::chrono::milliseconds(50));
   }
 }

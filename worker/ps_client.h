@@ -7,7 +7,10 @@
 //    returns as soon as the blocks covering some keys have arrived (the forward
 //    pass can start on the first layer's blocks while later ones are in flight);
 //  - push: after BeginPush(), GradReady() sends each block the moment its
-//    gradient is complete (while the backward pass computes the rest).
+//    gradient is complete (while the backward pass computes the rest). A push
+//    may carry the pull of the next version of its block (push-and-pull): the
+//    server's answer to the push is then that pull's, so each block and step
+//    costs one message each way instead of two.
 // Up to two pulls may be in flight at once, each into its own parameter buffer
 // (a pull is named by its buffer): under ASP/SSP a worker prefetches the next
 // step's parameters into one buffer while it computes on the other.
@@ -20,8 +23,10 @@
 // received only while the client waits for or collects them (WaitKeys, Pull,
 // CollectPushAcks, WaitPushes): one arriving while the caller computes counts
 // until it is next looked for, so a latency is an upper bound on the network
-// and server time by up to one such gap. Pulls abandoned by a new StartPull,
-// empty pushes (PushEmpty, Retire) and unanswered requests are not counted.
+// and server time by up to one such gap. The answer to a push that carries
+// its pull is both that pull's answer and the push's ack, and is counted in
+// both histograms. Pulls abandoned by a new StartPull, empty pushes
+// (PushEmpty, Retire) and unanswered requests are not counted.
 //
 // Not thread-safe: one worker thread owns it.
 #pragma once
@@ -84,8 +89,18 @@ class PsClient {
   // it alive until sent, and the caller must not rewrite a block once
   // reported ready until the servers have it (any later pull of that block
   // implies they do).
+  // With then_pull_into, every block pushed also asks for its values at
+  // version >= pull_min_version, to be written to then_pull_into: a pull into
+  // that buffer for clock + 1, as if StartPull had been called at clock + 1
+  // when the first block was sent (which drops an earlier pull into it;
+  // Pull/StartPullIfNeeded at clock + 1 with that version find it under way).
+  // Values reach a buffer only inside WaitKeys or Pull, so the buffer may be
+  // the one this step still reads. A failed push shows up as that pull's
+  // error; GradReady returns kFailedPrecondition if two pulls into other
+  // buffers are in flight.
   void BeginPush(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner,
-                 const float* grad, uint32_t samples);
+                 const float* grad, uint32_t samples, float* then_pull_into = nullptr,
+                 uint64_t pull_min_version = 0);
   // Declares grad[keys] final; sends every block that is now complete.
   // Each key is reported once per push.
   Status GradReady(KeyRange keys);
@@ -99,7 +114,8 @@ class PsClient {
   // Takes the push acknowledgements that have arrived without waiting; returns
   // the first error a server reported.
   Status CollectPushAcks();
-  // Waits for the acknowledgements of every push sent so far.
+  // Waits for the acknowledgements of every push sent so far (for a push that
+  // carried its pull: until that pull's answer has arrived).
   Status WaitPushes(std::chrono::milliseconds timeout, const std::atomic<bool>* stop);
 
   // Adds the pull and push latencies measured since the previous call (or
@@ -120,8 +136,11 @@ class PsClient {
     uint64_t min_version = 0;
     uint64_t clock = 0;  // clock_ when the pull was started
     uint64_t version_seen = UINT64_MAX;
+    bool via_push = false;              // the requests are the pushes (push-and-pull)
     size_t outstanding = 0;             // blocks not yet arrived
-    std::vector<uint64_t> ids;          // request id per block; 0 once arrived
+    // Request id per block; 0 once arrived, kNotSent while a push-and-pull
+    // has yet to send that block.
+    std::vector<uint64_t> ids;
     std::vector<std::chrono::steady_clock::time_point> sent;
     std::vector<bool> timed;            // the answer is yet to be seen (and timed)
   };
@@ -140,7 +159,10 @@ class PsClient {
   void CancelPull(PullSlot& slot);
   // Copies arrived answers of `slot` for blocks [first, last) into its buffer.
   Status TakePullReplies(PullSlot& slot, size_t first, size_t last);
+  static constexpr uint64_t kNotSent = UINT64_MAX;
   Status SendPush(Block& b);
+  // A free slot (or the one already into `params`) for a new pull into it.
+  PullSlot* SlotFor(float* params);
   Status HandlePushAck(InMessage& in);
   // Times the pull answers and push acks received (Pump) since the last look.
   void NoteArrivals();
@@ -155,6 +177,9 @@ class PsClient {
   uint32_t push_samples_ = 0;
   std::shared_ptr<const void> push_owner_;
   const float* push_grad_ = nullptr;
+  float* push_pull_into_ = nullptr;  // BeginPush's then_pull_into
+  uint64_t push_pull_min_version_ = 0;
+  PullSlot* push_pull_ = nullptr;  // the pull the current push carries, once set up
   std::vector<Pending> push_acks_;
   uint32_t rank_ = 0;
   uint32_t generation_ = 0;

@@ -422,7 +422,10 @@ Status Worker::Run() {
       batch_y[i] = train.labels[s];
     }
     const std::shared_ptr<std::vector<float>>& grad = grads[clock % 3];
-    ps->BeginPush(rank, clock, grad, grad->data(), static_cast<uint32_t>(n));
+    // Without prefetch, each block's push also asks for the block's next
+    // version (push-and-pull): one message each way per block and step.
+    ps->BeginPush(rank, clock, grad, grad->data(), static_cast<uint32_t>(n),
+                  prefetch ? nullptr : params_at(clock + 1), min_version_for(clock + 1));
     std::chrono::steady_clock::duration waited{}, pushing{};
     hooks.wait_params = [&](uint64_t begin, uint64_t end) -> Status {
       if (params_clock == clock) return Status::OK();  // already pulled (evaluation)
@@ -477,8 +480,9 @@ Status Worker::Run() {
     progress.loss_sum = progress.loss_sum.load() + loss;
     progress.clock = ++clock;
     params_clock = UINT64_MAX;
-    // Ask for the next version right away (with prefetch it is on its way
-    // already): each server answers a block the moment it has been updated.
+    // The next version is on its way already (asked for by the pushes, or
+    // prefetched); this only starts a pull if neither happened. Each server
+    // answers a block the moment it has been updated.
     ps->set_clock(clock);
     result = ps->StartPullIfNeeded(min_version_for(clock), params_at(clock));
     if (!result.ok()) break;

@@ -36,16 +36,26 @@ class ScriptedServer {
   }
   const std::string& endpoint() const { return endpoint_; }
 
-  // Receives the next pull request (waits up to 5 s).
-  PullSeen NextPull() {
+  // Receives the next pull request, or a push that asks for its pull (waits
+  // up to 5 s); `gradient` gets a push's first value.
+  PullSeen NextPull(float* gradient = nullptr) {
     REQUIRE(WaitReadable(socket_, milliseconds(5000)).ok());
     InMessage in;
     REQUIRE(RecvMessage(socket_, /*routed=*/true, WireLimits{}, &in).ok());
     auto body = in.envelope().getBody();
+    const uint64_t id = in.envelope().getRequestId();
+    if (body.isPushRequest()) {
+      auto push = body.getPushRequest();
+      REQUIRE(push.getThenPull());
+      REQUIRE(in.num_bulk_frames() == 1);
+      if (gradient) *gradient = in.floats(0)[0];
+      return {std::move(in.identity()), id, KeyRange{push.getKeyBegin(), push.getKeyEnd()},
+              push.getPullMinVersion(), push.getClock() + 1};
+    }
     REQUIRE(body.isPullRequest());
     auto req = body.getPullRequest();
-    return {std::move(in.identity()), in.envelope().getRequestId(),
-            KeyRange{req.getKeyBegin(), req.getKeyEnd()}, req.getMinVersion(), req.getClock()};
+    return {std::move(in.identity()), id, KeyRange{req.getKeyBegin(), req.getKeyEnd()},
+            req.getMinVersion(), req.getClock()};
   }
 
   // Answers `pull` with every value equal to `value`, at `version`.
@@ -158,6 +168,47 @@ TEST_CASE("PsClient: restarting a pull into a buffer drops the old answers", "[w
   server.Answer(new_pull, 4.0f, 2);
   REQUIRE(client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
   CHECK(a == std::vector<float>(4, 4.0f));
+}
+
+TEST_CASE("PsClient: a push can carry the pull of the next version into the buffer it reads",
+          "[worker]") {
+  ScriptedServer server;
+  zmq::context_t ctx(1);
+  auto client = ConnectTo(ctx, server, 8, 4);  // two blocks
+  std::vector<float> params(8, 0.0f);
+  auto grad = std::make_shared<std::vector<float>>(8, 0.5f);
+  client->set_clock(3);
+  REQUIRE(client->StartPull(3, params.data()).ok());
+  PullSeen p0 = server.NextPull();
+  PullSeen p1 = server.NextPull();
+  // The step's push asks for version 4 into the same buffer its forward pass is
+  // waiting for: that pull must not be dropped before the first block is sent.
+  client->BeginPush(0, 3, grad, grad->data(), 2, params.data(), 4);
+  server.Answer(p0, 1.0f, 3);
+  server.Answer(p1, 1.0f, 3);
+  REQUIRE(client->WaitKeys(params.data(), {0, 8}, milliseconds(5000), nullptr).ok());
+  CHECK(params == std::vector<float>(8, 1.0f));
+  REQUIRE(client->GradReady({0, 4}).ok());
+  float gradient = 0;
+  PullSeen q0 = server.NextPull(&gradient);
+  CHECK(gradient == 0.5f);
+  CHECK(q0.min_version == 4);
+  CHECK(q0.clock == 4);
+  // A block whose push is not sent yet is missing, whatever arrived.
+  server.Answer(q0, 2.0f, 4);
+  client->set_clock(4);
+  CHECK(client->WaitKeys(params.data(), {4, 8}, milliseconds(50), nullptr).code() ==
+        StatusCode::kDeadlineExceeded);
+  REQUIRE(client->GradReady({4, 8}).ok());
+  REQUIRE(client->EndPush().ok());
+  PullSeen q1 = server.NextPull();
+  server.Answer(q1, 2.0f, 4);
+  // The answers also acknowledge the pushes.
+  REQUIRE(client->WaitPushes(milliseconds(5000), nullptr).ok());
+  auto version = client->Pull(4, params.data(), milliseconds(5000), nullptr);
+  REQUIRE(version.ok());
+  CHECK(*version == 4);
+  CHECK(params == std::vector<float>(8, 2.0f));
 }
 
 TEST_CASE("PsClient: an answer older than asked for is an error", "[worker]") {
