@@ -159,7 +159,8 @@ void Server::HandleRequest(InMessage& in) {
       // The pulls this push unblocked go out before its answer and before the
       // next message is read: a worker waiting for the first block of the
       // next version gets it while later blocks are still on their way in.
-      if (s.ok()) AnswerReadyPulls();
+      // An empty push (an idle worker) or a retirement affects every block.
+      if (s.ok()) AnswerReadyPulls(keys.empty() || req.getRetire() ? kAllKeys : keys);
       if (req.getThenPull() && s.ok()) {
         AnswerPull(in, keys, req.getPullMinVersion(), req.getClock() + 1);
         return;
@@ -208,11 +209,15 @@ void Server::AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint
   Reply(in, out);
 }
 
-void Server::AnswerReadyPulls() {
+void Server::AnswerReadyPulls(KeyRange changed) {
   ServerState& st = *state_;
   auto& pulls = st.pending_pulls;
   for (auto it = pulls.begin(); it != pulls.end();) {
-    if (!st.shard->CheckPull(it->keys, it->min_version).ok()) {
+    // Only a pull overlapping the changed keys can have become ready; the
+    // overlap test is far cheaper than CheckPull when many pulls wait.
+    const bool overlaps = changed == kAllKeys ||
+                          (it->keys.begin < changed.end && changed.begin < it->keys.end);
+    if (!overlaps || !st.shard->CheckPull(it->keys, it->min_version).ok()) {
       ++it;
       continue;
     }

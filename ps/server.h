@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -69,8 +70,10 @@ class Server {
   // `clock` now, or defers it until the shard gets there (kUnavailable); other
   // refusals are answered with their status.
   void AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock);
-  // Answers every deferred pull the shard can now serve.
-  void AnswerReadyPulls();
+  // Answers every deferred pull overlapping `changed` that the shard can now
+  // serve (kAllKeys: every deferred pull, empty ones included).
+  static constexpr KeyRange kAllKeys{0, UINT64_MAX};
+  void AnswerReadyPulls(KeyRange changed = kAllKeys);
   void Reply(InMessage& in, OutMessage& out);
 
   zmq::context_t& ctx_;
