@@ -4,10 +4,9 @@
 // answers) is checked without a real PS.
 #include "worker/ps_client.h"
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <vector>
-
-#include <catch2/catch.hpp>
 #include <zmq.hpp>
 
 #include "common/bind.h"
@@ -79,25 +78,37 @@ class ScriptedServer {
   std::string endpoint_;
 };
 
-std::unique_ptr<PsClient> ConnectTo(zmq::context_t& ctx, const ScriptedServer& server,
-                                    uint64_t keys, uint64_t block_keys) {
-  auto client = PsClient::Connect(ctx, {{0, server.endpoint(), KeyRange{0, keys}}}, block_keys);
-  REQUIRE(client.ok());
-  return std::move(client).value();
+// A scripted server and a client of `keys` keys in blocks of `block_keys`.
+struct Setup {
+  Setup(uint64_t keys, uint64_t block_keys) {
+    auto c = PsClient::Connect(ctx, {{0, server.endpoint(), KeyRange{0, keys}}}, block_keys);
+    REQUIRE(c.ok());
+    client = std::move(c).value();
+  }
+  ScriptedServer server;
+  zmq::context_t ctx{1};
+  std::unique_ptr<PsClient> client;
+};
+
+// Pull (reusing the pull under way into `params`) returns `version` and every
+// value is `value`.
+void RequirePulled(PsClient& client, std::vector<float>& params, uint64_t version, float value) {
+  auto got = client.Pull(version, params.data(), milliseconds(5000), nullptr);
+  REQUIRE(got.ok());
+  CHECK(*got == version);
+  CHECK(params == std::vector<float>(params.size(), value));
 }
 
 TEST_CASE("PsClient: two pulls in flight fill their own buffers", "[worker]") {
-  ScriptedServer server;
-  zmq::context_t ctx(1);
-  auto client = ConnectTo(ctx, server, /*keys=*/10, /*block_keys=*/4);  // blocks of 4, 4, 2
+  Setup t(/*keys=*/10, /*block_keys=*/4);  // blocks of 4, 4, 2
   std::vector<float> a(10, 0.0f), b(10, 0.0f);
 
-  client->set_clock(5);
-  REQUIRE(client->StartPull(5, a.data()).ok());
-  client->set_clock(6);
-  REQUIRE(client->StartPull(4, b.data()).ok());
+  t.client->set_clock(5);
+  REQUIRE(t.client->StartPull(5, a.data()).ok());
+  t.client->set_clock(6);
+  REQUIRE(t.client->StartPull(4, b.data()).ok());
   std::vector<PullSeen> pulls;
-  for (int i = 0; i < 6; ++i) pulls.push_back(server.NextPull());
+  for (int i = 0; i < 6; ++i) pulls.push_back(t.server.NextPull());
   // Three blocks each, in key order, carrying the clock each pull was made for.
   for (int i = 0; i < 6; ++i) CHECK(pulls[i].clock == (i < 3 ? 5u : 6u));
   CHECK(pulls[0].keys == KeyRange{0, 4});
@@ -105,121 +116,107 @@ TEST_CASE("PsClient: two pulls in flight fill their own buffers", "[worker]") {
   CHECK(pulls[3].min_version == 4);
 
   // The second pull is answered first: only b changes, and a's wait still waits.
-  for (int i = 3; i < 6; ++i) server.Answer(pulls[i], 2.0f, 4, /*slowest=*/4);
-  REQUIRE(client->WaitKeys(b.data(), {0, 10}, milliseconds(5000), nullptr).ok());
+  for (int i = 3; i < 6; ++i) t.server.Answer(pulls[i], 2.0f, 4, /*slowest=*/4);
+  REQUIRE(t.client->WaitKeys(b.data(), {0, 10}, milliseconds(5000), nullptr).ok());
   CHECK(b == std::vector<float>(10, 2.0f));
   CHECK(a == std::vector<float>(10, 0.0f));
-  CHECK(client->WaitKeys(a.data(), {0, 4}, milliseconds(50), nullptr).code() ==
+  CHECK(t.client->WaitKeys(a.data(), {0, 4}, milliseconds(50), nullptr).code() ==
         StatusCode::kDeadlineExceeded);
   // Staleness is the pull's clock (6) minus the slowest clock (4).
-  CHECK(client->max_staleness() == 2);
+  CHECK(t.client->max_staleness() == 2);
 
   // Only the block the caller needs has to be there.
-  server.Answer(pulls[0], 1.0f, 5);
-  REQUIRE(client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  t.server.Answer(pulls[0], 1.0f, 5);
+  REQUIRE(t.client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
   CHECK(a[0] == 1.0f);
   CHECK(a[4] == 0.0f);
-  server.Answer(pulls[1], 1.0f, 5);
-  server.Answer(pulls[2], 1.0f, 5);
-  client->set_clock(5);  // the clock a's pull was made at: Pull reuses it
-  auto version = client->Pull(5, a.data(), milliseconds(5000), nullptr);
-  REQUIRE(version.ok());
-  CHECK(*version == 5);
-  CHECK(a == std::vector<float>(10, 1.0f));
+  t.server.Answer(pulls[1], 1.0f, 5);
+  t.server.Answer(pulls[2], 1.0f, 5);
+  t.client->set_clock(5);  // the clock a's pull was made at: Pull reuses it
+  RequirePulled(*t.client, a, 5, 1.0f);
 }
 
 TEST_CASE("PsClient: a third buffer waits for a free pull slot", "[worker]") {
-  ScriptedServer server;
-  zmq::context_t ctx(1);
-  auto client = ConnectTo(ctx, server, 4, 4);
+  Setup t(4, 4);
   std::vector<float> a(4), b(4), c(4);
-  REQUIRE(client->StartPull(0, a.data()).ok());
-  REQUIRE(client->StartPull(0, b.data()).ok());
-  CHECK(client->StartPull(0, c.data()).code() == StatusCode::kFailedPrecondition);
-  CHECK(client->WaitKeys(c.data(), {0, 4}, milliseconds(10), nullptr).code() ==
+  REQUIRE(t.client->StartPull(0, a.data()).ok());
+  REQUIRE(t.client->StartPull(0, b.data()).ok());
+  CHECK(t.client->StartPull(0, c.data()).code() == StatusCode::kFailedPrecondition);
+  CHECK(t.client->WaitKeys(c.data(), {0, 4}, milliseconds(10), nullptr).code() ==
         StatusCode::kFailedPrecondition);
   // Once a's pull is complete its slot can serve c.
-  PullSeen pa = server.NextPull();
-  PullSeen pb = server.NextPull();
-  server.Answer(pa, 3.0f, 0);
-  REQUIRE(client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
-  REQUIRE(client->StartPull(0, c.data()).ok());
-  PullSeen pc = server.NextPull();
-  server.Answer(pc, 7.0f, 0);
-  server.Answer(pb, 5.0f, 0);
-  REQUIRE(client->WaitKeys(c.data(), {0, 4}, milliseconds(5000), nullptr).ok());
-  REQUIRE(client->WaitKeys(b.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  PullSeen pa = t.server.NextPull();
+  PullSeen pb = t.server.NextPull();
+  t.server.Answer(pa, 3.0f, 0);
+  REQUIRE(t.client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  REQUIRE(t.client->StartPull(0, c.data()).ok());
+  PullSeen pc = t.server.NextPull();
+  t.server.Answer(pc, 7.0f, 0);
+  t.server.Answer(pb, 5.0f, 0);
+  REQUIRE(t.client->WaitKeys(c.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  REQUIRE(t.client->WaitKeys(b.data(), {0, 4}, milliseconds(5000), nullptr).ok());
   CHECK(a == std::vector<float>(4, 3.0f));
   CHECK(b == std::vector<float>(4, 5.0f));
   CHECK(c == std::vector<float>(4, 7.0f));
 }
 
 TEST_CASE("PsClient: restarting a pull into a buffer drops the old answers", "[worker]") {
-  ScriptedServer server;
-  zmq::context_t ctx(1);
-  auto client = ConnectTo(ctx, server, 4, 4);
+  Setup t(4, 4);
   std::vector<float> a(4, 0.0f);
-  REQUIRE(client->StartPull(1, a.data()).ok());
-  PullSeen old_pull = server.NextPull();
-  REQUIRE(client->StartPull(2, a.data()).ok());
-  PullSeen new_pull = server.NextPull();
+  REQUIRE(t.client->StartPull(1, a.data()).ok());
+  PullSeen old_pull = t.server.NextPull();
+  REQUIRE(t.client->StartPull(2, a.data()).ok());
+  PullSeen new_pull = t.server.NextPull();
   CHECK(new_pull.min_version == 2);
-  server.Answer(old_pull, 9.0f, 1);  // late answer to the dropped pull
-  server.Answer(new_pull, 4.0f, 2);
-  REQUIRE(client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
+  t.server.Answer(old_pull, 9.0f, 1);  // late answer to the dropped pull
+  t.server.Answer(new_pull, 4.0f, 2);
+  REQUIRE(t.client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).ok());
   CHECK(a == std::vector<float>(4, 4.0f));
 }
 
 TEST_CASE("PsClient: a push can carry the pull of the next version into the buffer it reads",
           "[worker]") {
-  ScriptedServer server;
-  zmq::context_t ctx(1);
-  auto client = ConnectTo(ctx, server, 8, 4);  // two blocks
+  Setup t(8, 4);  // two blocks
   std::vector<float> params(8, 0.0f);
   auto grad = std::make_shared<std::vector<float>>(8, 0.5f);
-  client->set_clock(3);
-  REQUIRE(client->StartPull(3, params.data()).ok());
-  PullSeen p0 = server.NextPull();
-  PullSeen p1 = server.NextPull();
+  t.client->set_clock(3);
+  REQUIRE(t.client->StartPull(3, params.data()).ok());
+  PullSeen p0 = t.server.NextPull();
+  PullSeen p1 = t.server.NextPull();
   // The step's push asks for version 4 into the same buffer its forward pass is
   // waiting for: that pull must not be dropped before the first block is sent.
-  client->BeginPush(0, 3, grad, grad->data(), 2, params.data(), 4);
-  server.Answer(p0, 1.0f, 3);
-  server.Answer(p1, 1.0f, 3);
-  REQUIRE(client->WaitKeys(params.data(), {0, 8}, milliseconds(5000), nullptr).ok());
+  t.client->BeginPush(0, 3, grad, grad->data(), 2, params.data(), 4);
+  t.server.Answer(p0, 1.0f, 3);
+  t.server.Answer(p1, 1.0f, 3);
+  REQUIRE(t.client->WaitKeys(params.data(), {0, 8}, milliseconds(5000), nullptr).ok());
   CHECK(params == std::vector<float>(8, 1.0f));
-  REQUIRE(client->GradReady({0, 4}).ok());
+  REQUIRE(t.client->GradReady({0, 4}).ok());
   float gradient = 0;
-  PullSeen q0 = server.NextPull(&gradient);
+  PullSeen q0 = t.server.NextPull(&gradient);
   CHECK(gradient == 0.5f);
   CHECK(q0.min_version == 4);
   CHECK(q0.clock == 4);
   // A block whose push is not sent yet is missing, whatever arrived.
-  server.Answer(q0, 2.0f, 4);
-  client->set_clock(4);
-  CHECK(client->WaitKeys(params.data(), {4, 8}, milliseconds(50), nullptr).code() ==
+  t.server.Answer(q0, 2.0f, 4);
+  t.client->set_clock(4);
+  CHECK(t.client->WaitKeys(params.data(), {4, 8}, milliseconds(50), nullptr).code() ==
         StatusCode::kDeadlineExceeded);
-  REQUIRE(client->GradReady({4, 8}).ok());
-  REQUIRE(client->EndPush().ok());
-  PullSeen q1 = server.NextPull();
-  server.Answer(q1, 2.0f, 4);
+  REQUIRE(t.client->GradReady({4, 8}).ok());
+  REQUIRE(t.client->EndPush().ok());
+  PullSeen q1 = t.server.NextPull();
+  t.server.Answer(q1, 2.0f, 4);
   // The answers also acknowledge the pushes.
-  REQUIRE(client->WaitPushes(milliseconds(5000), nullptr).ok());
-  auto version = client->Pull(4, params.data(), milliseconds(5000), nullptr);
-  REQUIRE(version.ok());
-  CHECK(*version == 4);
-  CHECK(params == std::vector<float>(8, 2.0f));
+  REQUIRE(t.client->WaitPushes(milliseconds(5000), nullptr).ok());
+  RequirePulled(*t.client, params, 4, 2.0f);
 }
 
 TEST_CASE("PsClient: an answer older than asked for is an error", "[worker]") {
-  ScriptedServer server;
-  zmq::context_t ctx(1);
-  auto client = ConnectTo(ctx, server, 4, 4);
+  Setup t(4, 4);
   std::vector<float> a(4, 0.0f);
-  REQUIRE(client->StartPull(3, a.data()).ok());
-  PullSeen pull = server.NextPull();
-  server.Answer(pull, 1.0f, 2);
-  CHECK(client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).code() ==
+  REQUIRE(t.client->StartPull(3, a.data()).ok());
+  PullSeen pull = t.server.NextPull();
+  t.server.Answer(pull, 1.0f, 2);
+  CHECK(t.client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).code() ==
         StatusCode::kInvalidArgument);
   CHECK(a == std::vector<float>(4, 0.0f));
 }
