@@ -23,6 +23,7 @@
 #include "cli/report_command.h"
 #include "cli/run_history.h"
 #include "common/channel.h"
+#include "common/cpu_affinity.h"
 #include "common/job_file.h"
 #include "scheduler/admin_snapshot.h"
 #include "worker/idx_reader.h"
@@ -93,6 +94,7 @@ Status WriteResultJson(const std::string& path, const LaunchOptions& options,
   j["servers"] = options.job.num_servers;
   j["workers"] = options.job.num_workers;
   j["step_delay_ms"] = options.step_delay_ms;
+  j["pin_cpus"] = options.pin_cpus;
   j["final_test_accuracy"] = r.final_test_accuracy;
   j["wall_seconds"] = r.wall_seconds;
   j["samples_per_second"] = r.samples_per_second;
@@ -157,6 +159,10 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   }
   PST_RETURN_IF_ERROR(ValidateJobSpec(job));
   PST_RETURN_IF_ERROR(CheckFashionMnistFiles(job.data_dir));
+  std::optional<CpuPlacement> cpus;
+  if (options.pin_cpus) {
+    PST_ASSIGN_OR_RETURN(cpus, PlaceCpus(AllowedCpus(), job.num_workers));
+  }
   const std::string bin_dir = options.bin_dir.empty() ? SelfDir() : options.bin_dir;
   for (const char* bin : {"pstrain-scheduler", "pstrain-ps", "pstrain-worker"}) {
     if (access((bin_dir + "/" + bin).c_str(), X_OK) != 0)
@@ -195,6 +201,9 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   if (options.step_delay_ms > 0)
     progress.Line(fmt::format("every worker sleeps {} ms before each step (--step-delay-ms: emulated compute)",
                               options.step_delay_ms));
+  if (cpus)
+    progress.Line(fmt::format("--pin-cpus: workers' training threads on CPUs {}, everything else on {}",
+                              FormatCpuList(cpus->compute), FormatCpuList(cpus->shared)));
   if (result.resumed)
     progress.Line("resuming the job stored there from its last complete checkpoint (job.toml; flags are ignored)");
 
@@ -252,6 +261,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                                          std::to_string(options.admin_port), "--state-dir",
                                          state_dir + "/scheduler"};
               if (result.resumed) a.push_back("--resume");
+              if (cpus) a.insert(a.end(), {"--cpus", FormatCpuList(cpus->shared)});
               return a;
             }());
   if (!s.ok()) return fail(s);
@@ -271,10 +281,13 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
     a.push_back(endpoint->substr(endpoint->rfind(':') + 1));
     a.erase(std::remove(a.begin(), a.end(), std::string("--resume")), a.end());
   }
-  for (uint32_t i = 0; i < job.num_servers && s.ok(); ++i)
-    s = spawn("ps " + std::to_string(i), "pstrain-ps",
-              {"--scheduler", *endpoint, "--bind", options.bind_host, "--log-level", options.log_level,
-               "--shard-id", std::to_string(i), "--state-dir", state_dir + "/ps-" + std::to_string(i)});
+  for (uint32_t i = 0; i < job.num_servers && s.ok(); ++i) {
+    std::vector<std::string> args{"--scheduler", *endpoint, "--bind", options.bind_host,
+                                  "--log-level", options.log_level, "--shard-id", std::to_string(i),
+                                  "--state-dir", state_dir + "/ps-" + std::to_string(i)};
+    if (cpus) args.insert(args.end(), {"--cpus", FormatCpuList(cpus->shared)});
+    s = spawn("ps " + std::to_string(i), "pstrain-ps", std::move(args));
+  }
   uint32_t workers_started = 0;
   auto start_worker = [&]() -> Status {
     std::vector<std::string> args{"--scheduler", *endpoint, "--model-out", result.model_path,
@@ -285,6 +298,9 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
       args.push_back("--step-delay-ms");
       args.push_back(std::to_string(delay_ms));
     }
+    if (cpus)
+      args.insert(args.end(), {"--cpus", FormatCpuList(cpus->shared), "--compute-cpus",
+                               std::to_string(cpus->compute[workers_started % cpus->compute.size()])});
     return spawn("worker " + std::to_string(workers_started++), "pstrain-worker", args);
   };
   for (uint32_t i = 0; i < job.num_workers && s.ok(); ++i) s = start_worker();

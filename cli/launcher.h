@@ -56,6 +56,12 @@ struct LaunchOptions {
   // The first worker started sleeps this much longer than the others before
   // each step (a straggler). At most kMaxStepDelayMs. Default: 0.
   uint32_t straggler_delay_ms = 0;
+  // Give each worker's training thread a CPU of its own and run everything
+  // else on the remaining CPUs (see PlaceCpus in common/cpu_affinity.h); the
+  // launch fails, saying so, if there are not more CPUs than workers. Workers
+  // started later (replacements, scale-ups) take the training CPUs in turn,
+  // sharing them once there are more workers than at launch. Default: false.
+  bool pin_cpus = false;
   // Port of the scheduler's HTTP admin endpoint (dashboard, /status,
   // /metrics) on 127.0.0.1: 0 = any free port, -1 = disabled. Default: 0.
   int32_t admin_port = 0;

@@ -165,6 +165,9 @@ int main(int argc, char** argv) {
       ->check(kStepDelayMs);
   launch->add_option("--log-level", launch_options.log_level, "trace|debug|info|warn|error|off")
       ->capture_default_str();
+  launch->add_flag("--pin-cpus", launch_options.pin_cpus,
+                   "Give each worker's training thread a CPU of its own, everything else the "
+                   "other CPUs (needs more CPUs than workers)");
   bool no_supervise = false;
   launch->add_flag("--no-supervise", no_supervise,
                    "Do not restart a dead PS or scheduler, nor replace dead workers");

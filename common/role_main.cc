@@ -7,6 +7,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include "common/cpu_affinity.h"
+#include "common/log.h"
+
 namespace pst {
 
 Status RunUntilSignalled(const std::function<Status()>& run,
@@ -34,6 +37,18 @@ std::optional<int> ParseFlags(CLI::App& app, int argc, char** argv) {
     return 2;
   }
   return std::nullopt;
+}
+
+void AddCpusFlag(CLI::App& app, std::string* cpus) {
+  app.add_option("--cpus", *cpus, "Run every thread of this process on these CPUs (e.g. 1 or 2-3)");
+}
+
+Status ApplyCpusFlag(const std::string& cpus) {
+  if (cpus.empty()) return Status::OK();
+  PST_ASSIGN_OR_RETURN(const std::vector<int> list, ParseCpuList(cpus));
+  PST_RETURN_IF_ERROR(PinCallingThread(list));
+  PST_LOG_INFO("running on CPUs {} (--cpus)", FormatCpuList(AllowedCpus()));
+  return Status::OK();
 }
 
 int ExitCodeFor(const std::string& program, const Status& status) {

@@ -21,6 +21,15 @@ Status RunUntilSignalled(const std::function<Status()>& run, const std::function
 // "<program>: error: <what> (see <program> --help)" for a bad flag.
 std::optional<int> ParseFlags(CLI::App& app, int argc, char** argv);
 
+// Adds the --cpus LIST flag every role has (e.g. "1" or "2-3"): the CPUs the
+// whole process runs on. pstrain launch --pin-cpus sets it.
+void AddCpusFlag(CLI::App& app, std::string* cpus);
+
+// Pins the calling thread, and so every thread started after it, to the
+// --cpus list if one was given, and logs the CPUs the kernel then reports.
+// Call after InitLogging and before any other thread starts.
+Status ApplyCpusFlag(const std::string& cpus);
+
 // Prints "<program>: error: <message>" to stderr for a non-OK status and returns
 // the process exit code: 0 for OK, 2 for kInvalidArgument (bad usage), 1 otherwise.
 int ExitCodeFor(const std::string& program, const Status& status);

@@ -36,11 +36,15 @@ int main(int argc, char** argv) {
   app.add_option("--form-timeout-ms", form_ms, "How long to wait for the whole cluster to register")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  std::string cpus;
+  pst::AddCpusFlag(app, &cpus);
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   pst::KeepFreedMemoryForReuse();
   options.connect_timeout = std::chrono::milliseconds(connect_ms);
   options.form_timeout = std::chrono::milliseconds(form_ms);
   pst::Status s = pst::InitLogging("ps", log_level);
+  if (!s.ok()) return pst::ExitCodeFor("pstrain-ps", s);
+  s = pst::ApplyCpusFlag(cpus);
   if (!s.ok()) return pst::ExitCodeFor("pstrain-ps", s);
 
   zmq::context_t ctx(1);

@@ -54,12 +54,16 @@ int main(int argc, char** argv) {
                  "How long a job waits for a dead PS to be replaced before it fails")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  std::string cpus;
+  pst::AddCpusFlag(app, &cpus);
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
   options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
   options.form_timeout = std::chrono::milliseconds(form_ms);
   options.recovery_timeout = std::chrono::milliseconds(recovery_ms);
   pst::Status s = pst::InitLogging("scheduler", log_level);
+  if (!s.ok()) return pst::ExitCodeFor("pstrain-scheduler", s);
+  s = pst::ApplyCpusFlag(cpus);
   if (!s.ok()) return pst::ExitCodeFor("pstrain-scheduler", s);
   if (!job_file.empty()) {
     auto job = pst::LoadJobFile(job_file);

@@ -6,6 +6,7 @@
 #include <zmq.hpp>
 
 #include "common/allocator_tuning.h"
+#include "common/cpu_affinity.h"
 #include "common/log.h"
 #include "common/role_main.h"
 #include "worker/worker.h"
@@ -35,6 +36,10 @@ int main(int argc, char** argv) {
   app.add_option("--request-timeout-ms", request_ms, "Longest wait for a PS or scheduler answer")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  std::string cpus, compute_cpus;
+  pst::AddCpusFlag(app, &cpus);
+  app.add_option("--compute-cpus", compute_cpus,
+                 "Run the training thread on these CPUs (e.g. 1), its network threads on --cpus");
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   pst::KeepFreedMemoryForReuse();
   options.connect_timeout = std::chrono::milliseconds(connect_ms);
@@ -42,6 +47,13 @@ int main(int argc, char** argv) {
   options.request_timeout = std::chrono::milliseconds(request_ms);
   pst::Status s = pst::InitLogging("worker", log_level);
   if (!s.ok()) return pst::ExitCodeFor("pstrain-worker", s);
+  s = pst::ApplyCpusFlag(cpus);
+  if (!s.ok()) return pst::ExitCodeFor("pstrain-worker", s);
+  if (!compute_cpus.empty()) {
+    auto list = pst::ParseCpuList(compute_cpus);
+    if (!list.ok()) return pst::ExitCodeFor("pstrain-worker", list.status().WithContext("--compute-cpus"));
+    options.compute_cpus = std::move(list).value();
+  }
 
   zmq::context_t ctx(1);
   auto worker = pst::Worker::Create(ctx, options);

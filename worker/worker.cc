@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/channel.h"
+#include "common/cpu_affinity.h"
 #include "common/heartbeat.h"
 #include "common/latency_histogram.h"
 #include "common/log.h"
@@ -155,6 +156,12 @@ Status Worker::Run() {
   PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, job.train.block_keys,
                                                   rank, options_.limits));
   ps->set_generation(generation);
+  if (!options_.compute_cpus.empty()) {
+    // Only now: the threads started so far (ZeroMQ's, the heartbeat) keep the
+    // process's CPUs, so the training thread has its CPUs to itself.
+    PST_RETURN_IF_ERROR(PinCallingThread(options_.compute_cpus).WithContext("--compute-cpus"));
+    PST_LOG_INFO("training thread on CPUs {} (--compute-cpus)", FormatCpuList(AllowedCpus()));
+  }
   const Consistency consistency = job.train.consistency;
   // The version a pull at `c` must wait for: BSP, every update of clocks < c;
   // SSP, every live worker's first c - s clocks; ASP, nothing.

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/wire.h"
 
@@ -28,6 +29,10 @@ struct WorkerOptions {
   uint32_t step_delay_ms = 0;
   // OpenBLAS threads for the model math. Default: 1.
   int blas_threads = 1;
+  // CPUs for the thread that trains (and computes, with 1 BLAS thread), set
+  // once it is connected: the network and heartbeat threads started before
+  // stay where the process runs. Empty: not pinned. Default: empty.
+  std::vector<int> compute_cpus;
   // Size limits for received messages.
   WireLimits limits;
 };

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "cli/local_trainer.h"
+#include "common/cpu_affinity.h"
 #include "common/model_file.h"
 #include "tests/integration/harness.h"
 #include "worker/idx_reader.h"
@@ -57,14 +58,17 @@ TEST_CASE("Cluster: the default job reaches 85% test accuracy in 5 epochs", "[in
 
 // Trains the same job on a cluster and in one process; BSP with a
 // deterministic schedule must give the same model.
-void CheckClusterMatchesLocal(uint32_t servers, uint32_t workers, float tolerance,
-                              float clip_norm = 0) {
+// Returns the run directory.
+std::string CheckClusterMatchesLocal(uint32_t servers, uint32_t workers, float tolerance,
+                                     float clip_norm = 0,
+                                     const std::vector<std::string>& extra_flags = {}) {
   const std::string run_dir = MakeTempDir() + "/run";
-  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--servers",
-                       std::to_string(servers), "--workers", std::to_string(workers), "--epochs", "2",
-                       "--train-limit", "3000", "--test-limit", "2000", "--progress", "lines",
-                       "--clip-norm", std::to_string(clip_norm)},
-                      seconds(180));
+  std::vector<std::string> argv{"pstrain", "launch", "--run-dir", run_dir, "--servers",
+                                std::to_string(servers), "--workers", std::to_string(workers),
+                                "--epochs", "2", "--train-limit", "3000", "--test-limit", "2000",
+                                "--progress", "lines", "--clip-norm", std::to_string(clip_norm)};
+  argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
+  auto r = RunPstrain(argv, seconds(180));
   INFO(r.output);
   REQUIRE(r.exit_code == 0);
   auto cluster = LoadModel(run_dir + "/model.safetensors");
@@ -100,6 +104,7 @@ void CheckClusterMatchesLocal(uint32_t servers, uint32_t workers, float toleranc
   CHECK(std::abs(result["final_test_accuracy"].get<double>() - local->epochs.back().test_accuracy) <
         0.005);
   RequireNoOrphans(run_dir);
+  return run_dir;
 }
 
 TEST_CASE("Cluster: 1 PS + 1 worker reproduces the in-process BSP run", "[integration]") {
@@ -111,6 +116,51 @@ TEST_CASE("Cluster: with gradient clipping, 1 PS + 1 worker reproduces the in-pr
           "[integration]") {
   // A bound well below the typical gradient norm, so clipping is active on most steps.
   CheckClusterMatchesLocal(1, 1, 0.0f, 0.05f);
+}
+
+TEST_CASE("Cluster: with --pin-cpus each process runs where placed and the model is unchanged",
+          "[integration]") {
+  const std::vector<int> cpus = AllowedCpus();
+  if (cpus.size() < 2) {
+    // No CPU to spare for the worker: a clear refusal before anything starts.
+    auto r = RunPstrain({"pstrain", "launch", "--workers", "1", "--pin-cpus"}, seconds(20));
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.output, Catch::Contains("--pin-cpus"));
+    return;
+  }
+  const std::string run_dir = CheckClusterMatchesLocal(1, 1, 0.0f, 0, {"--pin-cpus"});
+  // The logs hold the CPUs the kernel reported after pinning.
+  const std::string compute = std::to_string(cpus.back());
+  const std::string shared = FormatCpuList({cpus.begin(), cpus.end() - 1});
+  CHECK_THAT(ReadFile(run_dir + "/logs/worker-0.log"),
+             Catch::Contains("running on CPUs " + shared + " (--cpus)") &&
+                 Catch::Contains("training thread on CPUs " + compute + " (--compute-cpus)"));
+  CHECK_THAT(ReadFile(run_dir + "/logs/ps-0.log"), Catch::Contains("running on CPUs " + shared));
+  CHECK_THAT(ReadFile(run_dir + "/logs/scheduler.log"),
+             Catch::Contains("running on CPUs " + shared));
+  CHECK(ReadResult(run_dir)["pin_cpus"] == true);
+
+  // More workers than CPUs to spare: refused, and nothing is left running.
+  const std::string refused_dir = MakeTempDir() + "/run";
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", refused_dir, "--workers",
+                       std::to_string(cpus.size()), "--pin-cpus"},
+                      seconds(20));
+  CHECK(r.exit_code == 2);
+  CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+  CHECK_THAT(r.output, Catch::Contains("start fewer workers or drop --pin-cpus"));
+  RequireNoOrphans(refused_dir);
+
+  // The roles' own flags: a bad list or a CPU that is not there is one line.
+  for (const std::vector<std::string>& argv :
+       {std::vector<std::string>{"pstrain-ps", "--scheduler", "tcp://127.0.0.1:9", "--cpus", "3-1"},
+        {"pstrain-ps", "--scheduler", "tcp://127.0.0.1:9", "--cpus", "1023"},
+        {"pstrain-worker", "--scheduler", "tcp://127.0.0.1:9", "--compute-cpus", "x"}}) {
+    auto bad = RunPstrain(argv, seconds(20));
+    INFO(bad.output);
+    CHECK(bad.exit_code == 2);
+    CHECK(std::count(bad.output.begin(), bad.output.end(), '\n') == 1);
+    CHECK_THAT(bad.output, Catch::Contains("CPU"));
+  }
 }
 
 TEST_CASE("Cluster: 3 PS + 3 workers reproduce the in-process BSP run", "[integration]") {
