@@ -60,27 +60,27 @@ class SlottedOptimizer : public Optimizer {
 #define PST_SIMD_CLONES
 #endif
 
-PST_SIMD_CLONES void SgdLoop(float* __restrict params, const float* __restrict grad, size_t n,
-                             float lr, float wd) {
+PST_SIMD_CLONES void SgdLoop(float* __restrict params, const float* __restrict grad, float scale,
+                             size_t n, float lr, float wd) {
   for (size_t i = 0; i < n; ++i) {
-    const float g = grad[i] + wd * params[i];
+    const float g = grad[i] * scale + wd * params[i];
     params[i] -= lr * g;
   }
 }
 
 PST_SIMD_CLONES void MomentumLoop(float* __restrict params, const float* __restrict grad,
-                                  float* __restrict velocity, size_t n, float lr, float wd,
+                                  float scale, float* __restrict velocity, size_t n, float lr, float wd,
                                   float mu, bool nesterov) {
   if (nesterov) {
     for (size_t i = 0; i < n; ++i) {
-      const float g = grad[i] + wd * params[i];
+      const float g = grad[i] * scale + wd * params[i];
       const float v = mu * velocity[i] + g;
       velocity[i] = v;
       params[i] -= lr * (g + mu * v);
     }
   } else {
     for (size_t i = 0; i < n; ++i) {
-      const float g = grad[i] + wd * params[i];
+      const float g = grad[i] * scale + wd * params[i];
       const float v = mu * velocity[i] + g;
       velocity[i] = v;
       params[i] -= lr * v;
@@ -89,10 +89,10 @@ PST_SIMD_CLONES void MomentumLoop(float* __restrict params, const float* __restr
 }
 
 PST_SIMD_CLONES void AdagradLoop(float* __restrict params, const float* __restrict grad,
-                                 float* __restrict accum, size_t n, float lr, float wd,
+                                 float scale, float* __restrict accum, size_t n, float lr, float wd,
                                  float eps) {
   for (size_t i = 0; i < n; ++i) {
-    const float g = grad[i] + wd * params[i];
+    const float g = grad[i] * scale + wd * params[i];
     const float h = accum[i] + g * g;
     accum[i] = h;
     params[i] -= lr * g / (std::sqrt(h) + eps);
@@ -102,14 +102,14 @@ PST_SIMD_CLONES void AdagradLoop(float* __restrict params, const float* __restri
 // Adam (decoupled = false: L2 decay wd added to the gradient) and AdamW
 // (decoupled = true: the updated value shrinks by lr_wd); see AdamScalars.
 PST_SIMD_CLONES void AdamLoop(float* __restrict params, const float* __restrict grad,
-                              float* __restrict m, float* __restrict v, size_t n, float alpha,
+                              float scale, float* __restrict m, float* __restrict v, size_t n, float alpha,
                               float inv_sqrt_bc2, float eps, float b1, float b2, float wd,
                               float lr_wd, bool decoupled) {
   const float one_minus_b1 = 1.0f - b1;
   const float one_minus_b2 = 1.0f - b2;
   if (decoupled) {
     for (size_t i = 0; i < n; ++i) {
-      const float g = grad[i];
+      const float g = grad[i] * scale;
       const float mi = b1 * m[i] + one_minus_b1 * g;
       const float vi = b2 * v[i] + one_minus_b2 * g * g;
       m[i] = mi;
@@ -121,7 +121,7 @@ PST_SIMD_CLONES void AdamLoop(float* __restrict params, const float* __restrict 
     }
   } else {
     for (size_t i = 0; i < n; ++i) {
-      const float g = grad[i] + wd * params[i];
+      const float g = grad[i] * scale + wd * params[i];
       const float mi = b1 * m[i] + one_minus_b1 * g;
       const float vi = b2 * v[i] + one_minus_b2 * g * g;
       m[i] = mi;
@@ -136,8 +136,8 @@ class SgdOptimizer final : public SlottedOptimizer {
   SgdOptimizer(const OptimizerSpec& spec, size_t n, std::vector<std::vector<float>> slots)
       : SlottedOptimizer(spec, n, {}, std::move(slots)) {}
 
-  void Apply(float* params, const float* grad, uint64_t step) override {
-    SgdLoop(params, grad, n_, LearningRateAt(spec_, step), spec_.weight_decay);
+  void ApplyScaled(float* params, const float* grad, float scale, uint64_t step) override {
+    SgdLoop(params, grad, scale, n_, LearningRateAt(spec_, step), spec_.weight_decay);
   }
 };
 
@@ -146,8 +146,8 @@ class MomentumOptimizer final : public SlottedOptimizer {
   MomentumOptimizer(const OptimizerSpec& spec, size_t n, std::vector<std::vector<float>> slots)
       : SlottedOptimizer(spec, n, {"velocity"}, std::move(slots)) {}
 
-  void Apply(float* params, const float* grad, uint64_t step) override {
-    MomentumLoop(params, grad, slots_[0].data(), n_, LearningRateAt(spec_, step),
+  void ApplyScaled(float* params, const float* grad, float scale, uint64_t step) override {
+    MomentumLoop(params, grad, scale, slots_[0].data(), n_, LearningRateAt(spec_, step),
                  spec_.weight_decay, spec_.momentum, /*nesterov=*/false);
   }
 };
@@ -157,8 +157,8 @@ class NesterovOptimizer final : public SlottedOptimizer {
   NesterovOptimizer(const OptimizerSpec& spec, size_t n, std::vector<std::vector<float>> slots)
       : SlottedOptimizer(spec, n, {"velocity"}, std::move(slots)) {}
 
-  void Apply(float* params, const float* grad, uint64_t step) override {
-    MomentumLoop(params, grad, slots_[0].data(), n_, LearningRateAt(spec_, step),
+  void ApplyScaled(float* params, const float* grad, float scale, uint64_t step) override {
+    MomentumLoop(params, grad, scale, slots_[0].data(), n_, LearningRateAt(spec_, step),
                  spec_.weight_decay, spec_.momentum, /*nesterov=*/true);
   }
 };
@@ -168,8 +168,8 @@ class AdagradOptimizer final : public SlottedOptimizer {
   AdagradOptimizer(const OptimizerSpec& spec, size_t n, std::vector<std::vector<float>> slots)
       : SlottedOptimizer(spec, n, {"accum"}, std::move(slots)) {}
 
-  void Apply(float* params, const float* grad, uint64_t step) override {
-    AdagradLoop(params, grad, slots_[0].data(), n_, LearningRateAt(spec_, step),
+  void ApplyScaled(float* params, const float* grad, float scale, uint64_t step) override {
+    AdagradLoop(params, grad, scale, slots_[0].data(), n_, LearningRateAt(spec_, step),
                 spec_.weight_decay, spec_.epsilon);
   }
 };
@@ -199,9 +199,9 @@ class AdamOptimizer final : public SlottedOptimizer {
   AdamOptimizer(const OptimizerSpec& spec, size_t n, std::vector<std::vector<float>> slots)
       : SlottedOptimizer(spec, n, {"m", "v"}, std::move(slots)) {}
 
-  void Apply(float* params, const float* grad, uint64_t step) override {
+  void ApplyScaled(float* params, const float* grad, float scale, uint64_t step) override {
     const AdamScalars s = AdamScalarsAt(spec_, step);
-    AdamLoop(params, grad, slots_[0].data(), slots_[1].data(), n_, s.alpha, s.inv_sqrt_bc2,
+    AdamLoop(params, grad, scale, slots_[0].data(), slots_[1].data(), n_, s.alpha, s.inv_sqrt_bc2,
              spec_.epsilon, spec_.beta1, spec_.beta2, spec_.weight_decay, /*lr_wd=*/0.0f,
              /*decoupled=*/false);
   }
@@ -212,10 +212,10 @@ class AdamWOptimizer final : public SlottedOptimizer {
   AdamWOptimizer(const OptimizerSpec& spec, size_t n, std::vector<std::vector<float>> slots)
       : SlottedOptimizer(spec, n, {"m", "v"}, std::move(slots)) {}
 
-  void Apply(float* params, const float* grad, uint64_t step) override {
+  void ApplyScaled(float* params, const float* grad, float scale, uint64_t step) override {
     const AdamScalars s = AdamScalarsAt(spec_, step);
     // Decoupled decay: scaled by the scheduled rate, never fed into m or v.
-    AdamLoop(params, grad, slots_[0].data(), slots_[1].data(), n_, s.alpha, s.inv_sqrt_bc2,
+    AdamLoop(params, grad, scale, slots_[0].data(), slots_[1].data(), n_, s.alpha, s.inv_sqrt_bc2,
              spec_.epsilon, spec_.beta1, spec_.beta2, /*wd=*/0.0f, s.lr * spec_.weight_decay,
              /*decoupled=*/true);
   }

@@ -39,7 +39,14 @@ class Optimizer {
   //             p -= lr * (m/(1-b1^t)) / (sqrt(v/(1-b2^t)) + eps)
   //   AdamW:    as Adam without the L2 term, then p -= lr*wd*p on the updated p
   //             (decoupled; PyTorch decays the pre-update p, a difference of lr*wd*update).
-  virtual void Apply(float* params, const float* grad, uint64_t step) = 0;
+  void Apply(float* params, const float* grad, uint64_t step) {
+    ApplyScaled(params, grad, 1.0f, step);
+  }
+  // Apply with the mean gradient grad[i] * grad_scale, each product rounded
+  // to float as a separate pass would: the same bits as scaling a copy
+  // first, without writing one (the PS hands in a gradient sum or a network
+  // frame and 1 / samples).
+  virtual void ApplyScaled(float* params, const float* grad, float grad_scale, uint64_t step) = 0;
 
   size_t size() const { return n_; }
   // Names of the state slots, e.g. {"m", "v"} for Adam; empty for SGD.

@@ -217,19 +217,11 @@ uint64_t Shard::SlowestClock(KeyRange keys) const {
 
 void Shard::ApplyAsync(Block& b, uint64_t clock, uint32_t sample_count, const float* vals,
                        size_t num_vals) {
-  // The push's own mean gradient. grad_sum of a spare accumulator is the
-  // scratch space, so the network frame stays read-only.
-  std::vector<float> scratch;
-  if (!spare_sums_.empty()) {
-    scratch = std::move(spare_sums_.back());
-    spare_sums_.pop_back();
-  }
-  const float inv = 1.0f / static_cast<float>(sample_count);
-  scratch.resize(num_vals);
-  for (size_t i = 0; i < num_vals; ++i) scratch[i] = vals[i] * inv;
-  b.optimizer->Apply(params_.data() + (b.keys.begin - range_.begin), scratch.data(),
-                     ++b.optimizer_steps);
-  spare_sums_.push_back(std::move(scratch));
+  // The push's own mean gradient, scaled as the optimizer reads it: the
+  // network frame stays read-only and nothing is copied.
+  (void)num_vals;  // == b.keys.size(), checked by Push
+  b.optimizer->ApplyScaled(params_.data() + (b.keys.begin - range_.begin), vals,
+                           1.0f / static_cast<float>(sample_count), ++b.optimizer_steps);
   ++b.version;
   applied_end_ = std::max(applied_end_, clock + 1);
 }
@@ -305,16 +297,24 @@ Status Shard::Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample
   acc.ranks.insert(rank);
   acc.samples += sample_count;
   if (acc.grad_sum.empty()) {
-    // The first contribution is copied, later ones added.
+    // The first contribution. If it completes the next clock on its own (one
+    // worker, or the last of several idle ones), ApplyReadyClocks applies it
+    // from `vals` directly; otherwise it is copied below and later ones added.
+    acc.borrowed = vals;
+    ApplyReadyClocks(*b);
+    auto still = b->pending.find(clock);
+    if (still == b->pending.end()) return Status::OK();
+    ClockAccum& waiting = still->second;
+    waiting.borrowed = nullptr;
     if (!spare_sums_.empty()) {
-      acc.grad_sum = std::move(spare_sums_.back());
+      waiting.grad_sum = std::move(spare_sums_.back());
       spare_sums_.pop_back();
     }
-    acc.grad_sum.assign(vals, vals + num_vals);
-  } else {
-    float* dst = acc.grad_sum.data();
-    for (size_t i = 0; i < num_vals; ++i) dst[i] += vals[i];
+    waiting.grad_sum.assign(vals, vals + num_vals);
+    return Status::OK();
   }
+  float* dst = acc.grad_sum.data();
+  for (size_t i = 0; i < num_vals; ++i) dst[i] += vals[i];
   ApplyReadyClocks(*b);
   return Status::OK();
 }
@@ -345,12 +345,11 @@ void Shard::ApplyReadyClocks(Block& b) {
     } else {
       ClockAccum& acc = it->second;
       if (!ClockComplete(acc, b.version)) return;
-      if (acc.samples > 0 && !acc.grad_sum.empty()) {
-        const float inv = 1.0f / static_cast<float>(acc.samples);
-        for (float& g : acc.grad_sum) g *= inv;
-        b.optimizer->Apply(params_.data() + (b.keys.begin - range_.begin), acc.grad_sum.data(),
-                           ++b.optimizer_steps);
-        spare_sums_.push_back(std::move(acc.grad_sum));
+      const float* grad = acc.borrowed ? acc.borrowed : acc.grad_sum.data();
+      if (acc.samples > 0 && (acc.borrowed || !acc.grad_sum.empty())) {
+        b.optimizer->ApplyScaled(params_.data() + (b.keys.begin - range_.begin), grad,
+                                 1.0f / static_cast<float>(acc.samples), ++b.optimizer_steps);
+        if (!acc.grad_sum.empty()) spare_sums_.push_back(std::move(acc.grad_sum));
       }
       b.pending.erase(it);
       ++b.version;

@@ -192,6 +192,9 @@ class Shard {
   };
   struct ClockAccum {
     std::vector<float> grad_sum;  // allocated on first data
+    // A lone push that completes its clock at once is applied straight from
+    // the caller's values: this points at them only during that Push call.
+    const float* borrowed = nullptr;
     uint64_t samples = 0;
     std::set<uint32_t> ranks;  // workers that pushed this block for this clock
   };

@@ -564,5 +564,36 @@ TEST_CASE("Optimizer: state restored from slots continues identically", "[ps]") 
   CHECK(p == q);
 }
 
+TEST_CASE("Optimizer: ApplyScaled gives the bits of Apply on a scaled copy", "[ps]") {
+  // The PS scales gradient sums by 1 / samples inside the update instead of
+  // in a separate pass; that must not change a single bit of the model.
+  const OptimizerKind kind =
+      GENERATE(OptimizerKind::kSgd, OptimizerKind::kMomentum, OptimizerKind::kNesterov,
+               OptimizerKind::kAdagrad, OptimizerKind::kAdam, OptimizerKind::kAdamW);
+  INFO(OptimizerKindName(kind));
+  OptimizerSpec s = Spec(kind, 0.01f);
+  s.weight_decay = 0.01f;
+  const float scale = 1.0f / 192.0f;  // 1 / samples of three workers' batches of 64
+  const size_t n = 101;              // a vectorised main loop and a scalar tail
+  const auto grads = LongGrads(n, 5);
+  std::vector<float> scaled_p = LongParams(n), copy_p = LongParams(n);
+  auto scaled = MustCreate(s, n);
+  auto copied = MustCreate(s, n);
+  for (size_t k = 0; k < grads.size(); ++k) {
+    std::vector<float> g = grads[k];
+    for (float& x : g) x *= scale;
+    copied->Apply(copy_p.data(), g.data(), k + 1);
+    scaled->ApplyScaled(scaled_p.data(), grads[k].data(), scale, k + 1);
+  }
+  CHECK(scaled_p == copy_p);
+  for (size_t i = 0; i < scaled->SlotNames().size(); ++i)
+    CHECK(std::equal(scaled->slot(i), scaled->slot(i) + n, copied->slot(i)));
+  // A scale that matters: the result differs from the unscaled update.
+  std::vector<float> unscaled_p = LongParams(n);
+  auto unscaled = MustCreate(s, n);
+  for (size_t k = 0; k < grads.size(); ++k) unscaled->Apply(unscaled_p.data(), grads[k].data(), k + 1);
+  CHECK(unscaled_p != scaled_p);
+}
+
 }  // namespace
 }  // namespace pst

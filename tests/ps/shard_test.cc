@@ -1,8 +1,10 @@
 #include "ps/shard.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -215,6 +217,34 @@ TEST_CASE("Shard: BSP applies the mean of both workers' pushes once", "[ps]") {
   CHECK(s->optimizer_steps(kA.begin) == 2);
   CheckValues(*s, kA, SgdStep(a1, {Grad(0, 1, kA), Grad(1, 1, kA)}, 4));
   CheckValues(*s, kB, b1);
+}
+
+TEST_CASE("Shard: BSP keeps no pointer to a push's values after Push returns", "[ps]") {
+  // A lone push that completes its clock is applied straight from the
+  // caller's buffer; any other is copied. Overwriting each buffer right after
+  // its push (as a freed network frame would be) must change nothing.
+  auto s = MakeShard();
+  const std::vector<float> init_a = InitialValues(kA);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> g00 = Grad(0, 0, kA), g01 = Grad(0, 1, kA), g10 = Grad(1, 0, kA);
+  REQUIRE(PushBlock(*s, 0, 0, kA, 3, g00).ok());  // waits for worker 1
+  std::fill(g00.begin(), g00.end(), nan);
+  REQUIRE(PushBlock(*s, 0, 1, kA, 3, g01).ok());  // a later clock: held
+  std::fill(g01.begin(), g01.end(), nan);
+  REQUIRE(PushBlock(*s, 1, 0, kA, 5, g10).ok());  // completes clock 0
+  std::fill(g10.begin(), g10.end(), nan);
+  const std::vector<float> a1 = SgdStep(init_a, {Grad(0, 0, kA), Grad(1, 0, kA)}, 8);
+  CheckValues(*s, kA, a1);
+  std::vector<float> g11 = Grad(1, 1, kA);
+  REQUIRE(PushBlock(*s, 1, 1, kA, 5, g11).ok());  // completes clock 1
+  CheckValues(*s, kA, SgdStep(a1, {Grad(0, 1, kA), Grad(1, 1, kA)}, 8));
+
+  // One worker: every push completes its clock and is applied from its buffer.
+  auto one = MakeShard(SgdJob(), 1);
+  std::vector<float> g = Grad(0, 0, kA);
+  REQUIRE(PushBlock(*one, 0, 0, kA, 2, g).ok());
+  std::fill(g.begin(), g.end(), nan);
+  CheckValues(*one, kA, SgdStep(init_a, {Grad(0, 0, kA)}, 2));
 }
 
 TEST_CASE("Shard: a single worker advances on each push", "[ps]") {
