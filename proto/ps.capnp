@@ -45,10 +45,12 @@ struct PushRequest {
   # Push-and-pull: the answer to this push is a PullResponse for the same keys at
   # version >= pullMinVersion (deferred until then, like a pull), not a
   # PushResponse; a refused push is reported in that PullResponse's status. The
-  # puller's clock for staleness is clock + 1. Saves a request and an ack per
-  # block and step.
+  # puller's clock for staleness is pullClock, or clock + 1 when pullClock is 0
+  # (a worker prefetching under SSP asks at clock c for clock c + 2). Saves a
+  # request and an ack per block and step.
   thenPull @8 :Bool;
   pullMinVersion @9 :UInt64;
+  pullClock @10 :UInt64;
 }
 
 struct PushResponse {

@@ -162,7 +162,8 @@ void Server::HandleRequest(InMessage& in) {
       // An empty push (an idle worker) or a retirement affects every block.
       if (s.ok()) AnswerReadyPulls(keys.empty() || req.getRetire() ? kAllKeys : keys);
       if (req.getThenPull() && s.ok()) {
-        AnswerPull(in, keys, req.getPullMinVersion(), req.getClock() + 1);
+        AnswerPull(in, keys, req.getPullMinVersion(),
+                   req.getPullClock() != 0 ? req.getPullClock() : req.getClock() + 1);
         return;
       }
       if (req.getThenPull())

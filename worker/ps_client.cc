@@ -202,10 +202,11 @@ StatusOr<uint64_t> PsClient::Pull(uint64_t min_version, float* params,
 
 void PsClient::BeginPush(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner,
                          const float* grad, uint32_t samples, float* then_pull_into,
-                         uint64_t pull_min_version) {
+                         uint64_t pull_min_version, uint64_t pull_clock) {
   push_pull_ = nullptr;
   push_pull_into_ = then_pull_into;
   push_pull_min_version_ = pull_min_version;
+  push_pull_clock_ = pull_clock != 0 ? pull_clock : clock + 1;
   push_rank_ = rank;
   push_clock_ = clock;
   push_samples_ = samples;
@@ -235,7 +236,7 @@ Status PsClient::SendPush(Block& b) {
     CancelPull(*slot);
     slot->dest = push_pull_into_;
     slot->min_version = push_pull_min_version_;
-    slot->clock = push_clock_ + 1;
+    slot->clock = push_pull_clock_;
     slot->version_seen = UINT64_MAX;
     slot->via_push = true;
     // Every block is missing until its push (which asks for it) is answered.
@@ -246,6 +247,7 @@ Status PsClient::SendPush(Block& b) {
   if (push_pull_) {
     req.setThenPull(true);
     req.setPullMinVersion(push_pull_->min_version);
+    req.setPullClock(push_pull_->clock);
   }
   msg.AddFloatsZeroCopy(push_owner_, push_grad_ + b.keys.begin, b.keys.size());
   const auto sent = std::chrono::steady_clock::now();

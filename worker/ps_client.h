@@ -91,16 +91,17 @@ class PsClient {
   // implies they do).
   // With then_pull_into, every block pushed also asks for its values at
   // version >= pull_min_version, to be written to then_pull_into: a pull into
-  // that buffer for clock + 1, as if StartPull had been called at clock + 1
-  // when the first block was sent (which drops an earlier pull into it;
-  // Pull/StartPullIfNeeded at clock + 1 with that version find it under way).
+  // that buffer for pull_clock (> clock; 0 means clock + 1), as if StartPull
+  // had been called at pull_clock when the first block was sent (which drops
+  // an earlier pull into it; Pull/StartPullIfNeeded at pull_clock with that
+  // version find it under way).
   // Values reach a buffer only inside WaitKeys or Pull, so the buffer may be
   // the one this step still reads. A failed push shows up as that pull's
   // error; GradReady returns kFailedPrecondition if two pulls into other
   // buffers are in flight.
   void BeginPush(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner,
                  const float* grad, uint32_t samples, float* then_pull_into = nullptr,
-                 uint64_t pull_min_version = 0);
+                 uint64_t pull_min_version = 0, uint64_t pull_clock = 0);
   // Declares grad[keys] final; sends every block that is now complete.
   // Each key is reported once per push.
   Status GradReady(KeyRange keys);
@@ -179,6 +180,7 @@ class PsClient {
   const float* push_grad_ = nullptr;
   float* push_pull_into_ = nullptr;  // BeginPush's then_pull_into
   uint64_t push_pull_min_version_ = 0;
+  uint64_t push_pull_clock_ = 0;
   PullSlot* push_pull_ = nullptr;  // the pull the current push carries, once set up
   std::vector<Pending> push_acks_;
   uint32_t rank_ = 0;

@@ -176,10 +176,10 @@ Status Worker::Run() {
 
   const uint64_t total = mlp.layout().total();
   const uint32_t batch = job.train.batch_size;
-  // Under SSP with a bound of at least 1, the pull of step c+1's parameters is
-  // sent when step c starts, into a second buffer, so it travels while step c
-  // computes instead of after it (step c's own gradient then reaches the model
-  // one step later: a staleness of 1, within the bound the job allows). BSP and
+  // Under SSP with a bound of at least 1, step c+1's parameters are pulled
+  // into a second buffer while step c computes instead of after it (step c's
+  // own gradient then reaches the model one step later: a staleness of 1,
+  // within the bound the job allows); step c-1's pushes asked for them. BSP and
   // SSP with bound 0 need step c's update first; ASP, which promises no bound,
   // reads the freshest values it can (after its own push): prefetching there
   // cost short runs several points of accuracy for little speed.
@@ -190,9 +190,8 @@ Status Worker::Run() {
   // Three gradient buffers, used in turn: step t's blocks are sent zero-copy
   // and may still be in flight while later steps start writing (the pass
   // zeroes bias gradients before it waits for any parameter). By step t+3
-  // every block of step t has left: step t+2 received, from every server, the
-  // answer to a pull sent after step t's push on the same connection (with
-  // prefetch; without it, step t+1's pull already proves it).
+  // every block of step t has left: step t+2 (with prefetch; without it, step
+  // t+1) received the answers to step t's pushes, which carried its pulls.
   std::shared_ptr<std::vector<float>> grads[3] = {std::make_shared<std::vector<float>>(total),
                                                   std::make_shared<std::vector<float>>(total),
                                                   std::make_shared<std::vector<float>>(total)};
@@ -429,10 +428,14 @@ Status Worker::Run() {
       batch_y[i] = train.labels[s];
     }
     const std::shared_ptr<std::vector<float>>& grad = grads[clock % 3];
-    // Without prefetch, each block's push also asks for the block's next
-    // version (push-and-pull): one message each way per block and step.
-    ps->BeginPush(rank, clock, grad, grad->data(), static_cast<uint32_t>(n),
-                  prefetch ? nullptr : params_at(clock + 1), min_version_for(clock + 1));
+    // Each block's push also asks for the block's values for a later step
+    // (push-and-pull: one message each way per block and step): the next
+    // step's, or with prefetch the one after it, into this step's buffer (the
+    // values land only when that step waits for them). Its version follows
+    // this push, so the server answers the moment it has applied it.
+    const uint64_t pull_clock = clock + (prefetch ? 2 : 1);
+    ps->BeginPush(rank, clock, grad, grad->data(), static_cast<uint32_t>(n), params_at(pull_clock),
+                  min_version_for(pull_clock), pull_clock);
     std::chrono::steady_clock::duration waited{}, pushing{};
     hooks.wait_params = [&](uint64_t begin, uint64_t end) -> Status {
       if (params_clock == clock) return Status::OK();  // already pulled (evaluation)
