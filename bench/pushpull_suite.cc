@@ -353,7 +353,7 @@ Status RunPushPullSuite(const PushPullConfig& config, Report& report) {
       {"10M", {10000, 999}, false, 20, 3},
   };
   const uint64_t kChunked = uint64_t{1} << 18;
-  const uint64_t kDefaultBlock = TrainSpec{}.block_keys;
+  const uint64_t kDefaultBlock = BlockKeys(TrainSpec{});
 
   Table table({"size", "values", "transport", "block_keys", "blocks", "iters", "mean ms", "p50 ms",
                "p99 ms", "GB/s", "vs bare"});

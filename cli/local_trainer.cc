@@ -40,7 +40,7 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
   const std::vector<KeyRange> blocks = shard->blocks();
   // The same blocking as the workers' pipelined passes, so results match bit for bit.
   MlpHooks hooks;
-  hooks.block_keys = job.train.block_keys;
+  hooks.block_keys = BlockKeys(job.train);
   const TrainSpec& t = job.train;
   ShardPool pool(train.num_samples, t.batch_size, t.batches_per_shard, t.epochs);
 

@@ -112,8 +112,8 @@ Status ValidateTrainSpec(const TrainSpec& s) {
   if (s.staleness > 1000) return Status::InvalidArgument("train.staleness: must be in [0, 1000]");
   if (!(s.target_accuracy >= 0 && s.target_accuracy <= 1))
     return Status::InvalidArgument("train.target_accuracy: must be in [0, 1] (0 = off)");
-  if (s.block_keys < 256 || s.block_keys > (1ull << 28))
-    return Status::InvalidArgument("train.block_keys: must be in [256, 268435456]");
+  if (s.block_keys != 0 && (s.block_keys < 256 || s.block_keys > (1ull << 28)))
+    return Status::InvalidArgument("train.block_keys: must be 0 (automatic) or in [256, 268435456]");
   return Status::OK();
 }
 
@@ -152,6 +152,12 @@ Status ValidateJobSpec(const JobSpec& s) {
   if (s.num_workers == 0 || s.num_workers > 1024)
     return Status::InvalidArgument("cluster.workers: must be in [1, 1024]");
   return Status::OK();
+}
+
+uint64_t BlockKeys(const TrainSpec& train) {
+  if (train.block_keys != 0) return train.block_keys;
+  const bool prefetch = train.consistency == Consistency::kSsp && train.staleness >= 1;
+  return prefetch ? kPrefetchBlockKeys : kPipelinedBlockKeys;
 }
 
 }  // namespace pst

@@ -106,11 +106,20 @@ struct TrainSpec {
   // each block's gradient as soon as it is computed (overlapping communication
   // with the backward pass) and start the next forward pass on the blocks that
   // have arrived. Smaller blocks overlap more but cost more messages (see the
-  // README's benchmarks). Default: 65536.
-  uint64_t block_keys = 65536;
+  // README's benchmarks). 0 = automatic, see BlockKeys(). Default: 0.
+  uint64_t block_keys = 0;
 
   bool operator==(const TrainSpec&) const = default;
 };
+
+// The block size the PS and the workers use: block_keys if set, otherwise
+// kPipelinedBlockKeys, or kPrefetchBlockKeys when workers prefetch (SSP with a
+// staleness bound of at least 1). A prefetched step's transfers overlap a
+// whole step of compute, so fewer, larger messages are cheaper there; without
+// prefetch, smaller blocks let transfers overlap the pass they belong to.
+inline constexpr uint64_t kPipelinedBlockKeys = uint64_t{1} << 16;
+inline constexpr uint64_t kPrefetchBlockKeys = uint64_t{1} << 20;
+uint64_t BlockKeys(const TrainSpec& train);
 
 // Coordinated checkpoints: the scheduler asks every PS to capture its shard at
 // one clock boundary; a checkpoint counts once every shard has written it

@@ -104,7 +104,7 @@ std::string JobFingerprint(const JobSpec& job) {
   std::string f = "layers=";
   for (uint32_t l : job.model.layer_sizes) f += std::to_string(l) + ",";
   f += ";optimizer=" + std::string(OptimizerKindName(job.optimizer.kind));
-  f += ";block_keys=" + std::to_string(job.train.block_keys);
+  f += ";block_keys=" + std::to_string(BlockKeys(job.train));
   f += ";consistency=" + std::string(ConsistencyName(job.train.consistency));
   return f;
 }

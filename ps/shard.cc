@@ -33,7 +33,7 @@ StatusOr<std::unique_ptr<Shard>> Shard::Create(const JobSpec& job, KeyRange rang
   shard->RebuildRoster();
   shard->params_.resize(range.size());
   InitParams(job.model, layout, range.begin, range.end, shard->params_.data());
-  for (const KeyRange& keys : SplitIntoChunks(range, job.train.block_keys)) {
+  for (const KeyRange& keys : SplitIntoChunks(range, BlockKeys(job.train))) {
     if (keys.empty()) continue;  // a server with no keys has no blocks
     Block b;
     b.keys = keys;

@@ -3,7 +3,7 @@
 // bulk-synchronous training, the roster of workers and an in-flight checkpoint
 // capture. pst::Server feeds it decoded requests.
 //
-// The range is split into blocks of job.train.block_keys keys (the last may be
+// The range is split into blocks of BlockKeys(job.train) keys (the last may be
 // shorter), each with its own version and optimizer state, so a worker can
 // receive the first updated blocks while it is still sending the last
 // gradients. How pushes become updates depends on job.train.consistency:

@@ -48,7 +48,7 @@ namespace pst {
 
 class PsClient {
  public:
-  // block_keys: the job's train.block_keys (the servers' block size). rank:
+  // block_keys: BlockKeys(job.train) (the servers' block size). rank:
   // this worker's rank (sent with pulls so servers can measure staleness).
   static StatusOr<std::unique_ptr<PsClient>> Connect(zmq::context_t& ctx,
                                                      const std::vector<ServerEntry>& servers,

@@ -153,7 +153,7 @@ Status Worker::Run() {
                test.num_samples, data_dir);
   SetBlasThreads(options_.blas_threads);
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
-  PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, job.train.block_keys,
+  PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, BlockKeys(job.train),
                                                   rank, options_.limits));
   ps->set_generation(generation);
   if (!options_.compute_cpus.empty()) {
@@ -200,7 +200,7 @@ Status Worker::Run() {
   std::vector<uint32_t> order;
   uint32_t order_epoch = UINT32_MAX;
   MlpHooks hooks;
-  hooks.block_keys = job.train.block_keys;
+  hooks.block_keys = BlockKeys(job.train);
   const auto timeout = options_.request_timeout;
 
   uint64_t clock = joined.resume_clock;
@@ -315,7 +315,7 @@ Status Worker::Run() {
         std::vector<ServerEntry> servers;
         for (auto sv : resp.getServers())
           servers.push_back({sv.getRank(), sv.getEndpoint().cStr(), {sv.getKeyBegin(), sv.getKeyEnd()}});
-        auto client = PsClient::Connect(ctx_, servers, job.train.block_keys, rank, options_.limits);
+        auto client = PsClient::Connect(ctx_, servers, BlockKeys(job.train), rank, options_.limits);
         if (!client.ok()) {
           result = client.status().WithContext("reconnecting to the servers");
           break;

@@ -169,7 +169,7 @@ TEST_CASE("Shard: Create rejects bad arguments", "[ps]") {
   bad.train.batch_size = 0;
   CHECK(code(bad, kRange, 2, kMaxAhead) == StatusCode::kInvalidArgument);
   bad = SgdJob();
-  bad.train.block_keys = 0;
+  bad.train.block_keys = 255;  // 0 is automatic; below 256 is refused
   CHECK(code(bad, kRange, 2, kMaxAhead) == StatusCode::kInvalidArgument);
   CHECK(code(SgdJob(), {0, 676}, 1, kMaxAhead) == StatusCode::kOk);
 }
