@@ -40,23 +40,28 @@ Status RunTimeToAccuracySuite(const TimeToAccuracyConfig& config, Report& report
     uint32_t n;  // PS and workers
     Consistency consistency;
     uint32_t staleness;
+    bool pin;  // LaunchOptions::pin_cpus
   };
   // The default job (BSP), smaller, and with SSP bound 1, which lets the worker
-  // prefetch the next step's parameters while it computes.
-  for (const Cluster& c : {Cluster{2, Consistency::kBsp, 0}, Cluster{1, Consistency::kBsp, 0},
-                           Cluster{1, Consistency::kSsp, 1}}) {
+  // prefetch the next step's parameters while it computes; that also with the
+  // worker's training thread on a CPU of its own.
+  for (const Cluster& c :
+       {Cluster{2, Consistency::kBsp, 0, false}, Cluster{1, Consistency::kBsp, 0, false},
+        Cluster{1, Consistency::kSsp, 1, false}, Cluster{1, Consistency::kSsp, 1, true}}) {
     const uint32_t n = c.n;
     const std::string how =
-        c.consistency == Consistency::kBsp ? "BSP" : fmt::format("SSP s={}", c.staleness);
+        (c.consistency == Consistency::kBsp ? "BSP" : fmt::format("SSP s={}", c.staleness)) +
+        (c.pin ? ", --pin-cpus" : "");
     LaunchOptions lo;
     lo.job.num_servers = n;
     lo.job.num_workers = n;
     lo.job.train.consistency = c.consistency;
     lo.job.train.staleness = c.staleness;
+    lo.pin_cpus = c.pin;
     lo.job.train.epochs = config.max_epochs;
     lo.job.train.target_accuracy = static_cast<float>(config.target_accuracy);
-    lo.run_dir = fmt::format("{}/{}ps-{}w-{}{}", tmp_dir, n, n, ConsistencyName(c.consistency),
-                             c.staleness);
+    lo.run_dir = fmt::format("{}/{}ps-{}w-{}{}{}", tmp_dir, n, n, ConsistencyName(c.consistency),
+                             c.staleness, c.pin ? "-pinned" : "");
     lo.bin_dir = config.bin_dir;
     lo.progress = ProgressStyle::kQuiet;
     lo.timeout = std::chrono::seconds(600);
