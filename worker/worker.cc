@@ -209,6 +209,36 @@ Status Worker::Run() {
   Lease lease;
   Lease completed;  // the lease finished last, reported with the next shard request
   bool has_completed = false;
+  // The next lease is asked for when the current one's last step starts, and
+  // the answer read when that step is done: the round trip to the scheduler
+  // overlaps the step instead of stalling the worker between leases. That
+  // request cannot report the lease still being trained, so a completion
+  // travels with the request after the one that followed it, and one asked
+  // for synchronously before this worker finishes. Not under BSP: there an
+  // epoch closes by clock, at the first request past its end, and would then
+  // be summed up without the lease this worker is still training (and each
+  // BSP step waits for its pull, which hides the round trip anyway).
+  const bool ask_ahead = consistency != Consistency::kBsp;
+  uint64_t ahead_request = 0;  // its request id; 0: none
+  uint64_t shard_requests = 0, shard_requests_ahead = 0;
+  auto fill_shard_request = [&](OutMessage& msg, uint64_t at_clock) {
+    auto req = msg.envelope().getBody().initShardRequest();
+    req.setRank(rank);
+    req.setClock(at_clock);
+    req.setNumSamples(train.num_samples);
+    req.setGeneration(generation);
+    if (!has_completed) return;
+    has_completed = false;
+    req.setHasCompleted(true);
+    req.setCompletedEpoch(completed.epoch);
+    req.setCompletedShard(completed.shard);
+    req.setCompletedLossSum(completed.loss_sum);
+    req.setCompletedSamples(completed.samples);
+    auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
+    req.setCompletedWaitMs(ms(completed.wait));
+    req.setCompletedComputeMs(ms(completed.compute));
+    req.setCompletedPushMs(ms(completed.push));
+  };
   std::optional<EvalOrder> eval;
   bool done = false;
 
@@ -274,24 +304,17 @@ Status Worker::Run() {
       break;
     }
     if (!lease.active && clock >= idle_until) {
-      OutMessage msg;
-      auto req = msg.envelope().getBody().initShardRequest();
-      req.setRank(rank);
-      req.setClock(clock);
-      req.setNumSamples(train.num_samples);
-      req.setGeneration(generation);
-      if (has_completed) {
-        req.setHasCompleted(true);
-        req.setCompletedEpoch(completed.epoch);
-        req.setCompletedShard(completed.shard);
-        req.setCompletedLossSum(completed.loss_sum);
-        req.setCompletedSamples(completed.samples);
-        auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
-        req.setCompletedWaitMs(ms(completed.wait));
-        req.setCompletedComputeMs(ms(completed.compute));
-        req.setCompletedPushMs(ms(completed.push));
+      StatusOr<InMessage> reply = Status::Internal("no shard request sent");
+      ++shard_requests;
+      if (ahead_request != 0) {
+        ++shard_requests_ahead;
+        reply = sched->Await(ahead_request, timeout, &interrupt_);
+        ahead_request = 0;
+      } else {
+        OutMessage msg;
+        fill_shard_request(msg, clock);
+        reply = sched->Call(msg, timeout, &interrupt_);
       }
-      auto reply = sched->Call(msg, timeout, &interrupt_);
       if (reply.status().code() == StatusCode::kCancelled) break;
       if (!reply.ok()) {
         result = reply.status().WithContext("asking the scheduler for a data shard");
@@ -304,7 +327,6 @@ Status Worker::Run() {
       auto resp = reply->envelope().getBody().getShardResponse();
       result = FromRpcStatus(resp.getStatus()).WithContext("scheduler refused a data shard");
       if (!result.ok()) break;
-      has_completed = false;
       if (resp.getKind() == proto::ShardReplyKind::WAIT) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
         continue;
@@ -383,6 +405,12 @@ Status Worker::Run() {
         continue;
       }
     }
+    if (done && has_completed) {
+      // Told "done" by a request sent ahead: report the last lease first (its
+      // epoch may close on it, with an evaluation order for us).
+      done = false;
+      continue;
+    }
     if (done) {
       // No more data. Under ASP/SSP others must stop waiting for our clock.
       if (consistency != Consistency::kBsp && ps) result = ps->Retire(rank);
@@ -422,6 +450,18 @@ Status Worker::Run() {
     if (result.ok()) result = ps->CollectPushAcks();
     if (!result.ok()) break;
     const size_t n = std::min<uint64_t>(batch, lease.end - lease.next);
+    if (ask_ahead && lease.next + n >= lease.end && ahead_request == 0) {
+      // This lease's last step: ask for the next one now (see ahead_request),
+      // as the worker will be at clock + 1 when it reads the answer.
+      OutMessage msg;
+      fill_shard_request(msg, clock + 1);
+      auto sent = sched->Send(msg);
+      if (!sent.ok()) {
+        result = sent.status().WithContext("asking the scheduler for a data shard");
+        break;
+      }
+      ahead_request = *sent;
+    }
     for (size_t i = 0; i < n; ++i) {
       const uint32_t s = order[lease.next + i];
       std::copy(train.row(s), train.row(s) + train.num_features, batch_x.begin() + i * train.num_features);
@@ -516,6 +556,8 @@ Status Worker::Run() {
   result = Status::OK();
   lease = Lease{};
   has_completed = false;
+  if (ahead_request != 0) sched->Discard(ahead_request);
+  ahead_request = 0;
   eval.reset();
   done = false;
   ps.reset();
@@ -543,6 +585,8 @@ Status Worker::Run() {
     auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
     PST_LOG_INFO("finished after {} steps: {:.0f} ms waiting for pulls, {:.0f} ms computing, {:.0f} ms sending pushes",
                  progress.steps.load(), ms(timing.wait_pull), ms(timing.compute), ms(timing.push));
+    PST_LOG_INFO("{} shard requests, {} of them sent ahead (during a lease's last step)",
+                 shard_requests, shard_requests_ahead);
     PST_LOG_INFO("largest staleness observed: {} (consistency {}, bound {})", progress.max_staleness.load(),
                  ConsistencyName(consistency),
                  consistency == Consistency::kSsp ? std::to_string(job.train.staleness)

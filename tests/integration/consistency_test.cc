@@ -50,6 +50,25 @@ void TrainsWith(const std::vector<std::string>& consistency_flags, double min_ac
   REQUIRE(r.exit_code == 0);
   CHECK(LastLine(r.output).rfind("final test accuracy: ", 0) == 0);
   CHECK(FinalAccuracy(run_dir) >= min_accuracy);
+  // Workers ask for their next lease during a lease's last step and report
+  // each completion a request later: every epoch must still count exactly its
+  // samples, and close, evaluated.
+  const auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+  CHECK(result["epochs"].size() == std::stoul(epochs));
+  for (const auto& e : result["epochs"]) {
+    CHECK(e["samples"] == 12000);
+    CHECK(e["test_accuracy"].get<double>() > 0.5);
+  }
+  // Both workers asked ahead most of the time (the first request cannot be).
+  const std::regex asked("([0-9]+) shard requests, ([0-9]+) of them sent ahead");
+  for (int w = 0; w < 2; ++w) {
+    const std::string log = ReadFile(run_dir + "/logs/worker-" + std::to_string(w) + ".log");
+    std::smatch m;
+    REQUIRE(std::regex_search(log, m, asked));
+    INFO("worker " << w << ": " << m[0]);
+    CHECK(std::stoul(m[2]) > 0);
+    CHECK(2 * std::stoul(m[2]) >= std::stoul(m[1]));
+  }
 }
 
 TEST_CASE("Consistency: ASP trains to 75% on 12000 samples in 2 epochs", "[integration]") {
