@@ -1248,6 +1248,12 @@ void Scheduler::CheckpointTick(Clock::time_point now) {
     st.coordinator.SetPace(st.clocks_per_second, std::chrono::milliseconds(30));
     [[maybe_unused]] const uint64_t id = st.coordinator.Begin(fastest, now);
     st.checkpoint_wanted = false;
+    // The round's id is stored before any PS hears of it (the directive goes
+    // out later in this loop turn): a scheduler restarted after a crash must
+    // not hand the same id to a new round, or a PS that already wrote the
+    // old round's checkpoint under it would report the new one done at once,
+    // with values from another clock.
+    SaveState(/*sync=*/true);
     PST_LOG_DEBUG("checkpoint {} at clock {} requested (fastest {})", id, st.coordinator.clock(), fastest);
     return;
   }
