@@ -333,7 +333,11 @@ Status Worker::Run() {
       }
       if (resp.getKind() == proto::ShardReplyKind::RESTART) {
         // Continue where the scheduler says: a new generation after a
-        // rollback, or our start clock when we joined a running job.
+        // rollback, or our start clock when we joined a running job. A
+        // lease finished before is not reported: the scheduler ignores the
+        // completions of a request from an older generation, and one sent
+        // now could be taken for a later piece of the same shard.
+        has_completed = false;
         std::vector<ServerEntry> servers;
         for (auto sv : resp.getServers())
           servers.push_back({sv.getRank(), sv.getEndpoint().cStr(), {sv.getKeyBegin(), sv.getKeyEnd()}});
