@@ -8,7 +8,7 @@
 //   elastic   samples/s of one job scaled 1 -> 2 -> 4 -> 1 workers while it
 //             trains, every worker emulating compute elsewhere with a sleep.
 // A suite that fails prints what it has and the others still run. Exit code 0
-// when everything ran, 1 on any error, CLI11's codes for bad flags.
+// when everything ran, 1 on any error, 2 for a bad flag (one line on stderr).
 #include <unistd.h>
 
 #include <chrono>
@@ -28,6 +28,7 @@
 #include "bench/time_to_accuracy_suite.h"
 #include "bench/train_suite.h"
 #include "common/allocator_tuning.h"
+#include "common/role_main.h"
 #include "cli/launcher.h"
 #include "common/log.h"
 
@@ -83,7 +84,7 @@ int main(int argc, char** argv) {
   app.add_option("--json", json_path, "Also write every figure to this JSON file");
   app.add_option("--bin-dir", bin_dir, "Where pstrain-scheduler, pstrain-ps, pstrain-worker are")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
+  if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   // The PS and worker binaries do this too; the pushpull suite hosts both here.
   pst::KeepFreedMemoryForReuse();
 

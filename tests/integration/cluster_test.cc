@@ -177,6 +177,11 @@ TEST_CASE("Cluster: a bad flag is one line and exit code 2", "[integration]") {
   auto unknown = RunPstrain({"pstrain", "launch", "--no-such-flag"}, seconds(20));
   CHECK(unknown.exit_code == 2);
   CHECK(std::count(unknown.output.begin(), unknown.output.end(), '\n') == 1);
+
+  auto bench = RunPstrain({"pstrain-bench", "--suite", "nope"}, seconds(20));
+  CHECK(bench.exit_code == 2);
+  CHECK(std::count(bench.output.begin(), bench.output.end(), '\n') == 1);
+  CHECK_THAT(bench.output, Catch::Contains("--suite"));
 }
 
 TEST_CASE("Cluster: missing data fails before any process starts", "[integration]") {
