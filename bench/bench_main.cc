@@ -81,6 +81,12 @@ int main(int argc, char** argv) {
                  "elastic: every worker sleeps this long before each step (emulated compute)")
       ->check(CLI::Range(0u, pst::kMaxStepDelayMs))
       ->capture_default_str();
+  uint32_t repeat = 1;
+  app.add_option("--repeat", repeat,
+                 "train: run every setup this many rounds and give median ratios (this VM's "
+                 "speed drifts by tens of percent within minutes)")
+      ->check(CLI::Range(1u, 50u))
+      ->capture_default_str();
   app.add_option("--json", json_path, "Also write every figure to this JSON file");
   app.add_option("--bin-dir", bin_dir, "Where pstrain-scheduler, pstrain-ps, pstrain-worker are")
       ->capture_default_str();
@@ -118,6 +124,7 @@ int main(int argc, char** argv) {
   if (suite == "train" || suite == "all") {
     pst::bench::TrainConfig tc;
     tc.epochs = epochs;
+    tc.repeat = repeat;
     tc.bin_dir = bin_dir;
     pst::Status t = pst::bench::RunTrainSuite(tc, report).WithContext("train");
     if (!t.ok()) report.summary.push_back("train: FAILED (" + t.ToString() + ")");

@@ -32,6 +32,14 @@ double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+// The middle value (the mean of the two middle ones for an even count).
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
 struct LocalRun {
   uint32_t workers = 0;
   uint64_t samples = 0;
@@ -171,84 +179,103 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
       "(pst::Shard) on this thread, 500 steps each");
   PST_ASSIGN_OR_RETURN(StepCosts costs, MeasureStepCosts(job, train, 500));
 
-  std::vector<LocalRun> local;
-  for (uint32_t workers : {1u, 2u}) {
-    Progress(
-        fmt::format("train: in-process TrainLocal, {} virtual worker(s) x batch {}, {} epochs, "
-                    "1 BLAS thread",
-                    workers, job.train.batch_size, job.train.epochs));
-    LocalOptions lo;
-    lo.num_workers = workers;
-    lo.evaluate = true;  // timed apart: train_seconds excludes it
-    lo.blas_threads = 1;
-    const auto t0 = Clock::now();
-    PST_ASSIGN_OR_RETURN(LocalResult r, TrainLocal(job, train, test, lo));
-    const double wall = Since(t0);
-    LocalRun run;
-    run.workers = workers;
-    run.samples = r.samples;
-    run.train_seconds = r.train_seconds;
-    run.eval_seconds_per_epoch = (wall - r.train_seconds) / job.train.epochs;
-    run.accuracy = r.epochs.empty() ? 0 : r.epochs.back().test_accuracy;
-    local.push_back(run);
-  }
-
   PST_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir("train"));
-  std::vector<ClusterRun> clusters;
-  // The default job's BSP with 1 and 2 of each, then 1 + 1 under SSP with
-  // bound 1, where the worker prefetches the next step's parameters; 1 + 1
-  // also with the worker's training thread on a CPU of its own.
-  struct Setup {
-    uint32_t n;
-    uint32_t staleness;  // SSP bound, or BSP when 0
-    bool pin;            // LaunchOptions::pin_cpus
+  // One round: the in-process references, then every cluster setup. Rounds
+  // are repeated whole (config.repeat), so each ratio compares runs made
+  // minutes apart at most on a machine whose speed drifts.
+  struct Round {
+    std::vector<LocalRun> local;
+    std::vector<ClusterRun> clusters;
   };
-  for (const Setup& setup : {Setup{1, 0, false}, Setup{1, 0, true}, Setup{2, 0, false},
-                             Setup{1, 1, false}, Setup{1, 1, true}}) {
-    const uint32_t n = setup.n;
-    LaunchOptions lo;
-    lo.job = job;
-    lo.job.num_servers = n;
-    lo.job.num_workers = n;
-    if (setup.staleness > 0) {
-      lo.job.train.consistency = Consistency::kSsp;
-      lo.job.train.staleness = setup.staleness;
+  auto run_round = [&](uint32_t round) -> StatusOr<Round> {
+    const std::string round_label =
+        config.repeat > 1 ? fmt::format(" (round {} of {})", round + 1, config.repeat) : "";
+    std::vector<LocalRun> local;
+    for (uint32_t workers : {1u, 2u}) {
+      Progress(
+          fmt::format("train{}: in-process TrainLocal, {} virtual worker(s) x batch {}, {} epochs, "
+                      "1 BLAS thread",
+                      round_label, workers, job.train.batch_size, job.train.epochs));
+      LocalOptions lo;
+      lo.num_workers = workers;
+      lo.evaluate = true;  // timed apart: train_seconds excludes it
+      lo.blas_threads = 1;
+      const auto t0 = Clock::now();
+      PST_ASSIGN_OR_RETURN(LocalResult r, TrainLocal(job, train, test, lo));
+      const double wall = Since(t0);
+      LocalRun run;
+      run.workers = workers;
+      run.samples = r.samples;
+      run.train_seconds = r.train_seconds;
+      run.eval_seconds_per_epoch = (wall - r.train_seconds) / job.train.epochs;
+      run.accuracy = r.epochs.empty() ? 0 : r.epochs.back().test_accuracy;
+      local.push_back(run);
     }
-    ClusterRun run;
-    run.consistency =
-        setup.staleness > 0 ? fmt::format("SSP s={}", setup.staleness) : std::string("BSP");
-    run.pinned = setup.pin;
-    lo.pin_cpus = setup.pin;
-    const std::string how = run.how();
-    lo.run_dir = fmt::format("{}/{}ps-{}w-s{}{}", tmp_dir, n, n, setup.staleness,
-                             setup.pin ? "-pinned" : "");
-    lo.bin_dir = config.bin_dir;
-    lo.progress = ProgressStyle::kQuiet;
-    lo.timeout = std::chrono::seconds(300);
-    Progress(
-        fmt::format("train: pstrain launch, {} PS + {} worker(s) as separate processes, {}, {} "
-                    "epochs (run dir {})",
-                    n, n, how, job.train.epochs, lo.run_dir));
-    std::ostringstream out;
-    std::atomic<bool> interrupted{false};
-    const auto t0 = Clock::now();
-    auto r = Launch(lo, interrupted, out);
-    const double launch_seconds = Since(t0);
-    if (!r.ok()) {
-      std::cout << out.str();
-      return r.status().WithContext(
-          fmt::format("launch {} PS + {} workers (kept {})", n, n, lo.run_dir));
+
+    std::vector<ClusterRun> clusters;
+    // The default job's BSP with 1 and 2 of each, then 1 + 1 under SSP with
+    // bound 1, where the worker prefetches the next step's parameters; 1 + 1
+    // also with the worker's training thread on a CPU of its own.
+    struct Setup {
+      uint32_t n;
+      uint32_t staleness;  // SSP bound, or BSP when 0
+      bool pin;            // LaunchOptions::pin_cpus
+    };
+    for (const Setup& setup : {Setup{1, 0, false}, Setup{1, 0, true}, Setup{2, 0, false},
+                               Setup{1, 1, false}, Setup{1, 1, true}}) {
+      const uint32_t n = setup.n;
+      LaunchOptions lo;
+      lo.job = job;
+      lo.job.num_servers = n;
+      lo.job.num_workers = n;
+      if (setup.staleness > 0) {
+        lo.job.train.consistency = Consistency::kSsp;
+        lo.job.train.staleness = setup.staleness;
+      }
+      ClusterRun run;
+      run.consistency =
+          setup.staleness > 0 ? fmt::format("SSP s={}", setup.staleness) : std::string("BSP");
+      run.pinned = setup.pin;
+      lo.pin_cpus = setup.pin;
+      const std::string how = run.how();
+      lo.run_dir = fmt::format("{}/round{}-{}ps-{}w-s{}{}", tmp_dir, round, n, n, setup.staleness,
+                               setup.pin ? "-pinned" : "");
+      lo.bin_dir = config.bin_dir;
+      lo.progress = ProgressStyle::kQuiet;
+      lo.timeout = std::chrono::seconds(300);
+      Progress(
+          fmt::format("train{}: pstrain launch, {} PS + {} worker(s) as separate processes, {}, {} "
+                      "epochs (run dir {})",
+                      round_label, n, n, how, job.train.epochs, lo.run_dir));
+      std::ostringstream out;
+      std::atomic<bool> interrupted{false};
+      const auto t0 = Clock::now();
+      auto r = Launch(lo, interrupted, out);
+      const double launch_seconds = Since(t0);
+      if (!r.ok()) {
+        std::cout << out.str();
+        return r.status().WithContext(
+            fmt::format("launch {} PS + {} workers (kept {})", n, n, lo.run_dir));
+      }
+      run.servers = n;
+      run.workers = n;
+      run.samples = static_cast<uint64_t>(r->samples_per_second * r->wall_seconds + 0.5);
+      run.wall_seconds = r->wall_seconds;
+      for (const EpochSummary& e : r->epochs) run.epoch_seconds += e.seconds;
+      run.launch_seconds = launch_seconds;
+      run.accuracy = r->final_test_accuracy;
+      for (uint32_t w = 0; w < n; ++w) run.timing.push_back(ReadWorkerTiming(lo.run_dir, w));
+      clusters.push_back(run);
     }
-    run.servers = n;
-    run.workers = n;
-    run.samples = static_cast<uint64_t>(r->samples_per_second * r->wall_seconds + 0.5);
-    run.wall_seconds = r->wall_seconds;
-    for (const EpochSummary& e : r->epochs) run.epoch_seconds += e.seconds;
-    run.launch_seconds = launch_seconds;
-    run.accuracy = r->final_test_accuracy;
-    for (uint32_t w = 0; w < n; ++w) run.timing.push_back(ReadWorkerTiming(lo.run_dir, w));
-    clusters.push_back(run);
+    return Round{std::move(local), std::move(clusters)};
+  };
+  std::vector<Round> rounds;
+  for (uint32_t round = 0; round < std::max<uint32_t>(1, config.repeat); ++round) {
+    PST_ASSIGN_OR_RETURN(Round r, run_round(round));
+    rounds.push_back(std::move(r));
   }
+  const std::vector<LocalRun>& local = rounds[0].local;
+  const std::vector<ClusterRun>& clusters = rounds[0].clusters;
   std::error_code ec;
   fs::remove_all(tmp_dir, ec);
 
@@ -382,18 +409,53 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
                   {"compute", costs.compute_ms},
                   {"apply", costs.apply_ms},
                   {"one_ps_one_worker", dist_step}};
-  report.json["train"] = j;
 
-  for (size_t i = 0; i < clusters.size(); ++i) {
-    const ClusterRun& r = clusters[i];
-    const LocalRun& ref = ref_for(r);
-    report.summary.push_back(fmt::format(
-        "train {}ps+{}w {}: {:.0f} samples/s (job wall) / {:.0f} (sum of epochs) vs in-process "
-        "{:.0f} ({} worker{}): ratio {:.2f} / {:.2f}{}",
-        r.servers, r.workers, r.how(), r.sps_wall(), r.sps_epochs(), ref.sps(), ref.workers,
-        ref.workers > 1 ? "s" : "", r.sps_wall() / ref.sps(), r.sps_epochs() / ref.sps(),
-        r.workers == 1 ? " (issue goals: >= 0.80, >= 0.90)" : ""));
+  if (rounds.size() == 1) {
+    report.json["train"] = j;
+    for (size_t i = 0; i < clusters.size(); ++i) {
+      const ClusterRun& r = clusters[i];
+      const LocalRun& ref = ref_for(r);
+      report.summary.push_back(fmt::format(
+          "train {}ps+{}w {}: {:.0f} samples/s (job wall) / {:.0f} (sum of epochs) vs in-process "
+          "{:.0f} ({} worker{}): ratio {:.2f} / {:.2f}{}",
+          r.servers, r.workers, r.how(), r.sps_wall(), r.sps_epochs(), ref.sps(), ref.workers,
+          ref.workers > 1 ? "s" : "", r.sps_wall() / ref.sps(), r.sps_epochs() / ref.sps(),
+          r.workers == 1 ? " (issue goals: >= 0.80, >= 0.90)" : ""));
+    }
+    return Status::OK();
   }
+
+  // Each round's ratios against that round's in-process run.
+  Table spread({"run", "vs in-proc, job wall: median", "min", "max",
+                "sum of epochs: median", "min", "max"});
+  j["rounds"] = nlohmann::json::array();
+  for (size_t c = 0; c < clusters.size(); ++c) {
+    std::vector<double> wall, epochs;
+    for (const Round& rd : rounds) {
+      const ClusterRun& r = rd.clusters[c];
+      const LocalRun& ref = r.workers > 1 ? rd.local[1] : rd.local[0];
+      wall.push_back(r.sps_wall() / ref.sps());
+      epochs.push_back(r.sps_epochs() / ref.sps());
+    }
+    const ClusterRun& r = clusters[c];
+    const std::string name = fmt::format("{} PS + {} worker{}, {}", r.servers, r.workers,
+                                         r.workers > 1 ? "s" : "", r.how());
+    const double wall_median = Median(wall), epochs_median = Median(epochs);
+    auto [wall_min, wall_max] = std::minmax_element(wall.begin(), wall.end());
+    auto [ep_min, ep_max] = std::minmax_element(epochs.begin(), epochs.end());
+    spread.AddRow({name, Fixed(wall_median, 2), Fixed(*wall_min, 2), Fixed(*wall_max, 2),
+                   Fixed(epochs_median, 2), Fixed(*ep_min, 2), Fixed(*ep_max, 2)});
+    j["rounds"].push_back({{"run", name}, {"ratio_wall", wall}, {"ratio_epochs", epochs}});
+    report.summary.push_back(fmt::format(
+        "train {}ps+{}w {}: ratio vs in-process over {} rounds, median {:.2f} (job wall) / {:.2f} "
+        "(sum of epochs), ranges {:.2f}-{:.2f} / {:.2f}-{:.2f}{}",
+        r.servers, r.workers, r.how(), rounds.size(), wall_median, epochs_median, *wall_min,
+        *wall_max, *ep_min, *ep_max, r.workers == 1 ? " (issue goals: >= 0.80, >= 0.90)" : ""));
+  }
+  report.json["train"] = j;
+  std::cout << fmt::format("\n  Ratios over {} rounds (each against its round's in-process run):\n",
+                           rounds.size());
+  spread.Print();
   return Status::OK();
 }
 

@@ -15,11 +15,17 @@ namespace pst::bench {
 struct TrainConfig {
   // Passes over the training set in every run. Default: 2.
   uint32_t epochs = 2;
+  // Rounds of every run (in-process and clusters, in turn); with more than
+  // one, the ratios are also given as medians and ranges over the rounds.
+  // Default: 1.
+  uint32_t repeat = 1;
   // Directory of pstrain-scheduler, pstrain-ps and pstrain-worker. Required.
   std::string bin_dir;
 };
 
-// Prints one table and adds report.json["train"] and summary lines. Run
+// Prints one table (of the first round) and, with repeat > 1, each setup's
+// ratios over the rounds; adds report.json["train"] and summary lines (the
+// median ratios when repeated). Run
 // directories go under a fresh /tmp/pstrain-bench-XXXXXX, removed on success
 // and kept (and named in the error) on failure.
 Status RunTrainSuite(const TrainConfig& config, Report& report);
