@@ -61,14 +61,20 @@ PsClient::PullSlot* PsClient::SlotFor(float* params) {
   return slot;
 }
 
-Status PsClient::StartPull(uint64_t min_version, float* params) {
+StatusOr<PsClient::PullSlot*> PsClient::ClaimSlot(float* params, uint64_t min_version,
+                                                  uint64_t clock) {
   PullSlot* slot = SlotFor(params);
   if (!slot) return Status::FailedPrecondition("two pulls into other buffers are still in flight");
   CancelPull(*slot);
   slot->dest = params;
   slot->min_version = min_version;
-  slot->clock = clock_;
+  slot->clock = clock;
   slot->version_seen = UINT64_MAX;
+  return slot;
+}
+
+Status PsClient::StartPull(uint64_t min_version, float* params) {
+  PST_ASSIGN_OR_RETURN(PullSlot* slot, ClaimSlot(params, min_version, clock_));
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const Block& b = blocks_[i];
     OutMessage msg;
@@ -231,13 +237,8 @@ Status PsClient::SendPush(Block& b) {
   // The pull is set up at the first block sent, not in BeginPush: the buffer
   // may be the one whose pull this step's forward pass is still waiting for.
   if (push_pull_into_ && !push_pull_) {
-    PullSlot* slot = SlotFor(push_pull_into_);
-    if (!slot) return Status::FailedPrecondition("two pulls into other buffers are still in flight");
-    CancelPull(*slot);
-    slot->dest = push_pull_into_;
-    slot->min_version = push_pull_min_version_;
-    slot->clock = push_pull_clock_;
-    slot->version_seen = UINT64_MAX;
+    PST_ASSIGN_OR_RETURN(PullSlot* slot,
+                         ClaimSlot(push_pull_into_, push_pull_min_version_, push_pull_clock_));
     slot->via_push = true;
     // Every block is missing until its push (which asks for it) is answered.
     slot->ids.assign(blocks_.size(), kNotSent);

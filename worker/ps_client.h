@@ -164,6 +164,9 @@ class PsClient {
   Status SendPush(Block& b);
   // A free slot (or the one already into `params`) for a new pull into it.
   PullSlot* SlotFor(float* params);
+  // SlotFor, with its earlier pull dropped and set up for a pull into
+  // `params` at `clock`; kFailedPrecondition if no slot is free.
+  StatusOr<PullSlot*> ClaimSlot(float* params, uint64_t min_version, uint64_t clock);
   Status HandlePushAck(InMessage& in);
   // Times the pull answers and push acks received (Pump) since the last look.
   void NoteArrivals();
