@@ -44,10 +44,10 @@ StatusOr<EvalResult> EvaluateCheckpoint(const EvalOptions& options) {
   PST_RETURN_IF_ERROR(CheckTestSetFitsModel(test, model.job.model, r.data_dir));
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(model.job.model));
   r.samples = test.num_samples;
-  r.correct = mlp.CountCorrect(model.params.data(), test.features.data(), test.labels.data(),
-                               test.num_samples);
-  const double loss_sum =
-      mlp.Loss(model.params.data(), test.features.data(), test.labels.data(), test.num_samples);
+  const Mlp::Evaluation ev = mlp.Evaluate(model.params.data(), test.features.data(),
+                                          test.labels.data(), test.num_samples);
+  r.correct = ev.correct;
+  const double loss_sum = ev.loss_sum;
   r.accuracy = static_cast<double>(r.correct) / static_cast<double>(r.samples);
   r.mean_loss = loss_sum / static_cast<double>(r.samples);
   return r;

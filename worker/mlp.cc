@@ -309,10 +309,11 @@ StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const
   return loss;
 }
 
-double Mlp::Loss(const float* params, const float* x, const int32_t* labels, size_t n) {
+Mlp::Evaluation Mlp::Evaluate(const float* params, const float* x, const int32_t* labels,
+                              size_t n) {
   const size_t c = num_classes();
   const float* out_bias = params + layout_.tensors().back().offset;
-  double loss = 0.0;
+  Evaluation e;
   for (size_t start = 0; start < n; start += chunk_rows_) {
     const size_t rows = std::min(chunk_rows_, n - start);
     // Without a wait hook Forward cannot fail.
@@ -320,44 +321,30 @@ double Mlp::Loss(const float* params, const float* x, const int32_t* labels, siz
     float* z = acts_.back().data();
     for (size_t i = 0; i < rows; ++i, z += c) {
       const float mx = AddBiasAndMax(out_bias, c, z);
+      // Arg-max of z + bias (now in z); ties go to the lowest class index.
+      const size_t best = static_cast<size_t>(std::max_element(z, z + c) - z);
       const int32_t y = labels[start + i];
       if (!ValidLabel(y, c)) {
-        loss += kNaN;
-      } else if (spec_.loss == LossKind::kSoftmax) {
-        loss += RowLoss(z, c, mx, y);
+        e.loss_sum += kNaN;
+        continue;
+      }
+      e.correct += static_cast<size_t>(y) == best;
+      if (spec_.loss == LossKind::kSoftmax) {
+        e.loss_sum += RowLoss(z, c, mx, y);
       } else {
-        loss += RowLossAndDelta(spec_.loss, z, c, y, nullptr);
+        e.loss_sum += RowLossAndDelta(spec_.loss, z, c, y, nullptr);
       }
     }
   }
-  return loss;
+  return e;
+}
+
+double Mlp::Loss(const float* params, const float* x, const int32_t* labels, size_t n) {
+  return Evaluate(params, x, labels, n).loss_sum;
 }
 
 size_t Mlp::CountCorrect(const float* params, const float* x, const int32_t* labels, size_t n) {
-  const size_t c = num_classes();
-  const float* out_bias = params + layout_.tensors().back().offset;
-  size_t correct = 0;
-  for (size_t start = 0; start < n; start += chunk_rows_) {
-    const size_t rows = std::min(chunk_rows_, n - start);
-    // Without a wait hook Forward cannot fail.
-    Forward(params, x + start * num_inputs(), rows, /*block_keys=*/0, nullptr).IgnoreError();
-    const float* z = acts_.back().data();
-    for (size_t i = 0; i < rows; ++i, z += c) {
-      // Arg-max of z + bias; ties go to the lowest class index.
-      size_t best = 0;
-      float best_z = z[0] + out_bias[0];
-      for (size_t j = 1; j < c; ++j) {
-        const float v = z[j] + out_bias[j];
-        if (v > best_z) {
-          best_z = v;
-          best = j;
-        }
-      }
-      const int32_t y = labels[start + i];
-      correct += ValidLabel(y, c) && static_cast<size_t>(y) == best;
-    }
-  }
-  return correct;
+  return Evaluate(params, x, labels, n).correct;
 }
 
 }  // namespace pst

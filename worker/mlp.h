@@ -88,11 +88,16 @@ class Mlp {
   StatusOr<double> ForwardBackward(const float* params, const float* x, const int32_t* labels,
                                    size_t n, float* grad, const MlpHooks& hooks);
 
-  // Sum of per-sample cross-entropy losses (no gradient).
-  double Loss(const float* params, const float* x, const int32_t* labels, size_t n);
-
-  // Number of samples whose arg-max prediction equals the label. Works in
+  // Both measures of a test set from one forward pass (no gradient), in
   // internal batches, so n may be the whole test set.
+  struct Evaluation {
+    size_t correct = 0;     // samples whose arg-max prediction equals the label
+    double loss_sum = 0.0;  // sum of the per-sample losses (NaN if a label is invalid)
+  };
+  Evaluation Evaluate(const float* params, const float* x, const int32_t* labels, size_t n);
+  // Evaluate(...).loss_sum.
+  double Loss(const float* params, const float* x, const int32_t* labels, size_t n);
+  // Evaluate(...).correct.
   size_t CountCorrect(const float* params, const float* x, const int32_t* labels, size_t n);
 
  private:

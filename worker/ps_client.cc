@@ -66,6 +66,10 @@ StatusOr<PsClient::PullSlot*> PsClient::ClaimSlot(float* params, uint64_t min_ve
   PullSlot* slot = SlotFor(params);
   if (!slot) return Status::FailedPrecondition("two pulls into other buffers are still in flight");
   CancelPull(*slot);
+  if (slot->dest != params) {  // a view of another buffer's values
+    slot->view = nullptr;
+    slot->view_frame = InMessage();
+  }
   slot->dest = params;
   slot->min_version = min_version;
   slot->clock = clock;
@@ -150,12 +154,18 @@ Status PsClient::TakePullReplies(PullSlot& slot, size_t first, size_t last) {
       return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with the wrong keys or sizes");
     if (resp.getVersion() < slot.min_version)
       return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with an old version");
-    // The one copy from the network frame into the buffer the BLAS calls read.
-    std::memcpy(slot.dest + b.keys.begin, reply->floats(0), b.keys.size() * sizeof(float));
     slot.version_seen = std::min(slot.version_seen, resp.getVersion());
     const uint64_t slowest = resp.getSlowestClock();
     if (slowest != UINT64_MAX && slot.clock > slowest)
       max_staleness_ = std::max(max_staleness_, slot.clock - slowest);
+    if (pull_views_) {
+      // No copy: the BLAS calls read the frame (the answer is the whole model).
+      slot.view_frame = std::move(*reply);
+      slot.view = slot.view_frame.floats(0);
+    } else {
+      // The one copy from the network frame into the buffer the BLAS calls read.
+      std::memcpy(slot.dest + b.keys.begin, reply->floats(0), b.keys.size() * sizeof(float));
+    }
   }
   return Status::OK();
 }
@@ -187,6 +197,11 @@ Status PsClient::WaitKeys(const float* params, KeyRange keys, std::chrono::milli
     // as they arrive rather than when that server answers.
     PollChannels(channel_ptrs_.data(), channel_ptrs_.size(), std::chrono::milliseconds(50));
   }
+}
+
+const float* PsClient::PulledValues(const float* params) {
+  const PullSlot* slot = FindPull(params);
+  return slot && slot->view ? slot->view : params;
 }
 
 Status PsClient::StartPullIfNeeded(uint64_t min_version, float* params) {

@@ -16,6 +16,9 @@
 // step's parameters into one buffer while it computes on the other.
 // Values arriving from a server are copied once, straight into the caller's
 // parameter buffer; gradients are sent zero-copy from the caller's buffer.
+// With set_pull_views(true) and a model of one block, nothing is copied: the
+// client keeps the answer's frame and PulledValues() hands out a pointer into
+// it, for the BLAS calls to read in place.
 //
 // Latency: the client reads the steady clock when it sends a block's pull or
 // push, and again when it first sees the answer (pull) or ack (push) received;
@@ -64,6 +67,19 @@ class PsClient {
   // Largest staleness seen in pull answers so far: the clock a pull was made
   // for minus the clocks every live worker had pushed (ASP/SSP; 0 under BSP).
   uint64_t max_staleness() const { return max_staleness_; }
+
+  // Pull views: when the model is one block, a pull's answer is kept as it
+  // arrived instead of being copied into the pull's buffer, and
+  // PulledValues(buffer) points into it. The view stays valid, unchanged,
+  // until the next answer for that buffer is taken (by a WaitKeys or Pull
+  // into it), so a step may read it while the next pull into the same buffer
+  // is already in flight. With several blocks values are copied as usual.
+  // Default: off.
+  void set_pull_views(bool on) { pull_views_ = on && blocks_.size() == 1; }
+  bool pull_views() const { return pull_views_; }
+  // The values of the last pull into `params` taken so far: a view into its
+  // answer (see set_pull_views), or `params` itself.
+  const float* PulledValues(const float* params);
 
   // Asks every server for every block at version >= min_version; the values
   // will be written to params[key]. Drops a pull into `params` started earlier.
@@ -144,6 +160,9 @@ class PsClient {
     std::vector<uint64_t> ids;
     std::vector<std::chrono::steady_clock::time_point> sent;
     std::vector<bool> timed;            // the answer is yet to be seen (and timed)
+    // Pull views: the last answer taken, and its values (null: none yet).
+    InMessage view_frame;
+    const float* view = nullptr;
   };
   struct Pending {
     size_t server;
@@ -190,6 +209,7 @@ class PsClient {
   uint32_t generation_ = 0;
   uint64_t clock_ = 0;
   uint64_t max_staleness_ = 0;
+  bool pull_views_ = false;
   LatencyHistogram pull_latency_;
   LatencyHistogram push_latency_;
 };

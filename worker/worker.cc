@@ -153,9 +153,17 @@ Status Worker::Run() {
                test.num_samples, data_dir);
   SetBlasThreads(options_.blas_threads);
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
-  PST_ASSIGN_OR_RETURN(auto ps, PsClient::Connect(ctx_, joined.servers, BlockKeys(job.train),
-                                                  rank, options_.limits));
-  ps->set_generation(generation);
+  // Connections to the servers of one generation. The step reads pulled
+  // values in place when the model is one block (PsClient::set_pull_views).
+  auto connect_servers = [&](const std::vector<ServerEntry>& servers,
+                             uint32_t gen) -> StatusOr<std::unique_ptr<PsClient>> {
+    PST_ASSIGN_OR_RETURN(auto client, PsClient::Connect(ctx_, servers, BlockKeys(job.train), rank,
+                                                        options_.limits));
+    client->set_generation(gen);
+    client->set_pull_views(true);
+    return client;
+  };
+  PST_ASSIGN_OR_RETURN(auto ps, connect_servers(joined.servers, generation));
   if (!options_.compute_cpus.empty()) {
     // Only now: the threads started so far (ZeroMQ's, the heartbeat) keep the
     // process's CPUs, so the training thread has its CPUs to itself.
@@ -256,11 +264,11 @@ Status Worker::Run() {
     // BSP: the model of version e.version (== clock); ASP/SSP: the current one.
     if (params_clock != clock)
       PST_RETURN_IF_ERROR(pull(consistency == Consistency::kBsp ? e.version : min_version_for(clock)));
-    const float* params = params_at(clock);
-    const size_t correct =
-        mlp.CountCorrect(params, test.features.data(), test.labels.data(), test.num_samples);
-    const double loss =
-        mlp.Loss(params, test.features.data(), test.labels.data(), test.num_samples);
+    const float* params = ps->PulledValues(params_at(clock));
+    const Mlp::Evaluation ev =
+        mlp.Evaluate(params, test.features.data(), test.labels.data(), test.num_samples);
+    const size_t correct = ev.correct;
+    const double loss = ev.loss_sum;
     PST_LOG_INFO("epoch {}: test accuracy {:.4f}", e.epoch + 1, double(correct) / test.num_samples);
     // The job also ends here if this evaluation reaches the target accuracy.
     const float target = job.train.target_accuracy;
@@ -341,14 +349,13 @@ Status Worker::Run() {
         std::vector<ServerEntry> servers;
         for (auto sv : resp.getServers())
           servers.push_back({sv.getRank(), sv.getEndpoint().cStr(), {sv.getKeyBegin(), sv.getKeyEnd()}});
-        auto client = PsClient::Connect(ctx_, servers, BlockKeys(job.train), rank, options_.limits);
+        auto client = connect_servers(servers, resp.getGeneration());
         if (!client.ok()) {
           result = client.status().WithContext("reconnecting to the servers");
           break;
         }
         ps = std::move(client).value();
         generation = resp.getGeneration();
-        ps->set_generation(generation);
         progress.generation = generation;
         clock = resp.getResumeClock();
         progress.clock = clock;
@@ -481,8 +488,22 @@ Status Worker::Run() {
     ps->BeginPush(rank, clock, grad, grad->data(), static_cast<uint32_t>(n), params_at(pull_clock),
                   min_version_for(pull_clock), pull_clock);
     std::chrono::steady_clock::duration waited{}, pushing{};
+    // What the pass reads: the pulled buffer, or with pull views the answer's
+    // frame itself. A one-block model leaves nothing to overlap, so the whole
+    // pull is awaited before the pass.
+    const float* values = params;
+    if (ps->pull_views()) {
+      if (params_clock != clock) {
+        const auto w0 = std::chrono::steady_clock::now();
+        result = ps->WaitKeys(params, {0, total}, timeout, &interrupt_);
+        waited += std::chrono::steady_clock::now() - w0;
+        if (!result.ok()) break;
+      }
+      values = ps->PulledValues(params);
+    }
     hooks.wait_params = [&](uint64_t begin, uint64_t end) -> Status {
-      if (params_clock == clock) return Status::OK();  // already pulled (evaluation)
+      // Already pulled (by an evaluation, or above for a pull view).
+      if (params_clock == clock || ps->pull_views()) return Status::OK();
       const auto w0 = std::chrono::steady_clock::now();
       Status s = ps->WaitKeys(params, {begin, end}, timeout, &interrupt_);
       waited += std::chrono::steady_clock::now() - w0;
@@ -498,7 +519,7 @@ Status Worker::Run() {
       pushing += std::chrono::steady_clock::now() - p0;
       return s;
     };
-    auto loss_or = mlp.ForwardBackward(params, batch_x.data(), batch_y.data(), n,
+    auto loss_or = mlp.ForwardBackward(values, batch_x.data(), batch_y.data(), n,
                                        grad->data(), hooks);
     if (!loss_or.ok()) {
       result = loss_or.status();

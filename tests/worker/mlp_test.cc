@@ -187,6 +187,31 @@ TEST_CASE("Mlp: CountCorrect on a hand-built case, across internal batches", "[w
   CHECK(mlp.CountCorrect(params.data(), big_x.data(), big_labels.data(), 2800) == 2100);
 }
 
+TEST_CASE("Mlp: Evaluate counts and sums per-sample losses in one pass, ties to the lowest class",
+          "[worker]") {
+  Mlp mlp = MakeMlp({2, 3});
+  // z = [x0, x1, 0.5]; the third sample ties classes 0 and 1 (predicts 0).
+  const std::vector<float> params = {1, 0, 0, 0, 1, 0, 0, 0, 0.5f};
+  const std::vector<float> x = {2, 0, 0, 2, 1, 1, 0.1f, 0.2f};
+  const std::vector<int32_t> labels = {0, 1, 1, 2};
+  // 2800 samples span three internal batches of 1024.
+  std::vector<float> big_x;
+  std::vector<int32_t> big_labels;
+  for (int r = 0; r < 700; ++r) {
+    big_x.insert(big_x.end(), x.begin(), x.end());
+    big_labels.insert(big_labels.end(), labels.begin(), labels.end());
+  }
+  double per_sample_sum = 0.0;
+  for (size_t i = 0; i < 2800; ++i)
+    per_sample_sum += mlp.Loss(params.data(), big_x.data() + 2 * i, big_labels.data() + i, 1);
+  const Mlp::Evaluation e = mlp.Evaluate(params.data(), big_x.data(), big_labels.data(), 2800);
+  CHECK(e.correct == 2 * 700 + 700);  // samples 0, 1 and 3 of every four
+  CHECK(e.loss_sum == Approx(per_sample_sum).epsilon(1e-9));
+  // The softmax loss of sample 0 by hand: z = [2, 0, 0.5].
+  const double z0 = std::log(std::exp(2.0) + std::exp(0.0) + std::exp(0.5)) - 2.0;
+  CHECK(mlp.Evaluate(params.data(), x.data(), labels.data(), 1).loss_sum == Approx(z0));
+}
+
 TEST_CASE("Mlp: out-of-range labels give a NaN loss instead of a crash", "[worker]") {
   Mlp mlp = MakeMlp({2, 3});
   const std::vector<float> params(9, 0.1f);

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <thread>
 #include <vector>
 #include <zmq.hpp>
 
@@ -219,6 +220,61 @@ TEST_CASE("PsClient: an answer older than asked for is an error", "[worker]") {
   CHECK(t.client->WaitKeys(a.data(), {0, 4}, milliseconds(5000), nullptr).code() ==
         StatusCode::kInvalidArgument);
   CHECK(a == std::vector<float>(4, 0.0f));
+}
+
+TEST_CASE("PsClient: pull views read a one-block answer in place until the next is taken",
+          "[worker]") {
+  Setup t(/*keys=*/64, /*block_keys=*/64);  // one block: views apply
+  t.client->set_pull_views(true);
+  REQUIRE(t.client->pull_views());
+  std::vector<float> a(64, 0.0f);
+  auto grad = std::make_shared<std::vector<float>>(64, 0.5f);
+  // Before any answer the buffer itself is handed out.
+  CHECK(t.client->PulledValues(a.data()) == a.data());
+  t.client->set_clock(1);
+  REQUIRE(t.client->StartPull(1, a.data()).ok());
+  PullSeen p = t.server.NextPull();
+  t.server.Answer(p, 3.0f, 1);
+  REQUIRE(t.client->WaitKeys(a.data(), {0, 64}, milliseconds(5000), nullptr).ok());
+  const float* view = t.client->PulledValues(a.data());
+  REQUIRE(view != a.data());
+  CHECK(std::vector<float>(view, view + 64) == std::vector<float>(64, 3.0f));
+  CHECK(a == std::vector<float>(64, 0.0f));  // nothing was copied into the buffer
+
+  // The step's push asks for the next version into the same buffer; its
+  // answer arrives, but the view holds the old values until it is taken.
+  t.client->BeginPush(0, 1, grad, grad->data(), 1, a.data(), 2);
+  REQUIRE(t.client->GradReady({0, 64}).ok());
+  REQUIRE(t.client->EndPush().ok());
+  PullSeen q = t.server.NextPull();
+  t.server.Answer(q, 4.0f, 2);
+  for (int i = 0; i < 20; ++i) {
+    CHECK(t.client->CollectPushAcks().ok());  // receives the answer, takes nothing
+    std::this_thread::sleep_for(milliseconds(5));
+  }
+  CHECK(t.client->PulledValues(a.data()) == view);
+  CHECK(std::vector<float>(view, view + 64) == std::vector<float>(64, 3.0f));
+  t.client->set_clock(2);
+  auto got = t.client->Pull(2, a.data(), milliseconds(5000), nullptr);
+  REQUIRE(got.ok());
+  CHECK(*got == 2);
+  const float* next = t.client->PulledValues(a.data());
+  CHECK(std::vector<float>(next, next + 64) == std::vector<float>(64, 4.0f));
+  CHECK(a == std::vector<float>(64, 0.0f));
+}
+
+TEST_CASE("PsClient: pull views are off for a model of several blocks", "[worker]") {
+  Setup t(8, 4);
+  t.client->set_pull_views(true);
+  CHECK_FALSE(t.client->pull_views());
+  std::vector<float> a(8, 0.0f);
+  REQUIRE(t.client->StartPull(0, a.data()).ok());
+  PullSeen p0 = t.server.NextPull();
+  PullSeen p1 = t.server.NextPull();
+  t.server.Answer(p0, 1.0f, 0);
+  t.server.Answer(p1, 1.0f, 0);
+  RequirePulled(*t.client, a, 0, 1.0f);
+  CHECK(t.client->PulledValues(a.data()) == a.data());
 }
 
 }  // namespace
