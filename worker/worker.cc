@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/model_file.h"
 #include "common/registration.h"
+#include "worker/background_evaluator.h"
 #include "worker/epoch_order.h"
 #include "worker/gradient_clip.h"
 #include "worker/idx_reader.h"
@@ -153,6 +154,9 @@ Status Worker::Run() {
                test.num_samples, data_dir);
   SetBlasThreads(options_.blas_threads);
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
+  // Before the training thread is pinned: evaluations then run on the
+  // process's other CPUs, beside training.
+  PST_ASSIGN_OR_RETURN(auto evaluator, BackgroundEvaluator::Create(job.model, test));
   // Connections to the servers of one generation. The step reads pulled
   // values in place when the model is one block (PsClient::set_pull_views).
   auto connect_servers = [&](const std::vector<ServerEntry>& servers,
@@ -260,38 +264,52 @@ Status Worker::Run() {
   };
 
   bool target_reached = false;  // an evaluation of ours reached job.train.target_accuracy
-  auto evaluate = [&](const EvalOrder& e, bool final_model) -> Status {
-    // BSP: the model of version e.version (== clock); ASP/SSP: the current one.
-    if (params_clock != clock)
-      PST_RETURN_IF_ERROR(pull(consistency == Consistency::kBsp ? e.version : min_version_for(clock)));
-    const float* params = ps->PulledValues(params_at(clock));
-    const Mlp::Evaluation ev =
-        mlp.Evaluate(params, test.features.data(), test.labels.data(), test.num_samples);
-    const size_t correct = ev.correct;
-    const double loss = ev.loss_sum;
-    PST_LOG_INFO("epoch {}: test accuracy {:.4f}", e.epoch + 1, double(correct) / test.num_samples);
-    // The job also ends here if this evaluation reaches the target accuracy.
+  // Logs and reports a finished evaluation; with final_model (or when it
+  // reaches the target accuracy, which ends the job) saves its model.
+  auto report_eval = [&](const BackgroundEvaluator::Result& ev, bool final_model) -> Status {
+    const double accuracy = double(ev.eval.correct) / test.num_samples;
+    PST_LOG_INFO("epoch {}: test accuracy {:.4f}", ev.epoch + 1, accuracy);
     const float target = job.train.target_accuracy;
-    if (target > 0 && double(correct) / test.num_samples >= target) {
+    if (target > 0 && accuracy >= target) {
       final_model = true;
       target_reached = true;
     }
     if (final_model && !options_.model_out.empty()) {
-      PST_RETURN_IF_ERROR(SaveModel(options_.model_out, job.model, params));
+      PST_RETURN_IF_ERROR(SaveModel(options_.model_out, job.model, evaluator->params().data()));
       PST_LOG_INFO("saved the final model to {}", options_.model_out);
     }
     OutMessage msg;
     auto r = msg.envelope().getBody().initEvalReport();
     r.setRank(rank);
-    r.setEpoch(e.epoch);
-    r.setVersion(e.version);
-    r.setCorrect(correct);
+    r.setEpoch(ev.epoch);
+    r.setVersion(ev.version);
+    r.setCorrect(ev.eval.correct);
     r.setTotal(test.num_samples);
-    r.setLossSum(loss);
+    r.setLossSum(ev.eval.loss_sum);
     PST_ASSIGN_OR_RETURN(InMessage reply, sched->Call(msg, timeout, &interrupt_));
     if (!reply.envelope().getBody().isAck())
       return Status::InvalidArgument("scheduler answered an eval report with the wrong message");
     return FromRpcStatus(reply.envelope().getBody().getAck());
+  };
+  // Reports the evaluation under way, if any, once it has finished.
+  auto finish_eval = [&]() -> Status {
+    if (auto ev = evaluator->Wait()) return report_eval(*ev, false);
+    return Status::OK();
+  };
+  // Starts evaluating the model an evaluation order names; training goes on
+  // meanwhile, and the result is reported when the training loop sees it. A
+  // final one (no more data) is waited for. Orders are evaluated one at a
+  // time, in the order given.
+  auto evaluate = [&](const EvalOrder& e, bool final_model) -> Status {
+    PST_RETURN_IF_ERROR(finish_eval());
+    if (target_reached) return Status::OK();
+    // BSP: the model of version e.version (== clock); ASP/SSP: the current one.
+    if (params_clock != clock)
+      PST_RETURN_IF_ERROR(pull(consistency == Consistency::kBsp ? e.version : min_version_for(clock)));
+    PST_RETURN_IF_ERROR(evaluator->Submit(e.epoch, e.version, ps->PulledValues(params_at(clock))));
+    if (!final_model) return Status::OK();
+    auto ev = evaluator->Wait();
+    return report_eval(*ev, true);
   };
 
   struct {
@@ -310,6 +328,14 @@ Status Worker::Run() {
     if (heartbeat->lost_contact()) {
       result = Status::Unavailable("lost contact with the scheduler at " + options_.scheduler_endpoint);
       break;
+    }
+    if (auto ev = evaluator->TakeResult()) {
+      result = report_eval(*ev, false);
+      if (!result.ok()) break;
+      if (target_reached) {  // the scheduler ends the job on our report
+        finished = true;
+        break;
+      }
     }
     if (!lease.active && clock >= idle_until) {
       StatusOr<InMessage> reply = Status::Internal("no shard request sent");
@@ -424,6 +450,8 @@ Status Worker::Run() {
     }
     if (done) {
       // No more data. Under ASP/SSP others must stop waiting for our clock.
+      result = finish_eval();
+      if (!result.ok()) break;
       if (consistency != Consistency::kBsp && ps) result = ps->Retire(rank);
       finished = true;
       break;
@@ -584,6 +612,8 @@ Status Worker::Run() {
   if (ahead_request != 0) sched->Discard(ahead_request);
   ahead_request = 0;
   eval.reset();
+  // An evaluation under way is of a model the rollback discards: drop it.
+  evaluator->Wait();
   done = false;
   ps.reset();
   awaiting_restart = true;

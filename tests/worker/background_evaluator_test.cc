@@ -1,0 +1,87 @@
+// pst::BackgroundEvaluator: results equal Mlp::Evaluate on the submitted
+// values, the values are copied at Submit, and one evaluation runs at a time.
+#include "worker/background_evaluator.h"
+
+#include <catch2/catch.hpp>
+#include <random>
+#include <vector>
+
+namespace pst {
+namespace {
+
+struct Fixture {
+  Fixture() {
+    spec.layer_sizes = {16, 8, 4};
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    test.num_samples = 2500;  // three internal batches
+    test.num_features = 16;
+    test.num_classes = 4;
+    for (size_t i = 0; i < test.num_samples * test.num_features; ++i) test.features.push_back(u(rng));
+    for (size_t i = 0; i < test.num_samples; ++i) test.labels.push_back(static_cast<int32_t>(rng() % 4));
+    auto mlp = Mlp::Create(spec);
+    REQUIRE(mlp.ok());
+    for (size_t i = 0; i < mlp->layout().total(); ++i) params.push_back(u(rng));
+    expected = mlp->Evaluate(params.data(), test.features.data(), test.labels.data(), test.num_samples);
+  }
+  ModelSpec spec;
+  Dataset test;
+  std::vector<float> params;
+  Mlp::Evaluation expected;
+};
+
+TEST_CASE("BackgroundEvaluator: evaluates a copy of the values submitted", "[worker]") {
+  Fixture f;
+  auto ev = BackgroundEvaluator::Create(f.spec, f.test);
+  REQUIRE(ev.ok());
+  BackgroundEvaluator& e = **ev;
+  CHECK_FALSE(e.busy());
+  CHECK_FALSE(e.TakeResult().has_value());
+  CHECK_FALSE(e.Wait().has_value());  // nothing submitted: does not block
+
+  const std::vector<float> submitted = f.params;
+  REQUIRE(e.Submit(/*epoch=*/2, /*version=*/77, f.params.data()).ok());
+  std::fill(f.params.begin(), f.params.end(), 0.0f);  // the caller's buffer is free at once
+  CHECK(e.busy());
+  CHECK(e.Submit(3, 78, f.params.data()).code() == StatusCode::kFailedPrecondition);
+  auto r = e.Wait();
+  REQUIRE(r.has_value());
+  CHECK(r->epoch == 2);
+  CHECK(r->version == 77);
+  CHECK(r->eval.correct == f.expected.correct);
+  CHECK(r->eval.loss_sum == f.expected.loss_sum);  // same code, same bits
+  CHECK(e.params() == submitted);
+  CHECK_FALSE(e.busy());
+  CHECK_FALSE(e.TakeResult().has_value());  // taken once
+
+  // Polling finds the next result without blocking the caller.
+  REQUIRE(e.Submit(4, 90, submitted.data()).ok());
+  std::optional<BackgroundEvaluator::Result> polled;
+  for (int i = 0; i < 5000 && !polled; ++i) {
+    polled = e.TakeResult();
+    if (!polled) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  REQUIRE(polled.has_value());
+  CHECK(polled->epoch == 4);
+  CHECK(polled->eval.correct == f.expected.correct);
+}
+
+TEST_CASE("BackgroundEvaluator: destroying it with an evaluation under way waits for it",
+          "[worker]") {
+  Fixture f;
+  auto ev = BackgroundEvaluator::Create(f.spec, f.test);
+  REQUIRE(ev.ok());
+  REQUIRE((*ev)->Submit(0, 1, f.params.data()).ok());
+  ev->reset();  // must neither hang (ctest times out) nor crash
+  SUCCEED();
+}
+
+TEST_CASE("BackgroundEvaluator: a bad model spec is an error", "[worker]") {
+  Fixture f;
+  ModelSpec bad;
+  bad.layer_sizes = {16};
+  CHECK(BackgroundEvaluator::Create(bad, f.test).status().code() == StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace pst

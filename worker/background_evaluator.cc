@@ -1,0 +1,75 @@
+#include "worker/background_evaluator.h"
+
+namespace pst {
+
+StatusOr<std::unique_ptr<BackgroundEvaluator>> BackgroundEvaluator::Create(const ModelSpec& model,
+                                                                           const Dataset& test) {
+  PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(model));
+  return std::unique_ptr<BackgroundEvaluator>(new BackgroundEvaluator(std::move(mlp), test));
+}
+
+BackgroundEvaluator::BackgroundEvaluator(Mlp mlp, const Dataset& test)
+    : mlp_(std::move(mlp)), test_(test), params_(mlp_.layout().total()) {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+BackgroundEvaluator::~BackgroundEvaluator() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Status BackgroundEvaluator::Submit(uint32_t epoch, uint64_t version, const float* params) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (submitted_ || finished_)
+    return Status::FailedPrecondition("an evaluation is under way or its result was not taken");
+  // The thread reads params_ only while submitted_, so it can be written here.
+  std::copy(params, params + params_.size(), params_.begin());
+  result_ = Result{epoch, version, {}};
+  submitted_ = true;
+  cv_.notify_all();
+  return Status::OK();
+}
+
+bool BackgroundEvaluator::busy() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return submitted_ || finished_;
+}
+
+std::optional<BackgroundEvaluator::Result> BackgroundEvaluator::TakeResult() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!finished_) return std::nullopt;
+  finished_ = false;
+  return result_;
+}
+
+std::optional<BackgroundEvaluator::Result> BackgroundEvaluator::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !submitted_; });
+  if (!finished_) return std::nullopt;
+  finished_ = false;
+  return result_;
+}
+
+void BackgroundEvaluator::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  for (;;) {
+    cv_.wait(lock, [this] { return submitted_ || stopping_; });
+    if (!submitted_) return;  // stopping with nothing to do
+    lock.unlock();
+    // Outside the lock: the owner only polls meanwhile, and Submit refuses
+    // to touch params_ until the result is taken.
+    const Mlp::Evaluation e =
+        mlp_.Evaluate(params_.data(), test_.features.data(), test_.labels.data(), test_.num_samples);
+    lock.lock();
+    result_.eval = e;
+    submitted_ = false;
+    finished_ = true;
+    cv_.notify_all();
+  }
+}
+
+}  // namespace pst

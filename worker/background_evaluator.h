@@ -1,0 +1,74 @@
+// pst::BackgroundEvaluator: evaluates a model snapshot on the test set on a
+// thread of its own, so a worker keeps training while an epoch's evaluation
+// runs (TensorFlow's "sidecar evaluator", inside the worker process).
+//
+// One evaluation at a time: Submit() copies the parameters (the caller may
+// overwrite or free them at once) and returns; the result is picked up with
+// TakeResult() (never blocks) or Wait(). The snapshot of the last evaluation
+// stays readable through params() until the next Submit, e.g. to save the
+// model that reached a target accuracy. The thread takes the CPUs of the
+// thread that creates the evaluator (create it before pinning the training
+// thread, so evaluation runs beside it rather than on its CPU).
+// Thread-safe for one owning thread plus the evaluator's own.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "common/job_spec.h"
+#include "common/status.h"
+#include "worker/dataset.h"
+#include "worker/mlp.h"
+
+namespace pst {
+
+class BackgroundEvaluator {
+ public:
+  struct Result {
+    uint32_t epoch = 0;     // as submitted
+    uint64_t version = 0;   // as submitted
+    Mlp::Evaluation eval;
+  };
+
+  // `test` must outlive the evaluator. kInvalidArgument for a bad model spec.
+  static StatusOr<std::unique_ptr<BackgroundEvaluator>> Create(const ModelSpec& model,
+                                                               const Dataset& test);
+  ~BackgroundEvaluator();  // waits for an evaluation under way, then stops the thread
+  BackgroundEvaluator(const BackgroundEvaluator&) = delete;
+  BackgroundEvaluator& operator=(const BackgroundEvaluator&) = delete;
+
+  // Starts evaluating a copy of params[0, layout total). kFailedPrecondition
+  // if an evaluation is under way or its result has not been taken.
+  Status Submit(uint32_t epoch, uint64_t version, const float* params);
+  // True from Submit until its result is taken.
+  bool busy() const;
+  // The finished evaluation's result, once (nullopt if none has finished).
+  std::optional<Result> TakeResult();
+  // Blocks until the submitted evaluation finishes and takes its result
+  // (nullopt if none was submitted or it was taken already).
+  std::optional<Result> Wait();
+  // The parameters of the last evaluation submitted. REQUIRES: !busy().
+  const std::vector<float>& params() const { return params_; }
+
+ private:
+  BackgroundEvaluator(Mlp mlp, const Dataset& test);
+  void Loop();
+
+  Mlp mlp_;  // used by the evaluator thread only
+  const Dataset& test_;
+  std::vector<float> params_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool submitted_ = false;  // guarded by mu_: the thread has work
+  bool finished_ = false;   // guarded by mu_: result_ is ready to take
+  bool stopping_ = false;   // guarded by mu_
+  Result result_;           // guarded by mu_
+  std::thread thread_;      // last: starts after the members above exist
+};
+
+}  // namespace pst
