@@ -1237,9 +1237,10 @@ void Scheduler::CheckpointTick(Clock::time_point now) {
                            std::chrono::duration<double>(now - st.pace_at).count();
     st.pace_at = now;
     st.pace_version = fastest;
+    st.pace_known = true;
   }
   if (!st.coordinator.active()) {
-    if (!st.pool) return;  // nothing trained yet
+    if (!st.pool || !st.pace_known) return;  // nothing trained yet, or no pace to place K by
     const bool due_steps = spec.every_steps > 0 && fastest >= st.last_checkpoint_clock + spec.every_steps;
     const bool due_time = spec.every_seconds > 0 &&
                           now - st.last_checkpoint_at >= std::chrono::seconds(spec.every_seconds);

@@ -123,6 +123,10 @@ class SchedulerState {
   uint64_t pace_version = 0;
   Clock::time_point pace_at;
   double clocks_per_second = 0;
+  // The pace has been measured once since this scheduler started: until then
+  // (e.g. right after a restart, before every node's clock is heard) a round
+  // would be placed too close and miss.
+  bool pace_known = false;
   uint32_t desired_workers = 0;
   std::unique_ptr<JobStore> store;  // null without a state directory
   Clock::time_point saved_at;
