@@ -180,7 +180,9 @@ struct Timing {
 Status RunRoundTrips(PsClient& client, uint32_t rank, uint64_t& clock,
                      const std::shared_ptr<std::vector<float>>& grad, std::vector<float>& params,
                      uint64_t warmup, uint64_t iters, bool split, Timing* t) {
-  float last = params.back();
+  // The values pulled: params itself, or a view into the answer (pull views).
+  auto last_value = [&] { return client.PulledValues(params.data())[params.size() - 1]; };
+  float last = last_value();
   const KeyRange all{0, grad->size()};
   for (uint64_t i = 0; i < warmup + iters; ++i) {
     const auto t0 = Clock::now();
@@ -203,10 +205,10 @@ Status RunRoundTrips(PsClient& client, uint32_t rank, uint64_t& clock,
     if (version < clock + 1)
       return Status::Internal(
           fmt::format("pull for version {} answered with version {}", clock + 1, version));
-    if (params.back() == last)
+    if (last_value() == last)
       return Status::Internal(fmt::format(
           "pull at version {} returned an unchanged last parameter: update not applied?", version));
-    last = params.back();
+    last = last_value();
     ++clock;
     if (i < warmup) continue;
     t->round_trip.push_back(total_s);
