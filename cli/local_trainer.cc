@@ -92,6 +92,7 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
             break;
           case ShardGrant::Kind::kIdle: w.idle_until = g.idle_until; break;
           case ShardGrant::Kind::kDone: w.done = true; break;
+          case ShardGrant::Kind::kNone: break;  // only EvaluationOnly answers it
         }
       }
       any_left |= !w.done;

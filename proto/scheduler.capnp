@@ -122,6 +122,8 @@ struct ShardRequest {
   completedComputeMs @9 :Float64;  # computing (forward/backward, batch assembly)
   completedPushMs @10 :Float64;  # and sending pushes
   generation @11 :UInt32;        # the generation the worker is in
+  reportOnly @12 :Bool;          # ASP/SSP: only report the completed lease, lease nothing
+                                 # (the answer is `reported`, maybe with an evaluation order)
 }
 
 enum ShardReplyKind {
@@ -131,6 +133,7 @@ enum ShardReplyKind {
   wait @3;                       # not now (joining, recovering): ask again shortly
   restart @4;                    # drop the current lease and pulls; continue at
                                  # resumeClock in generation with these servers
+  reported @5;                   # a reportOnly request was recorded; nothing leased
 }
 
 struct ShardResponse {

@@ -427,11 +427,15 @@ class Handler {
         st_.epochs[e].push_ms += req.getCompletedPushMs();
       }
     }
-    const ShardGrant g = st_.pool->Next(req.getRank(), req.getClock());
+    if (req.getReportOnly() && st_.pool->lockstep())
+      return Status::InvalidArgument("report-only shard requests are for ASP and SSP jobs");
+    const ShardGrant g = req.getReportOnly() ? st_.pool->EvaluationOnly(req.getClock())
+                                             : st_.pool->Next(req.getRank(), req.getClock());
     switch (g.kind) {
       case ShardGrant::Kind::kLease: resp.setKind(proto::ShardReplyKind::LEASE); break;
       case ShardGrant::Kind::kIdle: resp.setKind(proto::ShardReplyKind::IDLE); break;
       case ShardGrant::Kind::kDone: resp.setKind(proto::ShardReplyKind::DONE); break;
+      case ShardGrant::Kind::kNone: resp.setKind(proto::ShardReplyKind::REPORTED); break;
     }
     resp.setEpoch(g.epoch);
     resp.setShard(g.shard);
@@ -448,8 +452,10 @@ class Handler {
     if (g.evaluate) {
       st_.epochs[g.eval_epoch].end_ms = NowMs();
       st_.evals_out[g.eval_epoch] = {req.getRank(), g.eval_version};
+      // Without lockstep the evaluated model has no exact version: log the
+      // clock of the worker whose report closed the epoch.
       PST_LOG_INFO("epoch {} closed at clock {}; worker {} evaluates it", g.eval_epoch + 1,
-                   g.eval_version, req.getRank());
+                   st_.pool->lockstep() ? g.eval_version : req.getClock(), req.getRank());
     } else {
       // An evaluation whose worker died is handed to the next worker that asks.
       for (auto& [epoch, order] : st_.evals_out) {

@@ -229,6 +229,13 @@ ShardGrant ShardPool::Next(uint64_t clock) {
   return Next(kAnonymousWorker, clock);
 }
 
+ShardGrant ShardPool::EvaluationOnly(uint64_t clock) {
+  ShardGrant g;
+  g.kind = ShardGrant::Kind::kNone;
+  AttachEvaluation(g, clock);
+  return g;
+}
+
 bool ShardPool::Complete(uint32_t worker, uint32_t epoch, uint32_t shard) {
   auto it = std::find_if(outstanding_.begin(), outstanding_.end(), [&](const ShardLease& l) {
     return l.worker == worker && l.epoch == epoch && l.shard == shard;

@@ -46,7 +46,8 @@
 namespace pst {
 
 struct ShardGrant {
-  enum class Kind { kLease, kIdle, kDone };
+  // kNone: nothing leased (the answer to EvaluationOnly).
+  enum class Kind { kLease, kIdle, kDone, kNone };
   Kind kind = Kind::kIdle;
   uint32_t epoch = 0;
   uint32_t shard = 0;
@@ -85,6 +86,14 @@ class ShardPool {
   // ReturnWorker(). Any grant may carry an evaluation order. Without
   // failures the lockstep schedule is the one described above.
   ShardGrant Next(uint32_t worker, uint64_t clock);
+
+  // Without lockstep: a grant of kind kNone that carries the next evaluation
+  // order, if an epoch has closed since the last one was given (e.g. by a
+  // Complete() just now), and leases nothing. Lets a worker report a finished
+  // lease on its own, after asking for its next lease ahead, so that an epoch
+  // closes, and is evaluated, as soon as its last lease is done.
+  // REQUIRES: !lockstep() (lockstep epochs close by clock, at an ask).
+  ShardGrant EvaluationOnly(uint64_t clock);
 
   // Transitional, for cli/local_trainer.cc, which runs every worker itself
   // and reports nothing: leases go to one anonymous worker (kAnonymousWorker)

@@ -1,6 +1,7 @@
 #include "worker/worker.h"
 
 #include <algorithm>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -219,20 +220,23 @@ Status Worker::Run() {
   uint64_t params_clock = UINT64_MAX;  // the clock whose pull params_at(params_clock) holds, if any
   uint64_t idle_until = 0;
   Lease lease;
-  Lease completed;  // the lease finished last, reported with the next shard request
+  Lease completed;  // the lease finished last, not reported yet
   bool has_completed = false;
-  // The next lease is asked for when the current one's last step starts, and
-  // the answer read when that step is done: the round trip to the scheduler
-  // overlaps the step instead of stalling the worker between leases. That
-  // request cannot report the lease still being trained, so a completion
-  // travels with the request after the one that followed it, and one asked
-  // for synchronously before this worker finishes. Not under BSP: there an
-  // epoch closes by clock, at the first request past its end, and would then
-  // be summed up without the lease this worker is still training (and each
-  // BSP step waits for its pull, which hides the round trip anyway).
+  // ASP/SSP: the next lease is asked for when the current one's last step
+  // starts, and the answer read when that step is done: the round trip to the
+  // scheduler overlaps the step instead of stalling the worker between leases.
+  // That request cannot report the lease still being trained, so each lease is
+  // reported on its own (ShardRequest.reportOnly) the moment its last step is
+  // done, without waiting for the answer: its epoch closes then, and the
+  // answer (read a step or so later) may order its evaluation. Not under BSP:
+  // there an epoch closes by clock, at the first request past its end, and
+  // would then be summed up without the lease this worker is still training
+  // (and each BSP step waits for its pull, which hides the round trip anyway);
+  // a BSP lease is reported with the request for the next one.
   const bool ask_ahead = consistency != Consistency::kBsp;
-  uint64_t ahead_request = 0;  // its request id; 0: none
-  uint64_t shard_requests = 0, shard_requests_ahead = 0;
+  uint64_t ahead_request = 0;   // its request id; 0: none
+  uint64_t report_request = 0;  // the report-only request in flight; 0: none
+  uint64_t shard_requests = 0, shard_requests_ahead = 0, lease_reports = 0;
   auto fill_shard_request = [&](OutMessage& msg, uint64_t at_clock) {
     auto req = msg.envelope().getBody().initShardRequest();
     req.setRank(rank);
@@ -251,8 +255,31 @@ Status Worker::Run() {
     req.setCompletedComputeMs(ms(completed.compute));
     req.setCompletedPushMs(ms(completed.push));
   };
-  std::optional<EvalOrder> eval;
+  std::deque<EvalOrder> evals;  // evaluation orders received, in order
   bool done = false;
+  // Reads the answer to the report-only request in flight, if any: at once
+  // if it has arrived (or, with wait, when it does). Other answers than
+  // `reported` (wait, restart, done) mean the report was not needed or not
+  // taken; the next lease request hears the same.
+  auto take_report = [&](bool wait) -> Status {
+    if (report_request == 0) return Status::OK();
+    if (!wait) {
+      sched->Pump();
+      if (!sched->HasReply(report_request)) return Status::OK();
+    }
+    auto reply = sched->Await(report_request, wait ? timeout : std::chrono::milliseconds(0),
+                              &interrupt_);
+    report_request = 0;
+    if (!reply.ok()) return reply.status().WithContext("reporting a finished data shard");
+    if (!reply->envelope().getBody().isShardResponse())
+      return Status::InvalidArgument("scheduler answered a shard report with the wrong message");
+    auto resp = reply->envelope().getBody().getShardResponse();
+    PST_RETURN_IF_ERROR(
+        FromRpcStatus(resp.getStatus()).WithContext("scheduler refused a shard report"));
+    if (resp.getKind() == proto::ShardReplyKind::REPORTED && resp.getEvaluate())
+      evals.push_back({resp.getEvalEpoch(), resp.getEvalVersion()});
+    return Status::OK();
+  };
 
   auto pull = [&](uint64_t min_version) -> Status {
     ps->set_clock(clock);
@@ -337,6 +364,8 @@ Status Worker::Run() {
         break;
       }
     }
+    result = take_report(/*wait=*/false);
+    if (!result.ok()) break;
     if (!lease.active && clock >= idle_until) {
       StatusOr<InMessage> reply = Status::Internal("no shard request sent");
       ++shard_requests;
@@ -395,7 +424,7 @@ Status Worker::Run() {
         result = Status::Internal("the scheduler sent work before telling this worker where to continue");
         break;
       }
-      if (resp.getEvaluate()) eval = EvalOrder{resp.getEvalEpoch(), resp.getEvalVersion()};
+      if (resp.getEvaluate()) evals.push_back({resp.getEvalEpoch(), resp.getEvalVersion()});
       switch (resp.getKind()) {
         case proto::ShardReplyKind::LEASE:
           if (resp.getSampleEnd() > train.num_samples || resp.getSampleBegin() >= resp.getSampleEnd()) {
@@ -428,9 +457,12 @@ Status Worker::Run() {
       }
       if (!result.ok()) break;
     }
-    if (eval) {
-      result = evaluate(*eval, done);
-      eval.reset();
+    if (!evals.empty()) {
+      // The last epoch's evaluation is the final one (its model is saved),
+      // whether this worker has heard "done" yet or not.
+      const EvalOrder e = evals.front();
+      evals.pop_front();
+      result = evaluate(e, done || e.epoch + 1 >= job.train.epochs);
       if (!result.ok()) break;
       if (target_reached) {  // the scheduler ends the job on our report
         finished = true;
@@ -442,9 +474,11 @@ Status Worker::Run() {
         continue;
       }
     }
-    if (done && has_completed) {
-      // Told "done" by a request sent ahead: report the last lease first (its
-      // epoch may close on it, with an evaluation order for us).
+    if (done && (has_completed || report_request != 0)) {
+      // Told "done" by a request sent ahead: hear the last lease's report
+      // first (its epoch may close on it, with an evaluation order for us).
+      result = take_report(/*wait=*/true);
+      if (!result.ok()) break;
       done = false;
       continue;
     }
@@ -593,6 +627,20 @@ Status Worker::Run() {
       lease.active = false;
       completed = lease;
       has_completed = true;
+      if (ask_ahead) {
+        result = take_report(/*wait=*/true);  // one report in flight at a time
+        if (!result.ok()) break;
+        OutMessage msg;
+        fill_shard_request(msg, clock);
+        msg.envelope().getBody().getShardRequest().setReportOnly(true);
+        auto sent = sched->Send(msg);
+        if (!sent.ok()) {
+          result = sent.status().WithContext("reporting a finished data shard");
+          break;
+        }
+        report_request = *sent;
+        ++lease_reports;
+      }
     }
   }
   // A rollback (new generation, a PS or the scheduler restarting) interrupts
@@ -611,7 +659,9 @@ Status Worker::Run() {
   has_completed = false;
   if (ahead_request != 0) sched->Discard(ahead_request);
   ahead_request = 0;
-  eval.reset();
+  if (report_request != 0) sched->Discard(report_request);
+  report_request = 0;
+  evals.clear();
   // An evaluation under way is of a model the rollback discards: drop it.
   evaluator->Wait();
   done = false;
@@ -640,8 +690,9 @@ Status Worker::Run() {
     auto ms = [](auto d) { return std::chrono::duration<double, std::milli>(d).count(); };
     PST_LOG_INFO("finished after {} steps: {:.0f} ms waiting for pulls, {:.0f} ms computing, {:.0f} ms sending pushes",
                  progress.steps.load(), ms(timing.wait_pull), ms(timing.compute), ms(timing.push));
-    PST_LOG_INFO("{} shard requests, {} of them sent ahead (during a lease's last step)",
-                 shard_requests, shard_requests_ahead);
+    PST_LOG_INFO("{} shard requests, {} of them sent ahead (during a lease's last step); {} "
+                 "leases reported on their own",
+                 shard_requests, shard_requests_ahead, lease_reports);
     PST_LOG_INFO("largest staleness observed: {} (consistency {}, bound {})", progress.max_staleness.load(),
                  ConsistencyName(consistency),
                  consistency == Consistency::kSsp ? std::to_string(job.train.staleness)

@@ -59,8 +59,10 @@ void TrainsWith(const std::vector<std::string>& consistency_flags, double min_ac
     CHECK(e["samples"] == 12000);
     CHECK(e["test_accuracy"].get<double>() > 0.5);
   }
-  // Both workers asked ahead most of the time (the first request cannot be).
-  const std::regex asked("([0-9]+) shard requests, ([0-9]+) of them sent ahead");
+  // Both workers asked ahead most of the time (the first request cannot be),
+  // and reported every lease on its own (one ahead request per lease).
+  const std::regex asked(
+      "([0-9]+) shard requests, ([0-9]+) of them sent ahead .*; ([0-9]+) leases reported on their own");
   for (int w = 0; w < 2; ++w) {
     const std::string log = ReadFile(run_dir + "/logs/worker-" + std::to_string(w) + ".log");
     std::smatch m;
@@ -68,6 +70,7 @@ void TrainsWith(const std::vector<std::string>& consistency_flags, double min_ac
     INFO("worker " << w << ": " << m[0]);
     CHECK(std::stoul(m[2]) > 0);
     CHECK(2 * std::stoul(m[2]) >= std::stoul(m[1]));
+    CHECK(std::stoul(m[3]) == std::stoul(m[2]));
   }
 }
 
@@ -122,6 +125,29 @@ TEST_CASE("Consistency: with a bound of 1 a worker prefetches the next step, wit
     CHECK(worker_found);
     CHECK(server_found);
     CHECK(FinalAccuracy(run_dir) >= 0.7);
+  }
+}
+
+TEST_CASE("Consistency: an ASP/SSP epoch closes at its last step, not a lease later",
+          "[integration]") {
+  // One worker asking ahead: 6000 samples are 94 batches (5 shards of 16 and
+  // one of 14), so epoch 1 ends with the step at clock 93. Its last lease is
+  // reported on its own right after that step, at clock 94; before, the report
+  // rode on the request after the one sent ahead, 16 steps into epoch 2.
+  for (const char* consistency : {"asp", "ssp"}) {
+    const std::string run_dir = MakeTempDir() + "/run";
+    auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--consistency", consistency,
+                         "--staleness", "1", "--servers", "1", "--workers", "1", "--epochs", "2",
+                         "--train-limit", "6000", "--progress", "lines", "--timeout-s", "120"},
+                        seconds(150));
+    INFO(consistency << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+    const std::string log = ReadFile(run_dir + "/logs/scheduler.log");
+    INFO(log);
+    CHECK(log.find("epoch 1 closed at clock 94;") != std::string::npos);
+    CHECK(log.find("epoch 2 closed at clock 188;") != std::string::npos);
+    const auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+    for (const auto& e : result["epochs"]) CHECK(e["samples"] == 6000);
   }
 }
 

@@ -249,6 +249,8 @@ void SimulateLockstep(uint64_t samples, uint32_t batch, uint32_t per_shard, uint
           done[w] = true;
           ++finished;
           break;
+        case Kind::kNone:
+          FAIL("Next answered kNone");
       }
     }
   }
@@ -335,6 +337,33 @@ TEST_CASE("ShardPool: without lockstep nobody idles and epochs close on completi
   g = pool.Next(9, 9);
   CHECK(g.kind == ShardGrant::Kind::kDone);
   CHECK_FALSE(g.evaluate);
+}
+
+TEST_CASE("ShardPool: EvaluationOnly hands out a closed epoch's evaluation and leases nothing",
+          "[scheduler]") {
+  // 40 samples, batch 10, 2 batches per shard: 2 shards per epoch, 2 epochs.
+  ShardPool pool(40, 10, 2, 2, /*lockstep=*/false);
+  CHECK(pool.Next(0, 0).shard == 0);
+  CHECK(pool.Next(1, 0).shard == 1);
+  // Worker 0 asks ahead (epoch 1 shard 0), then reports its lease on its own.
+  ShardGrant g = pool.Next(0, 1);
+  CHECK(g.epoch == 1);
+  CHECK(pool.Complete(0, 0, 0));
+  g = pool.EvaluationOnly(2);
+  CHECK(g.kind == ShardGrant::Kind::kNone);
+  CHECK_FALSE(g.evaluate);  // worker 1 still trains epoch 0
+  CHECK(pool.Complete(1, 0, 1));
+  g = pool.EvaluationOnly(2);
+  CHECK(g.kind == ShardGrant::Kind::kNone);
+  CHECK(g.evaluate);
+  CHECK(g.eval_epoch == 0);
+  // Given once; nothing was leased by the report-only asks.
+  CHECK_FALSE(pool.EvaluationOnly(3).evaluate);
+  const std::vector<ShardLease> out = pool.OutstandingLeases();
+  REQUIRE(out.size() == 1);
+  CHECK(out[0].epoch == 1);
+  CHECK(out[0].shard == 0);
+  CHECK(pool.Next(1, 3).shard == 1);  // leasing goes on where it was
 }
 
 TEST_CASE("ShardPool: without lockstep a late epoch is still evaluated in order", "[scheduler]") {
@@ -1030,6 +1059,8 @@ SimStats SimulateFailures(uint32_t seed, bool lockstep) {
           if (g.evaluate) continue;
           x.done = true;
           return;
+        case Kind::kNone:
+          FAIL("Next answered kNone");
       }
     }
   };
