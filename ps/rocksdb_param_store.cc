@@ -8,12 +8,11 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <iterator>
 #include <string_view>
-#include <system_error>
 #include <utility>
 
+#include "common/rocksdb_open.h"
 #include "common/rocksdb_records.h"
 
 namespace pst {
@@ -171,60 +170,12 @@ RocksDbParamStore::~RocksDbParamStore() {
 
 StatusOr<std::unique_ptr<RocksDbParamStore>> RocksDbParamStore::Open(
     const RocksDbParamStoreOptions& options) {
-  const std::string& path = options.path;
-  if (path.empty()) return Status::InvalidArgument("param store: empty database path");
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const bool create = options.create_if_missing && !options.read_only;
-  if (create) {
-    fs::create_directories(path, ec);
-    if (ec) {
-      std::string msg = "param store: cannot create directory " + path + ": " + ec.message();
-      if (ec == std::errc::permission_denied)
-        return Status(StatusCode::kPermissionDenied, std::move(msg));
-      return Status::Unavailable(std::move(msg));
-    }
-  } else if (!fs::exists(fs::path(path) / "CURRENT", ec)) {
-    return Status::NotFound("param store: no database at " + path +
-                            (options.read_only ? std::string(" (opening read-only)")
-                                               : std::string(" (and create_if_missing is false)")));
-  }
-
-  rocksdb::Options ro;
-  ro.create_if_missing = create;
-  ro.paranoid_checks = true;
-  ro.keep_log_file_num = 4;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(ro, path, &raw)
-                                        : rocksdb::DB::Open(ro, path, &raw);
-  std::unique_ptr<rocksdb::DB> db(raw);
-  if (!s.ok()) return FromRocks(s, path, "param store: open", LockHeld);
-
-  // Refuse a database that is not ours, or of another format version.
-  std::string format;
-  s = db->Get(rocksdb::ReadOptions(), kFormatKey, &format);
-  if (s.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToFirst();
-    if (it->Valid()) {
-      return Status::FailedPrecondition("param store: " + path +
-                                        " holds a RocksDB database that is not a param store");
-    }
-    PST_RETURN_IF_ERROR(FromRocks(it->status(), path, "param store: open", LockHeld));
-    if (options.read_only) {  // an empty database reads as an empty store
-      return std::unique_ptr<RocksDbParamStore>(new RocksDbParamStore(options, std::move(db)));
-    }
-    rocksdb::WriteOptions wo;
-    wo.sync = options.sync_writes;
-    PST_RETURN_IF_ERROR(FromRocks(db->Put(wo, kFormatKey, kFormatValue), path,
-                                  "param store: write format", LockHeld));
-  } else if (!s.ok()) {
-    return FromRocks(s, path, "param store: open", LockHeld);
-  } else if (format != kFormatValue) {
-    return Status::FailedPrecondition("param store: " + path + " has format '" + format +
-                                      "'; this build reads '" + std::string(kFormatValue) + "'");
-  }
-  return std::unique_ptr<RocksDbParamStore>(new RocksDbParamStore(options, std::move(db)));
+  // An empty database opened read-only reads as an empty store.
+  PST_ASSIGN_OR_RETURN(StoreDb opened,
+                       OpenStoreDb({options.path, options.read_only, options.create_if_missing,
+                                    options.sync_writes, "param store", kFormatKey, kFormatValue,
+                                    LockHeld}));
+  return std::unique_ptr<RocksDbParamStore>(new RocksDbParamStore(options, std::move(opened.db)));
 }
 
 Status RocksDbParamStore::Exists(const std::string& key) {

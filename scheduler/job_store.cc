@@ -8,9 +8,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <cstring>
-#include <filesystem>
 #include <string_view>
-#include <system_error>
 #include <utility>
 
 #include <capnp/message.h>
@@ -18,6 +16,7 @@
 #include <kj/exception.h>
 
 #include "common/proto_convert.h"
+#include "common/rocksdb_open.h"
 #include "common/rocksdb_records.h"
 #include "proto/job.capnp.h"
 
@@ -135,57 +134,13 @@ JobStore::~JobStore() {
 }
 
 StatusOr<std::unique_ptr<JobStore>> JobStore::Create(const JobStoreOptions& options) {
-  const std::string& path = options.path;
-  if (path.empty()) return Status::InvalidArgument("job store: empty database path");
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  const bool create = options.create_if_missing && !options.read_only;
-  if (create) {
-    fs::create_directories(path, ec);
-    if (ec) {
-      std::string msg = "job store: cannot create directory " + path + ": " + ec.message();
-      if (ec == std::errc::permission_denied) return Status::PermissionDenied(std::move(msg));
-      return Status::Unavailable(std::move(msg));
-    }
-  } else if (!fs::exists(fs::path(path) / "CURRENT", ec)) {
-    return Status::NotFound("job store: no database at " + path);
-  }
-
-  rocksdb::Options ro;
-  ro.create_if_missing = create;
-  ro.paranoid_checks = true;
-  ro.keep_log_file_num = 4;
-  rocksdb::DB* raw = nullptr;
-  rocksdb::Status s = options.read_only ? rocksdb::DB::OpenForReadOnly(ro, path, &raw)
-                                        : rocksdb::DB::Open(ro, path, &raw);
-  std::unique_ptr<rocksdb::DB> db(raw);
-  if (!s.ok()) return FromRocks(s, path, "job store: open", LockHeld);
-
-  // Refuse a database that is not ours, or of another format version.
-  std::string format;
-  s = db->Get(rocksdb::ReadOptions(), kFormatKey, &format);
-  if (s.IsNotFound()) {
-    std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
-    it->SeekToFirst();
-    if (it->Valid()) {
-      return Status::FailedPrecondition("job store: " + path +
-                                        " holds a RocksDB database that is not a job store");
-    }
-    PST_RETURN_IF_ERROR(FromRocks(it->status(), path, "job store: open", LockHeld));
-    if (options.read_only) {
-      return Status::NotFound("job store: the database at " + path + " was never initialised");
-    }
-    rocksdb::WriteOptions wo;
-    wo.sync = options.sync_writes;
-    PST_RETURN_IF_ERROR(FromRocks(db->Put(wo, kFormatKey, kFormatValue), path,
-                                  "job store: write format", LockHeld));
-  } else if (!s.ok()) {
-    return FromRocks(s, path, "job store: open", LockHeld);
-  } else if (format != kFormatValue) {
-    return Status::FailedPrecondition("job store: " + path + " has format '" + format +
-                                      "'; this build reads '" + std::string(kFormatValue) + "'");
-  }
-  return std::unique_ptr<JobStore>(new JobStore(options, std::move(db)));
+  PST_ASSIGN_OR_RETURN(StoreDb opened,
+                       OpenStoreDb({options.path, options.read_only, options.create_if_missing,
+                                    options.sync_writes, "job store", kFormatKey, kFormatValue,
+                                    LockHeld}));
+  if (opened.empty)
+    return Status::NotFound("job store: the database at " + options.path + " was never initialised");
+  return std::unique_ptr<JobStore>(new JobStore(options, std::move(opened.db)));
 }
 
 Status JobStore::CheckWritable(const char* what) const {
