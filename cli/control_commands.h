@@ -24,6 +24,14 @@ struct ControlTarget {
 Status RunCheckpointCommand(const ControlTarget& target, std::chrono::milliseconds timeout,
                             std::ostream& out);
 
+class Channel;
+
+// One ScaleRequest for `workers` over `channel`, answered within `timeout`:
+// returns the number of live workers the scheduler reported, or its refusal
+// (as its status, with "scale: " before it) or the transport's error.
+StatusOr<uint32_t> RequestScale(Channel& channel, uint32_t workers,
+                                std::chrono::milliseconds timeout);
+
 // Sets the number of workers the job should have. Scaling down, the scheduler
 // asks the newest workers to hand back their leases and leave; scaling up, a
 // supervising `pstrain launch` starts more (without one, start pstrain-worker

@@ -19,6 +19,7 @@
 #include <zmq.hpp>
 
 #include "cli/child_process.h"
+#include "cli/control_commands.h"
 #include "cli/progress.h"
 #include "cli/report_command.h"
 #include "cli/run_history.h"
@@ -379,10 +380,8 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                                   ? desired_workers + f.count
                                   : std::max<uint32_t>(1, desired_workers - std::min(desired_workers - 1, f.count));
         fault.target = fmt::format("{} -> {} workers", desired_workers, want);
-        OutMessage req;
-        req.envelope().getBody().initScaleRequest().setWorkers(want);
-        auto reply = channel->Call(req, std::chrono::seconds(5));
-        if (!reply.ok()) progress.Line("warning: scale request failed: " + reply.status().message());
+        auto live = RequestScale(*channel, want, std::chrono::seconds(5));
+        if (!live.ok()) progress.Line("warning: scale request failed: " + live.status().message());
         break;
       }
       case FaultKind::kNone: break;
