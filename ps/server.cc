@@ -26,6 +26,7 @@ class ServerState {
     KeyRange keys;
     uint64_t min_version;
     uint64_t clock;  // the puller's clock
+    uint32_t rank;   // the puller (see Shard::HoldsPushOf)
   };
   // What the scheduler wants (from its heartbeat answers). Written by the
   // heartbeat thread, read by the serving thread, under mu.
@@ -43,7 +44,7 @@ class ServerState {
   // What this PS reports back in its heartbeats, under mu.
   struct Report {
     uint32_t generation = 0;
-    uint64_t version = 0;
+    uint64_t clock = 0;
     uint64_t max_staleness = 0;
     uint64_t checkpoint_written = 0;
     uint64_t checkpoint_failed = 0;
@@ -163,7 +164,8 @@ void Server::HandleRequest(InMessage& in) {
       if (s.ok()) AnswerReadyPulls(keys.empty() || req.getRetire() ? kAllKeys : keys);
       if (req.getThenPull() && s.ok()) {
         AnswerPull(in, keys, req.getPullMinVersion(),
-                   req.getPullClock() != 0 ? req.getPullClock() : req.getClock() + 1);
+                   req.getPullClock() != 0 ? req.getPullClock() : req.getClock() + 1,
+                   req.getRank());
         return;
       }
       if (req.getThenPull())
@@ -181,7 +183,8 @@ void Server::HandleRequest(InMessage& in) {
         Reply(in, out);
         return;
       }
-      AnswerPull(in, {req.getKeyBegin(), req.getKeyEnd()}, req.getMinVersion(), req.getClock());
+      AnswerPull(in, {req.getKeyBegin(), req.getKeyEnd()}, req.getMinVersion(), req.getClock(),
+                 req.getRank());
       return;
     }
     SetRpcStatus(Status::InvalidArgument("a parameter server does not handle this message"),
@@ -194,11 +197,12 @@ void Server::HandleRequest(InMessage& in) {
   Reply(in, out);
 }
 
-void Server::AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock) {
+void Server::AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock,
+                        uint32_t rank) {
   const uint64_t id = in.envelope().getRequestId();
   Status s = state_->shard->CheckPull(keys, min_version);
-  if (s.code() == StatusCode::kUnavailable) {
-    state_->pending_pulls.push_back({std::move(in.identity()), id, keys, min_version, clock});
+  if (s.code() == StatusCode::kUnavailable || (s.ok() && state_->shard->HoldsPushOf(keys, rank))) {
+    state_->pending_pulls.push_back({std::move(in.identity()), id, keys, min_version, clock, rank});
     return;
   }
   OutMessage out;
@@ -218,7 +222,8 @@ void Server::AnswerReadyPulls(KeyRange changed) {
     // overlap test is far cheaper than CheckPull when many pulls wait.
     const bool overlaps = changed == kAllKeys ||
                           (it->keys.begin < changed.end && changed.begin < it->keys.end);
-    if (!overlaps || !st.shard->CheckPull(it->keys, it->min_version).ok()) {
+    if (!overlaps || !st.shard->CheckPull(it->keys, it->min_version).ok() ||
+        st.shard->HoldsPushOf(it->keys, it->rank)) {
       ++it;
       continue;
     }
@@ -400,7 +405,10 @@ void Server::Converge() {
   }
   std::lock_guard<std::mutex> lock(st.mu);
   st.report.generation = st.generation;
-  st.report.version = shard.version();
+  // Heartbeats carry a clock comparable to the workers' (placing checkpoint
+  // rounds and joining workers): under ASP/SSP a version counts every
+  // worker's pushes and runs far ahead of any worker's clock.
+  st.report.clock = shard.applied_clock();
   st.report.max_staleness = st.max_staleness;
   st.report.workers.clear();
   for (const auto& [rank, from] : st.roster) st.report.workers.push_back({rank, from});
@@ -471,7 +479,7 @@ Status Server::Run() {
       b.setRank(rank.load());
       std::lock_guard<std::mutex> lock(st.mu);
       const ServerState::Report& r = st.report;
-      b.setClock(r.version);
+      b.setClock(r.clock);
       b.setMaxStaleness(r.max_staleness);
       b.setGeneration(r.generation);
       b.setCheckpointWritten(r.checkpoint_written);

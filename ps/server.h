@@ -69,7 +69,8 @@ class Server {
   // Answers a pull of `keys` at version >= min_version for a worker at
   // `clock` now, or defers it until the shard gets there (kUnavailable); other
   // refusals are answered with their status.
-  void AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock);
+  void AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock,
+                  uint32_t rank);
   // Answers every deferred pull overlapping `changed` that the shard can now
   // serve (kAllKeys: every deferred pull, empty ones included).
   static constexpr KeyRange kAllKeys{0, UINT64_MAX};

@@ -236,7 +236,7 @@ Status Shard::PushAsync(Block& b, uint32_t rank, uint64_t clock, uint32_t sample
   b.next_clock[rank] = clock + 1;
   if (capture_ && !capture_->copied[IndexOf(b)]) {
     if (clock >= capture_->clock) {
-      HoldPush(b, clock, sample_count, vals, num_vals);
+      HoldPush(b, rank, clock, sample_count, vals, num_vals);
       return Status::OK();
     }
     ApplyAsync(b, clock, sample_count, vals, num_vals);

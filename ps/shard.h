@@ -75,6 +75,10 @@ class Shard {
   std::vector<KeyRange> blocks() const;
   // Number of clocks applied to every block (the smallest block version).
   uint64_t version() const;
+  // The clock boundary this shard has applied up to, comparable to workers'
+  // clocks: BSP, version(); ASP/SSP (where a version counts pushes, of all
+  // workers), one past the largest clock of an applied push.
+  uint64_t applied_clock() const { return async() ? applied_end_ : version(); }
   // Optimizer steps taken by the block holding `key` (clocks with at least one
   // sample). REQUIRES: range() contains key.
   uint64_t optimizer_steps(uint64_t key) const;
@@ -165,6 +169,12 @@ class Shard {
   // Drops the capture in flight, if any, and applies the pushes it held.
   void CancelCapture();
   bool capturing() const { return capture_ != nullptr; }
+  // ASP/SSP: a capture holds a push of `rank` to a block overlapping `keys`
+  // (it is applied when that block is copied). Until then a pull by that
+  // worker must wait: answered at once, it would miss the worker's own
+  // pushes, and a worker far ahead of the slowest would go on computing
+  // gradients on values without them, to be applied later in one burst.
+  bool HoldsPushOf(KeyRange keys, uint32_t rank) const;
   // A capture is in flight and every block has been copied.
   bool capture_ready() const;
   // The finished capture (then no capture is in flight), or nullopt (nothing
@@ -208,6 +218,7 @@ class Shard {
   };
   // An ASP/SSP push held back by a capture.
   struct HeldPush {
+    uint32_t rank;
     uint64_t clock;
     uint32_t sample_count;
     std::vector<float> vals;
@@ -256,8 +267,8 @@ class Shard {
   void CopyBlock(Block& b);
   // ASP/SSP: copies every block that became ready.
   void CopyReadyAsyncBlocks();
-  void HoldPush(Block& b, uint64_t clock, uint32_t sample_count, const float* vals,
-                size_t num_vals);
+  void HoldPush(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count,
+                const float* vals, size_t num_vals);
 
   KeyRange range_;
   uint64_t max_ahead_;

@@ -54,9 +54,9 @@ void Shard::CopyReadyAsyncBlocks() {
     if (!capture_->copied[IndexOf(b)] && AsyncBlockReady(b)) CopyBlock(b);
 }
 
-void Shard::HoldPush(Block& b, uint64_t clock, uint32_t sample_count, const float* vals,
-                     size_t num_vals) {
-  HeldPush p{clock, sample_count, {}};
+void Shard::HoldPush(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count,
+                     const float* vals, size_t num_vals) {
+  HeldPush p{rank, clock, sample_count, {}};
   if (!spare_sums_.empty()) {
     p.vals = std::move(spare_sums_.back());
     spare_sums_.pop_back();
@@ -112,6 +112,16 @@ void Shard::CancelCapture() {
       spare_sums_.push_back(std::move(p.vals));
     }
   }
+}
+
+bool Shard::HoldsPushOf(KeyRange keys, uint32_t rank) const {
+  if (!capture_) return false;
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    if (blocks_[i].keys.end <= keys.begin || keys.end <= blocks_[i].keys.begin) continue;
+    for (const HeldPush& p : capture_->held[i])
+      if (p.rank == rank) return true;
+  }
+  return false;
 }
 
 bool Shard::capture_ready() const { return capture_ && capture_->num_copied == blocks_.size(); }

@@ -1001,10 +1001,18 @@ TEST_CASE("Shard: ASP capture holds a fast worker's later clocks", "[ps]") {
   CHECK(PushGrad(*s, 0, 3, kA, 2).code() == StatusCode::kFailedPrecondition);
   CHECK(PushGrad(*s, 0, 2, kA, 2).code() == StatusCode::kFailedPrecondition);
   CHECK(s->CheckPull(kA, 0).ok());
+  // Worker 0's pulls must wait for its held pushes; worker 1 has none held.
+  CHECK(s->HoldsPushOf(kA, 0));
+  CHECK(s->HoldsPushOf(kRange, 0));
+  CHECK_FALSE(s->HoldsPushOf(kA, 1));
+  CHECK(s->applied_clock() == kK);  // held clocks are not applied yet
 
   push_both(1, 0, kA);
   CHECK_FALSE(s->capture_ready());
   push_both(1, 1, kA);  // block A complete below K: copied, then the held clocks apply
+  CHECK_FALSE(s->HoldsPushOf(kA, 0));
+  CHECK(s->HoldsPushOf(kB, 0));  // block B still waits for worker 1
+  CHECK(s->applied_clock() == 4);
   for (uint64_t c = 0; c < kK; ++c) a = SgdStep(a, {Grad(1, c, kA)}, 2);
   std::vector<float> a_now = a;
   for (uint64_t c = kK; c < 4; ++c) a_now = SgdStep(a_now, {Grad(0, c, kA)}, 2);
@@ -1014,6 +1022,7 @@ TEST_CASE("Shard: ASP capture holds a fast worker's later clocks", "[ps]") {
   push_both(1, 0, kB);
   push_both(1, 1, kB);
   REQUIRE(s->capture_ready());
+  CHECK_FALSE(s->HoldsPushOf(kRange, 0));
 
   std::optional<CapturedCheckpoint> cp = s->TakeCapture();
   REQUIRE(cp.has_value());
