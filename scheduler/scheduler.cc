@@ -238,9 +238,11 @@ class Handler {
       n.last_seen = Clock::now();
       resp.setRank(n.rank);
       if (role == proto::Role::WORKER && !forming) {
-        n.in_roster = true;
+        n.joining = true;
+        // Where it would start now; set again when it asks for its first shard.
         n.from_clock = FastestClock() + st_.coordinator.margin();
-        PST_LOG_INFO("{} joined the running job; PS will wait for it from clock {}", Describe(n), n.from_clock);
+        PST_LOG_INFO("{} joined the running job; it enters the roster when it asks for data",
+                     Describe(n));
         joiners_.push_back(&n - st_.workers.data());
       } else if (role == proto::Role::SERVER && !forming) {
         PST_LOG_INFO("{} registered as the replacement for shard {}", Describe(n), n.rank);
@@ -374,6 +376,15 @@ class Handler {
     if (n->Gone())
       return Status::FailedPrecondition("worker " + std::to_string(req.getRank()) +
                                         " was declared dead or left; start a new worker instead");
+    if (n->joining && st_.state == proto::JobState::RUNNING && !n->leave_requested) {
+      // Ready to train: from now on the PS wait for it, from a clock ahead of
+      // everyone's (it starts there once every PS has it on its roster).
+      n->joining = false;
+      n->in_roster = true;
+      n->started = false;
+      n->from_clock = FastestClock() + st_.coordinator.margin();
+      PST_LOG_INFO("{} is ready; PS will wait for it from clock {}", Describe(*n), n->from_clock);
+    }
     if (st_.state == proto::JobState::RECOVERING || !n->in_roster) {
       resp.setKind(proto::ShardReplyKind::WAIT);
       return Status::OK();
@@ -882,6 +893,7 @@ void Scheduler::StartRecovery(const std::string& reason) {
       if (w.leave_requested && st.pool) st.pool->ReturnWorker(w.rank, k);
     }
     w.removing = false;
+    w.joining = false;  // in the roster (if live) from K, with everyone
     w.from_clock = k;
     w.started = false;
   }

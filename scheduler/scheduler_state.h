@@ -54,6 +54,10 @@ struct NodeInfo {
   bool in_roster = false;
   uint64_t from_clock = 0;       // PS wait for it from this clock
   bool started = false;          // it confirmed starting at from_clock
+  // Registered while the job runs and not in the roster yet: it enters it at
+  // its first shard request, once it has loaded its data, so that nobody
+  // waits for it (BSP) or is held back by it (checkpoints) meanwhile.
+  bool joining = false;
   bool removing = false;         // PS are told to stop waiting; lease not yet returned
   bool leave_requested = false;  // scaled down: asked to leave
   // Worker: its cumulative pull and push latencies, from the last heartbeat

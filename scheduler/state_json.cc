@@ -15,6 +15,7 @@ nlohmann::json NodeToJson(const NodeInfo& n) {
           {"in_roster", n.in_roster},
           {"removing", n.removing},
           {"from_clock", n.from_clock},
+          {"joining", n.joining},
           {"leave_requested", n.leave_requested}};
 }
 
@@ -89,6 +90,7 @@ Status StateFromJson(const nlohmann::json& j, const JobSpec& job, SchedulerState
         n.in_roster = x.at("in_roster").get<bool>();
         n.removing = x.at("removing").get<bool>();
         n.from_clock = x.at("from_clock").get<uint64_t>();
+        n.joining = x.value("joining", false);  // absent in states from before it existed
         n.leave_requested = x.at("leave_requested").get<bool>();
         out->push_back(std::move(n));
       }

@@ -222,6 +222,23 @@ TEST_CASE("Elastic: with --step-delay-ms every worker sleeps, also one added by 
   CHECK(result["step_delay_ms"] == 5);
   // Rebalanced, not duplicated: every sample of an epoch trained exactly once.
   for (const auto& e : result["epochs"]) CHECK(e["samples"] == 30000);
+  // The added worker entered the roster only once it had loaded its data and
+  // asked for a shard, so the others never waited for its start-up.
+  // Log lines start with a "YYYY-MM-DD HH:MM:SS.mmm" time, which sorts as text.
+  auto line_time = [](const std::string& log, const std::string& what) -> std::string {
+    const size_t at = log.find(what);
+    if (at == std::string::npos) return "";
+    const size_t start = log.rfind('\n', at);
+    return log.substr(start == std::string::npos ? 0 : start + 1, 23);
+  };
+  const std::string sched = ReadFile(run_dir + "/logs/scheduler.log");
+  CHECK(sched.find("joined the running job; it enters the roster when it asks for data") !=
+        std::string::npos);
+  const std::string ready = line_time(sched, "is ready; PS will wait for it from clock");
+  const std::string loaded = line_time(ReadFile(run_dir + "/logs/worker-1.log"), "loaded ");
+  REQUIRE_FALSE(ready.empty());
+  REQUIRE_FALSE(loaded.empty());
+  CHECK(loaded <= ready);
   RequireNoOrphans(run_dir);
 }
 
