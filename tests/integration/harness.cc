@@ -105,6 +105,14 @@ void RequireNoOrphans(const std::string& run_dir) {
   if (!endpoint.empty()) CHECK(ProcessesMentioning(endpoint).empty());
 }
 
+void WaitForWorkerLoaded(const std::string& run_dir, int rank) {
+  const std::string log = run_dir + "/logs/worker-" + std::to_string(rank) + ".log";
+  for (int i = 0; i < 300; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (ReadFile(log).find("loaded") != std::string::npos) break;
+  }
+}
+
 std::string WaitForLine(const std::string& path, const std::string& prefix,
                         std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -35,6 +35,10 @@ std::string ReadFile(const std::string& path);
 // left, waiting up to 5 s for the kernel to finish killing them.
 void RequireNoOrphans(const std::string& run_dir);
 
+// Waits up to 30 s for worker `rank` of a launched run to have loaded its data
+// (it trains right after).
+void WaitForWorkerLoaded(const std::string& run_dir, int rank);
+
 // Waits up to `timeout` for a line starting with `prefix` to appear in the file
 // at `path`; returns the rest of that line, or "" on timeout.
 std::string WaitForLine(const std::string& path, const std::string& prefix,

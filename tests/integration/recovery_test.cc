@@ -23,6 +23,7 @@ namespace {
 
 using std::chrono::seconds;
 using testing::MakeTempDir;
+using testing::WaitForWorkerLoaded;
 using testing::ReadFile;
 using testing::RequireNoOrphans;
 using testing::RunPstrain;
@@ -130,16 +131,6 @@ TEST_CASE("Recovery: a job stopped part-way resumes from its last complete check
   CHECK(result["final_test_accuracy"].get<double>() > 0.8);
   CHECK(CompleteCheckpoints(run_dir).back().id > before.back().id);
   RequireNoOrphans(run_dir);
-}
-
-// Waits up to 30 s for worker `rank` of a launched run to have loaded its data
-// (it trains right after).
-void WaitForWorkerLoaded(const std::string& run_dir, int rank) {
-  const std::string log = run_dir + "/logs/worker-" + std::to_string(rank) + ".log";
-  for (int i = 0; i < 300; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (ReadFile(log).find("loaded") != std::string::npos) break;
-  }
 }
 
 TEST_CASE("Recovery: pstrain checkpoint and pstrain scale steer a running job", "[integration]") {
