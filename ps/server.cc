@@ -200,8 +200,8 @@ void Server::HandleRequest(InMessage& in) {
 void Server::AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock,
                         uint32_t rank) {
   const uint64_t id = in.envelope().getRequestId();
-  Status s = state_->shard->CheckPull(keys, min_version);
-  if (s.code() == StatusCode::kUnavailable || (s.ok() && state_->shard->HoldsPushOf(keys, rank))) {
+  Status s = state_->shard->CheckPull(keys, min_version, rank);
+  if (s.code() == StatusCode::kUnavailable) {
     state_->pending_pulls.push_back({std::move(in.identity()), id, keys, min_version, clock, rank});
     return;
   }
@@ -222,8 +222,7 @@ void Server::AnswerReadyPulls(KeyRange changed) {
     // overlap test is far cheaper than CheckPull when many pulls wait.
     const bool overlaps = changed == kAllKeys ||
                           (it->keys.begin < changed.end && changed.begin < it->keys.end);
-    if (!overlaps || !st.shard->CheckPull(it->keys, it->min_version).ok() ||
-        st.shard->HoldsPushOf(it->keys, it->rank)) {
+    if (!overlaps || !st.shard->CheckPull(it->keys, it->min_version, it->rank).ok()) {
       ++it;
       continue;
     }

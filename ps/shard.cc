@@ -374,6 +374,12 @@ Status Shard::CheckPull(KeyRange keys, uint64_t min_version) const {
   return Status::OK();
 }
 
+Status Shard::CheckPull(KeyRange keys, uint64_t min_version, uint32_t puller) const {
+  PST_RETURN_IF_ERROR(CheckPull(keys, min_version));
+  if (HoldsPushOf(keys, puller)) return Status::Unavailable("pull: waiting for its own held push");
+  return Status::OK();
+}
+
 uint64_t Shard::VersionOf(KeyRange keys) const {
   // Blocks are sorted; start at the first one that ends after keys.begin.
   auto it = std::upper_bound(blocks_.begin(), blocks_.end(), keys.begin,

@@ -143,6 +143,9 @@ class Shard {
   // wait, kInvalidArgument / kOutOfRange if it can never be answered.
   // A capture in flight changes no answer.
   Status CheckPull(KeyRange keys, uint64_t min_version) const;
+  // CheckPull for a pull by worker `puller`: also kUnavailable while a capture
+  // holds a push of that worker to those keys (see HoldsPushOf).
+  Status CheckPull(KeyRange keys, uint64_t min_version, uint32_t puller) const;
   // The smallest version among the blocks overlapping `keys`.
   // REQUIRES: range().Contains(keys), keys not empty.
   uint64_t VersionOf(KeyRange keys) const;

@@ -474,7 +474,7 @@ Status Worker::Run() {
         continue;
       }
     }
-    if (done && (has_completed || report_request != 0)) {
+    if (done && report_request != 0) {
       // Told "done" by a request sent ahead: hear the last lease's report
       // first (its epoch may close on it, with an evaluation order for us).
       result = take_report(/*wait=*/true);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <string>
 
+#include "tests/testing/raw_rocksdb.h"
 #include "tests/testing/temp_dir.h"
 
 namespace pst {
@@ -62,26 +63,13 @@ TEST_CASE("OpenStoreDb: refuses other formats and foreign databases; reports emp
         std::string::npos);
 
   const std::string foreign = dir.path() + "/foreign";
-  {
-    rocksdb::Options o;
-    o.create_if_missing = true;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(o, foreign, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    REQUIRE(db->Put(rocksdb::WriteOptions(), "other", "data").ok());
-  }
+  testing::WithRawDb(foreign, [](rocksdb::DB* db) { testing::RawPut(db, "other", "data"); });
   auto refused = OpenStoreDb(Options(foreign));
   CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
   CHECK(refused.status().message().find("is not a test store") != std::string::npos);
 
   const std::string empty = dir.path() + "/empty";
-  {
-    rocksdb::Options o;
-    o.create_if_missing = true;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(o, empty, &raw).ok());
-    delete raw;
-  }
+  testing::WithRawDb(empty, [](rocksdb::DB*) {});
   StoreDbOptions read_only = Options(empty);
   read_only.read_only = true;
   auto opened = OpenStoreDb(read_only);

@@ -622,14 +622,7 @@ TEST_CASE("RocksDbParamStore: Open reports bad paths and foreign databases", "[p
 
   // Someone else's RocksDB database.
   const std::string foreign = dir.path() + "/foreign";
-  {
-    rocksdb::Options o;
-    o.create_if_missing = true;
-    rocksdb::DB* raw = nullptr;
-    REQUIRE(rocksdb::DB::Open(o, foreign, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    REQUIRE(db->Put(rocksdb::WriteOptions(), "jobs/1", "x").ok());
-  }
+  testing::WithRawDb(foreign, [](rocksdb::DB* db) { testing::RawPut(db, "jobs/1", "x"); });
   auto not_ours = RocksDbParamStore::Open(DbOptions(foreign));
   REQUIRE(not_ours.status().code() == StatusCode::kFailedPrecondition);
 }

@@ -1005,6 +1005,8 @@ TEST_CASE("Shard: ASP capture holds a fast worker's later clocks", "[ps]") {
   CHECK(s->HoldsPushOf(kA, 0));
   CHECK(s->HoldsPushOf(kRange, 0));
   CHECK_FALSE(s->HoldsPushOf(kA, 1));
+  CHECK(s->CheckPull(kA, 0, 0).code() == StatusCode::kUnavailable);
+  CHECK(s->CheckPull(kA, 0, 1).ok());
   CHECK(s->applied_clock() == kK);  // held clocks are not applied yet
 
   push_both(1, 0, kA);
