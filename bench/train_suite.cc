@@ -146,7 +146,8 @@ StatusOr<StepCosts> MeasureStepCosts(const JobSpec& job, const Dataset& train, u
   }
   costs.compute_ms = 1e3 * Since(t0) / steps;
 
-  PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(job, KeyRange{0, total}, /*num_workers=*/1,
+  PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(MlpTables(job.model, mlp.layout(), job.optimizer),
+                                                 job.train, KeyRange{0, total}, /*num_workers=*/1,
                                                  /*max_clocks_ahead=*/2));
   const std::vector<KeyRange> blocks = shard->blocks();
   costs.blocks = blocks.size();

@@ -35,7 +35,8 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
   SetBlasThreads(options.blas_threads);
   PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
   const uint64_t total = mlp.layout().total();
-  PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(job, KeyRange{0, total}, options.num_workers,
+  PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(MlpTables(job.model, mlp.layout(), job.optimizer),
+                                                 job.train, KeyRange{0, total}, options.num_workers,
                                                  /*max_clocks_ahead=*/2));
   const std::vector<KeyRange> blocks = shard->blocks();
   // The same blocking as the workers' pipelined passes, so results match bit for bit.

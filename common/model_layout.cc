@@ -4,18 +4,6 @@
 #include <cmath>
 
 namespace pst {
-namespace {
-
-// splitmix64: a counter-based generator, so a key's initial value needs no
-// state from the keys before it.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
 
 StatusOr<ModelLayout> ModelLayout::FromSpec(const ModelSpec& spec) {
   PST_RETURN_IF_ERROR(ValidateModelSpec(spec));
@@ -32,24 +20,29 @@ StatusOr<ModelLayout> ModelLayout::FromSpec(const ModelSpec& spec) {
   return layout;
 }
 
+std::vector<TableSpec> MlpTables(const ModelSpec& spec, const ModelLayout& layout,
+                                 const OptimizerSpec& optimizer) {
+  std::vector<TableSpec> tables;
+  for (const TensorInfo& t : layout.tensors()) {
+    TableSpec table;
+    table.name = t.name;
+    table.kind = TableKind::kDense;
+    table.size = t.size();
+    table.optimizer = optimizer;
+    if (!t.is_bias) {
+      table.init.kind = TableInitKind::kUniform;
+      table.init.seed = spec.seed;
+      table.init.scale = spec.init == InitKind::kHe ? std::sqrt(6.0 / double(t.rows))
+                                                    : std::sqrt(6.0 / double(t.rows + t.cols));
+    }
+    tables.push_back(std::move(table));
+  }
+  return tables;
+}
+
 void InitParams(const ModelSpec& spec, const ModelLayout& layout, uint64_t begin, uint64_t end,
                 float* out) {
-  for (const TensorInfo& t : layout.tensors()) {
-    const uint64_t lo = std::max(begin, t.offset), hi = std::min(end, t.offset + t.size());
-    if (lo >= hi) continue;
-    if (t.is_bias) {
-      std::fill(out + (lo - begin), out + (hi - begin), 0.0f);
-      continue;
-    }
-    const double limit = spec.init == InitKind::kHe
-                             ? std::sqrt(6.0 / double(t.rows))
-                             : std::sqrt(6.0 / double(t.rows + t.cols));
-    for (uint64_t k = lo; k < hi; ++k) {
-      // Top 53 bits -> uniform double in [0, 1), then scaled to [-limit, limit).
-      const double u = double(Mix(spec.seed * 0x100000001b3ull ^ Mix(k)) >> 11) * 0x1.0p-53;
-      out[k - begin] = float((2.0 * u - 1.0) * limit);
-    }
-  }
+  InitDenseKeys(MlpTables(spec, layout, OptimizerSpec{}), begin, end, out);
 }
 
 }  // namespace pst

@@ -12,6 +12,7 @@
 
 #include "common/job_spec.h"
 #include "common/status.h"
+#include "common/table_spec.h"
 
 namespace pst {
 
@@ -40,9 +41,17 @@ class ModelLayout {
   uint64_t total_ = 0;
 };
 
-// Writes the initial values of global keys [begin, end) into out[0, end-begin).
-// Each value depends only on (spec.seed, key), so any key range can be
-// initialised independently and every shard split gives the same model.
+// The MLP's table declarations: one dense table per tensor of `layout`, in
+// layout order (so the dense key space is exactly the layout's keys), each
+// updated with `optimizer`. Weights start uniform in [-limit, limit) with
+// seed spec.seed, limit sqrt(6 / fan_in) (He) or sqrt(6 / (fan_in + fan_out))
+// (Xavier); biases start at 0.
+std::vector<TableSpec> MlpTables(const ModelSpec& spec, const ModelLayout& layout,
+                                 const OptimizerSpec& optimizer);
+// Writes the initial values of global keys [begin, end) into out[0, end-begin):
+// InitDenseKeys of MlpTables(spec, layout, ...). Each value depends only on
+// (spec.seed, key), so any key range can be initialised independently and
+// every shard split gives the same model.
 // REQUIRES: begin <= end <= layout.total().
 void InitParams(const ModelSpec& spec, const ModelLayout& layout, uint64_t begin, uint64_t end,
                 float* out);

@@ -8,6 +8,7 @@
 #include "common/bind.h"
 #include "common/channel.h"
 #include "common/heartbeat.h"
+#include "common/job_tables.h"
 #include "common/log.h"
 #include "common/registration.h"
 #include "ps/checkpoint_writer.h"
@@ -250,8 +251,9 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
   std::vector<uint32_t> ranks;
   for (const WorkerSlot& w : workers) ranks.push_back(w.rank);
   const uint32_t initial = workers.empty() ? 0 : 1 + *std::max_element(ranks.begin(), ranks.end());
-  PST_ASSIGN_OR_RETURN(auto shard,
-                       Shard::Create(st.joined.job, st.range, initial, options_.max_clocks_ahead));
+  PST_ASSIGN_OR_RETURN(std::vector<TableSpec> tables, JobTables(st.joined.job));
+  PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(tables, st.joined.job.train, st.range, initial,
+                                                 options_.max_clocks_ahead));
   if (checkpoint != 0) {
     PST_RETURN_IF_ERROR(st.writer->Drain(std::chrono::minutes(10)));
     st.writer->Commit(checkpoint);  // idempotent: the scheduler recorded it complete

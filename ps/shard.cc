@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <string>
 
-#include "common/model_layout.h"
 
 namespace pst {
 namespace {
@@ -14,31 +13,44 @@ std::string RangeText(KeyRange r) {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Shard>> Shard::Create(const JobSpec& job, KeyRange range,
+StatusOr<std::unique_ptr<Shard>> Shard::Create(const std::vector<TableSpec>& tables,
+                                               const TrainSpec& train, KeyRange range,
                                                uint32_t num_workers, uint64_t max_clocks_ahead) {
-  PST_RETURN_IF_ERROR(ValidateJobSpec(job));
-  PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(job.model));
-  if (range.end < range.begin || range.end > layout.total())
+  PST_RETURN_IF_ERROR(ValidateTables(tables));
+  PST_RETURN_IF_ERROR(ValidateTrainSpec(train));
+  const TableSpec* first_dense = nullptr;
+  for (const TableSpec& t : tables) {
+    if (t.kind != TableKind::kDense) continue;
+    if (!first_dense) first_dense = &t;
+    if (!(t.optimizer == first_dense->optimizer))
+      return Status::InvalidArgument("dense tables '" + first_dense->name + "' and '" + t.name +
+                                     "' declare different optimizers: a PS block may span "
+                                     "dense tables, so they must share one");
+  }
+  if (!first_dense) return Status::InvalidArgument("shard: no dense table declared");
+  const uint64_t total = DenseKeyCount(tables);
+  if (range.end < range.begin || range.end > total)
     return Status::InvalidArgument("shard range " + RangeText(range) + " is outside the model's " +
-                                   std::to_string(layout.total()) + " keys");
+                                   std::to_string(total) + " keys");
   if (num_workers > kMaxRanks)
     return Status::InvalidArgument("shard: " + std::to_string(num_workers) + " workers, at most " +
                                    std::to_string(kMaxRanks));
   if (max_clocks_ahead == 0) return Status::InvalidArgument("max_clocks_ahead must be >= 1");
-  std::unique_ptr<Shard> shard(new Shard(range, max_clocks_ahead, job.train.consistency));
+  const OptimizerSpec& optimizer = first_dense->optimizer;
+  std::unique_ptr<Shard> shard(new Shard(range, max_clocks_ahead, train.consistency));
   // The slot names come from an empty optimizer, so a shard without keys knows them too.
-  PST_ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> names, Optimizer::Create(job.optimizer, 0));
+  PST_ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> names, Optimizer::Create(optimizer, 0));
   shard->slot_names_ = names->SlotNames();
   shard->workers_.assign(num_workers, Worker{WorkerState::kActive, 0});
   shard->RebuildRoster();
   shard->params_.resize(range.size());
-  InitParams(job.model, layout, range.begin, range.end, shard->params_.data());
-  for (const KeyRange& keys : SplitIntoChunks(range, BlockKeys(job.train))) {
+  InitDenseKeys(tables, range.begin, range.end, shard->params_.data());
+  for (const KeyRange& keys : SplitIntoChunks(range, BlockKeys(train))) {
     if (keys.empty()) continue;  // a server with no keys has no blocks
     Block b;
     b.keys = keys;
     b.next_clock.assign(num_workers, 0);
-    PST_ASSIGN_OR_RETURN(b.optimizer, Optimizer::Create(job.optimizer, keys.size()));
+    PST_ASSIGN_OR_RETURN(b.optimizer, Optimizer::Create(optimizer, keys.size()));
     shard->blocks_.push_back(std::move(b));
   }
   return shard;

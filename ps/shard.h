@@ -42,6 +42,7 @@
 #include "common/job_spec.h"
 #include "common/key_range.h"
 #include "common/status.h"
+#include "common/table_spec.h"
 #include "ps/optimizer.h"
 #include "ps/param_store.h"
 
@@ -62,12 +63,17 @@ class Shard {
   // Ranks are stored densely (per block under ASP/SSP), so they are bounded.
   static constexpr uint32_t kMaxRanks = 4096;
 
-  // Initialises keys `range` of the model described by job.model (same values
-  // as any other split would give), with ranks [0, num_workers) active from
-  // clock 0. num_workers may be 0: workers join later with AddWorker.
-  // kInvalidArgument for a bad job or range, num_workers > kMaxRanks or
-  // max_clocks_ahead == 0.
-  static StatusOr<std::unique_ptr<Shard>> Create(const JobSpec& job, KeyRange range,
+  // Initialises keys `range` of the dense key space of `tables` (see
+  // common/table_spec.h: same values as any other split would give), blocked
+  // by BlockKeys(train) and combined by train.consistency, with ranks
+  // [0, num_workers) active from clock 0. num_workers may be 0: workers join
+  // later with AddWorker. Blocks may span tables, so every dense table must
+  // declare the same optimizer. Sparse tables are not served here.
+  // kInvalidArgument for bad tables or train spec, a range outside the dense
+  // key space, dense tables with different optimizers, num_workers >
+  // kMaxRanks or max_clocks_ahead == 0.
+  static StatusOr<std::unique_ptr<Shard>> Create(const std::vector<TableSpec>& tables,
+                                                 const TrainSpec& train, KeyRange range,
                                                  uint32_t num_workers, uint64_t max_clocks_ahead);
 
   KeyRange range() const { return range_; }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/job_spec.h"
+#include "common/job_tables.h"
 #include "common/key_range.h"
 #include "common/model_layout.h"
 #include "common/status.h"
@@ -42,7 +43,8 @@ JobSpec SgdJob() {
 
 std::unique_ptr<Shard> MakeShard(const JobSpec& job = SgdJob(), uint32_t workers = 2,
                                  KeyRange range = kRange) {
-  StatusOr<std::unique_ptr<Shard>> s = Shard::Create(job, range, workers, kMaxAhead);
+  StatusOr<std::unique_ptr<Shard>> s =
+      Shard::Create(JobTables(job).value(), job.train, range, workers, kMaxAhead);
   REQUIRE(s.ok());
   return std::move(s).value();
 }
@@ -159,7 +161,7 @@ TEST_CASE("Shard: blocks tile the range", "[ps]") {
 
 TEST_CASE("Shard: Create rejects bad arguments", "[ps]") {
   auto code = [](const JobSpec& job, KeyRange r, uint32_t workers, uint64_t ahead) {
-    return Shard::Create(job, r, workers, ahead).status().code();
+    return Shard::Create(JobTables(job).value(), job.train, r, workers, ahead).status().code();
   };
   CHECK(code(SgdJob(), {0, 677}, 2, kMaxAhead) == StatusCode::kInvalidArgument);
   CHECK(code(SgdJob(), {10, 5}, 2, kMaxAhead) == StatusCode::kInvalidArgument);

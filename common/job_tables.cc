@@ -1,0 +1,14 @@
+#include "common/job_tables.h"
+
+#include "common/model_layout.h"
+
+namespace pst {
+
+StatusOr<std::vector<TableSpec>> JobTables(const JobSpec& job) {
+  PST_RETURN_IF_ERROR(ValidateOptimizerSpec(job.optimizer));
+  // The one model pstrain trains today: an MLP (common/model_layout.h).
+  PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(job.model));
+  return MlpTables(job.model, layout, job.optimizer);
+}
+
+}  // namespace pst

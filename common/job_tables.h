@@ -1,0 +1,18 @@
+// The tables a job's model declares (common/table_spec.h): what every role
+// builds the key space from, without knowing the model. The PS creates these
+// tables; the worker's Model computes on them and declares the same.
+#pragma once
+
+#include <vector>
+
+#include "common/job_spec.h"
+#include "common/status.h"
+#include "common/table_spec.h"
+
+namespace pst {
+
+// The job's tables, each updated with job.optimizer. kInvalidArgument for an
+// invalid model or optimizer spec. Thread-safe.
+StatusOr<std::vector<TableSpec>> JobTables(const JobSpec& job);
+
+}  // namespace pst
