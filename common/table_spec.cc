@@ -5,17 +5,10 @@
 #include <cmath>
 #include <set>
 
+#include "common/hash.h"
+
 namespace pst {
 namespace {
-
-// splitmix64: a counter-based generator, so a key's initial value needs no
-// state from the keys before it.
-uint64_t Mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 bool ValidName(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
@@ -100,8 +93,9 @@ void InitDenseKeys(const std::vector<TableSpec>& tables, uint64_t begin, uint64_
       continue;
     }
     for (uint64_t k = lo; k < hi; ++k) {
-      // Top 53 bits -> uniform double in [0, 1), then scaled to [-scale, scale).
-      const double u = double(Mix(t.init.seed * 0x100000001b3ull ^ Mix(k)) >> 11) * 0x1.0p-53;
+      // Mix64 is counter-based, so a key's initial value needs no state from
+      // the keys before it; uniform in [0, 1), then scaled to [-scale, scale).
+      const double u = UnitInterval(Mix64(t.init.seed * 0x100000001b3ull ^ Mix64(k)));
       out[k - begin] = float((2.0 * u - 1.0) * t.init.scale);
     }
   }
