@@ -1,0 +1,98 @@
+#include "ps/sparse_optimizer.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace pst {
+
+void SparseRowOptimizer::InitState(float* state) const {
+  std::fill(state, state + state_floats_, 0.0f);
+}
+
+const SparseOptimizerRegistry& SparseOptimizerRegistry::Builtin() {
+  static const SparseOptimizerRegistry registry = [] {
+    SparseOptimizerRegistry r;
+    RegisterSparseSgd(r);
+    RegisterSparseAdagrad(r);
+    RegisterSparseFtrl(r);
+    RegisterSparseLazyAdam(r);
+    return r;
+  }();
+  return registry;
+}
+
+namespace {
+
+bool InRange(const SparseOptimizerParamInfo& p, double v) {
+  if (!std::isfinite(v) || v > p.max) return false;
+  return p.min_exclusive ? v > p.min : v >= p.min;
+}
+
+std::string RangeText(const SparseOptimizerParamInfo& p) {
+  return (p.min_exclusive ? "(" : "[") + std::to_string(p.min) + ", " + std::to_string(p.max) +
+         "]";
+}
+
+}  // namespace
+
+Status SparseOptimizerRegistry::Register(SparseOptimizerInfo info) {
+  if (!info.make) return Status::InvalidArgument("sparse optimizer " + info.name + ": no factory");
+  for (const SparseOptimizerParamInfo& p : info.params) {
+    if (!InRange(p, p.default_value)) {
+      return Status::InvalidArgument("sparse optimizer " + info.name + ": default of " + p.name +
+                                     " outside " + RangeText(p));
+    }
+  }
+  if (rules_.count(info.name)) {
+    return Status::AlreadyExists("sparse optimizer " + info.name + " is already registered");
+  }
+  std::string name = info.name;
+  rules_.emplace(std::move(name), std::move(info));
+  return Status::OK();
+}
+
+const SparseOptimizerInfo* SparseOptimizerRegistry::Find(std::string_view name) const {
+  auto it = rules_.find(name);
+  return it == rules_.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> SparseOptimizerRegistry::Names() const {
+  std::vector<std::string> names;
+  for (const auto& [name, info] : rules_) names.push_back(name);
+  return names;
+}
+
+StatusOr<std::unique_ptr<SparseRowOptimizer>> SparseOptimizerRegistry::Create(
+    const SparseOptimizerConfig& config, uint32_t dim) const {
+  const SparseOptimizerInfo* info = Find(config.name);
+  if (info == nullptr) {
+    std::string known;
+    for (const std::string& n : Names()) known += (known.empty() ? "" : ", ") + n;
+    return Status::InvalidArgument("unknown sparse optimizer \"" + config.name +
+                                   "\" (known: " + known + ")");
+  }
+  if (dim == 0) return Status::InvalidArgument("sparse optimizer " + info->name + ": dim is 0");
+  SparseOptimizerParams values;
+  for (const SparseOptimizerParamInfo& p : info->params) values[p.name] = p.default_value;
+  for (const auto& [name, value] : config.params) {
+    auto it = std::find_if(info->params.begin(), info->params.end(),
+                           [&](const SparseOptimizerParamInfo& p) { return p.name == name; });
+    if (it == info->params.end()) {
+      std::string known;
+      for (const SparseOptimizerParamInfo& p : info->params) {
+        known += (known.empty() ? "" : ", ") + p.name;
+      }
+      return Status::InvalidArgument("sparse optimizer " + info->name + ": unknown parameter \"" +
+                                     name + "\" (known: " + known + ")");
+    }
+    if (!InRange(*it, value)) {
+      return Status::InvalidArgument("sparse optimizer " + info->name + ": " + name + " = " +
+                                     std::to_string(value) + " outside " + RangeText(*it));
+    }
+    values[name] = value;
+  }
+  return info->make(values, dim);
+}
+
+}  // namespace pst
