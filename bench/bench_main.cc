@@ -6,7 +6,8 @@
 //   consistency  BSP/SSP/ASP with and without a straggler;
 //   tta       time to 85% test accuracy against a plain trainer;
 //   elastic   samples/s of one job scaled 1 -> 2 -> 4 -> 1 workers while it
-//             trains, every worker emulating compute elsewhere with a sleep.
+//             trains, every worker emulating compute elsewhere with a sleep;
+//   sparse    sparse embedding tables: memory per row and pull + push ids/s.
 // A suite that fails prints what it has and the others still run. Exit code 0
 // when everything ran, 1 on any error, 2 for a bad flag (one line on stderr).
 #include <unistd.h>
@@ -25,6 +26,7 @@
 #include "bench/consistency_suite.h"
 #include "bench/elastic_suite.h"
 #include "bench/pushpull_suite.h"
+#include "bench/sparse_suite.h"
 #include "bench/time_to_accuracy_suite.h"
 #include "bench/train_suite.h"
 #include "common/allocator_tuning.h"
@@ -67,8 +69,8 @@ int main(int argc, char** argv) {
   uint32_t epochs = 2;
   std::string json_path;
   std::string bin_dir = SelfDir();
-  app.add_option("--suite", suite, "pushpull|train|consistency|tta|elastic|all")
-      ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "elastic", "all"}))
+  app.add_option("--suite", suite, "pushpull|train|consistency|tta|elastic|sparse|all")
+      ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "elastic", "sparse", "all"}))
       ->capture_default_str();
   app.add_option("--iters", iters,
                  "Timed round trips per pushpull row (default: 200 for the model size, 100 for "
@@ -86,6 +88,10 @@ int main(int argc, char** argv) {
                  "train: run every setup this many rounds and give median ratios (this VM's "
                  "speed drifts by tens of percent within minutes)")
       ->check(CLI::Range(1u, 50u))
+      ->capture_default_str();
+  uint64_t sparse_rows = pst::bench::SparseConfig{}.rows;
+  app.add_option("--sparse-rows", sparse_rows, "sparse: rows in the benchmarked table")
+      ->check(CLI::Range(uint64_t{1000}, uint64_t{1'000'000'000}))
       ->capture_default_str();
   app.add_option("--json", json_path, "Also write every figure to this JSON file");
   app.add_option("--bin-dir", bin_dir, "Where pstrain-scheduler, pstrain-ps, pstrain-worker are")
@@ -148,6 +154,13 @@ int main(int argc, char** argv) {
     elastic.bin_dir = bin_dir;
     pst::Status e = pst::bench::RunElasticSuite(elastic, report).WithContext("elastic");
     if (!e.ok()) report.summary.push_back("elastic: FAILED (" + e.ToString() + ")");
+    if (s.ok()) s = e;
+  }
+  if (suite == "sparse" || suite == "all") {
+    pst::bench::SparseConfig sc;
+    sc.rows = sparse_rows;
+    pst::Status e = pst::bench::RunSparseSuite(sc, report).WithContext("sparse");
+    if (!e.ok()) report.summary.push_back("sparse: FAILED (" + e.ToString() + ")");
     if (s.ok()) s = e;
   }
   const double seconds =
