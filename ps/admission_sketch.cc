@@ -25,18 +25,22 @@ size_t AdmissionSketch::Cell(int row, uint64_t id) const {
 }
 
 uint32_t AdmissionSketch::Estimate(uint64_t id) const {
-  uint32_t est = kMaxCount;
-  for (int r = 0; r < kDepth; ++r) est = std::min<uint32_t>(est, counters_[Cell(r, id)]);
-  return est;
+  size_t cells[kDepth];
+  return CellsOf(id, cells);
 }
 
-uint32_t AdmissionSketch::Add(uint64_t id) {
-  size_t cells[kDepth];
+uint32_t AdmissionSketch::CellsOf(uint64_t id, size_t* cells) const {
   uint32_t est = kMaxCount;
   for (int r = 0; r < kDepth; ++r) {
     cells[r] = Cell(r, id);
     est = std::min<uint32_t>(est, counters_[cells[r]]);
   }
+  return est;
+}
+
+uint32_t AdmissionSketch::Add(uint64_t id) {
+  size_t cells[kDepth];
+  uint32_t est = CellsOf(id, cells);
   if (est < kMaxCount) {
     // Conservative update: raise only the counters at the minimum, which keeps
     // the overestimate of other ids as small as the minimum allows.
@@ -55,11 +59,7 @@ uint32_t AdmissionSketch::Add(uint64_t id) {
 
 void AdmissionSketch::Forget(uint64_t id) {
   size_t cells[kDepth];
-  uint32_t est = kMaxCount;
-  for (int r = 0; r < kDepth; ++r) {
-    cells[r] = Cell(r, id);
-    est = std::min<uint32_t>(est, counters_[cells[r]]);
-  }
+  const uint32_t est = CellsOf(id, cells);
   for (int r = 0; r < kDepth; ++r) counters_[cells[r]] = uint8_t(counters_[cells[r]] - est);
 }
 

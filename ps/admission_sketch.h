@@ -40,6 +40,8 @@ class AdmissionSketch {
  private:
   explicit AdmissionSketch(uint32_t width);
   size_t Cell(int row, uint64_t id) const;
+  // Fills cells[0, kDepth) with id's counter positions; returns their minimum.
+  uint32_t CellsOf(uint64_t id, size_t* cells) const;
 
   uint32_t width_;
   std::unique_ptr<uint8_t[]> counters_;  // kDepth rows of width_
