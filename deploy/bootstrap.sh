@@ -12,6 +12,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   dataset-fashion-mnist
   chromium  # headless browser for the dashboard's integration test
+  iproute2 nftables curl jq  # multi-host tests: network-namespace hosts, link faults, HTTP checks
 )
 missing=()
 for p in "${packages[@]}"; do

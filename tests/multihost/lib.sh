@@ -1,0 +1,114 @@
+# Shared by the multi-host tests (sourced, not run): a lab of network-namespace
+# hosts (deploy/netns/netns.sh), roles started on them with the per-role flags
+# the README documents, and checks. Every test calls mh_init first; its EXIT trap
+# removes the lab (killing whatever still runs in it) and the work directory,
+# whatever way the test ends.
+#
+# Environment: PST_BIN_DIR (built binaries) and PST_SOURCE_DIR, set by ctest.
+
+set -euo pipefail
+
+PST_BIN_DIR=${PST_BIN_DIR:?set PST_BIN_DIR to build/bin}
+PST_SOURCE_DIR=${PST_SOURCE_DIR:?set PST_SOURCE_DIR to the repository root}
+NETNS="$PST_SOURCE_DIR/deploy/netns/netns.sh"
+MH_LAB=""
+MH_WORK=""
+MH_EXTRA_CLEANUP=()
+
+mh_log() { echo "[$(date +%H:%M:%S.%N | cut -c1-12)] $*"; }
+mh_fail() {
+  echo "FAIL: $*" >&2
+  for f in "$MH_WORK"/*.log; do
+    [ -f "$f" ] || continue
+    echo "---- $(basename "$f") (last 15 lines)" >&2
+    tail -n 15 "$f" >&2
+  done
+  exit 1
+}
+
+mh_cleanup() {
+  local rc=$?
+  local c
+  for c in "${MH_EXTRA_CLEANUP[@]}"; do eval "$c" || true; done
+  # Bash reports each killed background role; the redirection keeps that quiet.
+  { [ -n "$MH_LAB" ] && "$NETNS" down "$MH_LAB" || true; wait || true; } 2>/dev/null
+  [ -n "$MH_WORK" ] && rm -rf "$MH_WORK"
+  exit $rc
+}
+
+# mh_init LAB PREFIX HOSTS: a lab of HOSTS hosts at PREFIX.11, PREFIX.12, ...
+mh_init() {
+  MH_LAB=$1
+  "$NETNS" down "$MH_LAB"  # a previous run killed before its trap ran
+  MH_WORK=$(mktemp -d /tmp/pstrain-multihost.XXXXXX)
+  trap mh_cleanup EXIT
+  trap 'exit 130' INT TERM
+  "$NETNS" up "$MH_LAB" "$2" "$3"
+}
+
+mh_ip() { "$NETNS" ip "$MH_LAB" "$1"; }
+
+# mh_on HOST NAME CMD...: runs CMD on HOST in the background, output to
+# $MH_WORK/NAME.log; sets MH_PID to its pid.
+mh_on() {
+  local host=$1 name=$2
+  shift 2
+  "$NETNS" exec "$MH_LAB" "$host" "$@" >"$MH_WORK/$name.log" 2>&1 &
+  MH_PID=$!
+}
+
+# mh_job FILE [EXTRA TOML]: a short job (1 epoch over 12,800 samples, 2 PS +
+# 2 workers, fast heartbeats) written to FILE.
+mh_job() {
+  cat >"$1" <<TOML
+[train]
+epochs = 1
+train_limit = 12800
+test_limit = 2000
+[cluster]
+servers = 2
+workers = 2
+[network]
+heartbeat_ms = 200
+heartbeat_timeout_ms = 2000
+[checkpoint]
+every_steps = 20
+${2:-}
+TOML
+}
+
+# mh_wait_file PATH SECONDS: waits for PATH to exist.
+mh_wait_file() {
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do [ -s "$1" ] && return 0; sleep 0.1; done
+  return 1
+}
+
+# mh_wait_pid PID SECONDS: waits for PID to exit; returns its exit code
+# (124 if it still runs after SECONDS, and then kills it).
+mh_wait_pid() {
+  local pid=$1 i
+  for ((i = 0; i < $2 * 10; i++)); do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid" && return 0 || return $?
+    fi
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true
+  return 124
+}
+
+# mh_accuracy LOG: the last "epoch N test accuracy X" the scheduler logged.
+mh_accuracy() {
+  { grep -o 'test accuracy [0-9.]*' "$1" || true; } | tail -n 1 | awk '{print $3}'
+}
+
+# mh_local_accuracy JOB: the same job's accuracy from `pstrain local` (one
+# process, the same BSP schedule): what a multi-host run must reproduce.
+mh_local_accuracy() {
+  { "$PST_BIN_DIR/pstrain" local --job "$1" 2>&1 || true; } | grep -o 'final test accuracy: [0-9.]*' |
+    awk '{print $4}' || true
+}
+
+# mh_close A B TOL: succeeds if |A - B| <= TOL.
+mh_close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Multi-host training: scheduler, 2 PS and 2 workers on five hosts (network
+# namespaces with their own IPs), started with the per-role flags of the
+# README's "Running across machines". Checks that the PS advertise their own
+# hosts' addresses, that each worker talks to both PS across the bridge, and
+# that the job ends with the accuracy `pstrain local` gets for the same job.
+source "$(dirname "$0")/lib.sh"
+
+mh_init pmh1 10.77.1 5
+sched=$(mh_ip 1)
+mh_job "$MH_WORK/job.toml"
+mkdir -p "$MH_WORK/shared"
+
+mh_on 1 scheduler "$PST_BIN_DIR/pstrain-scheduler" --job "$MH_WORK/job.toml" --bind "$sched" --port 7000 \
+  --admin-bind "$sched" --admin-port 8080 --state-dir "$MH_WORK/shared/scheduler"
+pids=($MH_PID)
+for k in 0 1; do
+  host=$((2 + k))
+  mh_on $host ps-$k "$PST_BIN_DIR/pstrain-ps" --scheduler "tcp://$sched:7000" --bind 0.0.0.0 \
+    --advertise "$(mh_ip $host)" --shard-id $k --state-dir "$MH_WORK/shared/ps-$k"
+  pids+=($MH_PID)
+done
+for r in 0 1; do
+  mh_on $((4 + r)) worker-$r "$PST_BIN_DIR/pstrain-worker" --scheduler "tcp://$sched:7000"
+  pids+=($MH_PID)
+done
+
+# While it trains: the scheduler's view of the cluster, from outside the hosts.
+status=""
+for _ in $(seq 300); do
+  status=$(curl -s --max-time 2 "http://$sched:8080/status" || true)
+  [ "$(echo "$status" | jq -r '.state' 2>/dev/null)" = running ] && break
+  sleep 0.1
+done
+[ "$(echo "$status" | jq -r '.state')" = running ] || mh_fail "the job never ran: $status"
+for k in 0 1; do
+  ep=$(echo "$status" | jq -r ".nodes[] | select(.role == \"ps\" and .rank == $k) | .endpoint")
+  [[ "$ep" == "tcp://$(mh_ip $((2 + k))):"* ]] || mh_fail "PS $k advertises '$ep', not its host's address"
+done
+# Each worker host reaches both PS hosts (the data path crosses hosts): waits until
+# both workers hold connections to both PS, which they open when they start training.
+for r in 0 1; do
+  for k in 0 1; do
+    found=""
+    for _ in $(seq 300); do
+      "$NETNS" exec "$MH_LAB" $((4 + r)) ss -Htn state established | grep -q " $(mh_ip $((2 + k))):" &&
+        { found=1; break; }
+      sleep 0.1
+    done
+    [ -n "$found" ] || mh_fail "worker $r never connected to PS $k's host $(mh_ip $((2 + k)))"
+  done
+done
+
+names=(scheduler ps-0 ps-1 worker-0 worker-1)
+for i in "${!pids[@]}"; do
+  rc=0
+  mh_wait_pid "${pids[$i]}" 120 || rc=$?
+  [ $rc -eq 0 ] || mh_fail "${names[$i]} exited with $rc"
+done
+
+acc=$(mh_accuracy "$MH_WORK/scheduler.log")
+ref=$(mh_local_accuracy "$MH_WORK/job.toml")
+mh_log "multi-host accuracy $acc, pstrain local $ref"
+[ -n "$acc" ] && [ -n "$ref" ] || mh_fail "no accuracy (multi-host '$acc', local '$ref')"
+mh_close "$acc" "$ref" 0.01 || mh_fail "multi-host accuracy $acc differs from pstrain local's $ref"
+echo "1 passed, 0 failed"
