@@ -13,6 +13,7 @@ packages=(
   dataset-fashion-mnist
   chromium  # headless browser for the dashboard's integration test
   iproute2 nftables curl jq  # multi-host tests: network-namespace hosts, link faults, HTTP checks
+  slurm-wlm munge            # the Slurm tests run a real slurmctld and slurmd nodes
 )
 missing=()
 for p in "${packages[@]}"; do

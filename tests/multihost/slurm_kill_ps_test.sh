@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Slurm, a PS dies mid-job: once the job has a complete checkpoint, PS 0's task on node n2
+# gets kill -9. The batch script restarts shard 0 on the next node (n3) from the shared run
+# directory, the job rolls back to that checkpoint and finishes COMPLETED with the accuracy
+# `pstrain local` gets (BSP redoes the rolled-back clocks exactly).
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/slurm_lib.sh"
+
+slurm_up psl2 10.77.3
+mh_job "$MH_WORK/job.toml"
+sed -i 's/^epochs = 1/epochs = 2/' "$MH_WORK/job.toml"
+run="$MH_WORK/run"
+# 10 ms per step on top of the compute: the job lasts long enough to be killed mid-way.
+id=$(slurm_submit PSTRAIN_RUN_DIR="$run" PSTRAIN_JOB="$MH_WORK/job.toml" PSTRAIN_BIN="$PST_BIN_DIR" \
+  PSTRAIN_WORKER_ARGS="--step-delay-ms 10" -- --nodes=3) || mh_fail "sbatch failed"
+mh_log "submitted job $id"
+
+mh_wait_file "$run/logs/scheduler.log" 60 || mh_fail "the scheduler never started"
+for _ in $(seq 600); do
+  grep -q 'checkpoint 1 complete' "$run/logs/scheduler.log" && break
+  sleep 0.1
+done
+grep -q 'checkpoint 1 complete' "$run/logs/scheduler.log" || mh_fail "no checkpoint completed"
+grep -q 'job done' "$run/logs/scheduler.log" && mh_fail "the job ended before the fault"
+victim=""
+for p in $("$NETNS" pids "$MH_LAB" 3); do
+  [ "$(basename "$(readlink "/proc/$p/exe" 2>/dev/null)")" = pstrain-ps ] && victim=$p
+done
+[ -n "$victim" ] || mh_fail "no PS runs on n2"
+kill -9 "$victim"
+mh_log "killed PS 0 (pid $victim) on n2"
+
+state=$(slurm_wait_job "$id" 180)
+cp "$MH_WORK/sbatch-$id.out" "$MH_WORK/sbatch.log" 2>/dev/null || true
+cp "$run"/logs/*.log "$MH_WORK/" 2>/dev/null || true
+[ "$state" = COMPLETED ] || mh_fail "job $id ended $state"
+grep -q "restarting PS 0 on n3" "$MH_WORK/sbatch-$id.out" || mh_fail "PS 0 was not restarted on n3"
+grep -q "serving tcp://$(mh_ip 4):" "$run/logs/ps-0.1.log" || mh_fail "the replacement PS 0 did not serve from n3"
+grep -qi "roll" "$run/logs/scheduler.log" || mh_fail "the scheduler logged no rollback"
+
+acc=$(mh_accuracy "$run/logs/scheduler.log")
+ref=$(mh_local_accuracy "$MH_WORK/job.toml")
+mh_log "accuracy after the PS was killed $acc, pstrain local $ref"
+[ -n "$acc" ] && [ -n "$ref" ] || mh_fail "no accuracy (Slurm '$acc', local '$ref')"
+mh_close "$acc" "$ref" 0.01 || mh_fail "accuracy $acc differs from pstrain local's $ref"
+slurm_nothing_left || mh_fail "pstrain processes still run on the nodes"
+echo "1 passed, 0 failed"
