@@ -14,6 +14,7 @@ packages=(
   chromium  # headless browser for the dashboard's integration test
   iproute2 nftables curl jq  # multi-host tests: network-namespace hosts, link faults, HTTP checks
   slurm-wlm munge            # the Slurm tests run a real slurmctld and slurmd nodes
+  prometheus                 # the monitoring test scrapes a job with a real Prometheus
 )
 missing=()
 for p in "${packages[@]}"; do

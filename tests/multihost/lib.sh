@@ -36,13 +36,18 @@ mh_cleanup() {
   exit $rc
 }
 
-# mh_init LAB PREFIX HOSTS: a lab of HOSTS hosts at PREFIX.11, PREFIX.12, ...
-mh_init() {
-  MH_LAB=$1
-  "$NETNS" down "$MH_LAB"  # a previous run killed before its trap ran
+# mh_init_work: the work directory and the cleanup trap only (for loopback tests).
+mh_init_work() {
   MH_WORK=$(mktemp -d /tmp/pstrain-multihost.XXXXXX)
   trap mh_cleanup EXIT
   trap 'exit 130' INT TERM
+}
+
+# mh_init LAB PREFIX HOSTS: a lab of HOSTS hosts at PREFIX.11, PREFIX.12, ...
+mh_init() {
+  "$NETNS" down "$1"  # a previous run killed before its trap ran
+  mh_init_work
+  MH_LAB=$1
   "$NETNS" up "$MH_LAB" "$2" "$3"
 }
 
