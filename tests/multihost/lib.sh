@@ -89,6 +89,16 @@ mh_wait_file() {
   return 1
 }
 
+# mh_wait_line FILE PATTERN SECONDS: waits for a line matching PATTERN (grep) in FILE.
+mh_wait_line() {
+  local i
+  for ((i = 0; i < $3 * 10; i++)); do
+    grep -q -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 # mh_wait_pid PID SECONDS: waits for PID to exit; returns its exit code
 # (124 if it still runs after SECONDS, and then kills it).
 mh_wait_pid() {

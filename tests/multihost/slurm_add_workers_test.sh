@@ -6,17 +6,8 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/slurm_lib.sh"
 
 slurm_up psl4 10.77.5
-mh_job "$MH_WORK/job.toml"
-sed -i 's/^epochs = 1/epochs = 2/' "$MH_WORK/job.toml"
-run="$MH_WORK/run"
-id=$(slurm_submit PSTRAIN_RUN_DIR="$run" PSTRAIN_JOB="$MH_WORK/job.toml" PSTRAIN_BIN="$PST_BIN_DIR" \
-  PSTRAIN_WORKER_ARGS="--step-delay-ms 20" -- --nodes=3) || mh_fail "sbatch failed"
-mh_wait_file "$run/logs/scheduler.log" 60 || mh_fail "the scheduler never started"
-for _ in $(seq 600); do
-  grep -q 'job started' "$run/logs/scheduler.log" && break
-  sleep 0.1
-done
-grep -q 'job started' "$run/logs/scheduler.log" || mh_fail "the job never started"
+slurm_submit_long 20
+run=$RUN id=$JOB_ID
 
 # The documented command, from the login host.
 (cd "$PST_SOURCE_DIR" && PSTRAIN_RUN_DIR="$run" PSTRAIN_BIN="$PST_BIN_DIR" PSTRAIN_WORKER_ARGS="--step-delay-ms 20" \

@@ -79,6 +79,19 @@ slurm_submit() {
     --output="$MH_WORK/sbatch-%j.out" "$@" deploy/slurm/pstrain.sbatch)
 }
 
+# slurm_submit_long DELAY_MS: the short job over 2 epochs, workers sleeping DELAY_MS per step
+# (so that it trains long enough for something to happen mid-way), submitted over the three
+# nodes. Sets RUN (its run directory) and JOB_ID; returns once its scheduler logged "job started".
+slurm_submit_long() {
+  mh_job "$MH_WORK/job.toml"
+  sed -i 's/^epochs = 1/epochs = 2/' "$MH_WORK/job.toml"
+  RUN="$MH_WORK/run"
+  JOB_ID=$(slurm_submit PSTRAIN_RUN_DIR="$RUN" PSTRAIN_JOB="$MH_WORK/job.toml" PSTRAIN_BIN="$PST_BIN_DIR" \
+    PSTRAIN_WORKER_ARGS="--step-delay-ms $1" -- --nodes=3) || mh_fail "sbatch failed"
+  mh_log "submitted job $JOB_ID"
+  mh_wait_line "$RUN/logs/scheduler.log" 'job started' 60 || mh_fail "the job never started"
+}
+
 # slurm_job_state ID: PENDING, RUNNING, COMPLETED, FAILED, ... ("" once slurmctld forgot it).
 slurm_job_state() { on_login scontrol show job -o "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
 
