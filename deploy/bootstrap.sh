@@ -16,6 +16,9 @@ packages=(
   slurm-wlm munge            # the Slurm tests run a real slurmctld and slurmd nodes
   prometheus                 # the monitoring test scrapes a job with a real Prometheus
 )
+# tests/k8s validates the Kubernetes manifests with npm packages: Node.js and npm from Debian,
+# unless the machine already has both commands.
+command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
