@@ -9,7 +9,7 @@ packages=(
   cmake g++ pkg-config ninja-build ccache
   libboost-dev libzmq3-dev cppzmq-dev capnproto libcapnp-dev
   libopenblas-dev librocksdb-dev zlib1g-dev catch2
-  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
   dataset-fashion-mnist
   chromium  # headless browser for the dashboard's integration test
   iproute2 nftables curl jq  # multi-host tests: network-namespace hosts, link faults, HTTP checks
