@@ -1,6 +1,4 @@
 // Tests datagen/libsvm_split.h, datagen/movielens.h and datagen/spam_assassin.h.
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <catch2/catch.hpp>
@@ -9,27 +7,15 @@
 #include "datagen/movielens.h"
 #include "datagen/spam_assassin.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/text_file.h"
 #include "worker/data/sparse_reader.h"
 
 namespace pst {
 namespace {
 
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string Write(const testing::TempDir& dir, const std::string& name, const std::string& text) {
-  const std::string path = dir.path() + "/" + name;
-  std::ofstream(path) << text;
-  return path;
-}
-
 TEST_CASE("ReadMovieLensRatings: label rating >= 4, user/movie/genre ids", "[datagen]") {
   testing::TempDir dir;
-  const std::string path = Write(dir, "ratings.tsv",
+  const std::string path = testing::WriteTextFile(dir, "ratings.tsv",
                                  "userId\tmovieId\trating\tgenres\n"
                                  "1\t31\t2.5\tDrama\n"
                                  "7\t1029\t4\tAnimation|Children|Drama\n");
@@ -45,7 +31,7 @@ TEST_CASE("ReadMovieLensRatings: label rating >= 4, user/movie/genre ids", "[dat
   CHECK((*samples)[0].features[2].first == (*samples)[1].features[4].first);
 
   auto bad = ReadMovieLensRatings(
-      Write(dir, "bad.tsv", "userId\tmovieId\trating\tgenres\n1\t2\t3\tX\n1\tx\t3\tX\n"));
+      testing::WriteTextFile(dir, "bad.tsv", "userId\tmovieId\trating\tgenres\n1\t2\t3\tX\n1\tx\t3\tX\n"));
   REQUIRE(bad.status().code() == StatusCode::kInvalidArgument);
   CHECK(bad.status().message().find("bad.tsv', line 3:") != std::string::npos);
   CHECK(ReadMovieLensRatings(dir.path() + "/none.tsv").status().code() == StatusCode::kNotFound);
@@ -54,7 +40,7 @@ TEST_CASE("ReadMovieLensRatings: label rating >= 4, user/movie/genre ids", "[dat
 TEST_CASE("ReadSpamAssassin: hashed distinct tokens with unit norm, spam groups are 1",
           "[datagen]") {
   testing::TempDir dir;
-  const std::string path = Write(
+  const std::string path = testing::WriteTextFile(
       dir, "emails.jsonl",
       "{\"group\":\"spam-1\",\"text\":\"FREE money, free MONEY now!\\nx\"}\n"
       "{\"group\":\"easy-ham-1\",\"text\":\"meeting at 10\"}\n");
@@ -70,7 +56,7 @@ TEST_CASE("ReadSpamAssassin: hashed distinct tokens with unit norm, spam groups 
     CHECK(value == Approx(1.0 / std::sqrt(3.0)));
   }
   CHECK(HashedTokens("Free FREE free", 20) == HashedTokens("free", 20));
-  auto bad = ReadSpamAssassin(Write(dir, "bad.jsonl", "{\"group\":\"spam-1\"}\n"), 20);
+  auto bad = ReadSpamAssassin(testing::WriteTextFile(dir, "bad.jsonl", "{\"group\":\"spam-1\"}\n"), 20);
   REQUIRE(bad.status().code() == StatusCode::kInvalidArgument);
   CHECK(bad.status().message().find("bad.jsonl', line 1:") != std::string::npos);
 }
@@ -85,11 +71,11 @@ TEST_CASE("WriteShuffledSplit: seeded, complete, and readable as libsvm", "[data
   CHECK(counts->train == 80);
   CHECK(counts->test == 20);
   CHECK(counts->train_positives + counts->test_positives == 34);
-  const std::string first = Slurp(train);
+  const std::string first = testing::ReadTextFile(train);
   REQUIRE(WriteShuffledSplit(samples, 0.2, 7, train, test).ok());
-  CHECK(Slurp(train) == first);
+  CHECK(testing::ReadTextFile(train) == first);
   REQUIRE(WriteShuffledSplit(samples, 0.2, 8, train, test).ok());
-  CHECK(Slurp(train) != first);
+  CHECK(testing::ReadTextFile(train) != first);
 
   // Every id of the 100 samples appears once across the files, ids sorted.
   std::vector<int> seen(101);

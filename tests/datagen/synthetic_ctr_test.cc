@@ -1,23 +1,15 @@
 #include "datagen/synthetic_ctr.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include <catch2/catch.hpp>
 
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/text_file.h"
 #include "worker/data/sparse_reader.h"
 
 namespace pst {
 namespace {
-
-std::string Slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 TEST_CASE("GenerateSyntheticCtr: Criteo-format files the reader accepts, seeded",
           "[datagen]") {
@@ -56,10 +48,10 @@ TEST_CASE("GenerateSyntheticCtr: Criteo-format files the reader accepts, seeded"
   // Same seed: same bytes. Another seed: other data.
   testing::TempDir again;
   REQUIRE(GenerateSyntheticCtr(options, again.path() + "/train.tsv", again.path() + "/test.tsv").ok());
-  CHECK(Slurp(dir.path() + "/train.tsv") == Slurp(again.path() + "/train.tsv"));
+  CHECK(testing::ReadTextFile(dir.path() + "/train.tsv") == testing::ReadTextFile(again.path() + "/train.tsv"));
   options.seed = 2;
   REQUIRE(GenerateSyntheticCtr(options, again.path() + "/train.tsv", again.path() + "/test.tsv").ok());
-  CHECK(Slurp(dir.path() + "/train.tsv") != Slurp(again.path() + "/train.tsv"));
+  CHECK(testing::ReadTextFile(dir.path() + "/train.tsv") != testing::ReadTextFile(again.path() + "/train.tsv"));
 }
 
 TEST_CASE("GenerateSyntheticCtr: bad options and unwritable paths", "[datagen]") {

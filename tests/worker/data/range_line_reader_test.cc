@@ -1,22 +1,15 @@
 #include "worker/data/range_line_reader.h"
 
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/text_file.h"
 
 namespace pst {
 namespace {
-
-std::string WriteFile(const testing::TempDir& dir, const std::string& name,
-                      const std::string& content) {
-  const std::string path = dir.path() + "/" + name;
-  std::ofstream(path, std::ios::binary) << content;
-  return path;
-}
 
 // Every line of the range, read with the given buffer size.
 std::vector<std::string> ReadAll(const FileRange& range, size_t buffer_bytes = 1 << 20) {
@@ -40,16 +33,16 @@ const std::vector<std::string> kLines = {"first", "second line", "", "fourth", "
 
 TEST_CASE("RangeLineReader: whole file, CRLF and a last line without newline", "[worker]") {
   testing::TempDir dir;
-  const std::string path = WriteFile(dir, "a.txt", kContent);
+  const std::string path = testing::WriteTextFile(dir, "a.txt", kContent);
   CHECK(ReadAll({path}) == kLines);
   CHECK(ReadAll({path}, 3) == kLines);  // lines longer than the read size
-  CHECK(ReadAll({WriteFile(dir, "empty.txt", "")}).empty());
+  CHECK(ReadAll({testing::WriteTextFile(dir, "empty.txt", "")}).empty());
 }
 
 TEST_CASE("RangeLineReader: any two or three cut points read every line exactly once",
           "[worker]") {
   testing::TempDir dir;
-  const std::string path = WriteFile(dir, "a.txt", kContent);
+  const std::string path = testing::WriteTextFile(dir, "a.txt", kContent);
   const uint64_t size = kContent.size();
   for (uint64_t cut = 0; cut <= size; ++cut) {
     for (uint64_t cut2 = cut; cut2 <= size; cut2 += 3) {
@@ -65,7 +58,7 @@ TEST_CASE("RangeLineReader: any two or three cut points read every line exactly 
 TEST_CASE("RangeLineReader: a range starting exactly at a line start owns that line",
           "[worker]") {
   testing::TempDir dir;
-  const std::string path = WriteFile(dir, "a.txt", kContent);
+  const std::string path = testing::WriteTextFile(dir, "a.txt", kContent);
   // "second line" starts at byte 6.
   CHECK(ReadAll({path, 6, 7}) == std::vector<std::string>{"second line"});
   CHECK(ReadAll({path, 7, 19}) == std::vector<std::string>{""});
@@ -74,7 +67,7 @@ TEST_CASE("RangeLineReader: a range starting exactly at a line start owns that l
 
 TEST_CASE("RangeLineReader: reopening at next_offset resumes at the next line", "[worker]") {
   testing::TempDir dir;
-  const std::string path = WriteFile(dir, "a.txt", kContent);
+  const std::string path = testing::WriteTextFile(dir, "a.txt", kContent);
   for (size_t taken = 0; taken <= kLines.size(); ++taken) {
     auto reader = RangeLineReader::Open({path});
     REQUIRE(reader.ok());
@@ -97,7 +90,7 @@ TEST_CASE("RangeLineReader: reopening at next_offset resumes at the next line", 
 
 TEST_CASE("RangeLineReader: line numbers count from the start of the file", "[worker]") {
   testing::TempDir dir;
-  const std::string path = WriteFile(dir, "a.txt", kContent);
+  const std::string path = testing::WriteTextFile(dir, "a.txt", kContent);
   auto reader = RangeLineReader::Open({path, 20, FileRange::kToEnd}, {.buffer_bytes = 2});
   REQUIRE(reader.ok());
   CHECK(*(*reader)->LineNumberAt(19) == 4);  // "fourth" starts at byte 19
@@ -112,7 +105,7 @@ TEST_CASE("RangeLineReader: errors name the file (and line)", "[worker]") {
   REQUIRE(missing.status().code() == StatusCode::kNotFound);
   CHECK(missing.status().message().find("nope.txt") != std::string::npos);
   CHECK(RangeLineReader::Open({dir.path()}).status().code() == StatusCode::kInvalidArgument);
-  const std::string path = WriteFile(dir, "long.txt", "ok\n" + std::string(100, 'x') + "\n");
+  const std::string path = testing::WriteTextFile(dir, "long.txt", "ok\n" + std::string(100, 'x') + "\n");
   CHECK(RangeLineReader::Open({path, 5, 2}).status().code() == StatusCode::kInvalidArgument);
   auto reader = RangeLineReader::Open({path}, {.max_line_bytes = 50, .buffer_bytes = 8});
   REQUIRE(reader.ok());

@@ -1,22 +1,15 @@
 #include "worker/data/sparse_reader.h"
 
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/text_file.h"
 
 namespace pst {
 namespace {
-
-std::string WriteFile(const testing::TempDir& dir, const std::string& name,
-                      const std::string& content) {
-  const std::string path = dir.path() + "/" + name;
-  std::ofstream(path, std::ios::binary) << content;
-  return path;
-}
 
 std::string CriteoLine(int label, int i) {
   std::string line = std::to_string(label);
@@ -47,7 +40,7 @@ TEST_CASE("SparseReader: libsvm in batches, blank lines skipped, shards resume",
   std::string content;
   for (int i = 0; i < 20; ++i) content += std::to_string(i % 2) + " " + std::to_string(i) + ":1\n";
   content += "\n  \n";
-  const std::string path = WriteFile(dir, "a.svm", content);
+  const std::string path = testing::WriteTextFile(dir, "a.svm", content);
   SparseReaderOptions options;
   std::vector<uint64_t> all = FirstIds({path}, options, 7);
   REQUIRE(all.size() == 20);
@@ -77,7 +70,7 @@ TEST_CASE("SparseReader: a malformed line names the file, its line number and th
   for (int i = 0; i < 10; ++i) content += "1 " + std::to_string(i) + ":1\n";
   content += "1 4:x\n";  // line 11
   content += "0 5:1\n";
-  const std::string path = WriteFile(dir, "bad.svm", content);
+  const std::string path = testing::WriteTextFile(dir, "bad.svm", content);
   // The shard starts mid-file: the line number still counts from the file's start.
   auto reader = SparseReader::Open({path, 30, FileRange::kToEnd}, {});
   REQUIRE(reader.ok());
@@ -98,7 +91,7 @@ TEST_CASE("SparseReader: a truncated last Criteo line is reported with its line 
   std::string content = CriteoLine(1, 0) + "\n" + CriteoLine(0, 1) + "\n";
   const std::string third = CriteoLine(1, 2);
   content += third.substr(0, third.size() - 40);  // cut off mid-record, no newline
-  const std::string path = WriteFile(dir, "day_0.tsv", content);
+  const std::string path = testing::WriteTextFile(dir, "day_0.tsv", content);
   SparseReaderOptions options;
   options.format = DataFormat::kCriteoTsv;
   auto reader = SparseReader::Open({path}, options);
@@ -119,7 +112,7 @@ TEST_CASE("SparseReader: skip_bad_lines counts, reports and skips malformed line
     if (i % 4 == 3) content += "1\tnot\tenough\n";
   }
   content += CriteoLine(1, 99).substr(0, 30);
-  const std::string path = WriteFile(dir, "day_1.tsv", content);
+  const std::string path = testing::WriteTextFile(dir, "day_1.tsv", content);
   SparseReaderOptions options;
   options.format = DataFormat::kCriteoTsv;
   options.skip_bad_lines = true;
