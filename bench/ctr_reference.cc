@@ -20,10 +20,10 @@ class LocalTables {
  public:
   LocalTables(const SparseModel& model, const CtrReferenceOptions& options)
       : options_(options) {
-    for (const ModelTable& t : model.tables()) {
-      if (t.sparse) {
+    for (const TableSpec& t : model.tables()) {
+      if (t.kind == TableKind::kSparse) {
         dim_ = t.dim;
-        init_scale_ = t.init_scale;
+        init_scale_ = t.init.scale;
       } else {
         dense_.assign(t.size, 0.0f);
         dense_accum_.assign(t.size, 0.0f);
@@ -94,6 +94,7 @@ StatusOr<std::unique_ptr<FactorizationMachine>> MakeModel(const CtrReferenceOpti
     fm.num_dense = num_dense;
     fm.num_factors = o.num_factors;
     fm.init_scale = o.init_scale;
+    fm.seed = o.seed;
     return FactorizationMachine::Create(fm);
   }
   return Status::InvalidArgument(fmt::format("unknown model '{}' (expected lr or fm)", o.model));

@@ -35,6 +35,8 @@ struct EmbeddingMlpOptions {
   std::vector<uint32_t> hidden = {64, 32};
   // Half-width of the embeddings' uniform initialisation. Default: 0.05.
   double init_scale = 0.05;
+  // Seed of every table's initializer (common/table_spec.h). Default: 1.
+  uint64_t seed = 1;
 };
 
 class EmbeddingMlp : public SparseModel {
@@ -43,7 +45,7 @@ class EmbeddingMlp : public SparseModel {
   // empty name or a bad init_scale.
   static StatusOr<std::unique_ptr<EmbeddingMlp>> Create(const EmbeddingMlpOptions& options);
 
-  const std::vector<ModelTable>& tables() const override { return tables_; }
+  const std::vector<TableSpec>& tables() const override { return tables_; }
   StatusOr<double> ForwardBackward(const SparseBatch& batch, const ModelParams& params,
                                    ModelGrads* grads) override;
   Status Predict(const SparseBatch& batch, const ModelParams& params,
@@ -60,7 +62,7 @@ class EmbeddingMlp : public SparseModel {
   const float* bias(const ModelParams& params, size_t l) const { return params.dense[2 * l + 1]; }
 
   EmbeddingMlpOptions options_;
-  std::vector<ModelTable> tables_;
+  std::vector<TableSpec> tables_;
   std::vector<uint32_t> widths_;  // in_0, hidden..., 1
   // Scratch, resized per batch: activations per layer input (acts_[0] is the
   // pooled input), the last layer's output, and two delta buffers.

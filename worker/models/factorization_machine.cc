@@ -28,9 +28,9 @@ StatusOr<std::unique_ptr<FactorizationMachine>> CreateLogisticRegression(uint32_
 
 FactorizationMachine::FactorizationMachine(const FactorizationMachineOptions& options)
     : options_(options), sums_(options.num_factors) {
-  tables_.push_back({.name = options.name + ".rows", .sparse = true,
-                     .dim = 1 + options.num_factors, .init_scale = options.init_scale});
-  tables_.push_back({.name = options.name + ".dense", .size = options.num_dense + 1ull});
+  tables_.push_back(SparseTable(options.name + ".rows", 1 + options.num_factors, options.seed,
+                                options.init_scale));
+  tables_.push_back(DenseTable(options.name + ".dense", options.num_dense + 1ull, 0, 0.0));
 }
 
 Status FactorizationMachine::Check(const SparseBatch& batch, const ModelParams& params) const {

@@ -27,8 +27,11 @@ struct FactorizationMachineOptions {
   uint32_t num_dense = 0;
   // Latent factors per id; 0 makes the model logistic regression. Default: 8.
   uint32_t num_factors = 8;
-  // Half-width of the uniform initialisation of the sparse rows. Default: 0.01.
+  // Half-width of the uniform initialisation of the sparse rows (0: zeros).
+  // Default: 0.01.
   double init_scale = 0.01;
+  // Seed of the rows' initializer (common/table_spec.h). Default: 1.
+  uint64_t seed = 1;
 };
 
 class FactorizationMachine : public SparseModel {
@@ -37,7 +40,7 @@ class FactorizationMachine : public SparseModel {
   static StatusOr<std::unique_ptr<FactorizationMachine>> Create(
       const FactorizationMachineOptions& options);
 
-  const std::vector<ModelTable>& tables() const override { return tables_; }
+  const std::vector<TableSpec>& tables() const override { return tables_; }
   StatusOr<double> ForwardBackward(const SparseBatch& batch, const ModelParams& params,
                                    ModelGrads* grads) override;
   Status Predict(const SparseBatch& batch, const ModelParams& params,
@@ -50,7 +53,7 @@ class FactorizationMachine : public SparseModel {
   double Logit(const SparseBatch& batch, const ModelParams& params, size_t i);
 
   FactorizationMachineOptions options_;
-  std::vector<ModelTable> tables_;
+  std::vector<TableSpec> tables_;
   std::vector<double> sums_;  // scratch, num_factors
 };
 

@@ -6,11 +6,11 @@
 
 namespace pst {
 
-Status CheckModelParams(const std::vector<ModelTable>& tables, const SparseBatch& batch,
+Status CheckModelParams(const std::vector<TableSpec>& tables, const SparseBatch& batch,
                         const ModelParams& params) {
   size_t sparse = 0, dense = 0;
-  for (const ModelTable& t : tables) {
-    if (t.sparse) {
+  for (const TableSpec& t : tables) {
+    if (t.kind == TableKind::kSparse) {
       if (sparse >= params.sparse.size()) break;
       const ModelParams::Sparse& s = params.sparse[sparse++];
       if (s.ids == nullptr || s.rows == nullptr || s.ids->slot.size() != batch.ids.size()) {
@@ -26,7 +26,7 @@ Status CheckModelParams(const std::vector<ModelTable>& tables, const SparseBatch
     }
   }
   size_t want_sparse = 0;
-  for (const ModelTable& t : tables) want_sparse += t.sparse;
+  for (const TableSpec& t : tables) want_sparse += t.kind == TableKind::kSparse;
   if (params.sparse.size() != want_sparse || params.dense.size() != tables.size() - want_sparse) {
     return Status::InvalidArgument(
         fmt::format("model has {} sparse and {} dense tables, params have {} and {}", want_sparse,
@@ -35,19 +35,44 @@ Status CheckModelParams(const std::vector<ModelTable>& tables, const SparseBatch
   return Status::OK();
 }
 
-void ZeroModelGrads(const std::vector<ModelTable>& tables, const ModelParams& params,
+void ZeroModelGrads(const std::vector<TableSpec>& tables, const ModelParams& params,
                     ModelGrads* grads) {
   grads->sparse.resize(params.sparse.size());
   grads->dense.resize(params.dense.size());
   size_t sparse = 0, dense = 0;
-  for (const ModelTable& t : tables) {
-    if (t.sparse) {
+  for (const TableSpec& t : tables) {
+    if (t.kind == TableKind::kSparse) {
       const size_t n = params.sparse[sparse].ids->size() * t.dim;
       grads->sparse[sparse++].assign(n, 0.0f);
     } else {
       grads->dense[dense++].assign(t.size, 0.0f);
     }
   }
+}
+
+namespace {
+
+TableSpec Table(std::string name, TableKind kind, uint64_t size, uint32_t dim, uint64_t seed,
+                double scale) {
+  TableSpec t;
+  t.name = std::move(name);
+  t.kind = kind;
+  t.size = size;
+  t.dim = dim;
+  t.init.kind = scale > 0 ? TableInitKind::kUniform : TableInitKind::kZeros;
+  t.init.seed = scale > 0 ? seed : 0;
+  t.init.scale = scale;
+  return t;
+}
+
+}  // namespace
+
+TableSpec SparseTable(std::string name, uint32_t dim, uint64_t seed, double scale) {
+  return Table(std::move(name), TableKind::kSparse, 0, dim, seed, scale);
+}
+
+TableSpec DenseTable(std::string name, uint64_t size, uint64_t seed, double scale) {
+  return Table(std::move(name), TableKind::kDense, size, 0, seed, scale);
 }
 
 double LogisticLoss(double z, float y) {

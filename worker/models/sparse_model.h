@@ -21,22 +21,11 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/table_spec.h"
 #include "worker/data/sparse_batch.h"
 #include "worker/models/unique_ids.h"
 
 namespace pst {
-
-// A table a model needs, with how its values start: uniform in
-// [-init_scale, init_scale) (0: zeros).
-struct ModelTable {
-  std::string name;
-  bool sparse = false;
-  // Dense: floats in the table. Sparse: 0.
-  uint64_t size = 0;
-  // Sparse: floats per row. Dense: 0.
-  uint32_t dim = 0;
-  double init_scale = 0.0;
-};
 
 // The pulled parameters of one step. Sparse and dense tables each in the order
 // the model declares them (tables() filtered by kind).
@@ -63,8 +52,9 @@ class SparseModel {
  public:
   virtual ~SparseModel() = default;
 
-  // The tables, sparse and dense, in declaration order.
-  virtual const std::vector<ModelTable>& tables() const = 0;
+  // The tables, sparse and dense, in declaration order (each with its
+  // initializer; the optimizer is left at its default for the job to set).
+  virtual const std::vector<TableSpec>& tables() const = 0;
 
   // Forward and backward pass. Resizes and overwrites *grads. Returns the sum
   // of the per-sample log-losses. kInvalidArgument if params do not match the
@@ -78,14 +68,19 @@ class SparseModel {
                          std::vector<float>* probabilities) = 0;
 };
 
+// A table declaration with a uniform initializer in [-scale, scale) (zeros
+// when scale is 0).
+TableSpec SparseTable(std::string name, uint32_t dim, uint64_t seed, double scale);
+TableSpec DenseTable(std::string name, uint64_t size, uint64_t seed, double scale);
+
 // Checks that params has one entry per sparse and dense table of `tables`,
 // with ids covering the batch (ids->slot.size() == batch.ids.size()).
 // kInvalidArgument naming the mismatch.
-Status CheckModelParams(const std::vector<ModelTable>& tables, const SparseBatch& batch,
+Status CheckModelParams(const std::vector<TableSpec>& tables, const SparseBatch& batch,
                         const ModelParams& params);
 
 // Sizes grads for `tables` and the unique ids in params, all zero.
-void ZeroModelGrads(const std::vector<ModelTable>& tables, const ModelParams& params,
+void ZeroModelGrads(const std::vector<TableSpec>& tables, const ModelParams& params,
                     ModelGrads* grads);
 
 // log(1 + e^z) - y z: the log-loss of label y for logit z, without overflow.

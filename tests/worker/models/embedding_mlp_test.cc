@@ -37,9 +37,11 @@ TEST_CASE("EmbeddingMlp: declared tables and initialisation scales", "[worker]")
   CHECK(t[0].dim == 16);
   CHECK(t[1].name == "dlrm.w0");
   CHECK(t[1].size == (26 * 16 + 13) * 64);
-  CHECK(t[1].init_scale == Approx(std::sqrt(6.0 / (429 + 64))));
+  CHECK(t[1].init.kind == TableInitKind::kUniform);
+  CHECK(t[1].init.scale == Approx(std::sqrt(6.0 / (429 + 64))));
   CHECK(t[2].name == "dlrm.b0");
-  CHECK(t[2].init_scale == 0.0);
+  CHECK(t[2].init.kind == TableInitKind::kZeros);
+  CHECK(ValidateTables(t).ok());
   CHECK(t[4].size == 1);
   options.hidden = {8, 0};
   CHECK(EmbeddingMlp::Create(options).status().code() == StatusCode::kInvalidArgument);

@@ -68,9 +68,10 @@ TEST_CASE("LogisticRegression: tables, gradient check, and bad params", "[worker
   const auto& tables = (*model)->tables();
   REQUIRE(tables.size() == 2);
   CHECK(tables[0].name == "lr.rows");
-  CHECK(tables[0].sparse);
+  CHECK(tables[0].kind == TableKind::kSparse);
   CHECK(tables[0].dim == 1);
-  CHECK(tables[0].init_scale == 0.0);
+  CHECK(tables[0].init.kind == TableInitKind::kZeros);
+  CHECK(ValidateTables(tables).ok());
   CHECK(tables[1].name == "lr.dense");
   CHECK(tables[1].size == 3);
   const SparseBatch batch = testing::RandomBatch(16, 1, 2, 5, 10, 3);

@@ -49,10 +49,11 @@ struct RandomParams {
     std::mt19937 rng(seed);
     std::uniform_real_distribution<float> u(-scale, scale);
     DedupIds(batch.ids, &ids);
-    for (const ModelTable& t : model.tables()) {
-      std::vector<float> values(t.sparse ? ids.size() * t.dim : t.size);
+    for (const TableSpec& t : model.tables()) {
+      const bool sparse = t.kind == TableKind::kSparse;
+      std::vector<float> values(sparse ? ids.size() * t.dim : t.size);
       for (float& v : values) v = u(rng);
-      (t.sparse ? sparse_rows : dense).push_back(std::move(values));
+      (sparse ? sparse_rows : dense).push_back(std::move(values));
     }
     for (const auto& rows : sparse_rows) params.sparse.push_back({&ids, rows.data()});
     for (const auto& d : dense) params.dense.push_back(d.data());
