@@ -30,7 +30,7 @@ StatusOr<SplitCounts> WriteShuffledSplit(std::vector<LabelledSample> samples, do
   for (size_t i = 0; i < samples.size(); ++i) {
     LabelledSample& s = samples[i];
     std::sort(s.features.begin(), s.features.end());
-    line = s.label ? "1" : "0";
+    line.assign(1, s.label ? '1' : '0');
     for (const auto& [id, value] : s.features) fmt::format_to(std::back_inserter(line), " {}:{}", id, value);
     line += '\n';
     const bool is_test = i < num_test;

@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 
 #include "common/binary_metrics.h"
-#include "datagen/zipf_sampler.h"
+#include "common/zipf_sampler.h"
 #include "worker/data/feature_hash.h"
 
 namespace pst {
@@ -98,7 +98,10 @@ StatusOr<SyntheticCtrStats> GenerateSyntheticCtr(const SyntheticCtrOptions& o,
   const HiddenModel model(o);
   std::vector<ZipfSampler> samplers;
   for (uint32_t f = 0; f < o.num_categorical; ++f) {
-    samplers.emplace_back(o.vocabulary.size() == 1 ? o.vocabulary[0] : o.vocabulary[f], o.zipf_s);
+    const uint64_t vocabulary = o.vocabulary.size() == 1 ? o.vocabulary[0] : o.vocabulary[f];
+    PST_ASSIGN_OR_RETURN(ZipfSampler sampler,
+                         ZipfSampler::Create(vocabulary, o.zipf_s, HashInts(o.seed, f)));
+    samplers.push_back(std::move(sampler));
   }
   std::vector<double> dense_weights(o.num_dense);
   for (uint32_t j = 0; j < o.num_dense; ++j) dense_weights[j] = model.DenseWeight(j);
@@ -123,7 +126,7 @@ StatusOr<SyntheticCtrStats> GenerateSyntheticCtr(const SyntheticCtrOptions& o,
     }
     double sums[kFactors] = {}, squares = 0;
     for (uint32_t f = 0; f < o.num_categorical; ++f) {
-      const uint64_t rank = samplers[f].Sample(rng);
+      const uint64_t rank = samplers[f].Next();
       fmt::format_to(std::back_inserter(line), "\t{:016x}", model.CategoryCode(f, rank));
       z += model.Weight(f, rank);
       for (uint32_t k = 0; k < kFactors; ++k) {
