@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "common/binary_metrics.h"
-#include "worker/data/feature_hash.h"
-#include "worker/models/factorization_machine.h"
+#include "common/table_spec.h"
+#include "ps/sparse_row_init.h"
 
 namespace pst::bench {
 
@@ -18,87 +18,104 @@ namespace {
 // The model's tables held in memory, updated with Adagrad.
 class LocalTables {
  public:
-  LocalTables(const SparseModel& model, const CtrReferenceOptions& options)
-      : options_(options) {
-    for (const TableSpec& t : model.tables()) {
+  LocalTables(const std::vector<TableSpec>& tables, float learning_rate)
+      : learning_rate_(learning_rate) {
+    uint64_t dense_key = 0;
+    for (const TableSpec& t : tables) {
       if (t.kind == TableKind::kSparse) {
-        dim_ = t.dim;
-        init_scale_ = t.init.scale;
+        Sparse s;
+        s.dim = t.dim;
+        s.init.kind = t.init.kind == TableInitKind::kUniform ? RowInitKind::kUniform
+                                                             : RowInitKind::kZeros;
+        s.init.seed = t.init.seed;
+        s.init.scale = static_cast<float>(t.init.scale);
+        sparse_.push_back(std::move(s));
       } else {
-        dense_.assign(t.size, 0.0f);
-        dense_accum_.assign(t.size, 0.0f);
+        Dense d;
+        d.values.resize(t.size);
+        InitDenseKeys(tables, dense_key, dense_key + t.size, d.values.data());
+        d.accum.assign(t.size, 0.0f);
+        dense_key += t.size;
+        dense_.push_back(std::move(d));
       }
     }
   }
 
-  // Gathers the rows of ids->ids into *rows; with create, absent rows are
-  // created (training), else their initial values are used (evaluation).
-  void Gather(const UniqueIds& ids, bool create, std::vector<float>* rows) {
-    rows->resize(ids.size() * dim_);
-    for (size_t i = 0; i < ids.size(); ++i) {
-      float* out = rows->data() + i * dim_;
-      auto it = index_.find(ids.ids[i]);
-      if (it == index_.end() && create) {
-        it = index_.emplace(ids.ids[i], static_cast<uint32_t>(index_.size())).first;
-        rows_.resize(index_.size() * dim_);
-        accum_.resize(index_.size() * dim_, 0.0f);
-        InitRow(ids.ids[i], rows_.data() + size_t{it->second} * dim_);
+  // The params of a batch whose unique ids are `ids`: each sparse table's rows
+  // gathered (created first if `create`, else read as their initial values
+  // when absent) and the dense tables. Valid until the next call.
+  ModelParams Gather(const UniqueIds& ids, bool create) {
+    ModelParams params;
+    rows_.resize(sparse_.size());
+    for (size_t t = 0; t < sparse_.size(); ++t) {
+      Sparse& s = sparse_[t];
+      rows_[t].resize(ids.size() * s.dim);
+      for (size_t i = 0; i < ids.size(); ++i) {
+        float* out = rows_[t].data() + i * s.dim;
+        auto it = s.index.find(ids.ids[i]);
+        if (it == s.index.end() && create) {
+          it = s.index.emplace(ids.ids[i], static_cast<uint32_t>(s.index.size())).first;
+          s.values.resize(s.index.size() * s.dim);
+          s.accum.resize(s.index.size() * s.dim, 0.0f);
+          InitRow(s.init, ids.ids[i], s.dim, s.values.data() + size_t{it->second} * s.dim);
+        }
+        if (it == s.index.end()) {
+          InitRow(s.init, ids.ids[i], s.dim, out);
+        } else {
+          std::copy_n(s.values.data() + size_t{it->second} * s.dim, s.dim, out);
+        }
       }
-      if (it == index_.end()) {
-        InitRow(ids.ids[i], out);
-      } else {
-        std::copy_n(rows_.data() + size_t{it->second} * dim_, dim_, out);
-      }
+      params.sparse.push_back({&ids, rows_[t].data()});
     }
+    for (const Dense& d : dense_) params.dense.push_back(d.values.data());
+    return params;
   }
 
   void Apply(const UniqueIds& ids, const ModelGrads& grads, float scale) {
-    for (size_t i = 0; i < ids.size(); ++i) {
-      const size_t at = size_t{index_.at(ids.ids[i])} * dim_;
-      Adagrad(rows_.data() + at, accum_.data() + at, grads.sparse[0].data() + i * dim_, dim_, scale);
+    for (size_t t = 0; t < sparse_.size(); ++t) {
+      Sparse& s = sparse_[t];
+      for (size_t i = 0; i < ids.size(); ++i) {
+        const size_t at = size_t{s.index.at(ids.ids[i])} * s.dim;
+        Adagrad(s.values.data() + at, s.accum.data() + at, grads.sparse[t].data() + i * s.dim,
+                s.dim, scale);
+      }
     }
-    Adagrad(dense_.data(), dense_accum_.data(), grads.dense[0].data(), dense_.size(), scale);
+    for (size_t t = 0; t < dense_.size(); ++t) {
+      Adagrad(dense_[t].values.data(), dense_[t].accum.data(), grads.dense[t].data(),
+              dense_[t].values.size(), scale);
+    }
   }
 
-  const float* dense() const { return dense_.data(); }
-  uint64_t rows() const { return index_.size(); }
+  uint64_t rows() const {
+    uint64_t n = 0;
+    for (const Sparse& s : sparse_) n += s.index.size();
+    return n;
+  }
 
  private:
-  void InitRow(uint64_t id, float* row) const {
-    for (uint32_t e = 0; e < dim_; ++e) {
-      const uint64_t h = HashInts(HashInts(options_.seed, id), e);
-      const double u = static_cast<double>(h >> 11) * 0x1.0p-53;
-      row[e] = static_cast<float>((2.0 * u - 1.0) * init_scale_);
-    }
-  }
+  struct Sparse {
+    uint32_t dim = 1;
+    RowInit init;
+    std::unordered_map<uint64_t, uint32_t> index;  // id -> row number
+    std::vector<float> values, accum;
+  };
+  struct Dense {
+    std::vector<float> values, accum;
+  };
+
   void Adagrad(float* w, float* h, const float* grad, size_t n, float scale) const {
     for (size_t e = 0; e < n; ++e) {
       const float g = grad[e] * scale;
       h[e] += g * g;
-      w[e] -= options_.learning_rate * g / (std::sqrt(h[e]) + 1e-8f);
+      w[e] -= learning_rate_ * g / (std::sqrt(h[e]) + 1e-8f);
     }
   }
 
-  const CtrReferenceOptions& options_;
-  uint32_t dim_ = 1;
-  double init_scale_ = 0;
-  std::unordered_map<uint64_t, uint32_t> index_;
-  std::vector<float> rows_, accum_, dense_, dense_accum_;
+  float learning_rate_;
+  std::vector<Sparse> sparse_;
+  std::vector<Dense> dense_;
+  std::vector<std::vector<float>> rows_;  // per sparse table: the batch's gathered rows
 };
-
-StatusOr<std::unique_ptr<FactorizationMachine>> MakeModel(const CtrReferenceOptions& o) {
-  const uint32_t num_dense = SparseReader::NumDense(o.reader);
-  if (o.model == "lr") return CreateLogisticRegression(num_dense);
-  if (o.model == "fm") {
-    FactorizationMachineOptions fm;
-    fm.num_dense = num_dense;
-    fm.num_factors = o.num_factors;
-    fm.init_scale = o.init_scale;
-    fm.seed = o.seed;
-    return FactorizationMachine::Create(fm);
-  }
-  return Status::InvalidArgument(fmt::format("unknown model '{}' (expected lr or fm)", o.model));
-}
 
 // Runs `fn(batch)` over every batch of the file.
 Status ForEachBatch(const std::string& path, const CtrReferenceOptions& o,
@@ -119,18 +136,17 @@ StatusOr<std::vector<CtrEpochResult>> TrainCtrReference(
   if (o.batch_size == 0 || o.epochs == 0 || !(o.learning_rate > 0)) {
     return Status::InvalidArgument("batch size, epochs and learning rate must be > 0");
   }
-  PST_ASSIGN_OR_RETURN(std::unique_ptr<FactorizationMachine> model, MakeModel(o));
-  LocalTables tables(*model, o);
+  SparseModelConfig config = o.model;
+  config.num_fields = SparseReader::NumFields(o.reader);
+  config.num_dense = SparseReader::NumDense(o.reader);
+  PST_ASSIGN_OR_RETURN(std::unique_ptr<SparseModel> model, CreateSparseModel(config));
+  LocalTables tables(model->tables(), o.learning_rate);
   UniqueIds ids;
-  std::vector<float> rows, probabilities;
+  std::vector<float> probabilities;
   ModelGrads grads;
   auto params_for = [&](const SparseBatch& batch, bool create) {
     DedupIds(batch.ids, &ids);
-    tables.Gather(ids, create, &rows);
-    ModelParams params;
-    params.sparse.push_back({&ids, rows.data()});
-    params.dense.push_back(tables.dense());
-    return params;
+    return tables.Gather(ids, create);
   };
   std::vector<CtrEpochResult> results;
   for (uint32_t epoch = 1; epoch <= o.epochs; ++epoch) {

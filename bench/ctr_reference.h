@@ -1,14 +1,17 @@
 // A straightforward single-process trainer of the sparse models (logistic
-// regression, factorization machine) on libsvm / Criteo-style files: the
-// quality baseline a distributed run of the same model, data, split and
-// hyper-parameters must match (within 0.005 test AUC).
+// regression, factorization machine, embedding + MLP) on libsvm / Criteo-style
+// files: the quality baseline a distributed run of the same model, data, split
+// and hyper-parameters must match (within 0.005 test AUC).
 //
-// What it does, deliberately plainly: the rows live in one hash map, created on
-// first touch from (seed, id); each batch's unique ids are looked up, the model
-// computes the summed gradients, and Adagrad (per element: h += g^2,
-// w -= lr g / (sqrt(h) + 1e-8), g = summed gradient / batch size, h starts at
-// 0) updates the rows and the dense table. Test AUC and log-loss after every
-// epoch; unseen test ids read their initial rows without being created.
+// What it does, deliberately plainly: each sparse table's rows live in a hash
+// map, created on first touch with the PS's initial values (ps/sparse_row_init.h
+// InitRow from the table's seed and scale), the dense tables start as the PS
+// starts them (common/table_spec.h InitDenseKeys); each batch's unique ids are
+// looked up, the model computes the summed gradients, and Adagrad (per element:
+// h += g^2, w -= lr g / (sqrt(h) + 1e-8), g = summed gradient / batch size, h
+// starts at 0; the PS's "adagrad" rule with its defaults) updates the touched
+// rows and the dense tables. Test AUC and log-loss after every epoch; unseen
+// test ids read their initial rows without being created.
 // Single-threaded; not thread-safe.
 #pragma once
 
@@ -19,6 +22,7 @@
 
 #include "common/status.h"
 #include "worker/data/sparse_reader.h"
+#include "worker/models/model_factory.h"
 
 namespace pst::bench {
 
@@ -28,19 +32,14 @@ struct CtrReferenceOptions {
   std::string test_path;
   // Reader format and options of both files.
   SparseReaderOptions reader;
-  // "lr" or "fm". Default: lr.
-  std::string model = "lr";
-  // fm: latent factors per id, and the rows' uniform init half-width.
-  // Defaults: 8 and 0.01.
-  uint32_t num_factors = 8;
-  double init_scale = 0.01;
+  // The model: kind "lr", "fm" or "dlrm" and its settings; num_fields and
+  // num_dense are taken from the reader options.
+  SparseModelConfig model;
   // Samples per step, epochs over the train file, Adagrad learning rate.
   // Defaults: 256, 5, 0.05.
   uint32_t batch_size = 256;
   uint32_t epochs = 5;
   float learning_rate = 0.05f;
-  // Seed of the row initialisation. Default: 1.
-  uint64_t seed = 1;
 };
 
 struct CtrEpochResult {

@@ -1,5 +1,5 @@
-// pstrain-ctr-reference: trains logistic regression or a factorization
-// machine in one process (bench/ctr_reference.h) and prints the test AUC and
+// pstrain-ctr-reference: trains logistic regression, a factorization machine
+// or an embedding + MLP in one process (bench/ctr_reference.h) and prints the test AUC and
 // log-loss after every epoch: the baseline for distributed runs of the same
 // model, data and hyper-parameters. Exit code 0, 1 on an error (one line on
 // stderr), 2 for a bad flag.
@@ -14,7 +14,7 @@
 int main(int argc, char** argv) {
   pst::bench::CtrReferenceOptions o;
   std::string format = "libsvm";
-  CLI::App app{"pstrain-ctr-reference: single-process LR / FM baseline on libsvm or Criteo data.",
+  CLI::App app{"pstrain-ctr-reference: single-process LR / FM / embedding-MLP baseline on libsvm or Criteo data.",
                "pstrain-ctr-reference"};
   app.footer(
       "Example:\n  pstrain-ctr-reference --train data/movielens/train.svm "
@@ -22,13 +22,18 @@ int main(int argc, char** argv) {
   app.add_option("--train", o.train_path, "Training file")->required();
   app.add_option("--test", o.test_path, "Test file")->required();
   app.add_option("--format", format, "libsvm|criteo")->capture_default_str();
-  app.add_option("--model", o.model, "lr|fm")->capture_default_str();
-  app.add_option("--factors", o.num_factors, "fm: latent factors per id")->capture_default_str();
-  app.add_option("--init-scale", o.init_scale, "fm: rows start uniform in [-s, s)")->capture_default_str();
+  app.add_option("--model", o.model.kind, "lr|fm|dlrm")->capture_default_str();
+  app.add_option("--factors", o.model.num_factors, "fm: latent factors per id")->capture_default_str();
+  app.add_option("--embedding-dim", o.model.embedding_dim, "dlrm: floats per embedding row")
+      ->capture_default_str();
+  app.add_option("--hidden", o.model.hidden, "dlrm: hidden layer widths (comma-separated)")
+      ->delimiter(',')->capture_default_str();
+  app.add_option("--init-scale", o.model.init_scale, "fm, dlrm: rows start uniform in [-s, s)")
+      ->capture_default_str();
   app.add_option("--batch", o.batch_size, "Samples per step")->capture_default_str();
   app.add_option("--epochs", o.epochs, "Passes over the training file")->capture_default_str();
   app.add_option("--lr", o.learning_rate, "Adagrad learning rate")->capture_default_str();
-  app.add_option("--seed", o.seed, "Seed of the row initialisation")->capture_default_str();
+  app.add_option("--seed", o.model.seed, "Seed of the tables' initialisation")->capture_default_str();
   app.add_flag("--skip-bad-lines", o.reader.skip_bad_lines, "Count and skip malformed lines");
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   auto parsed = pst::ParseDataFormat(format);
@@ -37,7 +42,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.reader.format = *parsed;
-  std::printf("model %s  batch %u  Adagrad lr %g  %s\n", o.model.c_str(), o.batch_size,
+  std::printf("model %s  batch %u  Adagrad lr %g  %s\n", o.model.kind.c_str(), o.batch_size,
               static_cast<double>(o.learning_rate), o.train_path.c_str());
   auto results = pst::bench::TrainCtrReference(o, [](const pst::bench::CtrEpochResult& r) {
     std::printf("epoch %u  train log-loss %.4f  test AUC %.4f  test log-loss %.4f  rows %llu  %.1f s\n",

@@ -26,14 +26,16 @@ std::string SeparableLibsvm(int n, uint32_t seed) {
   return text;
 }
 
-TEST_CASE("TrainCtrReference: LR and FM learn a separable signal, epoch by epoch", "[bench]") {
+TEST_CASE("TrainCtrReference: LR, FM and embedding-MLP learn a separable signal", "[bench]") {
   testing::TempDir dir;
   CtrReferenceOptions options;
   options.train_path = testing::WriteTextFile(dir, "train.svm", SeparableLibsvm(2000, 1));
   options.test_path = testing::WriteTextFile(dir, "test.svm", SeparableLibsvm(500, 2));
   options.epochs = 3;
-  for (const char* model : {"lr", "fm"}) {
-    options.model = model;
+  for (const char* model : {"lr", "fm", "dlrm"}) {
+    options.model.kind = model;
+    options.model.embedding_dim = 4;
+    options.model.hidden = {8};
     int calls = 0;
     auto results = TrainCtrReference(options, [&](const CtrEpochResult&) { ++calls; });
     REQUIRE(results.ok());
@@ -43,9 +45,9 @@ TEST_CASE("TrainCtrReference: LR and FM learn a separable signal, epoch by epoch
     // The best possible AUC here is about 0.9 (10% label noise).
     CHECK(results->back().test_auc > 0.85);
     CHECK(results->back().train_log_loss < results->front().train_log_loss);
-    CHECK(results->back().rows == 54);  // 4 signal ids + 50 noise ids
+    CHECK(results->back().rows == 54);  // 4 signal ids + 50 noise ids, one sparse table
   }
-  options.model = "dnn";
+  options.model.kind = "dnn";
   CHECK(TrainCtrReference(options).status().code() == StatusCode::kInvalidArgument);
 }
 
