@@ -21,27 +21,15 @@
 #pragma once
 
 #include <cstdint>
-#include <limits>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/file_shards.h"
 #include "common/status.h"
 
 namespace pst {
-
-// A byte range of a file: a data shard's bytes.
-struct FileRange {
-  static constexpr uint64_t kToEnd = std::numeric_limits<uint64_t>::max();
-  // Path of the text file. Required.
-  std::string path;
-  // First byte of the range. Default: 0.
-  uint64_t begin = 0;
-  // One past the last byte; kToEnd (or anything past the file's size) reads to
-  // the end of the file. Default: kToEnd.
-  uint64_t end = kToEnd;
-};
 
 struct RangeLineReaderOptions {
   // A longer line is an error (bounds memory on a file without newlines).

@@ -7,6 +7,7 @@
 
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/text_file.h"
+#include "worker/data/feature_hash.h"
 
 namespace pst {
 namespace {
@@ -137,6 +138,40 @@ TEST_CASE("SparseReader: skip_bad_lines counts, reports and skips malformed line
   CHECK(labels[3] == 1.0f);
   // The last bad line is the truncated one at the end: line 12 + 3 bad + 1.
   CHECK((*reader)->last_bad_line().find("day_1.tsv', line 16: expected 40") != std::string::npos);
+}
+
+TEST_CASE("SparseReader: planned shards of several files read every sample exactly once",
+          "[worker]") {
+  testing::TempDir dir;
+  std::vector<std::string> paths;
+  std::vector<uint64_t> expected;
+  for (int f = 0; f < 3; ++f) {
+    std::string content;
+    for (int i = 0; i < 50 + 20 * f; ++i) {
+      const uint64_t id = 1000 * f + i;
+      expected.push_back(id);
+      content += CriteoLine(i % 2, static_cast<int>(id)) + "\n";
+    }
+    paths.push_back(testing::WriteTextFile(dir, "day_" + std::to_string(f) + ".tsv", content));
+  }
+  SparseReaderOptions options;
+  options.format = DataFormat::kCriteoTsv;
+  // The first categorical field of sample `id` is "v" + 31 * id: its hash
+  // identifies the sample.
+  std::vector<uint64_t> want;
+  for (uint64_t id : expected) {
+    want.push_back(HashFeature(HashInts(0, 0), "v" + std::to_string(id * 31)));
+  }
+  for (uint64_t target : {97u, 1000u, 4096u, 1u << 20}) {
+    auto shards = PlanFileShards(paths, target);
+    REQUIRE(shards.ok());
+    std::vector<uint64_t> got;
+    for (const FileRange& shard : *shards) {
+      for (uint64_t id : FirstIds(shard, options, 7)) got.push_back(id);
+    }
+    INFO("target " << target << " bytes, " << shards->size() << " shards");
+    CHECK(got == want);
+  }
 }
 
 TEST_CASE("ParseDataFormat: accepted names and the error for others", "[worker]") {
