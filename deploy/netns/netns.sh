@@ -19,6 +19,9 @@
 #   link LAB I up|down     plug or unplug host I's cable (its bridge port)
 #   loss LAB I PCT         drop PCT% of host I's packets, each way (nftables numgen random)
 #   loss LAB I 0           remove that rule
+#   dropped LAB I          print how many packets the loss rules dropped
+#   delay LAB I MS         add MS ms to each direction of every TCP connection host I opens (a
+#                          userspace proxy, delay_proxy.py: this kernel has no tc netem); 0 removes it
 # LAB: 1-8 characters [a-z0-9] (interface names are LAB-br, LAB-vI).
 set -euo pipefail
 
@@ -82,7 +85,7 @@ cmd_down() {
   done
   for ((i = 1; i <= n; i++)); do ip link del "$lab-v$i" 2>/dev/null || true; done
   ip link del "$lab-br" 2>/dev/null || true
-  rm -f "$state_dir/$lab.prefix" "$state_dir/$lab.hosts"
+  rm -f "$state_dir/$lab.prefix" "$state_dir/$lab.hosts" "$state_dir/$lab"-*.delay.*
 }
 
 cmd_exec() {
@@ -109,8 +112,32 @@ cmd_loss() {
   [ "$pct" -eq 0 ] && return 0
   nsenter --net="$ns" -- nft -f - <<NFT
 table inet pstrain_loss {
-  chain in { type filter hook input priority 0; iifname "eth0" numgen random mod 100 < $pct drop; }
-  chain out { type filter hook output priority 0; oifname "eth0" numgen random mod 100 < $pct drop; }
+  chain in { type filter hook input priority 0; iifname "eth0" numgen random mod 100 < $pct counter drop; }
+  chain out { type filter hook output priority 0; oifname "eth0" numgen random mod 100 < $pct counter drop; }
+}
+NFT
+}
+
+cmd_delay() {
+  local lab=$1 i=$2 ms=$3 ns port=7777
+  prefix_of "$lab" >/dev/null
+  [[ "$ms" =~ ^[0-9]+$ ]] || die "delay must be whole milliseconds, not '$ms'"
+  ns=$(ns_path "$lab" "$i")
+  nsenter --net="$ns" -- nft delete table ip pstrain_delay 2>/dev/null || true
+  if [ -f "$state_dir/$lab-$i.delay.pid" ]; then
+    kill "$(cat "$state_dir/$lab-$i.delay.pid")" 2>/dev/null || true
+    rm -f "$state_dir/$lab-$i.delay.pid"
+  fi
+  [ "$ms" -eq 0 ] && return 0
+  nsenter --net="$ns" -- python3 "$(dirname "$0")/delay_proxy.py" $port "$ms" >"$state_dir/$lab-$i.delay.log" 2>&1 &
+  echo $! >"$state_dir/$lab-$i.delay.pid"
+  local _
+  for _ in $(seq 50); do grep -q delay_proxy "$state_dir/$lab-$i.delay.log" 2>/dev/null && break; sleep 0.1; done
+  grep -q delay_proxy "$state_dir/$lab-$i.delay.log" || die "the delay proxy did not start: $(cat "$state_dir/$lab-$i.delay.log")"
+  # The proxy's own connections carry mark 0x77 and go out unchanged.
+  nsenter --net="$ns" -- nft -f - <<NFT
+table ip pstrain_delay {
+  chain out { type nat hook output priority -100; ip daddr != 127.0.0.0/8 meta l4proto tcp meta mark != 0x77 redirect to :$port; }
 }
 NFT
 }
@@ -126,5 +153,9 @@ case "$sub" in
   pids) [ $# -eq 2 ] || die "usage: netns.sh pids LAB I"; ip netns pids "$1-$2" ;;
   link) [ $# -eq 3 ] || die "usage: netns.sh link LAB I up|down"; cmd_link "$@" ;;
   loss) [ $# -eq 3 ] || die "usage: netns.sh loss LAB I PCT"; cmd_loss "$@" ;;
-  *) die "unknown subcommand '$sub' (up, down, exec, ip, pids, link, loss)" ;;
+  dropped) [ $# -eq 2 ] || die "usage: netns.sh dropped LAB I"
+    nsenter --net="$(ns_path "$1" "$2")" -- nft list table inet pstrain_loss | grep -o 'packets [0-9]*' |
+      awk '{ n += $2 } END { print n + 0 }' ;;
+  delay) [ $# -eq 3 ] || die "usage: netns.sh delay LAB I MS"; cmd_delay "$@" ;;
+  *) die "unknown subcommand '$sub' (up, down, exec, ip, pids, link, loss, delay)" ;;
 esac

@@ -187,15 +187,16 @@ run() {
     fi
     rc=0
   done
-  [ "$done_pid" = "$SCHED_PID" ] || { wait "$SCHED_PID" 2>/dev/null || rc=$?; }
-  # The PS and workers leave once the scheduler has ended the job; what still runs when
-  # this script exits is stopped with the job's allocation.
-  wait "${ps_pids[@]}" "$workers_pid" 2>/dev/null || true
-  grep -h 'test accuracy' "$PSTRAIN_RUN_DIR/logs/scheduler.log" | tail -n 1 || true
   if [ -n "$failed" ]; then
+    # Slurm stops every step still running when this script exits.
     echo "pstrain-slurm: error: $failed (logs: $PSTRAIN_RUN_DIR/logs/)" >&2
     return 1
   fi
+  [ "$done_pid" = "$SCHED_PID" ] || { wait "$SCHED_PID" 2>/dev/null || rc=$?; }
+  # The PS and workers leave once the scheduler has ended the job (a failed job's are
+  # stopped with the allocation when this script exits).
+  [ $rc -eq 0 ] && { wait "${ps_pids[@]}" "$workers_pid" 2>/dev/null || true; }
+  grep -h 'test accuracy' "$PSTRAIN_RUN_DIR/logs/scheduler.log" | tail -n 1 || true
   log "scheduler exited with $rc"
   return $rc
 }

@@ -62,8 +62,51 @@ mh_on() {
   MH_PID=$!
 }
 
-# mh_job FILE [EXTRA TOML]: a short job (1 epoch over 12,800 samples, 2 PS +
-# 2 workers, fast heartbeats) written to FILE.
+# mh_start_ps K HOST: PS shard K on HOST, advertising HOST's address, its store in the
+# shared directory (so a replacement on another host restores the shard). Sets MH_PID.
+mh_start_ps() {
+  mh_on "$2" "ps-$1${3:-}" "$PST_BIN_DIR/pstrain-ps" --scheduler "tcp://$(mh_ip 1):7000" --bind 0.0.0.0 \
+    --advertise "$(mh_ip "$2")" --shard-id "$1" --state-dir "$MH_WORK/shared/ps-$1"
+}
+
+# mh_start_cluster JOB [WORKER FLAG...]: the README's five-host layout: the scheduler on
+# host 1 (port 7000, admin 8080, state in $MH_WORK/shared), PS K on host 2+K, worker R on host
+# 4+R. Sets MH_PIDS and MH_NAMES (scheduler, ps-0, ps-1, worker-0, worker-1).
+mh_start_cluster() {
+  local job=$1 sched
+  shift
+  sched=$(mh_ip 1)
+  mkdir -p "$MH_WORK/shared"
+  mh_on 1 scheduler "$PST_BIN_DIR/pstrain-scheduler" --job "$job" --bind "$sched" --port 7000 \
+    --admin-bind "$sched" --admin-port 8080 --state-dir "$MH_WORK/shared/scheduler"
+  MH_PIDS=($MH_PID)
+  MH_NAMES=(scheduler ps-0 ps-1 worker-0 worker-1)
+  local k r
+  for k in 0 1; do
+    mh_start_ps $k $((2 + k))
+    MH_PIDS+=($MH_PID)
+  done
+  for r in 0 1; do
+    mh_on $((4 + r)) worker-$r "$PST_BIN_DIR/pstrain-worker" --scheduler "tcp://$sched:7000" "$@"
+    MH_PIDS+=($MH_PID)
+  done
+}
+
+# mh_wait_cluster SECONDS: waits for every role of MH_PIDS to exit; fails on a non-zero exit.
+mh_wait_cluster() {
+  local i rc
+  for i in "${!MH_PIDS[@]}"; do
+    rc=0
+    mh_wait_pid "${MH_PIDS[$i]}" "$1" || rc=$?
+    [ $rc -eq 0 ] || mh_fail "${MH_NAMES[$i]} exited with $rc"
+  done
+}
+
+# mh_status: the scheduler's /status (JSON), from outside the hosts.
+mh_status() { curl -s --max-time 2 "http://$(mh_ip 1):8080/status" || true; }
+
+# mh_job FILE [HEARTBEAT_TIMEOUT_MS]: a short job (1 epoch over 12,800 samples, 2 PS + 2
+# workers, 200 ms heartbeats, a node dead after 2 s of silence unless given) written to FILE.
 mh_job() {
   cat >"$1" <<TOML
 [train]
@@ -75,10 +118,9 @@ servers = 2
 workers = 2
 [network]
 heartbeat_ms = 200
-heartbeat_timeout_ms = 2000
+heartbeat_timeout_ms = ${2:-2000}
 [checkpoint]
 every_steps = 20
-${2:-}
 TOML
 }
 
@@ -98,6 +140,9 @@ mh_wait_line() {
   done
   return 1
 }
+
+# mh_kill9 PID: kill -9, reaped quietly.
+mh_kill9() { { kill -9 "$1"; wait "$1"; } 2>/dev/null || true; }
 
 # mh_wait_pid PID SECONDS: waits for PID to exit; returns its exit code
 # (124 if it still runs after SECONDS, and then kills it).

@@ -9,26 +9,12 @@ source "$(dirname "$0")/lib.sh"
 mh_init pmh1 10.77.1 5
 sched=$(mh_ip 1)
 mh_job "$MH_WORK/job.toml"
-mkdir -p "$MH_WORK/shared"
-
-mh_on 1 scheduler "$PST_BIN_DIR/pstrain-scheduler" --job "$MH_WORK/job.toml" --bind "$sched" --port 7000 \
-  --admin-bind "$sched" --admin-port 8080 --state-dir "$MH_WORK/shared/scheduler"
-pids=($MH_PID)
-for k in 0 1; do
-  host=$((2 + k))
-  mh_on $host ps-$k "$PST_BIN_DIR/pstrain-ps" --scheduler "tcp://$sched:7000" --bind 0.0.0.0 \
-    --advertise "$(mh_ip $host)" --shard-id $k --state-dir "$MH_WORK/shared/ps-$k"
-  pids+=($MH_PID)
-done
-for r in 0 1; do
-  mh_on $((4 + r)) worker-$r "$PST_BIN_DIR/pstrain-worker" --scheduler "tcp://$sched:7000"
-  pids+=($MH_PID)
-done
+mh_start_cluster "$MH_WORK/job.toml"
 
 # While it trains: the scheduler's view of the cluster, from outside the hosts.
 status=""
 for _ in $(seq 300); do
-  status=$(curl -s --max-time 2 "http://$sched:8080/status" || true)
+  status=$(mh_status)
   [ "$(echo "$status" | jq -r '.state' 2>/dev/null)" = running ] && break
   sleep 0.1
 done
@@ -51,12 +37,7 @@ for r in 0 1; do
   done
 done
 
-names=(scheduler ps-0 ps-1 worker-0 worker-1)
-for i in "${!pids[@]}"; do
-  rc=0
-  mh_wait_pid "${pids[$i]}" 120 || rc=$?
-  [ $rc -eq 0 ] || mh_fail "${names[$i]} exited with $rc"
-done
+mh_wait_cluster 120
 
 acc=$(mh_accuracy "$MH_WORK/scheduler.log")
 ref=$(mh_local_accuracy "$MH_WORK/job.toml")
