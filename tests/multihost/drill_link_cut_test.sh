@@ -5,11 +5,7 @@
 # completes.
 source "$(dirname "$0")/lib.sh"
 
-mh_init pmh4 10.77.9 5
-mh_job "$MH_WORK/job.toml"
-sed -i 's/^epochs = 1/epochs = 2/' "$MH_WORK/job.toml"
-mh_start_cluster "$MH_WORK/job.toml" --step-delay-ms 10
-mh_wait_line "$MH_WORK/scheduler.log" 'checkpoint 1 complete' 60 || mh_fail "the job never got going"
+mh_start_long_cluster pmh4 10.77.9 5
 rank=$(grep -o 'registered as worker [0-9]*' "$MH_WORK/worker-1.log" | awk '{print $4}')
 [ -n "$rank" ] || mh_fail "the worker on host 5 never registered"
 "$NETNS" link "$MH_LAB" 5 down

@@ -21,9 +21,6 @@ for host in 1 2 3; do
 done
 [ "$dropped" -gt 0 ] || mh_fail "no packet of worker 0's host was dropped"
 grep -q 'dead' "$MH_WORK/scheduler.log" && mh_fail "a node was declared dead: $(grep dead "$MH_WORK/scheduler.log")"
-acc=$(mh_accuracy "$MH_WORK/scheduler.log")
-ref=$(mh_local_accuracy "$MH_WORK/job.toml")
-mh_log "5% loss + 20 ms on worker 0's link ($dropped packets dropped, $proxied connections delayed): accuracy $acc, fault-free $ref"
-[ -n "$acc" ] && [ -n "$ref" ] || mh_fail "no accuracy ('$acc', local '$ref')"
-mh_close "$acc" "$ref" 0.01 || mh_fail "accuracy $acc is more than 1 point from the fault-free $ref"
+mh_check_accuracy "$MH_WORK/scheduler.log" "$MH_WORK/job.toml" 0.01 \
+  "5% loss + 20 ms on worker 0's link ($dropped packets dropped, $proxied connections delayed)"
 echo "1 passed, 0 failed"

@@ -170,5 +170,28 @@ mh_local_accuracy() {
     awk '{print $4}' || true
 }
 
+# mh_check_accuracy LOG JOB TOL WHAT: the last accuracy the scheduler logged in LOG is within
+# TOL of what `pstrain local` gets for JOB; logs both (WHAT names the run) and sets MH_ACC.
+mh_check_accuracy() {
+  local ref
+  MH_ACC=$(mh_accuracy "$1")
+  ref=$(mh_local_accuracy "$2")
+  mh_log "$4: accuracy $MH_ACC, pstrain local (fault-free) $ref"
+  [ -n "$MH_ACC" ] && [ -n "$ref" ] || mh_fail "no accuracy ($4 '$MH_ACC', local '$ref')"
+  mh_close "$MH_ACC" "$ref" "$3" || mh_fail "$4: accuracy $MH_ACC is more than $3 from pstrain local's $ref"
+}
+
+# mh_start_long_cluster LAB PREFIX HOSTS: a lab and the five-host cluster on it, running
+# 2 epochs with workers sleeping 10 ms per step (so that a fault lands mid-job); returns once
+# the first checkpoint is complete.
+mh_start_long_cluster() {
+  mh_init "$@"
+  mh_job "$MH_WORK/job.toml"
+  sed -i 's/^epochs = 1/epochs = 2/' "$MH_WORK/job.toml"
+  mh_start_cluster "$MH_WORK/job.toml" --step-delay-ms 10
+  mh_wait_line "$MH_WORK/scheduler.log" 'checkpoint 1 complete' 60 || mh_fail "no checkpoint completed"
+  grep -q 'job done' "$MH_WORK/scheduler.log" && mh_fail "the job ended before the fault" || true
+}
+
 # mh_close A B TOL: succeeds if |A - B| <= TOL.
 mh_close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= t) }'; }

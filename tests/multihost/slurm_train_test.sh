@@ -24,11 +24,7 @@ grep -q "serving tcp://$(mh_ip 3):" "$run/logs/ps-0.0.log" || mh_fail "PS 0 did 
 grep -q "serving tcp://$(mh_ip 4):" "$run/logs/ps-1.0.log" || mh_fail "PS 1 did not run on n3"
 [ -s "$run/model.safetensors" ] || mh_fail "no model was written"
 
-acc=$(mh_accuracy "$run/logs/scheduler.log")
-ref=$(mh_local_accuracy "$MH_WORK/job.toml")
-mh_log "Slurm job accuracy $acc, pstrain local $ref"
-grep -q "test accuracy $acc" "$MH_WORK/sbatch-$id.out" || mh_fail "the batch output does not report the accuracy"
-[ -n "$acc" ] && [ -n "$ref" ] || mh_fail "no accuracy (Slurm '$acc', local '$ref')"
-mh_close "$acc" "$ref" 0.01 || mh_fail "Slurm job accuracy $acc differs from pstrain local's $ref"
+mh_check_accuracy "$run/logs/scheduler.log" "$MH_WORK/job.toml" 0.01 "Slurm job"
+grep -q "test accuracy $MH_ACC" "$MH_WORK/sbatch-$id.out" || mh_fail "the batch output does not report the accuracy"
 slurm_nothing_left || mh_fail "pstrain processes still run on the nodes"
 echo "1 passed, 0 failed"

@@ -39,9 +39,5 @@ done
 
 mh_wait_cluster 120
 
-acc=$(mh_accuracy "$MH_WORK/scheduler.log")
-ref=$(mh_local_accuracy "$MH_WORK/job.toml")
-mh_log "multi-host accuracy $acc, pstrain local $ref"
-[ -n "$acc" ] && [ -n "$ref" ] || mh_fail "no accuracy (multi-host '$acc', local '$ref')"
-mh_close "$acc" "$ref" 0.01 || mh_fail "multi-host accuracy $acc differs from pstrain local's $ref"
+mh_check_accuracy "$MH_WORK/scheduler.log" "$MH_WORK/job.toml" 0.01 "multi-host"
 echo "1 passed, 0 failed"
