@@ -117,16 +117,19 @@ class LocalTables {
   std::vector<std::vector<float>> rows_;  // per sparse table: the batch's gathered rows
 };
 
-// Runs `fn(batch)` over every batch of the file.
-Status ForEachBatch(const std::string& path, const CtrReferenceOptions& o,
+// Runs `fn(batch)` over every batch of the file; adds the skipped lines to *r.
+Status ForEachBatch(const std::string& path, const CtrReferenceOptions& o, CtrEpochResult* r,
                     const std::function<Status(const SparseBatch&)>& fn) {
   PST_ASSIGN_OR_RETURN(std::unique_ptr<SparseReader> reader, SparseReader::Open({path}, o.reader));
   SparseBatch batch;
   while (true) {
     PST_ASSIGN_OR_RETURN(size_t n, reader->ReadBatch(o.batch_size, &batch));
-    if (n == 0) return Status::OK();
+    if (n == 0) break;
     PST_RETURN_IF_ERROR(fn(batch));
   }
+  r->bad_lines += reader->bad_lines();
+  if (reader->bad_lines() > 0) r->last_bad_line = reader->last_bad_line();
+  return Status::OK();
 }
 
 }  // namespace
@@ -155,7 +158,7 @@ StatusOr<std::vector<CtrEpochResult>> TrainCtrReference(
     double loss = 0;
     uint64_t samples = 0;
     const auto start = std::chrono::steady_clock::now();
-    PST_RETURN_IF_ERROR(ForEachBatch(o.train_path, o, [&](const SparseBatch& batch) -> Status {
+    PST_RETURN_IF_ERROR(ForEachBatch(o.train_path, o, &r, [&](const SparseBatch& batch) -> Status {
       PST_ASSIGN_OR_RETURN(double batch_loss,
                            model->ForwardBackward(batch, params_for(batch, true), &grads));
       tables.Apply(ids, grads, 1.0f / static_cast<float>(batch.size()));
@@ -166,7 +169,7 @@ StatusOr<std::vector<CtrEpochResult>> TrainCtrReference(
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.train_log_loss = samples > 0 ? loss / static_cast<double>(samples) : 0.0;
     BinaryMetrics metrics;
-    PST_RETURN_IF_ERROR(ForEachBatch(o.test_path, o, [&](const SparseBatch& batch) -> Status {
+    PST_RETURN_IF_ERROR(ForEachBatch(o.test_path, o, &r, [&](const SparseBatch& batch) -> Status {
       PST_RETURN_IF_ERROR(model->Predict(batch, params_for(batch, false), &probabilities));
       for (size_t i = 0; i < batch.size(); ++i) metrics.Add(probabilities[i], batch.labels[i]);
       return Status::OK();

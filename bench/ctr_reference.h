@@ -49,6 +49,10 @@ struct CtrEpochResult {
   double test_log_loss = 0;
   uint64_t rows = 0;          // sparse rows created so far
   double seconds = 0;         // wall time of the epoch's training pass
+  // Malformed lines skipped in this epoch's train and test passes (only with
+  // reader.skip_bad_lines), and the last one's error.
+  uint64_t bad_lines = 0;
+  std::string last_bad_line;
 };
 
 // Trains and calls on_epoch after every epoch's evaluation. Returns the results

@@ -48,6 +48,10 @@ int main(int argc, char** argv) {
     std::printf("epoch %u  train log-loss %.4f  test AUC %.4f  test log-loss %.4f  rows %llu  %.1f s\n",
                 r.epoch, r.train_log_loss, r.test_auc, r.test_log_loss,
                 static_cast<unsigned long long>(r.rows), r.seconds);
+    if (r.bad_lines > 0) {
+      std::printf("  skipped %llu malformed lines, the last: %s\n",
+                  static_cast<unsigned long long>(r.bad_lines), r.last_bad_line.c_str());
+    }
     std::fflush(stdout);
   });
   if (!results.ok()) {

@@ -51,7 +51,8 @@ TEST_CASE("TrainCtrReference: LR, FM and embedding-MLP learn a separable signal"
   CHECK(TrainCtrReference(options).status().code() == StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("TrainCtrReference: a malformed training line is reported with its line", "[bench]") {
+TEST_CASE("TrainCtrReference: a malformed line stops it, or is counted with skip_bad_lines",
+          "[bench]") {
   testing::TempDir dir;
   CtrReferenceOptions options;
   options.train_path = testing::WriteTextFile(dir, "train.svm", "1 1:1\n0 2:1\n1 1:x\n");
@@ -59,6 +60,13 @@ TEST_CASE("TrainCtrReference: a malformed training line is reported with its lin
   auto results = TrainCtrReference(options);
   REQUIRE(results.status().code() == StatusCode::kInvalidArgument);
   CHECK(results.status().message().find("train.svm', line 3:") != std::string::npos);
+  // With skip_bad_lines the line is counted in both passes (train and test).
+  options.reader.skip_bad_lines = true;
+  options.epochs = 1;
+  results = TrainCtrReference(options);
+  REQUIRE(results.ok());
+  CHECK(results->back().bad_lines == 2);
+  CHECK(results->back().last_bad_line.find("train.svm', line 3:") != std::string::npos);
 }
 
 }  // namespace
