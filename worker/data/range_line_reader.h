@@ -57,8 +57,8 @@ class RangeLineReader {
   // message names the file and line), kUnavailable for an I/O error.
   StatusOr<bool> Next(std::string_view* line, uint64_t* line_offset = nullptr);
 
-  // First byte of the next line Next() would return (the range's end, or the
-  // file's size, once the range is done).
+  // First byte of the next line Next() would return. Once the range is done:
+  // the first line start at or after the range's end, or the file's size.
   uint64_t next_offset() const { return next_offset_; }
   // Whether the last line returned ended at the end of the file without a '\n'.
   bool last_line_unterminated() const { return last_unterminated_; }

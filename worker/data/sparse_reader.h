@@ -52,8 +52,8 @@ class SparseReader {
   // Clears *batch, sets its num_fields / num_dense for the format, and appends
   // up to max_samples samples. Returns how many (0: the range is done).
   // kInvalidArgument "data file 'F', line N: <what is wrong>" for a malformed
-  // line unless skip_bad_lines (then the reader must not be used again), and the
-  // errors of RangeLineReader::Next. REQUIRES: max_samples > 0.
+  // line unless skip_bad_lines, and the errors of RangeLineReader::Next; after
+  // an error the reader must not be used again. REQUIRES: max_samples > 0.
   StatusOr<size_t> ReadBatch(size_t max_samples, SparseBatch* batch);
 
   // Where to resume: a reader opened on [next_offset(), end) returns exactly
