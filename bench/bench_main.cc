@@ -26,6 +26,7 @@
 #include "bench/consistency_suite.h"
 #include "bench/elastic_suite.h"
 #include "bench/pushpull_suite.h"
+#include "bench/scheduler_load_suite.h"
 #include "bench/sparse_suite.h"
 #include "bench/time_to_accuracy_suite.h"
 #include "bench/train_suite.h"
@@ -69,8 +70,8 @@ int main(int argc, char** argv) {
   uint32_t epochs = 2;
   std::string json_path;
   std::string bin_dir = SelfDir();
-  app.add_option("--suite", suite, "pushpull|train|consistency|tta|elastic|sparse|all")
-      ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "elastic", "sparse", "all"}))
+  app.add_option("--suite", suite, "pushpull|train|consistency|tta|elastic|sparse|scheduler|all")
+      ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "elastic", "sparse", "scheduler", "all"}))
       ->capture_default_str();
   app.add_option("--iters", iters,
                  "Timed round trips per pushpull row (default: 200 for the model size, 100 for "
@@ -92,6 +93,10 @@ int main(int argc, char** argv) {
   uint64_t sparse_rows = pst::bench::SparseConfig{}.rows;
   app.add_option("--sparse-rows", sparse_rows, "sparse: rows in the benchmarked table")
       ->check(CLI::Range(uint64_t{1000}, uint64_t{1'000'000'000}))
+      ->capture_default_str();
+  pst::bench::SchedulerLoadConfig load;
+  app.add_option("--load-workers", load.workers, "scheduler: simulated workers")
+      ->check(CLI::Range(1u, 20000u))
       ->capture_default_str();
   app.add_option("--json", json_path, "Also write every figure to this JSON file");
   app.add_option("--bin-dir", bin_dir, "Where pstrain-scheduler, pstrain-ps, pstrain-worker are")
@@ -161,6 +166,12 @@ int main(int argc, char** argv) {
     sc.rows = sparse_rows;
     pst::Status e = pst::bench::RunSparseSuite(sc, report).WithContext("sparse");
     if (!e.ok()) report.summary.push_back("sparse: FAILED (" + e.ToString() + ")");
+    if (s.ok()) s = e;
+  }
+  if (suite == "scheduler" || suite == "all") {
+    load.bin_dir = bin_dir;
+    pst::Status e = pst::bench::RunSchedulerLoadSuite(load, report).WithContext("scheduler");
+    if (!e.ok()) report.summary.push_back("scheduler: FAILED (" + e.ToString() + ")");
     if (s.ok()) s = e;
   }
   const double seconds =

@@ -1,0 +1,301 @@
+#include "bench/scheduler_load_suite.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+#include <zmq.hpp>
+
+#include "cli/child_process.h"
+#include "common/channel.h"
+#include "common/wire.h"
+
+namespace pst::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// One simulated node: its channel to the scheduler and what it has in flight.
+struct SimNode {
+  std::unique_ptr<Channel> channel;
+  proto::Role role = proto::Role::WORKER;
+  uint32_t rank = 0;
+  bool started = false;  // JobStart received
+  Clock::time_point next_heartbeat;
+  uint64_t heartbeat_id = 0;  // 0: none in flight
+  // Worker: the lease request in flight and the last lease, reported with the next.
+  uint64_t lease_id = 0;
+  Clock::time_point lease_sent, next_lease;
+  bool has_lease = false, done = false;
+  uint32_t epoch = 0, shard = 0;
+  uint64_t lease_samples = 0, samples = 0, clock = 0;
+};
+
+// utime + stime of `pid`, in seconds (fields 14 and 15 of /proc/PID/stat).
+StatusOr<double> CpuSeconds(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return Status::Unavailable("cannot read /proc/" + std::to_string(pid) + "/stat");
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string f;
+  double utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stod(f);
+    if (i == 15) stime = std::stod(f);
+  }
+  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+std::vector<Channel*> Channels(std::vector<SimNode>& nodes) {
+  std::vector<Channel*> out;
+  for (SimNode& n : nodes) out.push_back(n.channel.get());
+  return out;
+}
+
+// Registers every node and waits until each has its rank and the JobStart.
+Status RegisterAll(std::vector<SimNode>& nodes, milliseconds timeout) {
+  std::vector<uint64_t> ids;
+  for (SimNode& n : nodes) {
+    OutMessage msg;
+    auto req = msg.envelope().initBody().initRegisterRequest();
+    req.setRole(n.role);
+    req.setPid(static_cast<uint32_t>(getpid()));
+    req.setHost("load");
+    if (n.role == proto::Role::SERVER) {
+      req.setEndpoint("tcp://127.0.0.1:1");  // never dialled: no worker trains
+      req.setShardId(0);
+    }
+    PST_ASSIGN_OR_RETURN(uint64_t id, n.channel->Send(msg));
+    ids.push_back(id);
+  }
+  std::vector<Channel*> channels = Channels(nodes);
+  const auto deadline = Clock::now() + timeout;
+  size_t registered = 0, started = 0;
+  std::vector<bool> got(nodes.size());
+  while (started < nodes.size()) {
+    if (Clock::now() > deadline)
+      return Status::Unavailable(fmt::format("{} of {} nodes registered, {} got the job in {} ms",
+                                             registered, nodes.size(), started, timeout.count()));
+    PollChannels(channels.data(), channels.size(), milliseconds(10));
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      SimNode& n = nodes[i];
+      if (!got[i] && n.channel->HasReply(ids[i])) {
+        PST_ASSIGN_OR_RETURN(InMessage in, n.channel->Await(ids[i], milliseconds(0)));
+        auto resp = in.envelope().getBody().getRegisterResponse();
+        PST_RETURN_IF_ERROR(FromRpcStatus(resp.getStatus()));
+        n.rank = resp.getRank();
+        got[i] = true;
+        ++registered;
+      }
+      InMessage un;
+      while (!n.started && n.channel->PopUnsolicited(&un))
+        if (un.envelope().getBody().isJobStart()) {
+          n.started = true;
+          ++started;
+        }
+    }
+  }
+  return Status::OK();
+}
+
+struct PhaseResult {
+  double cpu_share = 0;        // scheduler CPU seconds per wall second
+  double heartbeats_per_s = 0;
+  double leases_per_s = 0;
+  std::vector<double> lease_rtt;  // seconds
+};
+
+Status SendHeartbeat(SimNode& n) {
+  OutMessage msg;
+  auto hb = msg.envelope().initBody().initHeartbeatRequest();
+  hb.setRole(n.role);
+  hb.setRank(n.rank);
+  hb.setClock(n.clock);
+  hb.setSamples(n.samples);
+  PST_ASSIGN_OR_RETURN(n.heartbeat_id, n.channel->Send(msg));
+  return Status::OK();
+}
+
+Status SendLeaseRequest(SimNode& n, uint64_t num_samples) {
+  OutMessage msg;
+  auto req = msg.envelope().initBody().initShardRequest();
+  req.setRank(n.rank);
+  req.setClock(n.clock);
+  req.setNumSamples(num_samples);
+  if (n.has_lease) {
+    req.setHasCompleted(true);
+    req.setCompletedEpoch(n.epoch);
+    req.setCompletedShard(n.shard);
+    req.setCompletedSamples(n.lease_samples);
+    req.setCompletedLossSum(0.5 * static_cast<double>(n.lease_samples));
+  }
+  n.lease_sent = Clock::now();
+  PST_ASSIGN_OR_RETURN(n.lease_id, n.channel->Send(msg));
+  return Status::OK();
+}
+
+// Handles a lease answer: the lease is "trained" at once and reported with the
+// next request; an evaluation order is answered with a report right away.
+Status OnLeaseAnswer(SimNode& n, const InMessage& in, const SchedulerLoadConfig& config,
+                     uint32_t batch_size) {
+  auto resp = in.envelope().getBody().getShardResponse();
+  PST_RETURN_IF_ERROR(FromRpcStatus(resp.getStatus()));
+  n.has_lease = resp.getKind() == proto::ShardReplyKind::LEASE;
+  if (n.has_lease) {
+    n.epoch = resp.getEpoch();
+    n.shard = resp.getShard();
+    n.lease_samples = resp.getSampleEnd() - resp.getSampleBegin();
+    n.samples += n.lease_samples;
+    n.clock += (n.lease_samples + batch_size - 1) / batch_size;
+  }
+  n.done = resp.getKind() == proto::ShardReplyKind::DONE;
+  n.next_lease = Clock::now() + config.lease_interval;
+  if (resp.getEvaluate()) {
+    OutMessage msg;
+    auto r = msg.envelope().initBody().initEvalReport();
+    r.setRank(n.rank);
+    r.setEpoch(resp.getEvalEpoch());
+    r.setVersion(resp.getEvalVersion());
+    r.setCorrect(1);
+    r.setTotal(1);
+    PST_ASSIGN_OR_RETURN(uint64_t id, n.channel->Send(msg));
+    n.channel->Discard(id);
+  }
+  return Status::OK();
+}
+
+// Runs every node's heartbeats (and, with `leases`, the workers' lease loop) for
+// config.window, measuring the scheduler's CPU over exactly that window.
+StatusOr<PhaseResult> RunPhase(std::vector<SimNode>& nodes, bool leases, pid_t scheduler,
+                               const SchedulerLoadConfig& config, uint64_t num_samples,
+                               uint32_t batch_size) {
+  std::vector<Channel*> channels = Channels(nodes);
+  PhaseResult r;
+  uint64_t heartbeats = 0;
+  const auto t0 = Clock::now();
+  // Spread the nodes' heartbeats and first requests over one interval.
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    nodes[i].next_heartbeat = t0 + config.heartbeat * i / nodes.size();
+    nodes[i].next_lease = t0 + config.lease_interval * i / nodes.size();
+  }
+  PST_ASSIGN_OR_RETURN(const double cpu0, CpuSeconds(scheduler));
+  const auto end = t0 + config.window;
+  for (auto now = t0; now < end; now = Clock::now()) {
+    for (SimNode& n : nodes) {
+      if (n.heartbeat_id == 0 && now >= n.next_heartbeat) {
+        PST_RETURN_IF_ERROR(SendHeartbeat(n));
+        n.next_heartbeat += config.heartbeat;
+      }
+      if (leases && n.role == proto::Role::WORKER && !n.done && n.lease_id == 0 && now >= n.next_lease)
+        PST_RETURN_IF_ERROR(SendLeaseRequest(n, num_samples));
+    }
+    PollChannels(channels.data(), channels.size(), milliseconds(1));
+    for (SimNode& n : nodes) {
+      if (n.heartbeat_id != 0 && n.channel->HasReply(n.heartbeat_id)) {
+        PST_ASSIGN_OR_RETURN(InMessage in, n.channel->Await(n.heartbeat_id, milliseconds(0)));
+        PST_RETURN_IF_ERROR(FromRpcStatus(in.envelope().getBody().getHeartbeatResponse().getStatus()));
+        n.heartbeat_id = 0;
+        ++heartbeats;
+      }
+      if (n.lease_id != 0 && n.channel->HasReply(n.lease_id)) {
+        r.lease_rtt.push_back(std::chrono::duration<double>(Clock::now() - n.lease_sent).count());
+        PST_ASSIGN_OR_RETURN(InMessage in, n.channel->Await(n.lease_id, milliseconds(0)));
+        n.lease_id = 0;
+        PST_RETURN_IF_ERROR(OnLeaseAnswer(n, in, config, batch_size));
+      }
+      InMessage drop;
+      while (n.channel->PopUnsolicited(&drop)) {
+      }
+    }
+  }
+  PST_ASSIGN_OR_RETURN(const double cpu1, CpuSeconds(scheduler));
+  const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.cpu_share = (cpu1 - cpu0) / wall;
+  r.heartbeats_per_s = heartbeats / wall;
+  r.leases_per_s = r.lease_rtt.size() / wall;
+  return r;
+}
+
+}  // namespace
+
+Status RunSchedulerLoadSuite(const SchedulerLoadConfig& config, Report& report) {
+  Progress(fmt::format("scheduler: 1 scheduler process, {} simulated workers + 1 PS", config.workers));
+  PST_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("scheduler"));
+  const uint32_t batch_size = 64, batches_per_shard = 2;
+  // Enough shards that no epoch ends within the phases: 50 leases per worker.
+  const uint64_t num_samples = uint64_t{batch_size} * batches_per_shard * config.workers * 50;
+  std::ofstream(dir + "/job.toml") << fmt::format(
+      "[train]\nepochs = 2\nbatch_size = {}\nbatches_per_shard = {}\nconsistency = \"asp\"\n"
+      "[cluster]\nservers = 1\nworkers = {}\n[checkpoint]\nevery_steps = 0\n"
+      "[network]\nheartbeat_ms = {}\nheartbeat_timeout_ms = 10000\n",
+      batch_size, batches_per_shard, config.workers, config.heartbeat.count());
+  PST_ASSIGN_OR_RETURN(
+      ChildProcess scheduler,
+      ChildProcess::Start(config.bin_dir + "/pstrain-scheduler",
+                          {"--job", dir + "/job.toml", "--bind", "127.0.0.1", "--port", "0",
+                           "--admin-port", "-1", "--endpoint-file", dir + "/endpoint",
+                           "--form-timeout-ms", "120000", "--log-level", "warn"},
+                          dir + "/scheduler.log"));
+  std::string endpoint;
+  for (int i = 0; i < 200 && endpoint.empty(); ++i) {
+    std::ifstream(dir + "/endpoint") >> endpoint;
+    if (endpoint.empty()) std::this_thread::sleep_for(milliseconds(50));
+  }
+  if (endpoint.empty())
+    return Status::Unavailable("the scheduler did not start: " + scheduler.LastLogLine());
+
+  zmq::context_t ctx(1);
+  ctx.set(zmq::ctxopt::max_sockets, static_cast<int>(config.workers) + 64);
+  std::vector<SimNode> nodes(config.workers + 1);
+  nodes[0].role = proto::Role::SERVER;
+  for (SimNode& n : nodes) {
+    PST_ASSIGN_OR_RETURN(n.channel, Channel::Connect(ctx, endpoint));
+  }
+  const auto t_reg = Clock::now();
+  Status s = RegisterAll(nodes, milliseconds(60000));
+  if (!s.ok()) return s.WithContext("registering (scheduler log: " + scheduler.LastLogLine() + ")");
+  const double reg_s = std::chrono::duration<double>(Clock::now() - t_reg).count();
+  Progress(fmt::format("scheduler: {} nodes registered and started in {:.2f} s", nodes.size(), reg_s));
+
+  PST_ASSIGN_OR_RETURN(PhaseResult hb, RunPhase(nodes, false, scheduler.pid(), config, num_samples, batch_size));
+  Progress("scheduler: heartbeats only measured; now with leases");
+  PST_ASSIGN_OR_RETURN(PhaseResult lease, RunPhase(nodes, true, scheduler.pid(), config, num_samples, batch_size));
+  if (lease.lease_rtt.empty()) return Status::Internal("no lease was answered");
+  if (scheduler.Poll()) return Status::Internal("the scheduler exited: " + scheduler.LastLogLine());
+  scheduler.Stop(milliseconds(3000));
+  const LatencyStats rtt = Summarize(lease.lease_rtt);
+
+  std::cout << fmt::format(
+      "\nScheduler under load: {} simulated workers + 1 PS, heartbeat every {} ms, each worker asks for "
+      "a lease {} ms after its last answer; {} s per phase\n",
+      config.workers, config.heartbeat.count(), config.lease_interval.count(), config.window.count() / 1000);
+  Table t({"phase", "scheduler CPU (of one core)", "heartbeats/s", "leases/s", "lease p50 ms", "lease p99 ms"});
+  t.AddRow({"heartbeats only", Fixed(100 * hb.cpu_share, 1) + "%", Fixed(hb.heartbeats_per_s, 0), "-", "-", "-"});
+  t.AddRow({"heartbeats + leases", Fixed(100 * lease.cpu_share, 1) + "%", Fixed(lease.heartbeats_per_s, 0),
+            Fixed(lease.leases_per_s, 0), Fixed(rtt.p50_ms, 2), Fixed(rtt.p99_ms, 2)});
+  t.Print();
+  report.json["scheduler"] = {{"workers", config.workers},
+                              {"heartbeat_ms", config.heartbeat.count()},
+                              {"lease_interval_ms", config.lease_interval.count()},
+                              {"register_seconds", reg_s},
+                              {"heartbeat_cpu_share", hb.cpu_share},
+                              {"heartbeats_per_second", hb.heartbeats_per_s},
+                              {"lease_phase_cpu_share", lease.cpu_share},
+                              {"leases_per_second", lease.leases_per_s},
+                              {"lease_p50_ms", rtt.p50_ms},
+                              {"lease_p99_ms", rtt.p99_ms}};
+  report.summary.push_back(fmt::format(
+      "scheduler, {} workers: {:.1f}% of a core for heartbeats (goal < 5%), lease p50 {:.2f} ms p99 {:.2f} ms "
+      "(goal < 5 ms) at {:.0f} leases/s ({:.1f}% CPU)",
+      config.workers, 100 * hb.cpu_share, rtt.p50_ms, rtt.p99_ms, lease.leases_per_s, 100 * lease.cpu_share));
+  return Status::OK();
+}
+
+}  // namespace pst::bench
