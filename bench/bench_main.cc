@@ -98,6 +98,10 @@ int main(int argc, char** argv) {
   app.add_option("--load-workers", load.workers, "scheduler: simulated workers")
       ->check(CLI::Range(1u, 20000u))
       ->capture_default_str();
+  uint32_t load_seconds = 10;
+  app.add_option("--load-seconds", load_seconds, "scheduler: length of each measured phase")
+      ->check(CLI::Range(1u, 600u))
+      ->capture_default_str();
   app.add_option("--json", json_path, "Also write every figure to this JSON file");
   app.add_option("--bin-dir", bin_dir, "Where pstrain-scheduler, pstrain-ps, pstrain-worker are")
       ->capture_default_str();
@@ -170,6 +174,7 @@ int main(int argc, char** argv) {
   }
   if (suite == "scheduler" || suite == "all") {
     load.bin_dir = bin_dir;
+    load.window = std::chrono::seconds(load_seconds);
     pst::Status e = pst::bench::RunSchedulerLoadSuite(load, report).WithContext("scheduler");
     if (!e.ok()) report.summary.push_back("scheduler: FAILED (" + e.ToString() + ")");
     if (s.ok()) s = e;
