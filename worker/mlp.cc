@@ -129,10 +129,21 @@ double RowLossAndDelta(LossKind loss, const float* z, size_t c, int32_t y, float
   return total;
 }
 
-// Rows per block of weight tensor w for MlpHooks::block_keys (0 = all rows).
-size_t BlockRows(uint64_t block_keys, const TensorInfo& w) {
-  if (block_keys == 0) return w.rows;
-  return std::clamp<uint64_t>(block_keys / w.cols, 1, w.rows);
+// Rows per block of weight tensor w for MlpHooks::block_keys (0 = all rows):
+// block_keys / cols rows, merged when below min_rows (see MlpHooks). Below
+// that the blocks are thin: OpenBLAS packs the other operand of every
+// block's sgemm in full (the batch's deltas in the weight gradient, n x cols
+// floats) and reads and writes the forward's n x cols output once per
+// block, so with 1-row blocks of a 127,000-wide layer it spent half its time
+// copying. Thin blocks are merged into as many equal blocks of at least
+// min_rows rows as fit; blocks already that tall keep their size (the
+// default model's, for one: its bits do not depend on min_rows).
+size_t BlockRows(const MlpHooks& hooks, const TensorInfo& w) {
+  if (hooks.block_keys == 0) return w.rows;
+  const size_t rows = std::clamp<uint64_t>(hooks.block_keys / w.cols, 1, w.rows);
+  if (rows >= hooks.min_block_rows || rows == w.rows) return rows;
+  const size_t blocks = std::max<size_t>(1, w.rows / std::max<uint64_t>(1, hooks.min_block_rows));
+  return (w.rows + blocks - 1) / blocks;
 }
 
 }  // namespace
@@ -165,7 +176,7 @@ StatusOr<Mlp> Mlp::Create(const ModelSpec& spec) {
   return mlp;
 }
 
-Status Mlp::Forward(const float* params, const float* x, size_t rows, uint64_t block_keys,
+Status Mlp::Forward(const float* params, const float* x, size_t rows, const MlpHooks& blocking,
                     const RangeHook* wait) {
   const std::vector<TensorInfo>& t = layout_.tensors();
   const size_t num_layers = layout_.num_layers();
@@ -174,7 +185,7 @@ Status Mlp::Forward(const float* params, const float* x, size_t rows, uint64_t b
   for (size_t l = 0; l < num_layers; ++l) {
     const TensorInfo& w = t[2 * l];
     const TensorInfo& b = t[2 * l + 1];
-    const size_t k = w.rows, m = w.cols, step = BlockRows(block_keys, w);
+    const size_t k = w.rows, m = w.cols, step = BlockRows(blocking, w);
     float* out = acts_[l].data();
     // out = sum over row blocks of in[:, r0:r0+kb] * W[r0:r0+kb, :]; beta = 0
     // on the first block, so out's old content is never read.
@@ -195,13 +206,13 @@ Status Mlp::Forward(const float* params, const float* x, size_t rows, uint64_t b
 }
 
 Status Mlp::Backward(const float* params, const float* x, size_t rows, bool accumulate,
-                     uint64_t block_keys, const RangeHook* ready, float* grad) {
+                     const MlpHooks& blocking, const RangeHook* ready, float* grad) {
   const std::vector<TensorInfo>& t = layout_.tensors();
   const int n = static_cast<int>(rows);
   for (size_t l = layout_.num_layers(); l-- > 0;) {
     const TensorInfo& w = t[2 * l];
     const TensorInfo& b = t[2 * l + 1];
-    const size_t in = w.rows, out = w.cols, step = BlockRows(block_keys, w);
+    const size_t in = w.rows, out = w.cols, step = BlockRows(blocking, w);
     // This layer's bias gradient is complete: the output pass wrote the last
     // layer's, and the ActivationBackward of layer l + 1 this one's.
     if (ready != nullptr) PST_RETURN_IF_ERROR((*ready)(b.offset, b.offset + b.size()));
@@ -249,18 +260,13 @@ StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const
       const TensorInfo& w = t[2 * l];
       const TensorInfo& b = t[2 * l + 1];
       PST_RETURN_IF_ERROR((*ready)(b.offset, b.offset + b.size()));
-      const size_t step = BlockRows(hooks.block_keys, w);
+      const size_t step = BlockRows(hooks, w);
       for (size_t r0 = 0; r0 < w.rows; r0 += step) {
         const size_t kb = std::min(step, w.rows - r0);
         PST_RETURN_IF_ERROR((*ready)(w.offset + r0 * w.cols, w.offset + (r0 + kb) * w.cols));
       }
     }
     return 0.0;
-  }
-  // Bias gradients are sums accumulated by the fused passes; weight gradients
-  // are overwritten by the first chunk's sgemm.
-  for (size_t l = 0; l < layout_.num_layers(); ++l) {
-    std::fill(grad + t[2 * l + 1].offset, grad + t[2 * l + 1].offset + t[2 * l + 1].size(), 0.0f);
   }
   const size_t c = num_classes();
   const float* out_bias = params + t.back().offset;
@@ -271,7 +277,16 @@ StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const
     const float* xc = x + start * num_inputs();
     // Params are waited for on first use only; gradients are final only in
     // the last chunk.
-    PST_RETURN_IF_ERROR(Forward(params, xc, rows, hooks.block_keys, start == 0 ? wait : nullptr));
+    PST_RETURN_IF_ERROR(Forward(params, xc, rows, hooks, start == 0 ? wait : nullptr));
+    if (start == 0) {
+      // Bias gradients are sums accumulated by the fused passes; weight
+      // gradients are overwritten by the first chunk's sgemm. Only now, once
+      // every wait_params has returned (see MlpHooks::wait_params).
+      for (size_t l = 0; l < layout_.num_layers(); ++l) {
+        const TensorInfo& b = t[2 * l + 1];
+        std::fill(grad + b.offset, grad + b.offset + b.size(), 0.0f);
+      }
+    }
     // Output layer: delta = softmax(z) - onehot(y), the gradient of the
     // cross-entropy with respect to the logits.
     float* z = acts_.back().data();
@@ -303,7 +318,7 @@ StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const
       for (size_t j = 0; j < c; ++j) out_bias_grad[j] += d[j];
     }
     const bool last = n - start <= chunk_rows_;
-    PST_RETURN_IF_ERROR(Backward(params, xc, rows, /*accumulate=*/start > 0, hooks.block_keys,
+    PST_RETURN_IF_ERROR(Backward(params, xc, rows, /*accumulate=*/start > 0, hooks,
                                  last ? ready : nullptr, grad));
   }
   return loss;
@@ -317,7 +332,7 @@ Mlp::Evaluation Mlp::Evaluate(const float* params, const float* x, const int32_t
   for (size_t start = 0; start < n; start += chunk_rows_) {
     const size_t rows = std::min(chunk_rows_, n - start);
     // Without a wait hook Forward cannot fail.
-    Forward(params, x + start * num_inputs(), rows, /*block_keys=*/0, nullptr).IgnoreError();
+    Forward(params, x + start * num_inputs(), rows, MlpHooks{}, nullptr).IgnoreError();
     float* z = acts_.back().data();
     for (size_t i = 0; i < rows; ++i, z += c) {
       const float mx = AddBiasAndMax(out_bias, c, z);

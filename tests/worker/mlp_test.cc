@@ -341,11 +341,17 @@ std::ostream& operator<<(std::ostream& os, const KeyRange& r) {
   return os << "[" << r.begin << ", " << r.end << ")";
 }
 
-// The row blocks of weight tensor w for block_keys, as documented on MlpHooks.
-std::vector<KeyRange> WeightBlocks(const TensorInfo& w, uint64_t block_keys) {
-  const uint64_t rows =
+// The row blocks of weight tensor w for block_keys and min_block_rows, as
+// documented on MlpHooks. The tests below pass min_rows = 1 (every block as
+// thin as block_keys asks) unless they test the merging of thin blocks.
+std::vector<KeyRange> WeightBlocks(const TensorInfo& w, uint64_t block_keys, uint64_t min_rows) {
+  uint64_t rows =
       block_keys == 0 ? w.rows
                       : std::min<uint64_t>(w.rows, std::max<uint64_t>(1, block_keys / w.cols));
+  if (rows < min_rows && rows < w.rows) {
+    const uint64_t blocks = std::max<uint64_t>(1, w.rows / min_rows);
+    rows = (w.rows + blocks - 1) / blocks;
+  }
   std::vector<KeyRange> blocks;
   for (uint64_t r = 0; r < w.rows; r += rows) {
     blocks.push_back({w.offset + r * w.cols, w.offset + std::min(r + rows, w.rows) * w.cols});
@@ -354,30 +360,35 @@ std::vector<KeyRange> WeightBlocks(const TensorInfo& w, uint64_t block_keys) {
 }
 
 // Hooks without callbacks: only the blocking.
-MlpHooks Blocked(uint64_t block_keys) {
+MlpHooks Blocked(uint64_t block_keys, uint64_t min_rows = 1) {
   MlpHooks hooks;
   hooks.block_keys = block_keys;
+  hooks.min_block_rows = min_rows;
   return hooks;
 }
 
 KeyRange Whole(const TensorInfo& t) { return {t.offset, t.offset + t.size()}; }
 
 // Forward order: per layer from the first, the weight row blocks, then the bias.
-std::vector<KeyRange> ExpectedWaits(const ModelLayout& layout, uint64_t block_keys) {
+std::vector<KeyRange> ExpectedWaits(const ModelLayout& layout, uint64_t block_keys,
+                                    uint64_t min_rows = 1) {
   std::vector<KeyRange> out;
   for (size_t l = 0; l < layout.num_layers(); ++l) {
-    for (const KeyRange& r : WeightBlocks(layout.tensors()[2 * l], block_keys)) out.push_back(r);
+    for (const KeyRange& r : WeightBlocks(layout.tensors()[2 * l], block_keys, min_rows))
+      out.push_back(r);
     out.push_back(Whole(layout.tensors()[2 * l + 1]));
   }
   return out;
 }
 
 // Backward order: per layer from the last, the bias, then the weight row blocks.
-std::vector<KeyRange> ExpectedGrads(const ModelLayout& layout, uint64_t block_keys) {
+std::vector<KeyRange> ExpectedGrads(const ModelLayout& layout, uint64_t block_keys,
+                                    uint64_t min_rows = 1) {
   std::vector<KeyRange> out;
   for (size_t l = layout.num_layers(); l-- > 0;) {
     out.push_back(Whole(layout.tensors()[2 * l + 1]));
-    for (const KeyRange& r : WeightBlocks(layout.tensors()[2 * l], block_keys)) out.push_back(r);
+    for (const KeyRange& r : WeightBlocks(layout.tensors()[2 * l], block_keys, min_rows))
+      out.push_back(r);
   }
   return out;
 }
@@ -420,9 +431,10 @@ struct HookRecorder {
         visible(real.size(), std::numeric_limits<float>::quiet_NaN()),
         snapshot(grad.size(), std::numeric_limits<float>::quiet_NaN()) {}
 
-  MlpHooks Hooks(uint64_t block_keys) {
+  MlpHooks Hooks(uint64_t block_keys, uint64_t min_rows = 1) {
     MlpHooks hooks;
     hooks.block_keys = block_keys;
+    hooks.min_block_rows = min_rows;
     hooks.wait_params = [this](uint64_t begin, uint64_t end) {
       waits.push_back({begin, end});
       if (!grads.empty()) wait_after_grad = true;
@@ -477,6 +489,7 @@ TEST_CASE("Mlp: hooks with whole tensors give the plain call's bits; blocks only
         INFO("block_keys " << block_keys);
         MlpHooks hooks;
         hooks.block_keys = block_keys;
+        hooks.min_block_rows = 1;
         hooks.wait_params = noop;
         hooks.grad_ready = noop;
         std::vector<float> got(total, std::numeric_limits<float>::quiet_NaN());
@@ -527,21 +540,22 @@ TEST_CASE("Mlp: blocked gradients match central finite differences", "[worker]")
 // call order, the coverage, that reported gradients were final, and that the
 // result has the bits of an unhooked pass with the same block_keys.
 void CheckHookedPass(Mlp& mlp, uint64_t block_keys, const std::vector<float>& params,
-                     const std::vector<float>& x, const std::vector<int32_t>& labels) {
-  INFO("block_keys " << block_keys << ", n " << labels.size());
+                     const std::vector<float>& x, const std::vector<int32_t>& labels,
+                     uint64_t min_rows = 1) {
+  INFO("block_keys " << block_keys << ", min_block_rows " << min_rows << ", n " << labels.size());
   const size_t n = labels.size(), total = mlp.layout().total();
   std::vector<float> want(total);
   StatusOr<double> want_loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
-                                                   want.data(), Blocked(block_keys));
+                                                   want.data(), Blocked(block_keys, min_rows));
   REQUIRE(want_loss.ok());
 
   std::vector<float> grad(total, std::numeric_limits<float>::quiet_NaN());
   HookRecorder rec(params, grad);
   StatusOr<double> loss = mlp.ForwardBackward(rec.visible.data(), x.data(), labels.data(), n,
-                                              grad.data(), rec.Hooks(block_keys));
+                                              grad.data(), rec.Hooks(block_keys, min_rows));
   REQUIRE(loss.ok());
-  CHECK(rec.waits == ExpectedWaits(mlp.layout(), block_keys));
-  CHECK(rec.grads == ExpectedGrads(mlp.layout(), block_keys));
+  CHECK(rec.waits == ExpectedWaits(mlp.layout(), block_keys, min_rows));
+  CHECK(rec.grads == ExpectedGrads(mlp.layout(), block_keys, min_rows));
   CHECK(TilesExactly(rec.waits, total));
   CHECK(TilesExactly(rec.grads, total));
   CHECK_FALSE(rec.wait_after_grad);
@@ -645,6 +659,7 @@ TEST_CASE("Mlp: a hook's error aborts the pass and is returned", "[worker]") {
     size_t waits = 0, grads = 0;
     MlpHooks ok_hooks;
     ok_hooks.block_keys = 20;
+    ok_hooks.min_block_rows = 1;
     ok_hooks.wait_params = [&](uint64_t, uint64_t) {
       ++waits;
       return Status::OK();
@@ -753,6 +768,83 @@ TEST_CASE("Mlp: squared and logistic losses of a hand-computed linear model", "[
     CHECK(grad[4] == Approx(d0));
     CHECK(grad[5] == Approx(d1));
     CHECK(grad[0] == Approx(d0));
+  }
+}
+
+}  // namespace
+}  // namespace pst
+
+namespace pst {
+namespace {
+
+TEST_CASE("Mlp: thin row blocks are merged into blocks of at least min_block_rows", "[worker]") {
+  std::mt19937 rng(47);
+  Mlp mlp = MakeMlp({784, 128, 10});
+  const ModelLayout& layout = mlp.layout();
+  const size_t n = 64, total = layout.total();
+  const std::vector<float> params = Uniform(total, -0.1f, 0.1f, rng);
+  const std::vector<float> x = Uniform(n * 784, 0.0f, 1.0f, rng);
+  const std::vector<int32_t> labels = RandomLabels(n, 10, rng);
+  // The default model at the default 2^16-key transfer blocks: 512-row blocks
+  // of w0, tall enough to be kept, so the default minimum changes no range and
+  // no bit of it.
+  REQUIRE(MlpHooks{}.min_block_rows == kMinBlockRows);
+  CHECK(ExpectedWaits(layout, 65536, kMinBlockRows) == ExpectedWaits(layout, 65536, 1));
+  CHECK(ExpectedWaits(layout, 65536, 1)[0] == KeyRange{0, 512 * 128});
+  std::vector<float> kept(total), thin_allowed(total);
+  StatusOr<double> kept_loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
+                                                   kept.data(), Blocked(65536, kMinBlockRows));
+  StatusOr<double> old_loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
+                                                  thin_allowed.data(), Blocked(65536, 1));
+  REQUIRE(kept_loss.ok());
+  REQUIRE(old_loss.ok());
+  CHECK(*kept_loss == *old_loss);
+  CHECK(SameBits(kept, thin_allowed));
+
+  // 100 keys would be 1-row blocks of w0: merged into 784 / 256 = 3 blocks of
+  // 262 rows (the last 260); w1 (128 x 10, 10 rows per 100 keys) into one.
+  const std::vector<KeyRange> waits = ExpectedWaits(layout, 100, kMinBlockRows);
+  REQUIRE(waits.size() == 3 + 1 + 1 + 1);
+  CHECK(waits[0] == KeyRange{0, 262 * 128});
+  CHECK(waits[1] == KeyRange{262 * 128, 524 * 128});
+  CHECK(waits[2] == KeyRange{524 * 128, 784 * 128});
+  CHECK(waits[4] == KeyRange{784 * 128 + 128, 784 * 128 + 128 + 1280});
+  CheckHookedPass(mlp, 100, params, x, labels, kMinBlockRows);
+  // The merged blocks compute exactly what blocks of that height asked for
+  // directly compute.
+  std::vector<float> merged(total), direct(total);
+  StatusOr<double> merged_loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
+                                                     merged.data(), Blocked(100, kMinBlockRows));
+  StatusOr<double> direct_loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
+                                                     direct.data(), Blocked(262 * 128, 1));
+  REQUIRE(merged_loss.ok());
+  REQUIRE(direct_loss.ok());
+  CHECK(*merged_loss == *direct_loss);
+  CHECK(SameBits(merged, direct));
+  // And only round against whole tensors.
+  std::vector<float> whole(total);
+  const double whole_loss =
+      mlp.ForwardBackward(params.data(), x.data(), labels.data(), n, whole.data());
+  CHECK(*merged_loss == Approx(whole_loss).epsilon(1e-6));
+  CheckClose(merged, whole);
+}
+
+TEST_CASE("Mlp: a tensor with fewer rows than min_block_rows is one block", "[worker]") {
+  std::mt19937 rng(53);
+  Mlp mlp = MakeMlp({20, 7, 5, 3}, Activation::kTanh);
+  const std::vector<float> params = Uniform(mlp.layout().total(), -1.0f, 1.0f, rng);
+  const std::vector<float> x = Uniform(30 * 20, -1.0f, 1.0f, rng);
+  const std::vector<int32_t> labels = RandomLabels(30, 3, rng);
+  // An 8-row minimum: w0 (20 rows of 7 keys; 10 keys = 1 row) in 2 blocks of
+  // 10 rows; w1 (7 x 5, 2 rows per 10 keys) and w2 (5 x 3) whole.
+  const std::vector<KeyRange> waits = ExpectedWaits(mlp.layout(), 10, 8);
+  REQUIRE(waits.size() == 2 + 1 + 1 + 1 + 1 + 1);
+  CHECK(waits[0] == KeyRange{0, 10 * 7});
+  CHECK(waits[1] == KeyRange{10 * 7, 20 * 7});
+  CHECK(waits[3] == Whole(mlp.layout().tensors()[2]));
+  CHECK(waits[5] == Whole(mlp.layout().tensors()[4]));
+  for (uint64_t min_rows : {uint64_t{8}, uint64_t{1000}}) {
+    CheckHookedPass(mlp, 10, params, x, labels, min_rows);
   }
 }
 
