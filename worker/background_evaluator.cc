@@ -9,7 +9,7 @@ StatusOr<std::unique_ptr<BackgroundEvaluator>> BackgroundEvaluator::Create(const
 }
 
 BackgroundEvaluator::BackgroundEvaluator(Mlp mlp, const Dataset& test)
-    : mlp_(std::move(mlp)), test_(test), params_(mlp_.layout().total()) {
+    : mlp_(std::move(mlp)), test_(test) {
   thread_ = std::thread([this] { Loop(); });
 }
 
@@ -26,8 +26,10 @@ Status BackgroundEvaluator::Submit(uint32_t epoch, uint64_t version, const float
   std::lock_guard<std::mutex> lock(mu_);
   if (submitted_ || finished_)
     return Status::FailedPrecondition("an evaluation is under way or its result was not taken");
-  // The thread reads params_ only while submitted_, so it can be written here.
-  std::copy(params, params + params_.size(), params_.begin());
+  // The thread reads params_ only while submitted_, so it can be written
+  // here. Allocated at the first evaluation, not before: a large model's
+  // worker holds this copy only once it evaluates.
+  params_.assign(params, params + mlp_.layout().total());
   result_ = Result{epoch, version, {}};
   submitted_ = true;
   cv_.notify_all();

@@ -3,7 +3,8 @@
 // runs (TensorFlow's "sidecar evaluator", inside the worker process).
 //
 // One evaluation at a time: Submit() copies the parameters (the caller may
-// overwrite or free them at once) and returns; the result is picked up with
+// overwrite or free them at once; the copy, one model's worth of memory, is
+// made at the first Submit and kept for the next) and returns; the result is picked up with
 // TakeResult() (never blocks) or Wait(). The snapshot of the last evaluation
 // stays readable through params() until the next Submit, e.g. to save the
 // model that reached a target accuracy. The thread takes the CPUs of the
@@ -52,7 +53,8 @@ class BackgroundEvaluator {
   // Blocks until the submitted evaluation finishes and takes its result
   // (nullopt if none was submitted or it was taken already).
   std::optional<Result> Wait();
-  // The parameters of the last evaluation submitted. REQUIRES: !busy().
+  // The parameters of the last evaluation submitted (empty before the first
+  // Submit). REQUIRES: !busy().
   const std::vector<float>& params() const { return params_; }
 
  private:

@@ -200,14 +200,17 @@ Status Worker::Run() {
   std::vector<float> param_bufs[2] = {std::vector<float>(total),
                                       std::vector<float>(prefetch ? total : 0)};
   auto params_at = [&](uint64_t c) -> float* { return param_bufs[prefetch ? c % 2 : 0].data(); };
-  // Three gradient buffers, used in turn: step t's blocks are sent zero-copy
-  // and may still be in flight while later steps start writing (the pass
-  // zeroes bias gradients before it waits for any parameter). By step t+3
-  // every block of step t has left: step t+2 (with prefetch; without it, step
-  // t+1) received the answers to step t's pushes, which carried its pulls.
-  std::shared_ptr<std::vector<float>> grads[3] = {std::make_shared<std::vector<float>>(total),
-                                                  std::make_shared<std::vector<float>>(total),
-                                                  std::make_shared<std::vector<float>>(total)};
+  // Gradient buffers, used in turn: step t's blocks are sent zero-copy and
+  // may still be in flight when step t+1 starts. A pass writes no gradient
+  // before it has waited for all its parameters (MlpHooks::wait_params), and
+  // those answered step t's pushes (which carried the pulls, or were sent
+  // before them on the same connections), so by then every block of step t
+  // has left: one buffer does. With prefetch step t+1's parameters answer
+  // step t-1's pushes, so steps take turns with two. (Every buffer is a copy
+  // of the model: a large model's worker memory is mostly these.)
+  std::vector<std::shared_ptr<std::vector<float>>> grads;
+  for (int i = 0; i < (prefetch ? 2 : 1); ++i)
+    grads.push_back(std::make_shared<std::vector<float>>(total));
   std::vector<float> batch_x(size_t{batch} * train.num_features);
   std::vector<int32_t> batch_y(batch);
   std::vector<uint32_t> order;
@@ -540,7 +543,7 @@ Status Worker::Run() {
       std::copy(train.row(s), train.row(s) + train.num_features, batch_x.begin() + i * train.num_features);
       batch_y[i] = train.labels[s];
     }
-    const std::shared_ptr<std::vector<float>>& grad = grads[clock % 3];
+    const std::shared_ptr<std::vector<float>>& grad = grads[clock % grads.size()];
     // Each block's push also asks for the block's values for a later step
     // (push-and-pull: one message each way per block and step): the next
     // step's, or with prefetch the one after it, into this step's buffer (the
