@@ -1265,7 +1265,10 @@ void Scheduler::CheckpointTick(Clock::time_point now) {
     if (!(st.checkpoint_wanted || due_steps || due_time)) return;
     // Rounds reach the PS with the pushed directive, within about a PS loop turn.
     st.coordinator.SetPace(st.clocks_per_second, std::chrono::milliseconds(30));
-    [[maybe_unused]] const uint64_t id = st.coordinator.Begin(fastest, now);
+    [[maybe_unused]] const uint64_t id = st.coordinator.Begin(
+        fastest, now,
+        CheckpointRoundWait(options_.checkpoint_wait, st.coordinator.margin(),
+                            st.clocks_per_second, CheckpointShardBytes(options_.job)));
     st.checkpoint_wanted = false;
     // The round's id is stored before any PS hears of it (the directive goes
     // out later in this loop turn): a scheduler restarted after a crash must
@@ -1278,13 +1281,13 @@ void Scheduler::CheckpointTick(Clock::time_point now) {
   }
   std::vector<CheckpointCoordinator::ShardReport> reports;
   for (const NodeInfo& p : st.servers)
-    reports.push_back({!p.Gone() && p.generation == st.generation, p.checkpoint_written,
-                       p.checkpoint_failed, p.checkpoint_error});
+    reports.push_back({!p.Gone() && p.generation == st.generation, p.clock,
+                       p.checkpoint_written, p.checkpoint_failed, p.checkpoint_error});
   const uint64_t id = st.coordinator.id();
   const uint64_t clock = st.coordinator.clock();
   const auto begun = st.coordinator.started();
   std::string why;
-  switch (st.coordinator.Update(reports, now, std::chrono::seconds(60), &why)) {
+  switch (st.coordinator.Update(reports, now, st.coordinator.wait(), &why)) {
     case CheckpointCoordinator::Outcome::kComplete: {
       CompleteCheckpoint c;
       c.id = id;

@@ -7,6 +7,7 @@
 
 #include "common/job_spec.h"
 #include "common/wire.h"
+#include "scheduler/checkpoint_coordinator.h"
 
 namespace pst {
 
@@ -40,6 +41,10 @@ struct SchedulerOptions {
   // How long the job may wait for a replacement of a dead PS (or for any
   // worker, when all are gone) before it fails. Default: 120 s.
   std::chrono::milliseconds recovery_timeout{120000};
+  // How long a checkpoint round may take before it is abandoned and tried
+  // again (derived per round from the pace and the model's size; see
+  // scheduler/checkpoint_coordinator.h).
+  CheckpointWaitOptions checkpoint_wait;
   // Size limits for received messages.
   WireLimits limits;
   // Interface the HTTP admin endpoint (dashboard at /, /status, /metrics,
