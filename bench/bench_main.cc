@@ -7,7 +7,10 @@
 //   tta       time to 85% test accuracy against a plain trainer;
 //   elastic   samples/s of one job scaled 1 -> 2 -> 4 -> 1 workers while it
 //             trains, every worker emulating compute elsewhere with a sleep;
-//   sparse    sparse embedding tables: memory per row and pull + push ids/s.
+//   sparse    sparse embedding tables: memory per row and pull + push ids/s;
+//   large     a 100M-parameter dense model: samples/s, worker compute against
+//             the plain trainer, memory, checkpoint write and restore (not
+//             part of "all": it needs a few GB and minutes).
 // A suite that fails prints what it has and the others still run. Exit code 0
 // when everything ran, 1 on any error, 2 for a bad flag (one line on stderr).
 #include <unistd.h>
@@ -25,6 +28,7 @@
 #include "bench/bench_util.h"
 #include "bench/consistency_suite.h"
 #include "bench/elastic_suite.h"
+#include "bench/large_suite.h"
 #include "bench/pushpull_suite.h"
 #include "bench/scheduler_load_suite.h"
 #include "bench/sparse_suite.h"
@@ -70,8 +74,11 @@ int main(int argc, char** argv) {
   uint32_t epochs = 2;
   std::string json_path;
   std::string bin_dir = SelfDir();
-  app.add_option("--suite", suite, "pushpull|train|consistency|tta|elastic|sparse|scheduler|all")
-      ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "elastic", "sparse", "scheduler", "all"}))
+  app.add_option("--suite", suite,
+                 "pushpull|train|consistency|tta|elastic|sparse|scheduler|large|all (all: every "
+                 "suite but large)")
+      ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "elastic", "sparse",
+                             "scheduler", "large", "all"}))
       ->capture_default_str();
   app.add_option("--iters", iters,
                  "Timed round trips per pushpull row (default: 200 for the model size, 100 for "
@@ -178,6 +185,13 @@ int main(int argc, char** argv) {
     pst::Status e = pst::bench::RunSchedulerLoadSuite(load, report).WithContext("scheduler");
     if (!e.ok()) report.summary.push_back("scheduler: FAILED (" + e.ToString() + ")");
     if (s.ok()) s = e;
+  }
+  if (suite == "large") {
+    pst::bench::LargeConfig lc;
+    lc.bin_dir = bin_dir;
+    pst::Status l = pst::bench::RunLargeSuite(lc, report).WithContext("large");
+    if (!l.ok()) report.summary.push_back("large: FAILED (" + l.ToString() + ")");
+    if (s.ok()) s = l;
   }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

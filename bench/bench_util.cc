@@ -6,8 +6,10 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <numeric>
+#include <regex>
 
 #include <fmt/format.h>
 
@@ -114,5 +116,23 @@ std::string FormatCount(uint64_t n) {
 }
 
 std::string Fixed(double v, int decimals) { return fmt::format("{:.{}f}", v, decimals); }
+
+WorkerTiming ReadWorkerTiming(const std::string& run_dir, uint32_t rank) {
+  static const std::regex kLine(
+      R"(finished after (\d+) steps: (\d+) ms waiting for pulls, (\d+) ms computing, (\d+) ms )"
+      R"(sending pushes)");
+  WorkerTiming t;
+  std::ifstream in(fmt::format("{}/logs/worker-{}.log", run_dir, rank));
+  std::smatch m;
+  for (std::string line; std::getline(in, line);) {
+    if (!std::regex_search(line, m, kLine)) continue;
+    t.found = true;
+    t.steps = std::stoull(m[1]);
+    t.wait_pull_ms = std::stod(m[2]);
+    t.compute_ms = std::stod(m[3]);
+    t.push_ms = std::stod(m[4]);
+  }
+  return t;
+}
 
 }  // namespace pst::bench

@@ -84,6 +84,20 @@ class RoleThread {
 // directories and returns its path. kUnavailable if it cannot.
 StatusOr<std::string> MakeTempDir(const std::string& name);
 
+// The breakdown a worker logs when it finishes (worker/worker.cc).
+struct WorkerTiming {
+  bool found = false;
+  uint64_t steps = 0;
+  double wait_pull_ms = 0;
+  double compute_ms = 0;
+  double push_ms = 0;
+};
+
+// Reads "finished after N steps: A ms waiting for pulls, B ms computing, C ms
+// sending pushes" from <run_dir>/logs/worker-<rank>.log (found = false if
+// the line is missing).
+WorkerTiming ReadWorkerTiming(const std::string& run_dir, uint32_t rank);
+
 // "1.23 GB/s"-style formatting helpers.
 std::string FormatCount(uint64_t n);  // 9990999 -> "9,990,999"
 std::string Fixed(double v, int decimals);

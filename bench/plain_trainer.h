@@ -34,4 +34,15 @@ StatusOr<PlainTrainerResult> TrainPlain(
     const Dataset& train, const Dataset& test, const PlainTrainerOptions& options,
     const std::function<void(uint32_t, double, double)>& on_epoch = nullptr);
 
+// Per-step costs of the plain trainer's loop (the same code as TrainPlain)
+// on a model with options.hidden hidden units, timed on this thread.
+struct PlainStepTimes {
+  double compute_ms = 0;  // batch copy, forward and backward (the gradient)
+  double update_ms = 0;   // Adam on every parameter
+};
+// Times `steps` steps after one untimed warm-up step. kInvalidArgument if
+// train holds less than a batch or steps == 0.
+StatusOr<PlainStepTimes> TimePlainSteps(const Dataset& train, const PlainTrainerOptions& options,
+                                        uint32_t steps);
+
 }  // namespace pst::bench

@@ -49,35 +49,6 @@ struct LocalRun {
   double sps() const { return train_seconds > 0 ? samples / train_seconds : 0; }
 };
 
-// The breakdown a worker logs when it finishes (worker/worker.cc).
-struct WorkerTiming {
-  bool found = false;
-  uint64_t steps = 0;
-  double wait_pull_ms = 0;
-  double compute_ms = 0;
-  double push_ms = 0;
-};
-
-// Reads "finished after N steps: A ms waiting for pulls, B ms computing, C ms
-// sending pushes" from <run_dir>/logs/worker-<rank>.log.
-WorkerTiming ReadWorkerTiming(const std::string& run_dir, uint32_t rank) {
-  static const std::regex kLine(
-      R"(finished after (\d+) steps: (\d+) ms waiting for pulls, (\d+) ms computing, (\d+) ms )"
-      R"(sending pushes)");
-  WorkerTiming t;
-  std::ifstream in(fmt::format("{}/logs/worker-{}.log", run_dir, rank));
-  std::smatch m;
-  for (std::string line; std::getline(in, line);) {
-    if (!std::regex_search(line, m, kLine)) continue;
-    t.found = true;
-    t.steps = std::stoull(m[1]);
-    t.wait_pull_ms = std::stod(m[2]);
-    t.compute_ms = std::stod(m[3]);
-    t.push_ms = std::stod(m[4]);
-  }
-  return t;
-}
-
 struct ClusterRun {
   uint32_t servers = 0;
   uint32_t workers = 0;

@@ -1,0 +1,307 @@
+#include "bench/large_suite.h"
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "bench/plain_trainer.h"
+#include "cli/launcher.h"
+#include "common/key_range.h"
+#include "common/model_layout.h"
+#include "ps/checkpoint_writer.h"
+#include "ps/rocksdb_param_store.h"
+#include "ps/shard.h"
+#include "worker/idx_reader.h"
+
+namespace pst::bench {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+double Since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+constexpr double kGB = 1e9;
+
+// Peak resident memory of a cluster's processes, by role, sampled from
+// /proc/PID/status (VmHWM: the kernel's own high-water mark, so peaks
+// between samples count) every 100 ms while a job runs. A process belongs to
+// the run when its command line mentions the run directory.
+class RssSampler {
+ public:
+  explicit RssSampler(std::string run_dir) : run_dir_(std::move(run_dir)) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~RssSampler() { Stop(); }
+  void Stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  // Largest VmHWM seen per role ("pstrain-worker", "pstrain-ps"), bytes.
+  std::map<std::string, uint64_t> peaks() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return peaks_;
+  }
+
+ private:
+  void Loop() {
+    while (!stop_) {
+      Sample();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  void Sample() {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
+      const std::string pid = entry.path().filename().string();
+      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+      std::ifstream cmd(entry.path() / "cmdline");
+      std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+      if (cmdline.find(run_dir_) == std::string::npos) continue;
+      std::string role;
+      for (const char* r : {"pstrain-worker", "pstrain-ps"})
+        if (cmdline.find(r) != std::string::npos && cmdline.find(r) < cmdline.find('\0')) role = r;
+      if (role.empty()) continue;
+      std::ifstream status(entry.path() / "status");
+      for (std::string line; std::getline(status, line);) {
+        if (line.rfind("VmHWM:", 0) != 0) continue;
+        const uint64_t bytes = std::stoull(line.substr(6)) * 1024;
+        std::lock_guard<std::mutex> lock(mu_);
+        peaks_[role] = std::max(peaks_[role], bytes);
+      }
+    }
+  }
+
+  const std::string run_dir_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::map<std::string, uint64_t> peaks_;
+  std::thread thread_;
+};
+
+// The scheduler's "checkpoint N complete at clock K (X ms)" lines: each
+// round's time from its start to every PS having written it (which includes
+// the clocks the cluster still had to train to reach K).
+std::vector<double> ReadCheckpointRounds(const std::string& run_dir) {
+  static const std::regex kLine(R"(checkpoint \d+ complete at clock \d+ \((\d+) ms\))");
+  std::vector<double> ms;
+  std::ifstream in(run_dir + "/logs/scheduler.log");
+  std::smatch m;
+  for (std::string line; std::getline(in, line);)
+    if (std::regex_search(line, m, kLine)) ms.push_back(std::stod(m[1]));
+  return ms;
+}
+
+struct CheckpointTimes {
+  uint64_t bytes = 0;          // parameters and optimizer state written
+  double capture_s = 0;        // BeginCapture to TakeCapture (copying the shard)
+  double write_s = 0;          // the writer thread's durable write (RocksDB, synced)
+  double restore_s = 0;        // open the store, read the checkpoint, Shard::Restore
+};
+
+// What a PS does for one coordinated checkpoint round and for a restore, on
+// the largest shard of `job` (parameters and Adam state after one update),
+// with its own code: Shard capture, CheckpointWriter over a synced
+// RocksDbParamStore in `dir`, then ReadCheckpoint and Shard::Restore.
+StatusOr<CheckpointTimes> TimeCheckpoint(const JobSpec& job, const std::string& dir) {
+  PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(job.model));
+  const KeyRange range = PartitionKeys(layout.total(), job.num_servers)[0];
+  const std::vector<TableSpec> tables = MlpTables(job.model, layout, job.optimizer);
+  CheckpointTimes t;
+  std::vector<std::string> slot_names;
+  {
+    PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(tables, job.train, range, /*num_workers=*/1,
+                                                   /*max_clocks_ahead=*/2));
+    {
+      const std::vector<float> grad(range.size(), 1e-3f);
+      for (const KeyRange& b : shard->blocks())
+        PST_RETURN_IF_ERROR(shard->Push(0, 0, b, 64, grad.data() + (b.begin - range.begin),
+                                        b.size()));
+    }
+    PST_ASSIGN_OR_RETURN(auto store, RocksDbParamStore::Open({dir}));
+    PST_ASSIGN_OR_RETURN(auto writer, CheckpointWriter::Start(std::move(store)));
+    const auto t0 = Clock::now();
+    PST_RETURN_IF_ERROR(shard->BeginCapture(1, 1));
+    auto cap = shard->TakeCapture();
+    if (!cap) return Status::Internal("capture at the shard's own clock was not ready at once");
+    t.capture_s = Since(t0);
+    slot_names = cap->slot_names;
+    for (const BlockState& b : cap->blocks) t.bytes += 4 * b.values.size() * (1 + b.slots.size());
+    CheckpointManifest m;
+    m.checkpoint_id = 1;
+    m.clock = 1;
+    m.job_fingerprint = "bench";
+    m.range = range;
+    m.slot_names = cap->slot_names;
+    m.num_blocks = cap->blocks.size();
+    const auto t1 = Clock::now();
+    writer->Write(std::move(m), std::move(cap->blocks));
+    PST_RETURN_IF_ERROR(writer->Drain(std::chrono::minutes(10)));
+    t.write_s = Since(t1);
+    for (const auto& r : writer->Poll()) PST_RETURN_IF_ERROR(r.status.WithContext("checkpoint write"));
+    writer->Commit(1);
+    PST_RETURN_IF_ERROR(writer->Drain(std::chrono::minutes(1)));
+    for (const auto& r : writer->Poll()) PST_RETURN_IF_ERROR(r.status.WithContext("checkpoint commit"));
+  }
+  // A restarted PS: a fresh shard, restored from the store.
+  PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(tables, job.train, range, 1, 2));
+  const auto t2 = Clock::now();
+  PST_ASSIGN_OR_RETURN(auto store, RocksDbParamStore::Open({dir}));
+  PST_ASSIGN_OR_RETURN(auto read, store->ReadCheckpoint(1));
+  PST_RETURN_IF_ERROR(shard->Restore(1, read.second, slot_names, {0}));
+  t.restore_s = Since(t2);
+  return t;
+}
+
+struct ClusterRun {
+  uint32_t servers = 0;
+  double samples_per_second = 0;
+  WorkerTiming timing;
+  uint64_t worker_peak = 0, ps_peak = 0;  // bytes (VmHWM)
+  std::vector<double> checkpoint_rounds_ms;
+  uint32_t checkpoints = 0;
+};
+
+}  // namespace
+
+Status RunLargeSuite(const LargeConfig& config, Report& report) {
+  JobSpec job;
+  job.model.layer_sizes = {784, config.hidden, 10};
+  job.num_workers = 1;
+  job.train.epochs = 1;
+  job.train.train_limit = uint64_t{config.steps} * job.train.batch_size;
+  job.train.test_limit = 256;
+  job.checkpoint.every_steps = std::max<uint32_t>(4, config.steps / 3);
+  PST_RETURN_IF_ERROR(ValidateJobSpec(job));
+  PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(job.model));
+  const uint64_t params = layout.total();
+  const double model_bytes = 4.0 * params;
+  Progress(fmt::format("large: model 784-{}-10, {} parameters ({:.2f} GB as float32), Adam, BSP, "
+                       "batch {}",
+                       config.hidden, FormatCount(params), model_bytes / kGB,
+                       job.train.batch_size));
+
+  PST_ASSIGN_OR_RETURN(Dataset train,
+                       LoadFashionMnist(job.data_dir, true, job.train.train_limit));
+  Progress(fmt::format("large: plain single-process trainer, {} timed steps", config.plain_steps));
+  PlainTrainerOptions po;
+  po.hidden = config.hidden;
+  PST_ASSIGN_OR_RETURN(PlainStepTimes plain, TimePlainSteps(train, po, config.plain_steps));
+
+  PST_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir("large"));
+  std::vector<ClusterRun> runs;
+  std::vector<CheckpointTimes> ckpts;
+  for (uint32_t servers : {1u, 2u}) {
+    job.num_servers = servers;
+    LaunchOptions lo;
+    lo.job = job;
+    lo.run_dir = fmt::format("{}/{}ps-1w", tmp_dir, servers);
+    lo.bin_dir = config.bin_dir;
+    lo.progress = ProgressStyle::kQuiet;
+    lo.timeout = std::chrono::seconds(900);
+    lo.admin_port = -1;
+    Progress(fmt::format("large: pstrain launch, {} PS + 1 worker, {} steps, checkpoint every {}",
+                         servers, config.steps, job.checkpoint.every_steps));
+    std::ostringstream out;
+    std::atomic<bool> interrupted{false};
+    RssSampler sampler(lo.run_dir);
+    auto r = Launch(lo, interrupted, out);
+    sampler.Stop();
+    if (!r.ok()) {
+      std::cout << out.str();
+      return r.status().WithContext(fmt::format("launch {} PS + 1 worker (kept {})", servers,
+                                                lo.run_dir));
+    }
+    ClusterRun run;
+    run.servers = servers;
+    run.samples_per_second = r->samples_per_second;
+    run.timing = ReadWorkerTiming(lo.run_dir, 0);
+    const auto peaks = sampler.peaks();
+    run.worker_peak = peaks.count("pstrain-worker") ? peaks.at("pstrain-worker") : 0;
+    run.ps_peak = peaks.count("pstrain-ps") ? peaks.at("pstrain-ps") : 0;
+    run.checkpoint_rounds_ms = ReadCheckpointRounds(lo.run_dir);
+    run.checkpoints = r->checkpoints;
+    runs.push_back(run);
+    std::error_code ec;
+    fs::remove_all(lo.run_dir, ec);
+
+    Progress(fmt::format("large: one PS's checkpoint write and restore ({} PS: its largest shard)",
+                         servers));
+    PST_ASSIGN_OR_RETURN(CheckpointTimes ct,
+                         TimeCheckpoint(job, fmt::format("{}/ckpt-{}ps", tmp_dir, servers)));
+    ckpts.push_back(ct);
+    fs::remove_all(fmt::format("{}/ckpt-{}ps", tmp_dir, servers), ec);
+  }
+  std::error_code ec;
+  fs::remove_all(tmp_dir, ec);
+
+  std::cout << fmt::format(
+      "\n== large: 784-{}-10 ({} parameters, {:.2f} GB), Adam, BSP, batch 64, {} steps ==\n",
+      config.hidden, FormatCount(params), model_bytes / kGB, config.steps);
+  std::cout << fmt::format("  plain single-process trainer: {:.0f} ms per step computing "
+                           "(forward + backward), {:.0f} ms Adam\n",
+                           plain.compute_ms, plain.update_ms);
+  Table table({"cluster", "samples/s", "worker compute ms/step", "vs plain", "worker peak RSS",
+               "vs model", "PS peak RSS", "vs its state", "ckpt rounds (ms)"});
+  nlohmann::json jruns = nlohmann::json::array();
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const ClusterRun& c = runs[i];
+    const double compute = c.timing.steps ? c.timing.compute_ms / c.timing.steps : 0;
+    const double ratio = plain.compute_ms > 0 ? compute / plain.compute_ms : 0;
+    const double ps_state = double(ckpts[i].bytes);  // the largest shard's params + Adam state
+    std::string rounds;
+    for (double ms : c.checkpoint_rounds_ms) rounds += (rounds.empty() ? "" : " ") + Fixed(ms, 0);
+    const std::string name = fmt::format("{} PS + 1 worker", c.servers);
+    table.AddRow({name, Fixed(c.samples_per_second, 1), Fixed(compute, 0), Fixed(ratio, 2),
+                  fmt::format("{:.2f} GB", c.worker_peak / kGB), Fixed(c.worker_peak / model_bytes, 2),
+                  fmt::format("{:.2f} GB", c.ps_peak / kGB), Fixed(c.ps_peak / ps_state, 2),
+                  rounds.empty() ? "-" : rounds});
+    jruns.push_back({{"servers", c.servers},
+                     {"samples_per_second", c.samples_per_second},
+                     {"worker_steps", c.timing.steps},
+                     {"worker_compute_ms_per_step", compute},
+                     {"worker_wait_ms", c.timing.wait_pull_ms},
+                     {"worker_push_ms", c.timing.push_ms},
+                     {"compute_vs_plain", ratio},
+                     {"worker_peak_rss_bytes", c.worker_peak},
+                     {"ps_peak_rss_bytes", c.ps_peak},
+                     {"checkpoint_rounds_ms", c.checkpoint_rounds_ms},
+                     {"checkpoint_write_s", ckpts[i].write_s + ckpts[i].capture_s},
+                     {"checkpoint_restore_s", ckpts[i].restore_s}});
+    report.summary.push_back(fmt::format(
+        "large {}: {:.1f} samples/s, worker compute {:.0f} ms/step ({:.2f}x plain), worker peak "
+        "RSS {:.2f}x the model, PS {:.2f}x its state; checkpoint write {:.2f} s, restore {:.2f} s",
+        name, c.samples_per_second, compute, ratio, c.worker_peak / model_bytes,
+        c.ps_peak / ps_state, ckpts[i].capture_s + ckpts[i].write_s, ckpts[i].restore_s));
+  }
+  table.Print();
+  Table ct({"PS shard", "params + Adam state", "capture s", "durable write s", "restore s"});
+  for (size_t i = 0; i < ckpts.size(); ++i)
+    ct.AddRow({fmt::format("1 of {}", runs[i].servers), fmt::format("{:.2f} GB", ckpts[i].bytes / kGB),
+               Fixed(ckpts[i].capture_s, 2), Fixed(ckpts[i].write_s, 2), Fixed(ckpts[i].restore_s, 2)});
+  std::cout << "\n  checkpoint of one PS (its own code in this process, RocksDB synced):\n";
+  ct.Print();
+  std::cout << "  worker compute: the worker's own split of its steps (worker log), against the plain\n"
+               "  trainer's forward + backward of the same model on this thread. Peak RSS: VmHWM of\n"
+               "  the processes; 'vs model' divides by the model's float32 bytes, 'vs its state' by\n"
+               "  the PS's parameters + Adam moments. ckpt rounds: the scheduler's coordinated rounds,\n"
+               "  from the request to every PS having written (includes training up to its clock).\n";
+  report.json["large"] = {{"parameters", params},
+                          {"plain_compute_ms", plain.compute_ms},
+                          {"plain_adam_ms", plain.update_ms},
+                          {"runs", jruns}};
+  return Status::OK();
+}
+
+}  // namespace pst::bench
