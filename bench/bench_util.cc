@@ -117,6 +117,10 @@ std::string FormatCount(uint64_t n) {
 
 std::string Fixed(double v, int decimals) { return fmt::format("{:.{}f}", v, decimals); }
 
+double Since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
 WorkerTiming ReadWorkerTiming(const std::string& run_dir, uint32_t rank) {
   static const std::regex kLine(
       R"(finished after (\d+) steps: (\d+) ms waiting for pulls, (\d+) ms computing, (\d+) ms )"

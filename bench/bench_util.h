@@ -30,6 +30,9 @@ struct LatencyStats {
 // REQUIRES: !seconds.empty().
 LatencyStats Summarize(const std::vector<double>& seconds);
 
+// Seconds since t0 on the steady clock.
+double Since(std::chrono::steady_clock::time_point t0);
+
 // Prints "[  12.3 s] <what>" to stdout and flushes, so a long step is announced
 // before it starts. The time is since the bench started.
 void Progress(const std::string& what);

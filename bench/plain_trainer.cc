@@ -9,6 +9,8 @@
 #include <random>
 #include <vector>
 
+#include "bench/bench_util.h"
+
 namespace pst::bench {
 namespace {
 
@@ -116,10 +118,6 @@ class PlainMlp {
   Adam aw0_, ab0_, aw1_, ab1_;
   std::vector<float> x_, h_, z_, dh_;
 };
-
-double Since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 }  // namespace
 

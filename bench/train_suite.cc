@@ -28,10 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-double Since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
 // The middle value (the mean of the two middle ones for an even count).
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;
