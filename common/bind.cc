@@ -2,11 +2,16 @@
 
 #include <unistd.h>
 
+#include "common/resolve.h"
+
 namespace pst {
 
 StatusOr<BoundRouter> BindRouter(zmq::context_t& ctx, const std::string& bind_host, uint16_t port,
                                  const std::string& advertise_host, const WireLimits& limits) {
   if (bind_host.empty()) return Status::InvalidArgument("--bind must not be empty");
+  // Peers dial the advertised host: a name nobody can resolve would only show up
+  // as a node that never answers.
+  if (!advertise_host.empty()) PST_RETURN_IF_ERROR(CheckHostResolves(advertise_host, "--advertise"));
   try {
     zmq::socket_t socket(ctx, zmq::socket_type::router);
     const int64_t max_msg =

@@ -3,12 +3,15 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/resolve.h"
 
 namespace pst {
 
 StatusOr<std::unique_ptr<Channel>> Channel::Connect(zmq::context_t& ctx,
                                                     const std::string& endpoint,
                                                     const WireLimits& limits) {
+  const std::string host = TcpEndpointHost(endpoint);
+  if (!host.empty()) PST_RETURN_IF_ERROR(CheckHostResolves(host, endpoint));
   try {
     zmq::socket_t socket(ctx, zmq::socket_type::dealer);
     PST_RETURN_IF_ERROR(ConfigureSocket(socket));

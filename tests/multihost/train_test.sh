@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 mh_init pmh1 10.77.1 5
 sched=$(mh_ip 1)
 mh_job "$MH_WORK/job.toml"
-mh_start_cluster "$MH_WORK/job.toml"
+mh_start_cluster "$MH_WORK/job.toml" --step-delay-ms 10
 
 # While it trains: the scheduler's view of the cluster, from outside the hosts.
 status=""
@@ -23,17 +23,22 @@ for k in 0 1; do
   ep=$(echo "$status" | jq -r ".nodes[] | select(.role == \"ps\" and .rank == $k) | .endpoint")
   [[ "$ep" == "tcp://$(mh_ip $((2 + k))):"* ]] || mh_fail "PS $k advertises '$ep', not its host's address"
 done
-# Each worker host reaches both PS hosts (the data path crosses hosts): waits until
-# both workers hold connections to both PS, which they open when they start training.
+# Each worker host reaches both PS hosts (the data path crosses hosts): the connections
+# exist while the workers train (at least 1 s: 10 ms per step), each seen once is kept.
+declare -A seen=()
+for _ in $(seq 300); do
+  for r in 0 1; do
+    conns=$("$NETNS" exec "$MH_LAB" $((4 + r)) ss -Htn state established)
+    for k in 0 1; do
+      grep -q " $(mh_ip $((2 + k))):" <<<"$conns" && seen[$r$k]=1
+    done
+  done
+  [ ${#seen[@]} -eq 4 ] && break
+  sleep 0.1
+done
 for r in 0 1; do
   for k in 0 1; do
-    found=""
-    for _ in $(seq 300); do
-      "$NETNS" exec "$MH_LAB" $((4 + r)) ss -Htn state established | grep -q " $(mh_ip $((2 + k))):" &&
-        { found=1; break; }
-      sleep 0.1
-    done
-    [ -n "$found" ] || mh_fail "worker $r never connected to PS $k's host $(mh_ip $((2 + k)))"
+    [ -n "${seen[$r$k]:-}" ] || mh_fail "worker $r never connected to PS $k's host $(mh_ip $((2 + k)))"
   done
 done
 
