@@ -174,25 +174,28 @@ run() {
     --output="$PSTRAIN_RUN_DIR/logs/worker-%t.log" "$0" role worker &
   workers_pid=$!
 
-  # Until the scheduler ends the job: a PS shard that cannot run fails it.
-  local rc=0 done_pid failed=""
-  while kill -0 "$SCHED_PID" 2>/dev/null; do
-    done_pid=""
-    wait -n -p done_pid "$SCHED_PID" "${ps_pids[@]}" || rc=$?
-    [ "$done_pid" = "$SCHED_PID" ] && break
-    if [ -n "$done_pid" ] && [ $rc -ne 0 ]; then
-      failed=$(cat "$PSTRAIN_RUN_DIR/logs/failure" 2>/dev/null || true)
-      failed=${failed:-a PS shard could not run (exit $rc)}
-      kill -TERM "$SCHED_PID" "$workers_pid" 2>/dev/null || true
-    fi
-    rc=0
+  # Until the scheduler ends the job: a PS shard that cannot run fails it. (A poll, not
+  # `wait -n -p`, which older bash on cluster nodes lacks.)
+  local rc=0 p failed="" live=("${ps_pids[@]}") still
+  while kill -0 "$SCHED_PID" 2>/dev/null && [ -z "$failed" ]; do
+    still=()
+    for p in "${live[@]}"; do
+      if kill -0 "$p" 2>/dev/null; then
+        still+=("$p")
+      elif ! wait "$p"; then
+        failed=$(cat "$PSTRAIN_RUN_DIR/logs/failure" 2>/dev/null || true)
+        failed=${failed:-a PS shard could not run}
+      fi
+    done
+    live=("${still[@]}")
+    [ -n "$failed" ] || sleep 0.5
   done
   if [ -n "$failed" ]; then
     # Slurm stops every step still running when this script exits.
     echo "pstrain-slurm: error: $failed (logs: $PSTRAIN_RUN_DIR/logs/)" >&2
     return 1
   fi
-  [ "$done_pid" = "$SCHED_PID" ] || { wait "$SCHED_PID" 2>/dev/null || rc=$?; }
+  wait "$SCHED_PID" 2>/dev/null || rc=$?
   # The PS and workers leave once the scheduler has ended the job (a failed job's are
   # stopped with the allocation when this script exits).
   [ $rc -eq 0 ] && { wait "${ps_pids[@]}" "$workers_pid" 2>/dev/null || true; }
