@@ -1,5 +1,8 @@
 #include "bench/large_suite.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -29,6 +32,18 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr double kGB = 1e9;
+
+// The content of a /proc file, or "" if it cannot be read (the process may
+// exit while it is read: ifstream would throw then).
+std::string ReadProcFile(const fs::path& path) {
+  std::string out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
 
 // Peak resident memory of a cluster's processes, by role, sampled from
 // /proc/PID/status (VmHWM: the kernel's own high-water mark, so peaks
@@ -62,14 +77,13 @@ class RssSampler {
     for (const auto& entry : fs::directory_iterator("/proc", ec)) {
       const std::string pid = entry.path().filename().string();
       if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::ifstream cmd(entry.path() / "cmdline");
-      std::string cmdline((std::istreambuf_iterator<char>(cmd)), std::istreambuf_iterator<char>());
+      const std::string cmdline = ReadProcFile(entry.path() / "cmdline");
       if (cmdline.find(run_dir_) == std::string::npos) continue;
       std::string role;
       for (const char* r : {"pstrain-worker", "pstrain-ps"})
         if (cmdline.find(r) != std::string::npos && cmdline.find(r) < cmdline.find('\0')) role = r;
       if (role.empty()) continue;
-      std::ifstream status(entry.path() / "status");
+      std::istringstream status(ReadProcFile(entry.path() / "status"));
       for (std::string line; std::getline(status, line);) {
         if (line.rfind("VmHWM:", 0) != 0) continue;
         const uint64_t bytes = std::stoull(line.substr(6)) * 1024;
