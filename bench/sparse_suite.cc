@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <functional>
 #include <chrono>
 #include <fstream>
 #include <iostream>
@@ -16,7 +18,11 @@
 
 #include "common/hash.h"
 #include "common/zipf_sampler.h"
+#include "common/bind.h"
+#include "common/slot_map.h"
+#include "ps/sparse_handler.h"
 #include "ps/sparse_table.h"
+#include "worker/sparse_client.h"
 
 namespace pst::bench {
 namespace {
@@ -86,8 +92,8 @@ Memory MeasureUnorderedMap(uint64_t rows, size_t floats_per_row, size_t raw) {
 struct Throughput {
   std::string dist;
   double unique_per_batch = 0;
-  double ids_per_second = 0;
-  double ns_per_id = 0;
+  double in_process = 0;  // ids/s
+  double loopback = 0;    // ids/s
 };
 
 // Batches of unique ids drawn from `draw`, built before the clock starts.
@@ -105,29 +111,59 @@ std::vector<std::vector<uint64_t>> MakeBatches(uint32_t batches, uint32_t draws,
   return out;
 }
 
-StatusOr<Throughput> PullPush(SparseTable& table, const std::string& dist,
-                              const std::vector<std::vector<uint64_t>>& batches,
-                              uint32_t draws_per_batch) {
+// One pull + push of a batch's unique ids (rows and grads hold ids * dim).
+using BatchOp = std::function<Status(const std::vector<uint64_t>& ids, float* rows,
+                                     const float* grads, uint64_t step)>;
+
+StatusOr<double> IdsPerSecond(const std::vector<std::vector<uint64_t>>& batches, uint32_t dim,
+                              const BatchOp& op) {
   size_t max_unique = 0;
   for (const auto& b : batches) max_unique = std::max(max_unique, b.size());
-  std::vector<float> rows(max_unique * table.dim());
-  std::vector<float> grads(max_unique * table.dim(), 0.001f);
+  std::vector<float> rows(max_unique * dim);
+  std::vector<float> grads(max_unique * dim, 0.001f);
   uint64_t ids = 0;
-  const auto t0 = Clock::now();
   uint64_t step = 1;
+  const auto t0 = Clock::now();
   for (const auto& b : batches) {
-    table.Pull(b, rows.data());
-    PST_RETURN_IF_ERROR(table.Push(b, grads.data(), 1.0f / float(draws_per_batch), step++));
+    PST_RETURN_IF_ERROR(op(b, rows.data(), grads.data(), step++));
     ids += b.size();
   }
-  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  Throughput t;
-  t.dist = dist;
-  t.unique_per_batch = double(ids) / double(batches.size());
-  t.ids_per_second = double(ids) / seconds;
-  t.ns_per_id = seconds * 1e9 / double(ids);
-  return t;
+  return double(ids) / std::chrono::duration<double>(Clock::now() - t0).count();
 }
+
+// The handler's shard served on 127.0.0.1 by a thread of its own, and a
+// SparseClient talking to it over loopback TCP.
+class LoopbackPs {
+ public:
+  static StatusOr<std::unique_ptr<LoopbackPs>> Start(SparseHandler& handler) {
+    std::unique_ptr<LoopbackPs> ps(new LoopbackPs());
+    PST_ASSIGN_OR_RETURN(BoundRouter bound, BindRouter(ps->server_ctx_, "127.0.0.1", 0, "", {}));
+    ps->socket_ = std::move(bound.socket);
+    SparseClientOptions co;
+    co.endpoints = {bound.endpoint};
+    PST_ASSIGN_OR_RETURN(co.slot_map, SlotMap::Even(kDefaultSparseSlots, 1));
+    PST_ASSIGN_OR_RETURN(ps->client_, SparseClient::Create(ps->client_ctx_, co));
+    LoopbackPs* raw = ps.get();
+    ps->thread_.Start([raw, &handler] {
+      return ServeSparseRequests(raw->socket_, handler, 0, raw->stop_);
+    });
+    return ps;
+  }
+  SparseClient& client() { return *client_; }
+  Status Stop() {
+    stop_ = true;
+    return thread_.Join(std::chrono::seconds(30));
+  }
+
+ private:
+  LoopbackPs() = default;
+  zmq::context_t server_ctx_{1};
+  zmq::context_t client_ctx_{1};
+  zmq::socket_t socket_;
+  std::unique_ptr<SparseClient> client_;
+  std::atomic<bool> stop_{false};
+  RoleThread thread_;
+};
 
 }  // namespace
 
@@ -136,35 +172,64 @@ Status RunSparseSuite(const SparseConfig& config, Report& report) {
   options.name = "bench";
   options.dim = config.dim;
   options.optimizer.name = "adagrad";
-  auto created = SparseTable::Create(options);
-  if (!created.ok()) return created.status();
-  std::unique_ptr<SparseTable> table = std::move(created).value();
+  SparseShardOptions shard_options;
+  shard_options.tables = {options};
+  PST_ASSIGN_OR_RETURN(auto handler, SparseHandler::Create(shard_options, {}));
+  SparseTable& table = *handler->shard().FindTable("bench");
 
   Progress(fmt::format("sparse: filling a table of {} rows x dim {} (adagrad)",
                        FormatCount(config.rows), config.dim));
   const uint64_t heap0 = HeapInUse(), rss0 = ResidentBytes();
-  PST_ASSIGN_OR_RETURN(Memory mem, FillTable(*table, config.rows, heap0, rss0));
+  PST_ASSIGN_OR_RETURN(Memory mem, FillTable(table, config.rows, heap0, rss0));
   const uint64_t baseline_rows = std::min<uint64_t>(config.rows, 1'000'000);
 
-  Progress("sparse: pull + push of each batch's unique ids, in process");
   std::vector<Throughput> rates;
-  {
-    uint64_t state = 17;
-    auto uniform = [&] { return 1 + ReduceToRange(Mix64(state++), uint32_t(config.rows)); };
-    PST_ASSIGN_OR_RETURN(Throughput t,
-                         PullPush(*table, "uniform",
-                                  MakeBatches(config.batches, config.draws_per_batch, uniform),
-                                  config.draws_per_batch));
-    rates.push_back(t);
-    PST_ASSIGN_OR_RETURN(ZipfSampler zipf, ZipfSampler::Create(config.rows, 1.1, 17));
-    PST_ASSIGN_OR_RETURN(t, PullPush(*table, "zipf(1.1)",
-                                     MakeBatches(config.batches, config.draws_per_batch,
-                                                 [&] { return zipf.Next(); }),
-                                     config.draws_per_batch));
+  uint64_t state = 17;
+  auto uniform = [&] { return 1 + ReduceToRange(Mix64(state++), uint32_t(config.rows)); };
+  PST_ASSIGN_OR_RETURN(ZipfSampler zipf, ZipfSampler::Create(config.rows, 1.1, 17));
+  const std::vector<std::vector<uint64_t>> batch_sets[2] = {
+      MakeBatches(config.batches, config.draws_per_batch, uniform),
+      MakeBatches(config.batches, config.draws_per_batch, [&] { return zipf.Next(); })};
+  const float scale = 1.0f / float(config.draws_per_batch);
+  Progress("sparse: pull + push of each batch's unique ids, in process");
+  for (int d = 0; d < 2; ++d) {
+    Throughput t;
+    t.dist = d == 0 ? "uniform" : "zipf(1.1)";
+    for (const auto& b : batch_sets[d]) t.unique_per_batch += double(b.size());
+    t.unique_per_batch /= double(batch_sets[d].size());
+    PST_ASSIGN_OR_RETURN(
+        t.in_process,
+        IdsPerSecond(batch_sets[d], config.dim,
+                     [&](const std::vector<uint64_t>& ids, float* rows, const float* grads,
+                         uint64_t step) {
+                       table.Pull(ids, rows);
+                       return table.Push(ids, grads, scale, step);
+                     }));
     rates.push_back(t);
   }
-  const size_t floats_per_row = config.dim + table->state_floats();
-  table.reset();
+  Progress("sparse: the same over loopback TCP (SparseClient -> PS sparse handler)");
+  {
+    PST_ASSIGN_OR_RETURN(auto ps, LoopbackPs::Start(*handler));
+    uint64_t clock = 1000;
+    for (int d = 0; d < 2; ++d) {
+      auto loop = IdsPerSecond(
+          batch_sets[d], config.dim,
+          [&](const std::vector<uint64_t>& ids, float* rows, const float* grads, uint64_t) {
+            const SparseCaller caller{0, clock++, 0};
+            PST_RETURN_IF_ERROR(ps->client().Pull("bench", ids, config.dim, 0, caller, rows));
+            return ps->client().Push("bench", ids, config.dim, grads, config.draws_per_batch,
+                                     caller);
+          });
+      if (!loop.ok()) {
+        ps->Stop().IgnoreError();  // reporting the first error
+        return loop.status();
+      }
+      rates[d].loopback = *loop;
+    }
+    PST_RETURN_IF_ERROR(ps->Stop());
+  }
+  const size_t floats_per_row = config.dim + table.state_floats();
+  handler.reset();
 
   Progress(fmt::format("sparse: baseline std::unordered_map of {} rows", FormatCount(baseline_rows)));
   const Memory base = MeasureUnorderedMap(baseline_rows, floats_per_row, size_t(mem.raw));
@@ -182,13 +247,18 @@ Status RunSparseSuite(const SparseConfig& config, Report& report) {
                            config.dim, mem.fill_seconds);
   mt.Print();
 
-  Table tt({"ids", "draws/batch", "unique/batch", "ids/s (pull+push)", "ns/id"});
+  Table tt({"ids", "draws/batch", "unique/batch", "in process ids/s", "loopback ids/s",
+            "loopback vs in process"});
   for (const Throughput& t : rates) {
-    tt.AddRow({t.dist, FormatCount(config.draws_per_batch), FormatCount(uint64_t(t.unique_per_batch)),
-               FormatCount(uint64_t(t.ids_per_second)), Fixed(t.ns_per_id, 0)});
+    tt.AddRow({t.dist, FormatCount(config.draws_per_batch),
+               FormatCount(uint64_t(t.unique_per_batch)), FormatCount(uint64_t(t.in_process)),
+               FormatCount(uint64_t(t.loopback)), Fixed(t.loopback / t.in_process, 2)});
   }
-  std::cout << fmt::format("\nSparse pull + push in process, one thread, {} rows:\n",
-                           FormatCount(mem.rows));
+  std::cout << fmt::format(
+      "\nSparse pull + push of each batch's unique ids, {} rows (in process: the table's own "
+      "calls on one thread; loopback: SparseClient -> TCP -> the PS's sparse handler on one "
+      "thread):\n",
+      FormatCount(mem.rows));
   tt.Print();
 
   nlohmann::json j;
@@ -202,18 +272,21 @@ Status RunSparseSuite(const SparseConfig& config, Report& report) {
                  {"unordered_map_rows", base.rows},
                  {"unordered_map_heap_bytes_per_row", base.heap}};
   for (const Throughput& t : rates) {
-    j["in_process"].push_back({{"ids", t.dist},
-                               {"draws_per_batch", config.draws_per_batch},
-                               {"unique_per_batch", t.unique_per_batch},
-                               {"ids_per_second", t.ids_per_second}});
+    j["pull_push"].push_back({{"ids", t.dist},
+                              {"draws_per_batch", config.draws_per_batch},
+                              {"unique_per_batch", t.unique_per_batch},
+                              {"in_process_ids_per_second", t.in_process},
+                              {"loopback_ids_per_second", t.loopback}});
   }
   report.json["sparse"] = j;
   report.summary.push_back(fmt::format(
       "sparse memory: {:.1f} B/row heap ({:.2f}x raw {:.0f} B; unordered_map {:.2f}x), {} rows",
       mem.heap, mem.heap / mem.raw, mem.raw, base.heap / base.raw, FormatCount(mem.rows)));
   for (const Throughput& t : rates) {
-    report.summary.push_back(fmt::format("sparse pull+push in process, {}: {} ids/s", t.dist,
-                                         FormatCount(uint64_t(t.ids_per_second))));
+    report.summary.push_back(fmt::format(
+        "sparse pull+push, {}: {} ids/s in process, {} ids/s over loopback ({:.2f})", t.dist,
+        FormatCount(uint64_t(t.in_process)), FormatCount(uint64_t(t.loopback)),
+        t.loopback / t.in_process));
   }
   return Status::OK();
 }

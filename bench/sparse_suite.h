@@ -4,8 +4,11 @@
 //            resident-set growth) against the raw bytes of key + row + state,
 //            and a std::unordered_map<uint64_t, std::vector<float>> of 10^6
 //            such rows measured the same way as the baseline;
-//   in-process  pull + push of each batch's unique ids against that table,
-//            uniform and Zipf(1.1) ids, on one thread: ids per second.
+//   pull+push  pull + push of each batch's unique ids against that table,
+//            uniform and Zipf(1.1) ids: in process (the table's calls on one
+//            thread) and over loopback TCP (pst::SparseClient -> the PS's
+//            sparse request handler serving the same table on one thread):
+//            ids per second and their ratio.
 #pragma once
 
 #include <cstdint>

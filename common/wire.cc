@@ -151,7 +151,7 @@ Status RecvMessage(zmq::socket_t& socket, bool routed, const WireLimits& limits,
     // later in a handler.
     env.totalSize();
     // The last member of Envelope.body: update it with every message added.
-    if (env.getBody().which() > proto::Envelope::Body::SCALE_RESPONSE)
+    if (env.getBody().which() > proto::Envelope::Body::SPARSE_PUSH_RESPONSE)
       return Status::InvalidArgument("unknown message type " +
                                      std::to_string(static_cast<int>(env.getBody().which())));
     auto counts = env.getFloatsPerFrame();

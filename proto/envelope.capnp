@@ -34,5 +34,9 @@ struct Envelope {
     checkpointResponse @20 :Sched.CheckpointResponse;
     scaleRequest @21 :Sched.ScaleRequest;
     scaleResponse @22 :Sched.ScaleResponse;
+    sparsePullRequest @23 :Ps.SparsePullRequest;
+    sparsePullResponse @24 :Ps.SparsePullResponse;
+    sparsePushRequest @25 :Ps.SparsePushRequest;
+    sparsePushResponse @26 :Ps.SparsePushResponse;
   }
 }

@@ -56,3 +56,48 @@ struct PushRequest {
 struct PushResponse {
   status @0 :RpcStatus;
 }
+
+# Sparse embedding tables (ps/sparse_table.h). A request names one table and
+# lists unique ids, all in virtual slots this server owns (the slot map of the
+# job); at most the server's limit of ids per request (default 2^18). Rows and
+# gradients travel as one float frame of ids.size() * dim values, in the order
+# of ids. An unknown table, a repeated or foreign id, too many ids or a frame
+# of the wrong size get an error reply and change nothing.
+
+# Answered with a SparsePullResponse and one frame of the rows once the table's
+# version is >= minVersion (BSP; deferred until then); at once under ASP/SSP.
+# A row nobody created reads as its initial values (zeros while the table's
+# admission has not admitted the id); a pull creates no row.
+struct SparsePullRequest {
+  table @0 :Text;
+  ids @1 :List(UInt64);
+  minVersion @2 :UInt64;
+  rank @3 :UInt32;
+  clock @4 :UInt64;
+  generation @5 :UInt32;
+}
+
+struct SparsePullResponse {
+  status @0 :RpcStatus;
+  dim @1 :UInt32;
+  version @2 :UInt64;            # clocks applied to the table (ASP: one past the largest)
+}
+
+# Gradient sums over sampleCount samples of clock for the listed ids (one
+# frame of ids.size() * dim floats, all finite). ASP/SSP: applied on arrival
+# with the mean (sums / sampleCount). BSP: each worker pushes every table once
+# per clock (an empty id list when it has nothing); the clock applies once all
+# have, with the sums over all workers / all their samples. Answered with a
+# SparsePushResponse.
+struct SparsePushRequest {
+  table @0 :Text;
+  ids @1 :List(UInt64);
+  rank @2 :UInt32;
+  clock @3 :UInt64;
+  sampleCount @4 :UInt32;
+  generation @5 :UInt32;
+}
+
+struct SparsePushResponse {
+  status @0 :RpcStatus;
+}

@@ -15,6 +15,7 @@
 #include "ps/memory_param_store.h"
 #include "ps/rocksdb_param_store.h"
 #include "ps/shard.h"
+#include "ps/sparse_handler.h"
 
 namespace pst {
 
@@ -63,6 +64,9 @@ class ServerState {
   KeyRange range;
   uint32_t generation = 0;
   std::unique_ptr<Shard> shard;
+  // The job's sparse tables on this shard. Built with the first generation and
+  // kept across rollbacks: sparse rows are not checkpointed yet.
+  std::unique_ptr<SparseHandler> sparse;
   std::unique_ptr<CheckpointWriter> writer;
   std::deque<PendingPull> pending_pulls;
   // The roster the shard applies (rank -> from clock).
@@ -146,6 +150,10 @@ void Server::HandleRequest(InMessage& in) {
   out.envelope().setRequestId(id);
   Shard& shard = *state_->shard;
   try {
+    if (SparseHandler::Handles(body)) {
+      state_->sparse->Handle(in, socket_, state_->generation);
+      return;
+    }
     if (body.isPushRequest()) {
       auto req = body.getPushRequest();
       const KeyRange keys{req.getKeyBegin(), req.getKeyEnd()};
@@ -254,6 +262,14 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
   PST_ASSIGN_OR_RETURN(std::vector<TableSpec> tables, JobTables(st.joined.job));
   PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(tables, st.joined.job.train, st.range, initial,
                                                  options_.max_clocks_ahead));
+  if (st.sparse == nullptr) {
+    PST_ASSIGN_OR_RETURN(st.sparse,
+                         SparseHandler::ForJob(tables, st.joined.job.train.consistency, initial,
+                                               uint32_t(st.joined.servers.size()), st.joined.rank,
+                                               options_.sparse_limits));
+  } else {
+    st.sparse->AbortDeferred(socket_, StaleGeneration(st.generation, generation));
+  }
   if (checkpoint != 0) {
     PST_RETURN_IF_ERROR(st.writer->Drain(std::chrono::minutes(10)));
     st.writer->Commit(checkpoint);  // idempotent: the scheduler recorded it complete

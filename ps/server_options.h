@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/wire.h"
+#include "ps/sparse_request.h"
 
 namespace pst {
 
@@ -35,6 +36,8 @@ struct ServerOptions {
   std::string state_dir;
   // Size limits for received messages.
   WireLimits limits;
+  // Limits of sparse pulls and pushes (ids per request).
+  SparseRequestLimits sparse_limits;
 };
 
 }  // namespace pst

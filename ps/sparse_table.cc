@@ -91,20 +91,31 @@ size_t SparseTable::FindBucket(uint64_t id, uint32_t hash) const {
 }
 
 void SparseTable::LookUp(std::span<const uint64_t> ids) {
+  // A three-stage pipeline over the ids, so that the misses of one id overlap
+  // the work on others: at i + 2D hash and prefetch the home bucket; at i + D
+  // read that bucket and prefetch the id it points to and the record's data;
+  // at i compare (usually all in cache by then).
+  constexpr size_t D = kPrefetchAhead / 2;
   const size_t n = ids.size();
   hashes_.resize(n);
   records_.resize(n);
   const uint64_t mask = capacity_ - 1;
-  for (size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) {
-    hashes_[i] = IndexHash(ids[i]);
-    __builtin_prefetch(&buckets_[hashes_[i] & mask]);
-  }
-  for (size_t i = 0; i < n; ++i) {
-    if (i + kPrefetchAhead < n) {
-      const size_t j = i + kPrefetchAhead;
-      hashes_[j] = IndexHash(ids[j]);
-      __builtin_prefetch(&buckets_[hashes_[j] & mask]);
+  auto stage1 = [&](size_t j) {
+    hashes_[j] = IndexHash(ids[j]);
+    __builtin_prefetch(&buckets_[hashes_[j] & mask]);
+  };
+  auto stage2 = [&](size_t j) {
+    const Bucket& b = buckets_[hashes_[j] & mask];
+    if (b.record != kNoRecord) {
+      __builtin_prefetch(&IdOf(b.record));
+      __builtin_prefetch(DataOf(b.record));
     }
+  };
+  for (size_t j = 0; j < std::min(n, 2 * D); ++j) stage1(j);
+  for (size_t j = 0; j < std::min(n, D); ++j) stage2(j);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + 2 * D < n) stage1(i + 2 * D);
+    if (i + D < n) stage2(i + D);
     const size_t pos = FindBucket(ids[i], hashes_[i]);
     records_[i] = pos == SIZE_MAX ? kNoRecord : buckets_[pos].record;
   }
