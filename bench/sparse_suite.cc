@@ -65,7 +65,7 @@ StatusOr<Memory> FillTable(SparseTable& table, uint64_t rows, uint64_t heap0, ui
     for (size_t i = 0; i < n; ++i) ids[i] = IdOfRank(base + i + 1);
     PST_RETURN_IF_ERROR(table.Push({ids.data(), n}, grads.data(), 1.0f, 0));
   }
-  m.fill_seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  m.fill_seconds = Since(t0);
   const SparseTableStats s = table.stats();
   m.rows = s.rows;
   m.raw = double(s.raw_bytes_per_row);
@@ -128,7 +128,7 @@ StatusOr<double> IdsPerSecond(const std::vector<std::vector<uint64_t>>& batches,
     PST_RETURN_IF_ERROR(op(b, rows.data(), grads.data(), step++));
     ids += b.size();
   }
-  return double(ids) / std::chrono::duration<double>(Clock::now() - t0).count();
+  return double(ids) / Since(t0);
 }
 
 // The handler's shard served on 127.0.0.1 by a thread of its own, and a
