@@ -25,43 +25,61 @@ using testing::ReadFile;
 using testing::RunPstrain;
 
 // A raw DEALER connection that sends what the test says and reads one answer.
+// Used on the test's helper thread, so nothing here asserts (Catch2 v2's
+// assertions are not thread-safe): failures come back as Status.
 class RawPeer {
  public:
   explicit RawPeer(const std::string& endpoint) : socket_(ctx_, zmq::socket_type::dealer) {
-    REQUIRE(ConfigureSocket(socket_).ok());
-    socket_.connect(endpoint);
+    setup_ = ConfigureSocket(socket_);
+    if (setup_.ok()) socket_.connect(endpoint);
   }
   // Sends frames as they are (no pstrain framing).
-  void SendRaw(const std::vector<std::string>& frames) {
-    for (size_t i = 0; i < frames.size(); ++i) {
-      zmq::message_t m(frames[i].data(), frames[i].size());
-      socket_.send(m, i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+  Status SendRaw(const std::vector<std::string>& frames) {
+    PST_RETURN_IF_ERROR(setup_);
+    try {
+      for (size_t i = 0; i < frames.size(); ++i) {
+        zmq::message_t m(frames[i].data(), frames[i].size());
+        socket_.send(m, i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+      }
+    } catch (const zmq::error_t& e) {
+      return Status::Internal(std::string("send: ") + e.what());
     }
+    return Status::OK();
   }
-  void Send(OutMessage& msg) { REQUIRE(SendMessage(socket_, msg).ok()); }
-  // The next answer within 5 s; fails the test if none comes.
-  InMessage Answer() {
-    REQUIRE(WaitReadable(socket_, milliseconds(5000)).ok());
+  Status Send(OutMessage& msg) {
+    PST_RETURN_IF_ERROR(setup_);
+    return SendMessage(socket_, msg);
+  }
+  // The status carried by the next answer; kUnavailable ("unreadable answer")
+  // if none comes within 5 s.
+  Status Answer() {
+    PST_RETURN_IF_ERROR(WaitReadable(socket_, milliseconds(5000)));
     InMessage in;
-    Status s = RecvMessage(socket_, /*routed=*/false, WireLimits{}, &in);
-    INFO(s.ToString());
-    REQUIRE(s.ok());
-    return in;
+    PST_RETURN_IF_ERROR(RecvMessage(socket_, /*routed=*/false, WireLimits{}, &in)
+                            .WithContext("unreadable answer"));
+    return AnswerStatus(in);
   }
 
  private:
+  static Status AnswerStatus(const InMessage& in) {
+    auto body = in.envelope().getBody();
+    if (body.isError()) return FromRpcStatus(body.getError());
+    if (body.isShardResponse()) return FromRpcStatus(body.getShardResponse().getStatus());
+    if (body.isPushResponse()) return FromRpcStatus(body.getPushResponse().getStatus());
+    if (body.isPullResponse()) return FromRpcStatus(body.getPullResponse().getStatus());
+    return Status::Internal("an answer of an unexpected kind");
+  }
+
   zmq::context_t ctx_{1};
   zmq::socket_t socket_;
+  Status setup_;
 };
 
-StatusCode ErrorCode(const InMessage& in) {
-  auto body = in.envelope().getBody();
-  if (body.isError()) return FromRpcStatus(body.getError()).code();
-  if (body.isShardResponse()) return FromRpcStatus(body.getShardResponse().getStatus()).code();
-  if (body.isPushResponse()) return FromRpcStatus(body.getPushResponse().getStatus()).code();
-  if (body.isPullResponse()) return FromRpcStatus(body.getPullResponse().getStatus()).code();
-  return StatusCode::kOk;
-}
+// What the hostile thread sent and what came back; checked on the test's thread.
+struct Probe {
+  std::string what;
+  Status answer;
+};
 
 std::vector<std::string> Launch(const std::string& run_dir) {
   return {"pstrain", "launch", "--run-dir", run_dir, "--servers", "1", "--workers", "1",
@@ -81,24 +99,34 @@ TEST_CASE("Hostile peer: garbage and out-of-place requests get errors and change
   REQUIRE(clean.exit_code == 0);
 
   const std::string run_dir = MakeTempDir() + "/run";
+  std::string setup_error;    // why the hostile thread could not start probing
+  std::vector<Probe> probes;  // read after join
   std::thread hostile([&] {
     testing::WaitForWorkerLoaded(run_dir, 0);
     auto sched_endpoint = ResolveSchedulerEndpoint("", run_dir);
-    REQUIRE(sched_endpoint.ok());
+    if (!sched_endpoint.ok()) {
+      setup_error = sched_endpoint.status().ToString();
+      return;
+    }
     std::smatch m;
     const std::string ps_log = ReadFile(run_dir + "/logs/ps-0.log");
-    REQUIRE(std::regex_search(ps_log, m, std::regex("serving (tcp://[0-9.:]+)")));
+    if (!std::regex_search(ps_log, m, std::regex("serving (tcp://[0-9.:]+)"))) {
+      setup_error = "no 'serving' line in ps-0.log:\n" + ps_log;
+      return;
+    }
     const std::string ps_endpoint = m[1];
+    auto probe = [&probes](std::string what, Status sent, RawPeer& peer) {
+      probes.push_back({std::move(what), sent.ok() ? peer.Answer() : sent.WithContext("send")});
+    };
 
     std::mt19937 rng(5);
     std::string noise(200, '\0');
     for (char& c : noise) c = static_cast<char>(rng());
     for (const std::string& endpoint : {*sched_endpoint, ps_endpoint}) {
       RawPeer peer(endpoint);
-      peer.SendRaw({noise});
-      CHECK(ErrorCode(peer.Answer()) == StatusCode::kInvalidArgument);
-      peer.SendRaw({std::string(16, '\0'), noise});  // an envelope of zero words, then bytes
-      CHECK(ErrorCode(peer.Answer()) == StatusCode::kInvalidArgument);
+      probe(endpoint + ": noise", peer.SendRaw({noise}), peer);
+      // An envelope of zero words, then bytes.
+      probe(endpoint + ": empty envelope", peer.SendRaw({std::string(16, '\0'), noise}), peer);
     }
 
     RawPeer sched(*sched_endpoint);
@@ -107,8 +135,7 @@ TEST_CASE("Hostile peer: garbage and out-of-place requests get errors and change
       auto req = msg.envelope().getBody().initShardRequest();
       req.setRank(99);
       req.setNumSamples(12000);
-      sched.Send(msg);
-      CHECK(ErrorCode(sched.Answer()) == StatusCode::kInvalidArgument);
+      probe("shard request from an unknown rank", sched.Send(msg), sched);
     }
     {
       OutMessage msg;  // report-only requests are for ASP and SSP; this job is BSP
@@ -116,36 +143,66 @@ TEST_CASE("Hostile peer: garbage and out-of-place requests get errors and change
       req.setRank(0);
       req.setNumSamples(12000);
       req.setReportOnly(true);
-      sched.Send(msg);
-      CHECK(ErrorCode(sched.Answer()) == StatusCode::kInvalidArgument);
+      probe("report-only shard request under BSP", sched.Send(msg), sched);
     }
 
+    // Each push is wrong in exactly one way, so each check is seen to work on
+    // its own. Rank 0 is the live worker, and it may push clock 0.
     RawPeer ps(ps_endpoint);
     {
-      OutMessage msg;  // keys past the model, and values that do not match them
+      OutMessage msg;  // keys inside the shard, but fewer values than keys
+      auto req = msg.envelope().getBody().initPushRequest();
+      req.setRank(0);
+      req.setKeyBegin(0);
+      req.setKeyEnd(4);
+      req.setSampleCount(1);
+      const float vals[2] = {1e30f, -1e30f};
+      msg.AddFloatsCopy(vals, 2);
+      probe("push of 2 values for 4 keys", ps.Send(msg), ps);
+    }
+    {
+      OutMessage msg;  // as many values as keys, but the keys are past the model
       auto req = msg.envelope().getBody().initPushRequest();
       req.setRank(0);
       req.setKeyBegin(1u << 30);
       req.setKeyEnd((1u << 30) + 4);
       req.setSampleCount(1);
-      const float vals[2] = {1e30f, -1e30f};
-      msg.AddFloatsCopy(vals, 2);
-      ps.Send(msg);
-      CHECK(ErrorCode(ps.Answer()) != StatusCode::kOk);
+      const float vals[4] = {1e30f, -1e30f, 1e30f, -1e30f};
+      msg.AddFloatsCopy(vals, 4);
+      probe("push of keys past the model", ps.Send(msg), ps);
     }
     {
       OutMessage msg;  // a pull whose range is backwards
       auto req = msg.envelope().getBody().initPullRequest();
       req.setKeyBegin(100);
       req.setKeyEnd(10);
-      ps.Send(msg);
-      CHECK(ErrorCode(ps.Answer()) != StatusCode::kOk);
+      probe("pull of a backwards range", ps.Send(msg), ps);
     }
   });
   auto r = RunPstrain(Launch(run_dir), seconds(150));
   hostile.join();
   INFO(r.output);
+  REQUIRE(setup_error == "");
+  // Each answer's code, and a phrase of the check that caught the request.
+  const std::vector<std::pair<StatusCode, std::string>> want = {
+      {StatusCode::kInvalidArgument, ""},  // garbage: whichever frame check comes first
+      {StatusCode::kInvalidArgument, ""},
+      {StatusCode::kInvalidArgument, ""},
+      {StatusCode::kInvalidArgument, ""},
+      {StatusCode::kInvalidArgument, "unknown worker rank 99"},
+      {StatusCode::kInvalidArgument, "report-only shard requests are for ASP and SSP"},
+      {StatusCode::kInvalidArgument, "2 values for keys"},
+      {StatusCode::kInvalidArgument, "are not one block of this shard"},
+      {StatusCode::kInvalidArgument, "are not inside this shard"},
+  };
+  REQUIRE(probes.size() == want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO(probes[i].what << " -> " << probes[i].answer.ToString());
+    CHECK(probes[i].answer.code() == want[i].first);
+    CHECK(probes[i].answer.message().find(want[i].second) != std::string::npos);
+  }
   REQUIRE(r.exit_code == 0);
+
   // Nothing the peer sent reached the model or the schedule.
   CHECK(FinalAccuracy(run_dir) == FinalAccuracy(clean_dir));
   const auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));

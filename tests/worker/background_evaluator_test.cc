@@ -3,7 +3,11 @@
 #include "worker/background_evaluator.h"
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 namespace pst {
@@ -66,14 +70,42 @@ TEST_CASE("BackgroundEvaluator: evaluates a copy of the values submitted", "[wor
   CHECK(polled->eval.correct == f.expected.correct);
 }
 
+// Threads of this process, as the kernel lists them.
+size_t ThreadsInProcess() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
+    ++n;
+  return n;
+}
+
+// Polls (up to 5 s) until the process has `n` threads; returns the last count.
+// A joined thread can stay listed for a moment after join returns.
+size_t WaitForThreadCount(size_t n) {
+  size_t have = ThreadsInProcess();
+  for (int i = 0; i < 500 && have != n; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    have = ThreadsInProcess();
+  }
+  return have;
+}
+
 TEST_CASE("BackgroundEvaluator: destroying it with an evaluation under way waits for it",
           "[worker]") {
   Fixture f;
-  auto ev = BackgroundEvaluator::Create(f.spec, f.test);
+  // The test set is freed right after the evaluator: a thread of the evaluator
+  // still reading it would be a use after free, which the sanitizer builds in
+  // CI report (ASan: heap-use-after-free; TSan: a race with the free).
+  auto test = std::make_unique<Dataset>(f.test);
+  const size_t threads_before = ThreadsInProcess();
+  auto ev = BackgroundEvaluator::Create(f.spec, *test);
   REQUIRE(ev.ok());
+  REQUIRE(ThreadsInProcess() == threads_before + 1);  // the evaluator's thread
   REQUIRE((*ev)->Submit(0, 1, f.params.data()).ok());
+  REQUIRE((*ev)->busy());
   ev->reset();  // must neither hang (ctest times out) nor crash
-  SUCCEED();
+  test.reset();
+  // The thread is gone, not left behind (detached or still waiting for work).
+  CHECK(WaitForThreadCount(threads_before) == threads_before);
 }
 
 TEST_CASE("BackgroundEvaluator: a bad model spec is an error", "[worker]") {
