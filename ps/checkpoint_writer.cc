@@ -29,36 +29,36 @@ StatusOr<std::unique_ptr<CheckpointWriter>> CheckpointWriter::Start(
 
 CheckpointWriter::~CheckpointWriter() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stop_ = true;
   }
-  work_cv_.notify_all();
+  work_cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
 }
 
 void CheckpointWriter::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
-    work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+    while (!stop_ && queue_.empty()) work_cv_.Wait(&mu_);
     if (queue_.empty()) return;  // stop_, and everything queued has run
     Task task = std::move(queue_.front());
     queue_.pop_front();
-    lock.unlock();
+    mu_.Unlock();
     std::optional<Result> result = task.run(*store_);
-    lock.lock();
+    mu_.Lock();
     if (result) results_.push_back(std::move(*result));
     ++finished_total_;
-    done_cv_.notify_all();
+    done_cv_.SignalAll();
   }
 }
 
 void CheckpointWriter::Enqueue(std::function<std::optional<Result>(ParamStore&)> run) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     queue_.push_back(Task{std::move(run)});
     ++queued_total_;
   }
-  work_cv_.notify_one();
+  work_cv_.Signal();
 }
 
 template <typename T>
@@ -66,16 +66,16 @@ T CheckpointWriter::Call(std::function<T(ParamStore&)> fn) {
   std::optional<T> out;  // written on the writer thread before finished_total_ moves past ticket
   uint64_t ticket;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     queue_.push_back(Task{[&out, &fn](ParamStore& store) -> std::optional<Result> {
       out.emplace(fn(store));
       return std::nullopt;
     }});
     ticket = ++queued_total_;
   }
-  work_cv_.notify_one();
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return finished_total_ >= ticket; });
+  work_cv_.Signal();
+  MutexLock lock(&mu_);
+  while (finished_total_ < ticket) done_cv_.Wait(&mu_);
   return std::move(*out);
 }
 
@@ -118,16 +118,18 @@ void CheckpointWriter::Prune(size_t keep) {
 }
 
 std::vector<CheckpointWriter::Result> CheckpointWriter::Poll() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<Result> out;
   out.swap(results_);
   return out;
 }
 
 Status CheckpointWriter::Drain(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  MutexLock lock(&mu_);
   const uint64_t ticket = queued_total_;
-  if (!done_cv_.wait_for(lock, timeout, [&] { return finished_total_ >= ticket; })) {
+  while (finished_total_ < ticket) {
+    if (done_cv_.WaitUntil(&mu_, deadline) || finished_total_ >= ticket) continue;
     return Status::DeadlineExceeded(
         "checkpoint writer: " + std::to_string(ticket - finished_total_) +
         " operation(s) still queued after " + std::to_string(timeout.count()) + " ms");
@@ -136,7 +138,7 @@ Status CheckpointWriter::Drain(std::chrono::milliseconds timeout) {
 }
 
 size_t CheckpointWriter::queued() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return static_cast<size_t>(queued_total_ - finished_total_);
 }
 

@@ -24,17 +24,16 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/status.h"
 #include "ps/param_store.h"
 
@@ -75,15 +74,15 @@ class CheckpointWriter {
 
   // The Results of the operations finished since the last Poll, in the order
   // they ran. Never blocks (beyond the internal lock).
-  std::vector<Result> Poll();
+  std::vector<Result> Poll() EXCLUDES(mu_);
 
   // Waits until every operation queued before the call has finished (their
   // Results are left for Poll). OK, or kDeadlineExceeded after `timeout`.
-  Status Drain(std::chrono::milliseconds timeout);
+  Status Drain(std::chrono::milliseconds timeout) EXCLUDES(mu_);
 
   // Operations queued or running (Write/Commit/Delete/Prune and synchronous
   // calls), i.e. not yet finished.
-  size_t queued() const;
+  size_t queued() const EXCLUDES(mu_);
 
   // Synchronous calls: wait for every operation queued before them, then run
   // the ParamStore call of the same name on the writer thread and return its
@@ -103,21 +102,21 @@ class CheckpointWriter {
   };
 
   explicit CheckpointWriter(std::unique_ptr<ParamStore> store);
-  void Enqueue(std::function<std::optional<Result>(ParamStore&)> run);
+  void Enqueue(std::function<std::optional<Result>(ParamStore&)> run) EXCLUDES(mu_);
   // Queues `fn` and blocks until the writer thread has run it.
   template <typename T>
-  T Call(std::function<T(ParamStore&)> fn);
-  void Loop();
+  T Call(std::function<T(ParamStore&)> fn) EXCLUDES(mu_);
+  void Loop() EXCLUDES(mu_);
 
   std::unique_ptr<ParamStore> store_;  // used only on thread_
-  mutable std::mutex mu_;
-  std::condition_variable work_cv_;  // a task was queued, or stop_
-  std::condition_variable done_cv_;  // a task finished
-  std::deque<Task> queue_;           // guarded by mu_
-  std::vector<Result> results_;      // guarded by mu_
-  uint64_t queued_total_ = 0;        // guarded by mu_; tasks ever queued
-  uint64_t finished_total_ = 0;      // guarded by mu_; tasks ever finished
-  bool stop_ = false;                // guarded by mu_
+  mutable Mutex mu_;
+  CondVar work_cv_;  // a task was queued, or stop_
+  CondVar done_cv_;  // a task finished
+  std::deque<Task> queue_ GUARDED_BY(mu_);
+  std::vector<Result> results_ GUARDED_BY(mu_);
+  uint64_t queued_total_ GUARDED_BY(mu_) = 0;    // tasks ever queued
+  uint64_t finished_total_ GUARDED_BY(mu_) = 0;  // tasks ever finished
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
