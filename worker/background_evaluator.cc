@@ -15,15 +15,15 @@ BackgroundEvaluator::BackgroundEvaluator(Mlp mlp, const Dataset& test)
 
 BackgroundEvaluator::~BackgroundEvaluator() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.SignalAll();
   thread_.join();
 }
 
 Status BackgroundEvaluator::Submit(uint32_t epoch, uint64_t version, const float* params) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (submitted_ || finished_)
     return Status::FailedPrecondition("an evaluation is under way or its result was not taken");
   // The thread reads params_ only while submitted_, so it can be written
@@ -32,45 +32,45 @@ Status BackgroundEvaluator::Submit(uint32_t epoch, uint64_t version, const float
   params_.assign(params, params + mlp_.layout().total());
   result_ = Result{epoch, version, {}};
   submitted_ = true;
-  cv_.notify_all();
+  cv_.SignalAll();
   return Status::OK();
 }
 
 bool BackgroundEvaluator::busy() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return submitted_ || finished_;
 }
 
 std::optional<BackgroundEvaluator::Result> BackgroundEvaluator::TakeResult() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!finished_) return std::nullopt;
   finished_ = false;
   return result_;
 }
 
 std::optional<BackgroundEvaluator::Result> BackgroundEvaluator::Wait() {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [this] { return !submitted_; });
+  MutexLock lock(&mu_);
+  while (submitted_) cv_.Wait(&mu_);
   if (!finished_) return std::nullopt;
   finished_ = false;
   return result_;
 }
 
 void BackgroundEvaluator::Loop() {
-  std::unique_lock<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   for (;;) {
-    cv_.wait(lock, [this] { return submitted_ || stopping_; });
+    while (!submitted_ && !stopping_) cv_.Wait(&mu_);
     if (!submitted_) return;  // stopping with nothing to do
-    lock.unlock();
+    mu_.Unlock();
     // Outside the lock: the owner only polls meanwhile, and Submit refuses
     // to touch params_ until the result is taken.
     const Mlp::Evaluation e =
         mlp_.Evaluate(params_.data(), test_.features.data(), test_.labels.data(), test_.num_samples);
-    lock.lock();
+    mu_.Lock();
     result_.eval = e;
     submitted_ = false;
     finished_ = true;
-    cv_.notify_all();
+    cv_.SignalAll();
   }
 }
 

@@ -13,15 +13,14 @@
 // Thread-safe for one owning thread plus the evaluator's own.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <vector>
 
 #include "common/job_spec.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "worker/dataset.h"
 #include "worker/mlp.h"
@@ -45,32 +44,35 @@ class BackgroundEvaluator {
 
   // Starts evaluating a copy of params[0, layout total). kFailedPrecondition
   // if an evaluation is under way or its result has not been taken.
-  Status Submit(uint32_t epoch, uint64_t version, const float* params);
+  Status Submit(uint32_t epoch, uint64_t version, const float* params) EXCLUDES(mu_);
   // True from Submit until its result is taken.
-  bool busy() const;
+  bool busy() const EXCLUDES(mu_);
   // The finished evaluation's result, once (nullopt if none has finished).
-  std::optional<Result> TakeResult();
+  std::optional<Result> TakeResult() EXCLUDES(mu_);
   // Blocks until the submitted evaluation finishes and takes its result
   // (nullopt if none was submitted or it was taken already).
-  std::optional<Result> Wait();
+  std::optional<Result> Wait() EXCLUDES(mu_);
   // The parameters of the last evaluation submitted (empty before the first
   // Submit). REQUIRES: !busy().
   const std::vector<float>& params() const { return params_; }
 
  private:
   BackgroundEvaluator(Mlp mlp, const Dataset& test);
-  void Loop();
+  void Loop() EXCLUDES(mu_);
 
   Mlp mlp_;  // used by the evaluator thread only
   const Dataset& test_;
+  // Written by Submit while !submitted_, read by the evaluator thread while
+  // submitted_ (outside the lock, for the whole evaluation): the flag, set and
+  // cleared under mu_, hands it from one to the other.
   std::vector<float> params_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  bool submitted_ = false;  // guarded by mu_: the thread has work
-  bool finished_ = false;   // guarded by mu_: result_ is ready to take
-  bool stopping_ = false;   // guarded by mu_
-  Result result_;           // guarded by mu_
-  std::thread thread_;      // last: starts after the members above exist
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool submitted_ GUARDED_BY(mu_) = false;  // the thread has work
+  bool finished_ GUARDED_BY(mu_) = false;   // result_ is ready to take
+  bool stopping_ GUARDED_BY(mu_) = false;
+  Result result_ GUARDED_BY(mu_);
+  std::thread thread_;  // last: starts after the members above exist
 };
 
 }  // namespace pst
