@@ -4,7 +4,6 @@
 
 #include <exception>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <thread>
@@ -16,6 +15,7 @@
 #include <boost/beast/http.hpp>
 
 #include "common/log.h"
+#include "common/mutex.h"
 
 namespace pst {
 namespace {
@@ -32,8 +32,8 @@ class Session;
 struct HttpServer::Impl {
   explicit Impl(HttpServerOptions o) : options(std::move(o)) {}
 
-  HttpHandler Find(const std::string& path) {
-    std::lock_guard<std::mutex> lock(mu);
+  HttpHandler Find(const std::string& path) EXCLUDES(mu) {
+    MutexLock lock(&mu);
     auto it = handlers.find(path);
     return it == handlers.end() ? HttpHandler() : it->second;
   }
@@ -43,12 +43,12 @@ struct HttpServer::Impl {
   std::string host;
   uint16_t port = 0;
 
-  std::mutex mu;  // guards handlers
-  std::map<std::string, HttpHandler> handlers;
+  Mutex mu;
+  std::map<std::string, HttpHandler> handlers GUARDED_BY(mu);
 
   enum class RunState { kCreated, kRunning, kStopped };
-  std::mutex run_mu;  // serializes Start() and Stop(); guards run_state
-  RunState run_state = RunState::kCreated;
+  Mutex run_mu;  // also serializes Start() and Stop()
+  RunState run_state GUARDED_BY(run_mu) = RunState::kCreated;
 
   // Open connections. Touched only on the server thread, or by Stop() once
   // that thread has been joined. Declared before `io` so that it outlives the
@@ -232,12 +232,12 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerOptions
 }
 
 void HttpServer::Handle(const std::string& path, HttpHandler handler) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
+  MutexLock lock(&impl_->mu);
   impl_->handlers[path] = std::move(handler);
 }
 
 Status HttpServer::Start() {
-  std::lock_guard<std::mutex> lock(impl_->run_mu);
+  MutexLock lock(&impl_->run_mu);
   if (impl_->run_state != Impl::RunState::kCreated)
     return Status::FailedPrecondition("http: the server was already started");
   impl_->Accept();
@@ -259,7 +259,7 @@ Status HttpServer::Start() {
 }
 
 void HttpServer::Stop() {
-  std::lock_guard<std::mutex> lock(impl_->run_mu);
+  MutexLock lock(&impl_->run_mu);
   if (impl_->run_state == Impl::RunState::kStopped) return;
   if (impl_->run_state == Impl::RunState::kRunning) {
     impl_->io.stop();
