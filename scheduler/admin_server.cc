@@ -19,7 +19,7 @@ StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& bin
   std::string url =
       "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string((*http)->port()) + "/";
   std::unique_ptr<AdminServer> admin(new AdminServer(std::move(http).value(), std::move(url)));
-  admin->snapshot_ = std::make_shared<const AdminSnapshot>();
+  admin->Publish(AdminSnapshot{});
   AdminServer* self = admin.get();
   self->http_->Handle("/", [] {
     return HttpResponse{200, "text/html; charset=utf-8", kDashboardHtml};
@@ -43,12 +43,12 @@ AdminServer::~AdminServer() {
 
 void AdminServer::Publish(AdminSnapshot snapshot) {
   auto next = std::make_shared<const AdminSnapshot>(std::move(snapshot));
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   snapshot_ = std::move(next);
 }
 
 std::shared_ptr<const AdminSnapshot> AdminServer::Latest() {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return snapshot_;
 }
 

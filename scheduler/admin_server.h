@@ -10,10 +10,10 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 
 #include "common/http_server.h"
+#include "common/mutex.h"
 #include "common/status.h"
 #include "scheduler/admin_snapshot.h"
 
@@ -36,15 +36,15 @@ class AdminServer {
   uint16_t port() const { return http_->port(); }
 
   // Replaces the snapshot the endpoints show.
-  void Publish(AdminSnapshot snapshot);
+  void Publish(AdminSnapshot snapshot) EXCLUDES(mu_);
 
  private:
   AdminServer(std::unique_ptr<HttpServer> http, std::string url)
       : http_(std::move(http)), url_(std::move(url)) {}
-  std::shared_ptr<const AdminSnapshot> Latest();
+  std::shared_ptr<const AdminSnapshot> Latest() EXCLUDES(mu_);
 
-  std::mutex mu_;
-  std::shared_ptr<const AdminSnapshot> snapshot_;  // guarded by mu_
+  Mutex mu_;
+  std::shared_ptr<const AdminSnapshot> snapshot_ GUARDED_BY(mu_);
   std::unique_ptr<HttpServer> http_;
   std::string url_;
 };

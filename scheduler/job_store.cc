@@ -187,7 +187,7 @@ Status JobStore::RecordCompleteCheckpoint(const CheckpointRecord& record) {
   PST_RETURN_IF_ERROR(CheckWritable("record checkpoint"));
   const std::string what = "job store: record checkpoint " + std::to_string(record.id);
   if (record.num_shards == 0) return Status::InvalidArgument(what + ": num_shards is 0");
-  std::lock_guard<std::mutex> lock(record_mu_);
+  MutexLock lock(&record_mu_);
   PST_ASSIGN_OR_RETURN(std::optional<CheckpointRecord> latest, LatestCompleteCheckpoint());
   if (latest && latest->id >= record.id) {
     if (latest->id > record.id) {

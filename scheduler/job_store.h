@@ -31,12 +31,12 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/job_spec.h"
+#include "common/mutex.h"
 #include "common/status.h"
 
 namespace rocksdb {
@@ -154,7 +154,9 @@ class JobStore {
 
   JobStoreOptions options_;
   std::unique_ptr<rocksdb::DB> db_;
-  std::mutex record_mu_;  // serialises RecordCompleteCheckpoint's check and write
+  // Serialises RecordCompleteCheckpoint's check and write (the state it
+  // guards is in the database, so no member is GUARDED_BY it).
+  Mutex record_mu_;
 };
 
 }  // namespace pst
