@@ -3,13 +3,13 @@
 #include <algorithm>
 #include <deque>
 #include <map>
-#include <mutex>
 
 #include "common/bind.h"
 #include "common/channel.h"
 #include "common/heartbeat.h"
 #include "common/job_tables.h"
 #include "common/log.h"
+#include "common/mutex.h"
 #include "common/registration.h"
 #include "ps/checkpoint_writer.h"
 #include "ps/memory_param_store.h"
@@ -55,10 +55,10 @@ class ServerState {
     std::vector<WorkerSlot> workers;
     std::map<uint32_t, uint64_t> removed;  // rank -> completed clocks
   };
-  std::mutex mu;
-  Directive directive;
-  Report report;
-  bool poke = false;  // the report has news: send a heartbeat now
+  Mutex mu;
+  Directive directive GUARDED_BY(mu);
+  Report report GUARDED_BY(mu);
+  bool poke GUARDED_BY(mu) = false;  // the report has news: send a heartbeat now
 
   JoinedJob joined;
   KeyRange range;
@@ -325,7 +325,7 @@ void Server::ApplyRoster(const std::vector<WorkerSlot>& workers) {
     }
     auto done = st.shard->RemoveWorker(it->first);
     if (done.ok()) {
-      std::lock_guard<std::mutex> lock(st.mu);
+      MutexLock lock(&st.mu);
       st.report.removed[it->first] = *done;
       st.poke = true;
       PST_LOG_INFO("stopped waiting for worker {} ({} clocks completed)", it->first, *done);
@@ -337,7 +337,7 @@ void Server::ApplyRoster(const std::vector<WorkerSlot>& workers) {
     Status s = st.shard->AddWorker(rank, from);
     if (s.ok()) {
       st.roster[rank] = from;
-      std::lock_guard<std::mutex> lock(st.mu);
+      MutexLock lock(&st.mu);
       st.report.removed.erase(rank);
       st.poke = true;
       PST_LOG_INFO("waiting for worker {} from clock {}", rank, from);
@@ -353,13 +353,13 @@ void Server::Converge() {
   ServerState& st = *state_;
   ServerState::Directive d;
   {
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(&st.mu);
     d = st.directive;
   }
   if (!d.has_workers) return;
   if (d.generation > st.generation) {
     Status s = BuildShard(d.generation, d.restore_checkpoint, d.resume_clock, d.workers);
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(&st.mu);
     st.poke = true;
     if (!s.ok()) {
       PST_LOG_ERROR("cannot restore generation {}: {}", d.generation, s.message());
@@ -381,7 +381,7 @@ void Server::Converge() {
     if (!s.ok()) {
       PST_LOG_INFO("checkpoint {} at clock {} missed: {}", d.checkpoint_id, d.checkpoint_clock,
                    s.message());
-      std::lock_guard<std::mutex> lock(st.mu);
+      MutexLock lock(&st.mu);
       st.poke = true;
       st.report.checkpoint_failed = d.checkpoint_id;
       st.report.checkpoint_error = s.message();
@@ -404,7 +404,7 @@ void Server::Converge() {
       if (!r.status.ok()) PST_LOG_WARN("checkpoint {}: {}", r.id, r.status.message());
       continue;
     }
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(&st.mu);
     st.poke = true;
     if (r.status.ok()) {
       st.report.checkpoint_written = std::max(st.report.checkpoint_written, r.id);
@@ -420,7 +420,7 @@ void Server::Converge() {
     st.writer->Commit(d.committed);
     st.writer->Prune(st.joined.job.checkpoint.keep);
   }
-  std::lock_guard<std::mutex> lock(st.mu);
+  MutexLock lock(&st.mu);
   st.report.generation = st.generation;
   // Heartbeats carry a clock comparable to the workers' (placing checkpoint
   // rounds and joining workers): under ASP/SSP a version counts every
@@ -465,7 +465,7 @@ Status Server::Run() {
                     resp.getState() == proto::JobState::RECOVERING;
     if (!d.has_workers) return;
     d.seq = resp.getDirectiveSeq();
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(&st.mu);
     // Heartbeat answers and pushed directives may arrive out of order. A
     // restarted scheduler counts seq from 0 again, but always in a new generation.
     if (d.generation < st.directive.generation ||
@@ -494,8 +494,12 @@ Status Server::Run() {
     auto fill = [&st, &rank](proto::HeartbeatRequest::Builder b) {
       b.setRole(proto::Role::SERVER);
       b.setRank(rank.load());
-      std::lock_guard<std::mutex> lock(st.mu);
-      const ServerState::Report& r = st.report;
+      // A copy (clang's analysis cannot follow a reference to a guarded member
+      // inside a lambda), so the lock is not held while the message is built.
+      const ServerState::Report r = [&st] {
+        MutexLock lock(&st.mu);
+        return st.report;
+      }();
       b.setClock(r.clock);
       b.setMaxStaleness(r.max_staleness);
       b.setGeneration(r.generation);
@@ -531,7 +535,7 @@ Status Server::Run() {
                                  st.joined.resume_clock, st.joined.workers)
                           .WithContext("starting shard " + std::to_string(st.joined.rank)));
   {
-    std::lock_guard<std::mutex> lock(st.mu);
+    MutexLock lock(&st.mu);
     st.report.generation = st.generation;
   }
   PST_LOG_INFO("job started: keys [{}, {}) of the model, {} workers", st.range.begin,
@@ -570,7 +574,7 @@ Status Server::Run() {
     }
     Converge();
     {
-      std::lock_guard<std::mutex> lock(st.mu);
+      MutexLock lock(&st.mu);
       if (st.poke) heartbeat->Poke();
       st.poke = false;
     }
