@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -12,6 +11,7 @@
 #include "common/latency_histogram.h"
 #include "common/log.h"
 #include "common/model_file.h"
+#include "common/mutex.h"
 #include "common/registration.h"
 #include "worker/background_evaluator.h"
 #include "worker/epoch_order.h"
@@ -45,9 +45,9 @@ struct Progress {
   // Cumulative pull and push latencies (over every PsClient of the run): the
   // worker thread adds each step's under the lock, the heartbeat thread copies
   // them into heartbeats.
-  std::mutex latency_mu;
-  LatencyHistogram pull_latency;  // guarded by latency_mu
-  LatencyHistogram push_latency;  // guarded by latency_mu
+  Mutex latency_mu;
+  LatencyHistogram pull_latency GUARDED_BY(latency_mu);
+  LatencyHistogram push_latency GUARDED_BY(latency_mu);
 };
 
 struct Lease {
@@ -110,7 +110,7 @@ Status Worker::Run() {
       b.setLossSum(progress.loss_sum.load());
       b.setMaxStaleness(progress.max_staleness.load());
       b.setGeneration(progress.generation.load());
-      std::lock_guard<std::mutex> lock(progress.latency_mu);
+      MutexLock lock(&progress.latency_mu);
       progress.pull_latency.EncodeBuckets(b.initPullLatencyBuckets(LatencyHistogram::kNumBuckets));
       b.setPullLatencySumSeconds(progress.pull_latency.sum());
       progress.push_latency.EncodeBuckets(b.initPushLatencyBuckets(LatencyHistogram::kNumBuckets));
@@ -609,7 +609,7 @@ Status Worker::Run() {
     lease.compute += (t3 - t0) - waited - pushing;
     progress.max_staleness = ps->max_staleness();
     {
-      std::lock_guard<std::mutex> lock(progress.latency_mu);
+      MutexLock lock(&progress.latency_mu);
       ps->TakeLatencies(&progress.pull_latency, &progress.push_latency);
     }
     lease.next += n;
