@@ -35,6 +35,16 @@ class Counter {
   int value_ GUARDED_BY(mu_) = 0;
 };
 
+// Whether another thread can take `mu` now (it lets go at once if so).
+bool TryLockElsewhere(Mutex& mu) {
+  return std::async(std::launch::async, [&mu] {
+           if (!mu.TryLock()) return false;
+           mu.Unlock();
+           return true;
+         })
+      .get();
+}
+
 TEST_CASE("Mutex: MutexLock excludes other threads", "[common]") {
   Counter c;
   std::vector<std::thread> threads;
@@ -49,12 +59,7 @@ TEST_CASE("Mutex: MutexLock excludes other threads", "[common]") {
 TEST_CASE("Mutex: TryLock fails while another thread holds it", "[common]") {
   Mutex mu;
   mu.Lock();
-  std::future<bool> other = std::async(std::launch::async, [&mu] {
-    if (!mu.TryLock()) return false;
-    mu.Unlock();
-    return true;
-  });
-  CHECK_FALSE(other.get());
+  CHECK_FALSE(TryLockElsewhere(mu));
   mu.Unlock();
   bool got = false;
   if (mu.TryLock()) {
@@ -78,12 +83,7 @@ TEST_CASE("CondVar: Wait returns once signalled, with the lock held", "[common]"
     while (!ready) cv.Wait(&mu);
     CHECK(ready);
     // Held: another thread cannot take it now.
-    std::future<bool> other = std::async(std::launch::async, [&mu] {
-      if (!mu.TryLock()) return false;
-      mu.Unlock();
-      return true;
-    });
-    CHECK_FALSE(other.get());
+    CHECK_FALSE(TryLockElsewhere(mu));
   }
   signaller.join();
 }
