@@ -9,7 +9,6 @@
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <mutex>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -20,6 +19,7 @@
 #include "cli/launcher.h"
 #include "common/key_range.h"
 #include "common/model_layout.h"
+#include "common/mutex.h"
 #include "ps/checkpoint_writer.h"
 #include "ps/rocksdb_param_store.h"
 #include "ps/shard.h"
@@ -60,8 +60,8 @@ class RssSampler {
     if (thread_.joinable()) thread_.join();
   }
   // Largest VmHWM seen per role ("pstrain-worker", "pstrain-ps"), bytes.
-  std::map<std::string, uint64_t> peaks() {
-    std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, uint64_t> peaks() EXCLUDES(mu_) {
+    MutexLock lock(&mu_);
     return peaks_;
   }
 
@@ -87,7 +87,7 @@ class RssSampler {
       for (std::string line; std::getline(status, line);) {
         if (line.rfind("VmHWM:", 0) != 0) continue;
         const uint64_t bytes = std::stoull(line.substr(6)) * 1024;
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         peaks_[role] = std::max(peaks_[role], bytes);
       }
     }
@@ -95,8 +95,8 @@ class RssSampler {
 
   const std::string run_dir_;
   std::atomic<bool> stop_{false};
-  std::mutex mu_;
-  std::map<std::string, uint64_t> peaks_;
+  Mutex mu_;
+  std::map<std::string, uint64_t> peaks_ GUARDED_BY(mu_);
   std::thread thread_;
 };
 
