@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "common/job_file.h"
+#include "common/optimizer_catalog.h"
 
 namespace pst {
 
@@ -16,7 +17,8 @@ void JobFlags::Register(CLI::App& app) {
   app.add_option("--batches-per-shard", batches_per_shard_, "Batches in one leased data shard [16]");
   app.add_option("--lr", lr_, "Learning rate [0.001]");
   app.add_option("--clip-norm", clip_norm_, "Clip each worker's gradient to this global L2 norm (0 = off) [0]");
-  app.add_option("--optimizer", optimizer_, "sgd|momentum|nesterov|adagrad|adam|adamw [adam]");
+  app.add_option("--optimizer", optimizer_,
+                 DenseOptimizerNames("|") + " [" + OptimizerKindName(OptimizerSpec{}.kind) + "]");
   app.add_option("--layers", layers_, "Layer sizes, input to classes [784,128,10]");
   app.add_option("--activation", activation_, "relu|tanh|sigmoid [relu]");
   app.add_option("--init", init_, "he|xavier [he]");

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <string>
 
+#include "common/optimizer_catalog.h"
+
 namespace pst {
 namespace {
 
@@ -32,10 +34,6 @@ constexpr std::pair<const char*, InitKind> kInits[] = {{"xavier", InitKind::kXav
 constexpr std::pair<const char*, LossKind> kLosses[] = {{"softmax", LossKind::kSoftmax},
                                                         {"squared", LossKind::kSquared},
                                                         {"logistic", LossKind::kLogistic}};
-constexpr std::pair<const char*, OptimizerKind> kOptimizers[] = {
-    {"sgd", OptimizerKind::kSgd},         {"momentum", OptimizerKind::kMomentum},
-    {"nesterov", OptimizerKind::kNesterov}, {"adagrad", OptimizerKind::kAdagrad},
-    {"adam", OptimizerKind::kAdam},       {"adamw", OptimizerKind::kAdamW}};
 constexpr std::pair<const char*, LrSchedule> kSchedules[] = {
     {"constant", LrSchedule::kConstant}, {"step", LrSchedule::kStep}, {"cosine", LrSchedule::kCosine}};
 constexpr std::pair<const char*, Consistency> kConsistencies[] = {
@@ -49,12 +47,18 @@ StatusOr<Activation> ParseActivation(const std::string& n) { return ParseName("a
 StatusOr<InitKind> ParseInitKind(const std::string& n) { return ParseName("init", n, kInits); }
 StatusOr<LossKind> ParseLossKind(const std::string& n) { return ParseName("loss", n, kLosses); }
 const char* LossKindName(LossKind k) { return NameOf(k, kLosses); }
-StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& n) { return ParseName("optimizer", n, kOptimizers); }
+StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& n) {
+  if (const DenseOptimizerInfo* rule = FindDenseOptimizer(n)) return rule->kind;
+  return Status::InvalidArgument("unknown optimizer '" + n + "' (allowed: " + DenseOptimizerNames("|") + ")");
+}
 StatusOr<LrSchedule> ParseLrSchedule(const std::string& n) { return ParseName("lr schedule", n, kSchedules); }
 StatusOr<Consistency> ParseConsistency(const std::string& n) { return ParseName("consistency", n, kConsistencies); }
 const char* ActivationName(Activation a) { return NameOf(a, kActivations); }
 const char* InitKindName(InitKind k) { return NameOf(k, kInits); }
-const char* OptimizerKindName(OptimizerKind k) { return NameOf(k, kOptimizers); }
+const char* OptimizerKindName(OptimizerKind k) {
+  const DenseOptimizerInfo* rule = FindDenseOptimizer(k);
+  return rule == nullptr ? "?" : rule->name.c_str();
+}
 const char* LrScheduleName(LrSchedule s) { return NameOf(s, kSchedules); }
 const char* ConsistencyName(Consistency c) { return NameOf(c, kConsistencies); }
 
@@ -78,18 +82,7 @@ Status ValidateModelSpec(const ModelSpec& s) {
 }
 
 Status ValidateOptimizerSpec(const OptimizerSpec& s) {
-  if (!Finite(s.learning_rate) || s.learning_rate <= 0 || s.learning_rate > 100)
-    return Status::InvalidArgument("optimizer.learning_rate: must be in (0, 100]");
-  if (!Finite(s.momentum) || s.momentum < 0 || s.momentum >= 1)
-    return Status::InvalidArgument("optimizer.momentum: must be in [0, 1)");
-  if (!Finite(s.beta1) || s.beta1 < 0 || s.beta1 >= 1)
-    return Status::InvalidArgument("optimizer.beta1: must be in [0, 1)");
-  if (!Finite(s.beta2) || s.beta2 < 0 || s.beta2 >= 1)
-    return Status::InvalidArgument("optimizer.beta2: must be in [0, 1)");
-  if (!Finite(s.epsilon) || s.epsilon <= 0 || s.epsilon > 1)
-    return Status::InvalidArgument("optimizer.epsilon: must be in (0, 1]");
-  if (!Finite(s.weight_decay) || s.weight_decay < 0 || s.weight_decay > 1)
-    return Status::InvalidArgument("optimizer.weight_decay: must be in [0, 1]");
+  PST_RETURN_IF_ERROR(ValidateDenseOptimizerParams(s));
   if (s.schedule == LrSchedule::kStep) {
     if (s.step_size == 0) return Status::InvalidArgument("optimizer.step_size: must be >= 1");
     if (!Finite(s.step_gamma) || s.step_gamma <= 0 || s.step_gamma > 1)

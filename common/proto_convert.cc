@@ -4,6 +4,8 @@
 
 #include <kj/exception.h>
 
+#include "common/optimizer_catalog.h"
+
 namespace pst {
 namespace {
 
@@ -84,7 +86,14 @@ StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
   PST_ASSIGN_OR_RETURN(s.model.loss, CheckedEnum(m.getLoss(), LossKind::kLogistic, "model.loss"));
   auto o = in.getOptimizer();
   OptimizerSpec& os = s.optimizer;
-  PST_ASSIGN_OR_RETURN(os.kind, CheckedEnum(o.getKind(), OptimizerKind::kAdamW, "optimizer.kind"));
+  // The catalog decides which ids are known (a rule may be retired, leaving a gap).
+  const auto raw_kind = static_cast<uint16_t>(o.getKind());
+  const DenseOptimizerInfo* rule =
+      raw_kind > 0xff ? nullptr : FindDenseOptimizer(static_cast<OptimizerKind>(raw_kind));
+  if (rule == nullptr) {
+    return Status::InvalidArgument("optimizer.kind: unknown value " + std::to_string(raw_kind));
+  }
+  os.kind = rule->kind;
   os.learning_rate = o.getLearningRate();
   os.momentum = o.getMomentum();
   os.beta1 = o.getBeta1();

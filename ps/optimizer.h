@@ -24,7 +24,10 @@ float LearningRateAt(const OptimizerSpec& spec, uint64_t step);
 
 class Optimizer {
  public:
-  // kInvalidArgument if the spec is invalid (see ValidateOptimizerSpec).
+  // Builds the rule the catalog (common/optimizer_catalog.h) names for
+  // spec.kind, from its factory in ps/dense_<name>.cc (ps/dense_optimizer.h).
+  // kInvalidArgument if the spec is invalid (see ValidateOptimizerSpec),
+  // kResourceExhausted if the state slots cannot be allocated.
   static StatusOr<std::unique_ptr<Optimizer>> Create(const OptimizerSpec& spec, size_t n);
   virtual ~Optimizer() = default;
 

@@ -1,7 +1,6 @@
 #include "ps/sparse_optimizer.h"
 
 #include <algorithm>
-#include <cmath>
 #include <utility>
 
 namespace pst {
@@ -22,26 +21,12 @@ const SparseOptimizerRegistry& SparseOptimizerRegistry::Builtin() {
   return registry;
 }
 
-namespace {
-
-bool InRange(const SparseOptimizerParamInfo& p, double v) {
-  if (!std::isfinite(v) || v > p.max) return false;
-  return p.min_exclusive ? v > p.min : v >= p.min;
-}
-
-std::string RangeText(const SparseOptimizerParamInfo& p) {
-  return (p.min_exclusive ? "(" : "[") + std::to_string(p.min) + ", " + std::to_string(p.max) +
-         "]";
-}
-
-}  // namespace
-
 Status SparseOptimizerRegistry::Register(SparseOptimizerInfo info) {
   if (!info.make) return Status::InvalidArgument("sparse optimizer " + info.name + ": no factory");
   for (const SparseOptimizerParamInfo& p : info.params) {
-    if (!InRange(p, p.default_value)) {
+    if (!ParamInRange(p, p.default_value)) {
       return Status::InvalidArgument("sparse optimizer " + info.name + ": default of " + p.name +
-                                     " outside " + RangeText(p));
+                                     " outside " + ParamRangeText(p));
     }
   }
   if (rules_.count(info.name)) {
@@ -86,9 +71,9 @@ StatusOr<std::unique_ptr<SparseRowOptimizer>> SparseOptimizerRegistry::Create(
       return Status::InvalidArgument("sparse optimizer " + info->name + ": unknown parameter \"" +
                                      name + "\" (known: " + known + ")");
     }
-    if (!InRange(*it, value)) {
+    if (!ParamInRange(*it, value)) {
       return Status::InvalidArgument("sparse optimizer " + info->name + ": " + name + " = " +
-                                     std::to_string(value) + " outside " + RangeText(*it));
+                                     std::to_string(value) + " outside " + ParamRangeText(*it));
     }
     values[name] = value;
   }

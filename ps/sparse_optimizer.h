@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/optimizer_catalog.h"
 #include "common/status.h"
 
 namespace pst {
@@ -50,14 +51,8 @@ class SparseRowOptimizer {
   size_t state_floats_;
 };
 
-struct SparseOptimizerParamInfo {
-  std::string name;
-  double default_value;
-  double min;          // valid range [min, max], or (min, max] when min_exclusive
-  double max;
-  bool min_exclusive;
-  std::string help;
-};
+// Name, default, range and help of one parameter, as for the dense rules.
+using SparseOptimizerParamInfo = OptimizerParamInfo;
 
 struct SparseOptimizerInfo {
   std::string name;
