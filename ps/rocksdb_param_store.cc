@@ -4,10 +4,13 @@
 #include <rocksdb/iterator.h>
 #include <rocksdb/options.h>
 #include <rocksdb/slice.h>
+#include <rocksdb/sst_file_writer.h>
 #include <rocksdb/status.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <numeric>
 #include <iterator>
 #include <string_view>
 #include <utility>
@@ -119,6 +122,16 @@ StatusOr<BlockState> DecodeBlock(std::string_view value, uint64_t* checkpoint_id
   return b;
 }
 
+// Bytes of values and optimizer state in a checkpoint's blocks.
+uint64_t StateBytes(const std::vector<BlockState>& blocks) {
+  uint64_t floats = 0;
+  for (const BlockState& b : blocks) {
+    floats += b.values.size();
+    for (const std::vector<float>& slot : b.slots) floats += slot.size();
+  }
+  return floats * sizeof(float);
+}
+
 std::string EncodeCommit(uint64_t checkpoint_id) {
   RecordEncoder e(kCommitFormat);
   e.U64(checkpoint_id);
@@ -214,6 +227,19 @@ Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest
   // Clear any stray keys of this id first (ops in a batch apply in order).
   std::string error;
   AddDeletes(&batch, id, &error);
+  if (error.empty() && StateBytes(blocks) >= options_.ingest_min_bytes) {
+    // Stray keys are deleted first, through the log, so the ingested file
+    // (a later sequence number) supersedes them. Only when there are any: a
+    // tombstone over the file's range would place it in level 0, where
+    // compaction rewrites the whole checkpoint in the background.
+    PST_ASSIGN_OR_RETURN(bool stray, HasBlocksOf(id));
+    if (stray) {
+      rocksdb::WriteOptions wo;
+      wo.sync = options_.sync_writes;
+      PST_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), path(), what, LockHeld));
+    }
+    return IngestCheckpoint(m, blocks);
+  }
   rocksdb::Status s = error.empty() ? batch.Put(ManifestKey(id), EncodeManifest(m))
                                     : rocksdb::Status::InvalidArgument(error);
   for (size_t i = 0; s.ok() && i < blocks.size(); ++i) {
@@ -223,6 +249,49 @@ Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   return FromRocks(db_->Write(wo, &batch), path(), what, LockHeld);
+}
+
+StatusOr<bool> RocksDbParamStore::HasBlocksOf(uint64_t checkpoint_id) {
+  const std::string prefix = BlockPrefix(checkpoint_id);
+  const std::string end = PrefixEnd(prefix);
+  rocksdb::Slice upper(end);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  it->Seek(prefix);
+  const bool found = it->Valid();
+  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: look for " + prefix, LockHeld));
+  return found;
+}
+
+Status RocksDbParamStore::IngestCheckpoint(const CheckpointManifest& m,
+                                           const std::vector<BlockState>& blocks) {
+  const uint64_t id = m.checkpoint_id;
+  const std::string what = "param store: ingest checkpoint " + std::to_string(id);
+  // An SST file takes keys in ascending order: the blocks by first key
+  // (fixed-width hex sorts numerically), then the manifest ("block/" < "manifest/").
+  std::vector<size_t> order(blocks.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return blocks[a].keys.begin < blocks[b].keys.begin; });
+  const std::string file = path() + "/ingest-" + Hex16(id) + ".sst";
+  rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
+  rocksdb::Status s = writer.Open(file);
+  // Encode one block at a time: the shard's state is never copied whole.
+  for (size_t i = 0; s.ok() && i < order.size(); ++i) {
+    const BlockState& b = blocks[order[i]];
+    s = writer.Put(BlockKey(id, b.keys.begin), EncodeBlock(id, b));
+  }
+  if (s.ok()) s = writer.Put(ManifestKey(id), EncodeManifest(m));
+  if (s.ok()) s = writer.Finish();  // syncs the file
+  if (s.ok()) {
+    rocksdb::IngestExternalFileOptions io;
+    io.move_files = true;  // a hard link: the bytes are written once
+    s = db_->IngestExternalFile({file}, io);
+  }
+  std::error_code ec;
+  std::filesystem::remove(file, ec);  // gone after a move; left only by a failure
+  return FromRocks(s, path(), what, LockHeld);
 }
 
 Status RocksDbParamStore::CommitCheckpoint(uint64_t checkpoint_id) {

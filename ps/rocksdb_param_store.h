@@ -60,6 +60,14 @@ struct RocksDbParamStoreOptions {
   // kFailedPrecondition. The database must exist (create_if_missing is
   // ignored). Default: false.
   bool read_only = false;
+  // A checkpoint whose values and optimizer state exceed this many bytes is
+  // written into one SST file in the database directory and ingested (moved
+  // in), instead of going through the write-ahead log, the memtable and a
+  // flush: one sequential write instead of three, no memtable copy of the
+  // whole shard, and nothing to replay when the store is opened again. The
+  // file is synced before it is ingested, so durability does not depend on
+  // sync_writes. 0 = always. Default: 64 MiB.
+  uint64_t ingest_min_bytes = 64ull << 20;
 };
 
 class RocksDbParamStore final : public ParamStore {
@@ -114,6 +122,12 @@ class RocksDbParamStore final : public ParamStore {
   Status Exists(const std::string& key);
   // kFailedPrecondition naming `what` if the store was opened read-only.
   Status CheckWritable(const char* what) const;
+  // Whether any block key of checkpoint_id is stored.
+  StatusOr<bool> HasBlocksOf(uint64_t checkpoint_id);
+  // Writes the manifest and blocks of checkpoint m.checkpoint_id into one SST
+  // file and ingests it (see RocksDbParamStoreOptions::ingest_min_bytes).
+  // REQUIRES: no key of that checkpoint exists; block first keys are distinct.
+  Status IngestCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks);
   // ReadCheckpoint (require_commit) or ReadWrittenCheckpoint.
   StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> Read(uint64_t checkpoint_id,
                                                                         bool require_commit);

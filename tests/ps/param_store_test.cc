@@ -60,11 +60,16 @@ RocksDbParamStoreOptions DbOptions(const std::string& path) {
 
 struct RocksEnv {
   static constexpr bool kDurable = true;
-  RocksEnv() : path(dir.path() + "/shard0") { Reopen(); }
+  explicit RocksEnv(uint64_t ingest_min_bytes = RocksDbParamStoreOptions().ingest_min_bytes)
+      : path(dir.path() + "/shard0"), ingest_min_bytes(ingest_min_bytes) {
+    Reopen();
+  }
   ParamStore& store() { return *db; }
   void Reopen() {
     db.reset();
-    auto opened = RocksDbParamStore::Open(DbOptions(path));
+    RocksDbParamStoreOptions options = DbOptions(path);
+    options.ingest_min_bytes = ingest_min_bytes;
+    auto opened = RocksDbParamStore::Open(options);
     INFO(opened.status().ToString());
     REQUIRE(opened.ok());
     db = std::move(opened).value();
@@ -75,7 +80,13 @@ struct RocksEnv {
   }
   TempDir dir;
   std::string path;
+  uint64_t ingest_min_bytes;
   std::unique_ptr<RocksDbParamStore> db;
+};
+
+// Every checkpoint, however small, is written as an ingested SST file.
+struct RocksIngestEnv : RocksEnv {
+  RocksIngestEnv() : RocksEnv(/*ingest_min_bytes=*/0) {}
 };
 
 // A float from an arbitrary 32-bit pattern (NaN payloads, -0, denormals and
@@ -172,7 +183,7 @@ using Ids = std::vector<uint64_t>;
 // Shared cases: both implementations.
 
 TEMPLATE_TEST_CASE("ParamStore: a committed checkpoint reads back bit-exact", "[ps]", MemoryEnv,
-                   RocksEnv) {
+                   RocksEnv, RocksIngestEnv) {
   TestType env;
   const Checkpoint c = MakeCheckpoint(3);
   REQUIRE(c.blocks.size() == 2);  // [100, 356) and the shorter [356, 600)
@@ -183,7 +194,7 @@ TEMPLATE_TEST_CASE("ParamStore: a committed checkpoint reads back bit-exact", "[
 }
 
 TEMPLATE_TEST_CASE("ParamStore: checkpoints without slots or keys round-trip", "[ps]", MemoryEnv,
-                   RocksEnv) {
+                   RocksEnv, RocksIngestEnv) {
   TestType env;
   const Checkpoint sgd = MakeCheckpoint(1, {0, 10}, 4, {});        // SGD: no optimizer slots
   const Checkpoint empty = MakeCheckpoint(2, {50, 50}, 4, {"m"});  // shard with no keys
@@ -199,7 +210,7 @@ TEMPLATE_TEST_CASE("ParamStore: checkpoints without slots or keys round-trip", "
 }
 
 TEMPLATE_TEST_CASE("ParamStore: an uncommitted checkpoint is invisible until committed", "[ps]",
-                   MemoryEnv, RocksEnv) {
+                   MemoryEnv, RocksEnv, RocksIngestEnv) {
   TestType env;
   ParamStore& store = env.store();
   const Checkpoint c = MakeCheckpoint(5);
@@ -222,7 +233,7 @@ TEMPLATE_TEST_CASE("ParamStore: an uncommitted checkpoint is invisible until com
 }
 
 TEMPLATE_TEST_CASE("ParamStore: commit of an unknown id is kNotFound", "[ps]", MemoryEnv,
-                   RocksEnv) {
+                   RocksEnv, RocksIngestEnv) {
   TestType env;
   REQUIRE(env.store().CommitCheckpoint(42).code() == StatusCode::kNotFound);
   REQUIRE(Committed(env.store()).empty());
@@ -230,7 +241,7 @@ TEMPLATE_TEST_CASE("ParamStore: commit of an unknown id is kNotFound", "[ps]", M
 }
 
 TEMPLATE_TEST_CASE("ParamStore: writing an existing id is kAlreadyExists", "[ps]", MemoryEnv,
-                   RocksEnv) {
+                   RocksEnv, RocksIngestEnv) {
   TestType env;
   ParamStore& store = env.store();
   const Checkpoint c = MakeCheckpoint(1);
@@ -250,7 +261,7 @@ TEMPLATE_TEST_CASE("ParamStore: writing an existing id is kAlreadyExists", "[ps]
 }
 
 TEMPLATE_TEST_CASE("ParamStore: a malformed checkpoint is refused and nothing is stored", "[ps]",
-                   MemoryEnv, RocksEnv) {
+                   MemoryEnv, RocksEnv, RocksIngestEnv) {
   TestType env;
   ParamStore& store = env.store();
   using Edit = std::function<void(Checkpoint&)>;
@@ -291,7 +302,7 @@ TEMPLATE_TEST_CASE("ParamStore: a malformed checkpoint is refused and nothing is
 }
 
 TEMPLATE_TEST_CASE("ParamStore: an inconsistent stored checkpoint reads as kDataLoss", "[ps]",
-                   MemoryEnv, RocksEnv) {
+                   MemoryEnv, RocksEnv, RocksIngestEnv) {
   TestType env;
   using Edit = std::function<void(Checkpoint&)>;
   const std::vector<std::pair<const char*, Edit>> edits = {
@@ -317,7 +328,7 @@ TEMPLATE_TEST_CASE("ParamStore: an inconsistent stored checkpoint reads as kData
 }
 
 TEMPLATE_TEST_CASE("ParamStore: delete drops a checkpoint and is idempotent", "[ps]", MemoryEnv,
-                   RocksEnv) {
+                   RocksEnv, RocksIngestEnv) {
   TestType env;
   ParamStore& store = env.store();
   const Checkpoint c1 = MakeCheckpoint(1);
@@ -348,7 +359,7 @@ TEMPLATE_TEST_CASE("ParamStore: delete drops a checkpoint and is idempotent", "[
 }
 
 TEMPLATE_TEST_CASE("ParamStore: Prune keeps the newest committed and in-flight checkpoints", "[ps]",
-                   MemoryEnv, RocksEnv) {
+                   MemoryEnv, RocksEnv, RocksIngestEnv) {
   TestType env;
   ParamStore& store = env.store();
   REQUIRE(store.Prune(0).code() == StatusCode::kInvalidArgument);
@@ -382,7 +393,7 @@ TEMPLATE_TEST_CASE("ParamStore: Prune keeps the newest committed and in-flight c
 }
 
 TEMPLATE_TEST_CASE("ParamStore: a restart between the phases leaves the checkpoint uncommitted",
-                   "[ps]", MemoryEnv, RocksEnv) {
+                   "[ps]", MemoryEnv, RocksEnv, RocksIngestEnv) {
   TestType env;
   const Checkpoint c1 = MakeCheckpoint(1);
   const Checkpoint c2 = MakeCheckpoint(2);
@@ -406,7 +417,7 @@ TEMPLATE_TEST_CASE("ParamStore: a restart between the phases leaves the checkpoi
   RequireSame(*got, c2);
 }
 
-TEMPLATE_TEST_CASE("ParamStore: a block of 4M floats round-trips", "[ps]", MemoryEnv, RocksEnv) {
+TEMPLATE_TEST_CASE("ParamStore: a block of 4M floats round-trips", "[ps]", MemoryEnv, RocksEnv, RocksIngestEnv) {
   TestType env;
   constexpr uint64_t kKeys = uint64_t{4} << 20;
   const Checkpoint c = MakeCheckpoint(1, {1000, 1000 + kKeys}, kKeys, {"h"});
@@ -419,7 +430,7 @@ TEMPLATE_TEST_CASE("ParamStore: a block of 4M floats round-trips", "[ps]", Memor
 }
 
 TEMPLATE_TEST_CASE("ParamStore: ReadWrittenCheckpoint reads a written, uncommitted checkpoint",
-                   "[ps]", MemoryEnv, RocksEnv) {
+                   "[ps]", MemoryEnv, RocksEnv, RocksIngestEnv) {
   TestType env;
   ParamStore& store = env.store();
   const Checkpoint c1 = MakeCheckpoint(1);
@@ -475,6 +486,28 @@ TEST_CASE("RocksDbParamStore: committed checkpoints survive reopen", "[ps]") {
   RequireOk(env.store().DeleteCheckpoint(3));
   env.Reopen();
   REQUIRE(Uncommitted(env.store()).empty());
+}
+
+TEST_CASE("RocksDbParamStore: ingested checkpoints survive reopen and leave no file behind",
+          "[ps]") {
+  RocksIngestEnv env;
+  const Checkpoint c1 = MakeCheckpoint(1, {0, 5000}, 700, {"m", "v"});
+  const Checkpoint c2 = MakeCheckpoint(2, {0, 5000}, 700, {"m", "v"});
+  RequireOk(WriteAndCommit(env.store(), c1));
+  RequireOk(env.store().WriteCheckpoint(c2.manifest, c2.blocks));
+  env.Reopen();
+  REQUIRE(Committed(env.store()) == Ids{1});
+  REQUIRE(Uncommitted(env.store()) == Ids{2});
+  auto a = env.store().ReadCheckpoint(1);
+  RequireOk(a.status());
+  RequireSame(*a, c1);
+  auto b = env.store().ReadWrittenCheckpoint(2);
+  RequireOk(b.status());
+  RequireSame(*b, c2);
+  for (const auto& entry : std::filesystem::directory_iterator(env.path)) {
+    INFO(entry.path());
+    CHECK(entry.path().filename().string().rfind("ingest-", 0) != 0);
+  }
 }
 
 TEST_CASE("RocksDbParamStore: corrupt stored values read as kDataLoss", "[ps]") {
