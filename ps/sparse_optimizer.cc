@@ -60,7 +60,10 @@ StatusOr<std::unique_ptr<SparseRowOptimizer>> SparseOptimizerRegistry::Create(
   if (dim == 0) return Status::InvalidArgument("sparse optimizer " + info->name + ": dim is 0");
   SparseOptimizerParams values;
   for (const SparseOptimizerParamInfo& p : info->params) values[p.name] = p.default_value;
-  for (const auto& [name, value] : config.params) {
+  for (const auto& entry : config.params) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda.
+    const auto& name = entry.first;
+    const auto& value = entry.second;
     auto it = std::find_if(info->params.begin(), info->params.end(),
                            [&](const SparseOptimizerParamInfo& p) { return p.name == name; });
     if (it == info->params.end()) {
