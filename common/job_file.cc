@@ -16,6 +16,8 @@
 #include <system_error>
 #include <vector>
 
+#include "common/optimizer_catalog.h"
+
 namespace pst {
 namespace {
 
@@ -278,12 +280,11 @@ Status ReadModel(const toml::table& t, ModelSpec* m) {
 Status ReadOptimizer(const toml::table& t, OptimizerSpec* o) {
   TableReader r(t, "optimizer");
   PST_RETURN_IF_ERROR(r.Enum("kind", &ParseOptimizerKind, &o->kind));
-  PST_RETURN_IF_ERROR(r.Float("learning_rate", &o->learning_rate));
-  PST_RETURN_IF_ERROR(r.Float("momentum", &o->momentum));
-  PST_RETURN_IF_ERROR(r.Float("beta1", &o->beta1));
-  PST_RETURN_IF_ERROR(r.Float("beta2", &o->beta2));
-  PST_RETURN_IF_ERROR(r.Float("epsilon", &o->epsilon));
-  PST_RETURN_IF_ERROR(r.Float("weight_decay", &o->weight_decay));
+  // The update rules' parameters, as the catalog lists them (ranges are
+  // checked by ValidateOptimizerSpec against the same entries).
+  for (const DenseOptimizerParam& p : DenseOptimizerParams()) {
+    PST_RETURN_IF_ERROR(r.Float(p.info.name, &(o->*p.field)));
+  }
   PST_RETURN_IF_ERROR(r.Enum("schedule", &ParseLrSchedule, &o->schedule));
   PST_RETURN_IF_ERROR(r.Unsigned("step_size", &o->step_size));
   PST_RETURN_IF_ERROR(r.Float("step_gamma", &o->step_gamma));
@@ -496,12 +497,9 @@ std::string JobSpecToToml(const JobSpec& spec) {
   const OptimizerSpec& o = spec.optimizer;
   out += "\n[optimizer]\n";
   AppendKey(&out, "kind", Quoted(OptimizerKindName(o.kind)));
-  AppendKey(&out, "learning_rate", FormatFloat(o.learning_rate));
-  AppendKey(&out, "momentum", FormatFloat(o.momentum));
-  AppendKey(&out, "beta1", FormatFloat(o.beta1));
-  AppendKey(&out, "beta2", FormatFloat(o.beta2));
-  AppendKey(&out, "epsilon", FormatFloat(o.epsilon));
-  AppendKey(&out, "weight_decay", FormatFloat(o.weight_decay));
+  for (const DenseOptimizerParam& p : DenseOptimizerParams()) {
+    AppendKey(&out, p.info.name, FormatFloat(o.*p.field));
+  }
   AppendKey(&out, "schedule", Quoted(LrScheduleName(o.schedule)));
   AppendKey(&out, "step_size", std::to_string(o.step_size));
   AppendKey(&out, "step_gamma", FormatFloat(o.step_gamma));

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "common/job_file.h"
 #include "proto/job.capnp.h"
 
 namespace pst {
@@ -135,6 +136,25 @@ TEST_CASE("OptimizerCatalog: ParamRangeText and ParamInRange agree on open and c
   CHECK(ParamInRange(left_open, 100));
   CHECK_FALSE(ParamInRange(left_open, std::numeric_limits<double>::quiet_NaN()));
   CHECK_FALSE(ParamInRange(left_open, std::numeric_limits<double>::infinity()));
+}
+
+TEST_CASE("OptimizerCatalog: every parameter is a job-file key, read, range-checked and written",
+          "[common]") {
+  for (const DenseOptimizerParam& p : DenseOptimizerParams()) {
+    INFO(p.info.name);
+    // 0.5 lies inside every dense parameter's range and differs from every default.
+    REQUIRE(ParamInRange(p.info, 0.5));
+    REQUIRE(p.info.default_value != 0.5);
+    auto job = ParseJobToml("[optimizer]\n" + p.info.name + " = 0.5\n", "job.toml");
+    REQUIRE(job.ok());
+    CHECK(job->optimizer.*p.field == 0.5f);
+    CHECK(JobSpecToToml(*job).find("\n" + p.info.name + " = 0.5\n") != std::string::npos);
+
+    auto bad = ParseJobToml("[optimizer]\n" + p.info.name + " = 1000\n", "job.toml");
+    REQUIRE_FALSE(bad.ok());
+    CHECK(bad.status().message().find("optimizer." + p.info.name + ": must be in " +
+                                      ParamRangeText(p.info)) != std::string::npos);
+  }
 }
 
 }  // namespace
