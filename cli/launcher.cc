@@ -262,6 +262,9 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                                          std::to_string(options.admin_port), "--state-dir",
                                          state_dir + "/scheduler"};
               if (result.resumed) a.push_back("--resume");
+              if (options.recovery_timeout.count() > 0)
+                a.insert(a.end(), {"--recovery-timeout-ms",
+                                   std::to_string(options.recovery_timeout.count() * 1000)});
               if (cpus) a.insert(a.end(), {"--cpus", FormatCpuList(cpus->shared)});
               return a;
             }());
@@ -415,6 +418,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
       fault.recovered_at = st.getElapsedMs() / 1000.0;
   };
   size_t epochs_reported = 0;
+  std::string waiting_for;  // the scheduler's last JobStatusResponse.waitingFor
   uint64_t last_samples = 0;
   double last_loss_sum = 0;
   double recent_loss = 0;
@@ -514,6 +518,11 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
         auto st = reply->envelope().getBody().getJobStatusResponse();
         state = st.getState();
         elapsed_s = st.getElapsedMs() / 1000.0;
+        // What the job waits for when it cannot go on by itself, once per change.
+        if (std::string waiting = st.getWaitingFor().cStr(); waiting != waiting_for) {
+          if (!waiting.empty()) progress.Line(waiting);
+          waiting_for = std::move(waiting);
+        }
         desired_workers = st.getDesiredWorkers();
         if (st.getGeneration() != result.generation && st.getGeneration() > 0 && !result.resumed)
           progress.Line(fmt::format("the job rolled back (generation {}): {}", st.getGeneration(),

@@ -70,6 +70,10 @@ struct LaunchOptions {
   // scheduler asks for (job.num_workers, changed by `pstrain scale`).
   // Default: true.
   bool supervise = true;
+  // How long the job may wait for a replacement PS, or for any worker when
+  // none is left, before it fails (pstrain-scheduler --recovery-timeout-ms);
+  // 0 = the scheduler's default. Default: 0.
+  std::chrono::seconds recovery_timeout{0};
   // Give up after this many restarts. Default: 20.
   uint32_t max_restarts = 20;
   // A fault to inject while training (pstrain drill). Default: none.

@@ -171,6 +171,11 @@ int main(int argc, char** argv) {
   bool no_supervise = false;
   launch->add_flag("--no-supervise", no_supervise,
                    "Do not restart a dead PS or scheduler, nor replace dead workers");
+  uint64_t recovery_timeout_s = 0;
+  launch->add_option("--recovery-timeout-s", recovery_timeout_s,
+                     "The job fails after waiting this long for a replacement PS, or for any "
+                     "worker when none is left (0 = the scheduler's default, 120 s)")
+      ->capture_default_str();
   launch->footer(
       "Examples:\n"
       "  pstrain launch                                  # the default job: Fashion-MNIST MLP, 2 PS + 2 workers\n"
@@ -315,6 +320,7 @@ int main(int argc, char** argv) {
   if (export_checkpoint_opt->count() > 0) export_options.checkpoint = export_checkpoint;
   if (eval_checkpoint_opt->count() > 0) eval_options.checkpoint = eval_checkpoint;
   launch_options.supervise = !no_supervise;
+  launch_options.recovery_timeout = std::chrono::seconds(recovery_timeout_s);
   pst::Status s;
   if (*launch) s = RunLaunch(launch_flags, launch_net, launch_options, progress, timeout_s);
   else if (*local) s = RunLocal(local_flags, local_workers);

@@ -16,10 +16,13 @@ std::string FormatDuration(double seconds) {
 
 void ProgressPrinter::Update(const ProgressSnapshot& p) {
   if (quiet_) return;
-  const std::string stats = fmt::format(
-      "epoch {}/{}  step {}  loss {:.4f}  acc {}  {:.0f} samples/s  eta {}", p.epoch, p.epochs,
-      p.steps, p.loss, p.test_accuracy < 0 ? "-" : fmt::format("{:.4f}", p.test_accuracy),
-      p.samples_per_second, p.eta_seconds < 0 ? "?" : FormatDuration(p.eta_seconds));
+  // Before the first step there is no loss, speed or eta to show yet.
+  const std::string stats =
+      p.steps == 0 ? fmt::format("epoch {}/{}  starting: the workers are loading their data", p.epoch, p.epochs)
+                   : fmt::format("epoch {}/{}  step {}  loss {:.4f}  acc {}  {:.0f} samples/s  eta {}", p.epoch,
+                                 p.epochs, p.steps, p.loss,
+                                 p.test_accuracy < 0 ? "-" : fmt::format("{:.4f}", p.test_accuracy),
+                                 p.samples_per_second, p.eta_seconds < 0 ? "?" : FormatDuration(p.eta_seconds));
   if (bar_) {
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(std::lround(std::clamp(p.fraction, 0.0, 1.0) * kWidth));

@@ -57,6 +57,7 @@ std::string FormatStatusTable(const AdminSnapshot& s) {
   }
   out += "\n";
   if (!s.failure.empty()) out += "failure: " + s.failure + "\n";
+  if (!s.waiting_for.empty()) out += s.waiting_for + "\n";
   if (!s.admin_url.empty()) out += "admin: " + s.admin_url + "\n";
   struct Row {
     std::string role, rank, address, state, clock, rate, heartbeat;

@@ -251,6 +251,9 @@ struct JobStatusResponse {
   checkpoints @10 :List(CheckpointInfo);  # complete checkpoints, oldest first
   rollbacks @11 :List(RollbackInfo);
   desiredWorkers @12 :UInt32;    # see ScaleRequest
+  waitingFor @13 :Text;          # non-empty: what the job waits for and why it
+                                 # cannot go on, e.g. "waiting for a worker: the
+                                 # evaluation of epoch 2 has no live worker"
 }
 
 struct RollbackInfo {

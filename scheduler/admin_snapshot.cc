@@ -90,6 +90,7 @@ std::string RenderStatusJson(const AdminSnapshot& s, int indent) {
   json j;
   j["state"] = s.job_state;
   j["failure"] = s.failure;
+  j["waiting_for"] = s.waiting_for;
   j["scheduler"] = s.scheduler_endpoint;
   j["admin_url"] = s.admin_url;
   j["job"] = {{"servers", s.expected_servers},
@@ -351,6 +352,7 @@ AdminSnapshot SnapshotFromProtoOrThrow(proto::JobStatusResponse::Reader r) {
   AdminSnapshot s;
   s.job_state = AdminJobStateName(r.getState());
   s.failure = r.getMessage().cStr();
+  s.waiting_for = r.getWaitingFor().cStr();
   s.total_epochs = r.getTotalEpochs();
   s.samples_per_epoch = r.getSamplesPerEpoch();
   s.elapsed_ms = r.getElapsedMs();

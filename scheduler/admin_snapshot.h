@@ -89,6 +89,9 @@ struct AdminSnapshot {
   // "forming", "running", "recovering", "done", "failed"
   std::string job_state = "forming";
   std::string failure;  // why the job failed, when it did
+  // What the job waits for when it cannot go on by itself ("" otherwise),
+  // e.g. "waiting for a worker: the evaluation of epoch 2 has no live worker".
+  std::string waiting_for;
   std::string scheduler_endpoint;
   std::string admin_url;
   uint32_t expected_servers = 0;

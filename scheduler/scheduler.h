@@ -8,24 +8,37 @@
 // at any time; a dead PS rolls the job back to the last complete checkpoint
 // once a replacement has registered. With a state directory the job state
 // lives in RocksDB (scheduler/job_store.h), so a restarted scheduler takes the
-// job over and a stopped job can be resumed. Single-threaded: Run() does everything on the calling
+// job over and a stopped job can be resumed. Its parts: membership and
+// heartbeats (scheduler/membership.h), the lease service (lease_service.h),
+// recovery (recovery.h), checkpoint rounds (checkpoint_rounds.h) and the job
+// status (job_status.h), sharing a SchedulerCore (scheduler_core.h); this
+// class only runs the loop. Single-threaded: Run() does everything on the calling
 // thread; Shutdown() may be called from any thread. The HTTP admin endpoint
 // (scheduler/admin_server.h) runs on a thread of its own and only sees the
 // snapshots Run() publishes (every 200 ms and on state changes).
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 
 #include <zmq.hpp>
 
 #include "common/status.h"
+#include "scheduler/requests.h"
 #include "scheduler/scheduler_options.h"
 
 namespace pst {
 
 class AdminServer;
+class CheckpointRounds;
+class InMessage;
+class LeaseService;
+class Membership;
+class OutMessage;
+class Recovery;
+class SchedulerCore;
 class SchedulerState;
 
 class Scheduler {
@@ -54,22 +67,15 @@ class Scheduler {
             std::unique_ptr<AdminServer> admin);
   // Hands a fresh snapshot of the job to the admin endpoint (if any).
   void PublishSnapshot();
-  // Opens the job store (options.state_dir) and, if it holds a job, takes it
-  // over (scheduler restart) or resumes it (options.resume).
-  Status OpenStore();
-  // Saves the job state to the store (no-op without one).
-  void SaveState(bool sync);
-  // Rolls the job back to the last complete checkpoint: a new generation;
-  // the PS restore it, the workers continue from its clock.
-  void StartRecovery(const std::string& reason);
-  // Returns the leases of removed workers once every PS stopped waiting for them.
-  void ProgressRemovals();
-  // Moves a joining worker's start clock when a PS is already past it.
-  void AdmitWorkers();
-  // Starts, tracks and records coordinated checkpoints.
-  void CheckpointTick(std::chrono::steady_clock::time_point now);
-  // The largest clock the nodes of this generation reported.
-  uint64_t FastestClock() const;
+  // Decodes and answers every message waiting on the socket (at most
+  // options.messages_per_turn). kUnavailable-free errors of the socket itself
+  // end Run().
+  void HandleMessages();
+  // Answers one decoded request; false when the answer is sent later.
+  bool Dispatch(const SchedulerCall& call, const InMessage& in, OutMessage& out);
+  // The periodic work of one loop turn. Returns true when Run() should end
+  // (the job is over and its nodes left, or linger passed).
+  bool Tick(uint64_t total_keys);
 
   SchedulerOptions options_;
   zmq::socket_t socket_;
@@ -77,6 +83,14 @@ class Scheduler {
   std::atomic<bool> stop_{false};
   std::unique_ptr<SchedulerState> state_;
   std::unique_ptr<AdminServer> admin_;  // null when disabled
+  // The parts of the job's logic, created by Run() (see their headers).
+  std::unique_ptr<SchedulerCore> core_;
+  std::unique_ptr<CheckpointRounds> rounds_;
+  std::unique_ptr<Recovery> recovery_;
+  std::unique_ptr<Membership> membership_;
+  std::unique_ptr<LeaseService> leases_;
+  std::chrono::steady_clock::time_point published_at_;
+  uint64_t published_sig_ = 0;
 };
 
 }  // namespace pst

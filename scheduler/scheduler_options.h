@@ -38,8 +38,9 @@ struct SchedulerOptions {
   // same PS and workers reconnect, and the job rolls back to the last complete
   // checkpoint). Default: false.
   bool resume = false;
-  // How long the job may wait for a replacement of a dead PS (or for any
-  // worker, when all are gone) before it fails. Default: 120 s.
+  // How long the job may wait for a replacement of a dead PS, or for any
+  // worker when none is left (say, the evaluation of the last epoch lost its
+  // worker after the others had finished), before it fails. Default: 120 s.
   std::chrono::milliseconds recovery_timeout{120000};
   // How long a checkpoint round may take before it is abandoned and tried
   // again (derived per round from the pace and the model's size; see
@@ -54,6 +55,38 @@ struct SchedulerOptions {
   // TCP port of the admin endpoint: 0 picks a free one, -1 disables the
   // endpoint. Default: 0.
   int32_t admin_port = 0;
+
+  // A new PS naming the shard of a PS not yet declared dead is accepted only
+  // if the old one no longer answers at its endpoint within this (the
+  // scheduler's loop waits that long at most). Default: 500 ms.
+  std::chrono::milliseconds replacement_probe_timeout{500};
+
+  // The scheduler loop's timings. The defaults suit every job we know of;
+  // tests shorten some.
+  // How long Run() waits for a message before its periodic work (heartbeat
+  // checks, checkpoint rounds, directives). Default: 20 ms.
+  std::chrono::milliseconds loop_wait{20};
+  // Most messages handled in one loop turn before the periodic work. Default: 4096.
+  uint32_t messages_per_turn = 4096;
+  // How often a running job's state is saved to the store (and at every
+  // change that must survive a crash). Default: 2 s.
+  std::chrono::milliseconds save_interval{2000};
+  // How often the admin endpoint gets a fresh snapshot (and at once on a
+  // visible change). Default: 200 ms.
+  std::chrono::milliseconds publish_interval{200};
+  // One point of the admin endpoint's live training curve per this. Default: 1 s.
+  std::chrono::milliseconds history_interval{1000};
+  // The pace (clocks per second) is measured over windows of this. Default: 250 ms.
+  std::chrono::milliseconds pace_window{250};
+  // How long a checkpoint round takes to reach the PS (with the pushed
+  // directive, within a PS loop turn); rounds are placed that far ahead of
+  // the fastest clock, times three. Default: 30 ms.
+  std::chrono::milliseconds directive_latency{30};
+  // `pstrain checkpoint` waits this long when it gives no timeout. Default: 60 s.
+  std::chrono::milliseconds checkpoint_request_timeout{60000};
+  // After the job ended and every node left, the scheduler stays this long
+  // so clients can read the final status (at most `linger` in all). Default: 1.5 s.
+  std::chrono::milliseconds end_grace{1500};
 };
 
 }  // namespace pst

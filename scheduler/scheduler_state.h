@@ -139,6 +139,10 @@ class SchedulerState {
   uint64_t directive_sig = 0;  // see FillDirective in scheduler.cc
   uint64_t directive_seq = 0;
   std::string failure;
+  // Non-empty while the job cannot go on by itself (see LeaseService::
+  // WatchWorkers): what it waits for; and since when no worker is live.
+  std::string waiting_for;
+  Clock::time_point waiting_since;
   std::vector<NodeInfo> servers;
   std::vector<NodeInfo> workers;
   std::optional<ShardPool> pool;
@@ -165,6 +169,9 @@ class SchedulerState {
   NodeInfo* Find(proto::Role role, uint32_t rank) {
     auto& v = role == proto::Role::SERVER ? servers : workers;
     return rank < v.size() ? &v[rank] : nullptr;
+  }
+  const NodeInfo* Find(proto::Role role, uint32_t rank) const {
+    return const_cast<SchedulerState*>(this)->Find(role, rank);
   }
 };
 

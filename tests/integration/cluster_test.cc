@@ -237,30 +237,49 @@ TEST_CASE("Cluster: Ctrl-C stops every process", "[integration]") {
   RequireNoOrphans(run_dir);
 }
 
+// The pid of the first node of `role` in a /status document (0 if none).
+pid_t NodePid(const nlohmann::json& status, const std::string& role, uint32_t rank) {
+  for (const auto& n : status["nodes"])
+    if (n["role"] == role && n["rank"] == rank) return n["pid"].get<pid_t>();
+  return 0;
+}
+
+// True once the workers trained something (the /status totals say so).
+bool Training(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  return !j.is_discarded() && j["totals"]["samples"].get<uint64_t>() > 0;
+}
+
 TEST_CASE("Cluster: without supervision a worker killed with SIGKILL costs its lease, not the job",
           "[integration]") {
   const std::string run_dir = MakeTempDir() + "/run";
+  bool killed_in_time = false;
   std::thread killer([&] {
-    // Once worker 1 is training, kill one worker process (they carry
-    // --model-out <run_dir>/model.safetensors on their command line).
-    for (int i = 0; i < 300; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-      if (ReadFile(run_dir + "/logs/worker-1.log").find("loaded") != std::string::npos) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    for (pid_t p : ProcessesMentioning(run_dir + "/model.safetensors")) {
-      if (ReadFile("/proc/" + std::to_string(p) + "/cmdline").find("pstrain-worker") == std::string::npos)
-        continue;
-      kill(p, SIGKILL);
-      break;
-    }
+    // Once both train, freeze both workers, check that the last epoch is
+    // still open (so the survivor trains and evaluates it), kill worker 1
+    // and let worker 0 go on: the kill lands at a known point of the job.
+    const std::string body = testing::WaitForStatus(run_dir, Training, std::chrono::seconds(60));
+    if (body.empty()) return;
+    const auto first = nlohmann::json::parse(body);
+    const pid_t w0 = NodePid(first, "worker", 0), w1 = NodePid(first, "worker", 1);
+    if (w0 <= 0 || w1 <= 0) return;
+    kill(w0, SIGSTOP);
+    kill(w1, SIGSTOP);
+    const auto now = nlohmann::json::parse(
+        testing::WaitForStatus(run_dir, [](const std::string&) { return true; }, std::chrono::seconds(5)));
+    killed_in_time = !now["epochs"][1]["evaluated"].get<bool>() && now["epochs"][1]["end_ms"] == 0;
+    kill(w1, SIGKILL);
+    kill(w0, SIGCONT);
   });
+  // Each step sleeps 10 ms, so the job is surely still in its first epoch
+  // when the killer looks (and the check above says whether it was).
   auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--epochs", "2", "--train-limit",
                        "20000", "--test-limit", "2000", "--progress", "lines", "--no-supervise",
-                       "--heartbeat-ms", "100", "--heartbeat-timeout-ms", "1000"},
-                      seconds(120));
+                       "--heartbeat-ms", "100", "--heartbeat-timeout-ms", "1000", "--step-delay-ms", "10"},
+                      seconds(180));
   killer.join();
   INFO(r.output);
+  REQUIRE(killed_in_time);
   REQUIRE(r.exit_code == 0);
   CHECK(r.output.find("exited with status 137; its lease goes back to the pool") != std::string::npos);
   // The survivor trained the rest: every sample of every epoch exactly once.
@@ -268,6 +287,30 @@ TEST_CASE("Cluster: without supervision a worker killed with SIGKILL costs its l
   REQUIRE(result["epochs"].size() == 2);
   for (const auto& e : result["epochs"]) CHECK(e["samples"] == 20000);
   CHECK(ReadFile(run_dir + "/logs/scheduler.log").find("is dead") != std::string::npos);
+  RequireNoOrphans(run_dir);
+}
+
+TEST_CASE("Cluster: when no live worker is left the job says what it waits for, then fails",
+          "[integration]") {
+  const std::string run_dir = MakeTempDir() + "/run";
+  std::thread killer([&] {
+    const std::string body = testing::WaitForStatus(run_dir, Training, std::chrono::seconds(60));
+    if (body.empty()) return;
+    if (pid_t w = NodePid(nlohmann::json::parse(body), "worker", 0); w > 0) kill(w, SIGKILL);
+  });
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--workers", "1", "--epochs", "2",
+                       "--train-limit", "20000", "--test-limit", "2000", "--progress", "lines",
+                       "--no-supervise", "--heartbeat-ms", "100", "--heartbeat-timeout-ms", "1000",
+                       "--step-delay-ms", "10", "--recovery-timeout-s", "4"},
+                      seconds(180));
+  killer.join();
+  INFO(r.output);
+  CHECK(r.exit_code == 1);
+  // The launcher's progress line, the failure and the scheduler's log say it.
+  CHECK(r.output.find("waiting for a worker: epoch 1 has data left to train and no live worker") !=
+        std::string::npos);
+  CHECK(r.output.find("no live worker for 4 s") != std::string::npos);
+  CHECK(ReadFile(run_dir + "/logs/scheduler.log").find("waiting for a worker") != std::string::npos);
   RequireNoOrphans(run_dir);
 }
 

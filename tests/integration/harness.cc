@@ -126,6 +126,25 @@ std::string WaitForLine(const std::string& path, const std::string& prefix,
   }
 }
 
+std::string WaitForStatus(const std::string& run_dir, const std::function<bool(const std::string&)>& done,
+                          std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::string body;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::string url = ReadFile(run_dir + "/scheduler.endpoint.admin");
+    while (!url.empty() && (url.back() == '\n' || url.back() == '\r')) url.pop_back();
+    if (!url.empty()) {
+      HttpResult r = HttpGet(url + "status", std::chrono::milliseconds(2000));
+      if (r.status == 200) {
+        body = r.body;
+        if (done(body)) return body;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return body;
+}
+
 HttpResult HttpGet(const std::string& url, std::chrono::milliseconds timeout) {
   HttpResult r;
   // http://HOST:PORT/PATH

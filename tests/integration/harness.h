@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,12 @@ void WaitForWorkerLoaded(const std::string& run_dir, int rank);
 // at `path`; returns the rest of that line, or "" on timeout.
 std::string WaitForLine(const std::string& path, const std::string& prefix,
                         std::chrono::milliseconds timeout);
+
+// Polls the /status document of a launched run (at the admin URL the
+// scheduler wrote to <run_dir>/scheduler.endpoint.admin) until `done(body)`
+// holds or `timeout` passes; returns the last body read ("" if none).
+std::string WaitForStatus(const std::string& run_dir, const std::function<bool(const std::string&)>& done,
+                          std::chrono::milliseconds timeout);
 
 struct HttpResult {
   int status = -1;  // -1: no (complete) answer

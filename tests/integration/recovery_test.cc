@@ -288,6 +288,91 @@ TEST_CASE("Recovery: SIGTERM makes a worker hand back its lease and a PS leave c
   RequireNoOrphans(run_dir);
 }
 
+// True once the workers trained something (the /status totals say so).
+bool Training(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  return !j.is_discarded() && j["totals"]["samples"].get<uint64_t>() > 0;
+}
+
+std::string SchedulerEndpoint(const std::string& run_dir) {
+  std::string e = ReadFile(run_dir + "/scheduler.endpoint");
+  while (!e.empty() && (e.back() == '\n' || e.back() == '\r')) e.pop_back();
+  return e;
+}
+
+TEST_CASE("Recovery: a PS started for a shard whose PS is alive is refused, exits 1, and the job goes on",
+          "[integration]") {
+  const std::string run_dir = MakeTempDir() + "/run";
+  testing::CommandResult intruder;
+  std::thread operator_mistake([&] {
+    if (testing::WaitForStatus(run_dir, Training, std::chrono::seconds(60)).empty()) return;
+    // As the README says to replace a dead PS, but PS 0 is alive.
+    intruder = RunPstrain({"pstrain-ps", "--scheduler", SchedulerEndpoint(run_dir), "--shard-id", "0",
+                           "--bind", "127.0.0.1"},
+                          seconds(60));
+  });
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--progress", "lines", "--epochs", "2",
+                       "--train-limit", "20000", "--test-limit", "2000", "--step-delay-ms", "5",
+                       "--heartbeat-ms", "100", "--heartbeat-timeout-ms", "1000"},
+                      seconds(180));
+  operator_mistake.join();
+  INFO(r.output);
+  INFO(intruder.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(intruder.exit_code == 1);
+  CHECK(intruder.output.find("shard 0 has a live PS") != std::string::npos);
+  auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+  CHECK(result["rollbacks"] == 0);
+  for (const auto& e : result["epochs"]) CHECK(e["samples"] == 20000);
+  CHECK(ReadFile(run_dir + "/logs/scheduler.log").find("refused a new PS for shard 0") != std::string::npos);
+  RequireNoOrphans(run_dir);
+}
+
+TEST_CASE("Recovery: a replacement PS that dies before it restored is found dead and replaced again",
+          "[integration]") {
+  const std::string run_dir = MakeTempDir() + "/run";
+  bool killed_both = false;
+  std::thread killer([&] {
+    const std::string body = testing::WaitForStatus(run_dir, Training, std::chrono::seconds(60));
+    if (body.empty()) return;
+    const pid_t first = FindProcess(run_dir, "ps-0");
+    if (first <= 0) return;
+    kill(first, SIGKILL);
+    // The launcher starts a replacement; kill it once it registered, before
+    // it can have restored (its restore follows the job it is sent then).
+    for (int i = 0; i < 600; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      if (ReadFile(run_dir + "/logs/scheduler.log").find("registered as the replacement for shard 0") ==
+          std::string::npos)
+        continue;
+      const pid_t second = FindProcess(run_dir, "ps-0");
+      if (second > 0 && second != first) {
+        kill(second, SIGKILL);
+        killed_both = true;
+      }
+      return;
+    }
+  });
+  auto r = RunPstrain({"pstrain", "launch", "--run-dir", run_dir, "--progress", "lines", "--epochs", "2",
+                       "--train-limit", "20000", "--test-limit", "2000", "--step-delay-ms", "5",
+                       "--heartbeat-ms", "100", "--heartbeat-timeout-ms", "1000"},
+                      seconds(180));
+  killer.join();
+  INFO(r.output);
+  REQUIRE(killed_both);
+  REQUIRE(r.exit_code == 0);
+  const std::string sched = ReadFile(run_dir + "/logs/scheduler.log");
+  size_t replacements = 0;
+  for (size_t at = sched.find("registered as the replacement for shard 0"); at != std::string::npos;
+       at = sched.find("registered as the replacement for shard 0", at + 1))
+    ++replacements;
+  CHECK(replacements >= 2);
+  auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+  CHECK(result["restarts"].get<int>() >= 2);
+  for (const auto& e : result["epochs"]) CHECK(e["samples"] == 20000);
+  RequireNoOrphans(run_dir);
+}
+
 // One drill: the fault-free baseline, then the job with the fault at a moment
 // drawn from the seed. The drill passes when the job recovered and lost at
 // most `tolerance` percentage points of accuracy (one by default). With
