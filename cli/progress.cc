@@ -16,10 +16,14 @@ std::string FormatDuration(double seconds) {
 
 void ProgressPrinter::Update(const ProgressSnapshot& p) {
   if (quiet_) return;
-  // Before the first step there is no loss, speed or eta to show yet.
+  // Before the first step, and until the first second of steps is measured,
+  // there is no loss, speed or eta to show yet.
   const std::string stats =
       p.steps == 0 ? fmt::format("epoch {}/{}  starting: the workers are loading their data", p.epoch, p.epochs)
-                   : fmt::format("epoch {}/{}  step {}  loss {:.4f}  acc {}  {:.0f} samples/s  eta {}", p.epoch,
+      : p.samples_per_second <= 0
+          ? fmt::format("epoch {}/{}  starting: step {}, loss and speed after the first second", p.epoch,
+                        p.epochs, p.steps)
+          : fmt::format("epoch {}/{}  step {}  loss {:.4f}  acc {}  {:.0f} samples/s  eta {}", p.epoch,
                                  p.epochs, p.steps, p.loss,
                                  p.test_accuracy < 0 ? "-" : fmt::format("{:.4f}", p.test_accuracy),
                                  p.samples_per_second, p.eta_seconds < 0 ? "?" : FormatDuration(p.eta_seconds));

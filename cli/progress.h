@@ -12,7 +12,7 @@ struct ProgressSnapshot {
   uint32_t epoch = 0;   // 1-based epoch in progress
   uint32_t epochs = 0;
   double fraction = 0;  // of the whole job, in [0, 1]
-  uint64_t steps = 0;   // 0: the job is starting (Update says so instead of figures)
+  uint64_t steps = 0;   // 0 (or no speed yet): Update says the job is starting instead of figures
   double loss = 0;      // mean training loss over the last interval
   double samples_per_second = 0;
   double eta_seconds = -1;  // < 0 when unknown
