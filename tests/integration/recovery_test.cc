@@ -109,9 +109,22 @@ TEST_CASE("Recovery: a job stopped part-way resumes from its last complete check
   const std::string run_dir = MakeTempDir() + "/run";
   const std::vector<std::string> job = {"--epochs", "16", "--train-limit", "30000", "--test-limit",
                                         "5000", "--checkpoint-every-steps", "60"};
-  // Interrupted (SIGINT: every process is stopped) a few epochs in.
+  // Interrupted (SIGINT: every process is stopped) once a checkpoint is
+  // complete: a known point, however loaded the machine is.
+  std::thread interrupter([&] {
+    for (int i = 0; i < 1200; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (ReadFile(run_dir + "/logs/scheduler.log").find("checkpoint 2 complete") == std::string::npos) continue;
+      for (pid_t p : testing::ProcessesMentioning(run_dir)) {
+        const std::string cmdline = ReadFile("/proc/" + std::to_string(p) + "/cmdline");
+        if (cmdline.find(std::string("pstrain") + '\0' + "launch") != std::string::npos) kill(p, SIGINT);
+      }
+      return;
+    }
+  });
   auto first = RunPstrain(With({"pstrain", "launch", "--run-dir", run_dir, "--progress", "lines"}, job),
-                          seconds(120), std::chrono::milliseconds(3500));
+                          seconds(120));
+  interrupter.join();
   INFO(first.output);
   REQUIRE(first.exit_code == 130);
   RequireNoOrphans(run_dir);
