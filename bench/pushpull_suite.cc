@@ -177,17 +177,29 @@ struct Timing {
 // for those answers. In split mode the pushes are plain and acknowledged
 // before a separate pull, so push and pull are timed apart. Checks that every
 // pull returns a model that changed.
+// `pull` is the last pull into params (none at first), updated here.
 Status RunRoundTrips(PsClient& client, uint32_t rank, uint64_t& clock,
                      const std::shared_ptr<std::vector<float>>& grad, std::vector<float>& params,
-                     uint64_t warmup, uint64_t iters, bool split, Timing* t) {
+                     PullHandle& pull, uint64_t warmup, uint64_t iters, bool split, Timing* t) {
   // The values pulled: params itself, or a view into the answer (pull views).
-  auto last_value = [&] { return client.PulledValues(params.data())[params.size() - 1]; };
+  auto last_value = [&] {
+    const float* values = client.Values(pull);
+    return (values ? values : params.data())[params.size() - 1];
+  };
   float last = last_value();
   const KeyRange all{0, grad->size()};
   for (uint64_t i = 0; i < warmup + iters; ++i) {
     const auto t0 = Clock::now();
-    client.BeginPush(rank, clock, grad, grad->data(), 1, split ? nullptr : params.data(),
-                     clock + 1);
+    // The pull for clock + 1 at version clock + 1, as training asks for it.
+    const PullTarget next{params.data(), clock + 1, clock + 1};
+    PushSpec push;
+    push.rank = rank;
+    push.clock = clock;
+    push.samples = 1;
+    push.grad = grad->data();
+    push.owner = grad;
+    if (!split) push.then_pull = next;
+    client.BeginPush(std::move(push));
     PST_RETURN_IF_ERROR(client.GradReady(all));
     PST_RETURN_IF_ERROR(client.EndPush());
     double push_s = 0;
@@ -196,9 +208,8 @@ Status RunRoundTrips(PsClient& client, uint32_t rank, uint64_t& clock,
       push_s = Since(t0);
     }
     const auto t1 = Clock::now();
-    client.set_clock(clock + 1);  // the clock the push-and-pull was made for
-    PST_ASSIGN_OR_RETURN(uint64_t version,
-                         client.Pull(clock + 1, params.data(), kRequestTimeout, nullptr));
+    PST_ASSIGN_OR_RETURN(pull, client.EnsurePull(next));
+    PST_ASSIGN_OR_RETURN(uint64_t version, client.WaitAll(pull, kRequestTimeout, nullptr));
     const double pull_s = Since(t1);
     PST_RETURN_IF_ERROR(client.WaitPushes(kRequestTimeout, nullptr));
     const double total_s = Since(t0);
@@ -407,14 +418,15 @@ Status RunPushPullSuite(const PushPullConfig& config, Report& report) {
                                                             cluster->joined().servers, block_keys));
         client->set_pull_views(true);  // as a worker reads them: in place when one block
         Timing t;
-        s = RunRoundTrips(*client, rank, clock, grad, params, sc.warmup, iters, false, &t);
+        PullHandle pull;
+        s = RunRoundTrips(*client, rank, clock, grad, params, pull, sc.warmup, iters, false, &t);
         if (s.ok()) row.stats = Summarize(t.round_trip);
         if (s.ok() && block_keys == kOneBlock) {
           Progress(
               fmt::format("pushpull {}: {} round trips timed in two halves (push until "
                           "acked, then pull)",
                           sc.label, iters));
-          s = RunRoundTrips(*client, rank, clock, grad, params, 0, iters, true, &split);
+          s = RunRoundTrips(*client, rank, clock, grad, params, pull, 0, iters, true, &split);
         }
       }
       Status stopped = cluster->Stop();

@@ -32,8 +32,7 @@ const char* TableKindName(TableKind kind) {
 Status ValidateTableSpec(const TableSpec& t) {
   const std::string who = "table '" + t.name + "': ";
   if (!ValidName(t.name))
-    return Status::InvalidArgument(who +
-                                   "a name is 1 to 64 letters, digits, '_', '.' or '-'");
+    return Status::InvalidArgument(who + "a name is 1 to 64 letters, digits, '_', '.' or '-'");
   switch (t.kind) {
     case TableKind::kDense:
       if (t.size == 0) return Status::InvalidArgument(who + "a dense table needs size >= 1");
@@ -42,7 +41,8 @@ Status ValidateTableSpec(const TableSpec& t) {
     case TableKind::kSparse:
       if (t.dim == 0) return Status::InvalidArgument(who + "a sparse table needs dim >= 1");
       if (t.size != 0)
-        return Status::InvalidArgument(who + "a sparse table has no size (rows are created on use)");
+        return Status::InvalidArgument(who +
+                                       "a sparse table has no size (rows are created on use)");
       break;
     default:
       return Status::InvalidArgument(who + "unknown kind");
@@ -52,7 +52,8 @@ Status ValidateTableSpec(const TableSpec& t) {
       break;
     case TableInitKind::kUniform:
       if (!std::isfinite(t.init.scale) || t.init.scale < 0)
-        return Status::InvalidArgument(who + "a uniform initializer's scale must be finite and >= 0");
+        return Status::InvalidArgument(who +
+                                       "a uniform initializer's scale must be finite and >= 0");
       break;
     default:
       return Status::InvalidArgument(who + "unknown initializer");
@@ -80,8 +81,7 @@ uint64_t DenseKeyCount(const std::vector<TableSpec>& tables) {
   return n;
 }
 
-void InitDenseKeys(const std::vector<TableSpec>& tables, uint64_t begin, uint64_t end,
-                   float* out) {
+void InitDenseKeys(const std::vector<TableSpec>& tables, uint64_t begin, uint64_t end, float* out) {
   uint64_t offset = 0;
   for (const TableSpec& t : tables) {
     if (t.kind != TableKind::kDense) continue;

@@ -72,8 +72,7 @@ uint64_t DenseKeyCount(const std::vector<TableSpec>& tables);
 
 // Writes the initial values of dense keys [begin, end) into out[0, end-begin).
 // REQUIRES: begin <= end <= DenseKeyCount(tables); ValidateTables(tables).ok().
-void InitDenseKeys(const std::vector<TableSpec>& tables, uint64_t begin, uint64_t end,
-                   float* out);
+void InitDenseKeys(const std::vector<TableSpec>& tables, uint64_t begin, uint64_t end, float* out);
 
 const char* TableKindName(TableKind kind);
 

@@ -1,7 +1,6 @@
 #include "ps/server.h"
 
 #include <algorithm>
-#include <deque>
 #include <map>
 
 #include "common/bind.h"
@@ -13,6 +12,7 @@
 #include "common/registration.h"
 #include "ps/checkpoint_writer.h"
 #include "ps/memory_param_store.h"
+#include "ps/request_handler.h"
 #include "ps/rocksdb_param_store.h"
 #include "ps/shard.h"
 #include "ps/sparse_handler.h"
@@ -22,14 +22,6 @@ namespace pst {
 // Everything that exists once the job has started.
 class ServerState {
  public:
-  struct PendingPull {
-    zmq::message_t identity;
-    uint64_t request_id;
-    KeyRange keys;
-    uint64_t min_version;
-    uint64_t clock;  // the puller's clock
-    uint32_t rank;   // the puller (see Shard::HoldsPushOf)
-  };
   // What the scheduler wants (from its heartbeat answers). Written by the
   // heartbeat thread, read by the serving thread, under mu.
   struct Directive {
@@ -62,47 +54,19 @@ class ServerState {
 
   JoinedJob joined;
   KeyRange range;
-  uint32_t generation = 0;
   std::unique_ptr<Shard> shard;
+  std::unique_ptr<RequestHandler> handler;  // serves `shard`, knows the generation
   // The job's sparse tables on this shard. Built with the first generation and
   // kept across rollbacks: sparse rows are not checkpointed yet.
   std::unique_ptr<SparseHandler> sparse;
   std::unique_ptr<CheckpointWriter> writer;
-  std::deque<PendingPull> pending_pulls;
   // The roster the shard applies (rank -> from clock).
   std::map<uint32_t, uint64_t> roster;
-  uint64_t checkpoint_begun = 0;     // newest round id started
-  uint64_t checkpoint_committed = 0; // newest id committed here
-  // Largest staleness seen when answering a pull: the puller's clock minus the
-  // clocks every live worker had pushed (ASP/SSP; 0 under BSP).
-  uint64_t max_staleness = 0;
+  uint64_t checkpoint_begun = 0;      // newest round id started
+  uint64_t checkpoint_committed = 0;  // newest id committed here
 };
 
 namespace {
-
-void FillPullResponse(const Shard& shard, uint64_t request_id, KeyRange keys, uint64_t clock,
-                      uint64_t* max_staleness, OutMessage& out) {
-  out.envelope().setRequestId(request_id);
-  auto resp = out.envelope().getBody().initPullResponse();
-  SetRpcStatus(Status::OK(), resp.initStatus());
-  resp.setKeyBegin(keys.begin);
-  resp.setKeyEnd(keys.end);
-  resp.setVersion(keys.empty() ? shard.version() : shard.VersionOf(keys));
-  const uint64_t slowest = shard.SlowestClock(keys);
-  resp.setSlowestClock(slowest);
-  if (slowest != UINT64_MAX && clock > slowest)
-    *max_staleness = std::max(*max_staleness, clock - slowest);
-  // One copy out of the live parameters: they change with the next update,
-  // while ZeroMQ may still be sending this frame.
-  out.AddFloatsCopy(shard.values(keys), keys.size());
-}
-
-// Requests of another generation (from before a rollback, or from a worker
-// that has not caught up yet) are refused; the worker restarts its step.
-Status StaleGeneration(uint32_t got, uint32_t have) {
-  return Status::Aborted("generation " + std::to_string(got) + " is not the current " +
-                         std::to_string(have) + " (the job rolled back to a checkpoint)");
-}
 
 // Identifies what a checkpoint belongs to; a restore into a different model or
 // block layout is refused.
@@ -130,116 +94,33 @@ StatusOr<std::unique_ptr<Server>> Server::Create(zmq::context_t& ctx,
                                                  const ServerOptions& options) {
   if (options.scheduler_endpoint.empty())
     return Status::InvalidArgument("--scheduler is required (e.g. tcp://127.0.0.1:7000)");
+  if (options.poll_interval.count() <= 0 || options.drain_budget < 1)
+    return Status::InvalidArgument("server: poll_interval and drain_budget must be positive");
   PST_ASSIGN_OR_RETURN(BoundRouter bound, BindRouter(ctx, options.bind_host, options.port,
                                                      options.advertise_host, options.limits));
   return std::unique_ptr<Server>(
       new Server(ctx, options, std::move(bound.socket), std::move(bound.endpoint)));
 }
 
-void Server::Reply(InMessage& in, OutMessage& out) {
-  Status s = SendMessage(socket_, out, &in.identity());
-  // A worker that went away cannot be answered; nothing to undo.
-  if (!s.ok()) PST_LOG_DEBUG("reply dropped: {}", s.message());
-}
-
 void Server::HandleRequest(InMessage& in) {
-  auto env = in.envelope();
-  const uint64_t id = env.getRequestId();
-  auto body = env.getBody();
-  OutMessage out;
-  out.envelope().setRequestId(id);
-  Shard& shard = *state_->shard;
-  try {
-    if (SparseHandler::Handles(body)) {
-      state_->sparse->Handle(in, socket_, state_->generation);
-      return;
-    }
-    if (body.isPushRequest()) {
-      auto req = body.getPushRequest();
-      const KeyRange keys{req.getKeyBegin(), req.getKeyEnd()};
-      Status s = req.getGeneration() != state_->generation
-                     ? StaleGeneration(req.getGeneration(), state_->generation)
-                 : in.num_bulk_frames() != 1
-                     ? Status::InvalidArgument("push: expected exactly one value frame")
-                 : req.getRetire()
-                     ? shard.Retire(req.getRank())
-                     : shard.Push(req.getRank(), req.getClock(), keys, req.getSampleCount(),
-                                  in.floats(0), in.num_floats(0));
-      if (!s.ok()) PST_LOG_WARN("rejected push from worker {}: {}", req.getRank(), s.message());
-      // The pulls this push unblocked go out before its answer and before the
-      // next message is read: a worker waiting for the first block of the
-      // next version gets it while later blocks are still on their way in.
-      // An empty push (an idle worker) or a retirement affects every block.
-      if (s.ok()) AnswerReadyPulls(keys.empty() || req.getRetire() ? kAllKeys : keys);
-      if (req.getThenPull() && s.ok()) {
-        AnswerPull(in, keys, req.getPullMinVersion(),
-                   req.getPullClock() != 0 ? req.getPullClock() : req.getClock() + 1,
-                   req.getRank());
-        return;
-      }
-      if (req.getThenPull())
-        SetRpcStatus(s, out.envelope().getBody().initPullResponse().initStatus());
-      else
-        SetRpcStatus(s, out.envelope().getBody().initPushResponse().initStatus());
-      Reply(in, out);
-      return;
-    }
-    if (body.isPullRequest()) {
-      auto req = body.getPullRequest();
-      if (req.getGeneration() != state_->generation) {
-        SetRpcStatus(StaleGeneration(req.getGeneration(), state_->generation),
-                     out.envelope().getBody().initPullResponse().initStatus());
-        Reply(in, out);
-        return;
-      }
-      AnswerPull(in, {req.getKeyBegin(), req.getKeyEnd()}, req.getMinVersion(), req.getClock(),
-                 req.getRank());
-      return;
-    }
-    SetRpcStatus(Status::InvalidArgument("a parameter server does not handle this message"),
-                 out.envelope().getBody().initError());
-  } catch (const kj::Exception& e) {
-    SetRpcStatus(Status::InvalidArgument(std::string("malformed request: ") +
-                                         e.getDescription().cStr()),
-                 out.envelope().getBody().initError());
-  }
-  Reply(in, out);
-}
-
-void Server::AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock,
-                        uint32_t rank) {
-  const uint64_t id = in.envelope().getRequestId();
-  Status s = state_->shard->CheckPull(keys, min_version, rank);
-  if (s.code() == StatusCode::kUnavailable) {
-    state_->pending_pulls.push_back({std::move(in.identity()), id, keys, min_version, clock, rank});
-    return;
-  }
-  OutMessage out;
-  out.envelope().setRequestId(id);
-  if (s.ok())
-    FillPullResponse(*state_->shard, id, keys, clock, &state_->max_staleness, out);
-  else
-    SetRpcStatus(s, out.envelope().getBody().initPullResponse().initStatus());
-  Reply(in, out);
-}
-
-void Server::AnswerReadyPulls(KeyRange changed) {
   ServerState& st = *state_;
-  auto& pulls = st.pending_pulls;
-  for (auto it = pulls.begin(); it != pulls.end();) {
-    // Only a pull overlapping the changed keys can have become ready; the
-    // overlap test is far cheaper than CheckPull when many pulls wait.
-    const bool overlaps = changed == kAllKeys ||
-                          (it->keys.begin < changed.end && changed.begin < it->keys.end);
-    if (!overlaps || !st.shard->CheckPull(it->keys, it->min_version, it->rank).ok()) {
-      ++it;
-      continue;
-    }
+  bool sparse = false;
+  try {
+    sparse = SparseHandler::Handles(in.envelope().getBody());
+  } catch (const kj::Exception&) {
+    // Malformed: the dense handler's decoding answers it.
+  }
+  if (!sparse) return st.handler->Handle(in);
+  try {
+    st.sparse->Handle(in, socket_, st.handler->generation());
+  } catch (const kj::Exception& e) {
     OutMessage out;
-    FillPullResponse(*st.shard, it->request_id, it->keys, it->clock, &st.max_staleness, out);
-    Status s = SendMessage(socket_, out, &it->identity);
-    if (!s.ok()) PST_LOG_DEBUG("deferred pull reply dropped: {}", s.message());
-    it = pulls.erase(it);
+    out.envelope().setRequestId(in.envelope().getRequestId());
+    SetRpcStatus(
+        Status::InvalidArgument(std::string("malformed request: ") + e.getDescription().cStr()),
+        out.envelope().getBody().initError());
+    Status sent = SendMessage(socket_, out, &in.identity());
+    sent.IgnoreError();  // the sender may be gone
   }
 }
 
@@ -247,15 +128,7 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
                           const std::vector<WorkerSlot>& workers) {
   ServerState& st = *state_;
   // Pulls of the old generation will never be answered with its values.
-  for (auto& p : st.pending_pulls) {
-    OutMessage out;
-    out.envelope().setRequestId(p.request_id);
-    SetRpcStatus(StaleGeneration(st.generation, generation),
-                 out.envelope().getBody().initPullResponse().initStatus());
-    Status sent = SendMessage(socket_, out, &p.identity);
-    sent.IgnoreError();  // the worker may be gone
-  }
-  st.pending_pulls.clear();
+  st.handler->AbortPendingPulls(generation);
   std::vector<uint32_t> ranks;
   for (const WorkerSlot& w : workers) ranks.push_back(w.rank);
   const uint32_t initial = workers.empty() ? 0 : 1 + *std::max_element(ranks.begin(), ranks.end());
@@ -268,12 +141,12 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
                                                uint32_t(st.joined.servers.size()), st.joined.rank,
                                                options_.sparse_limits));
   } else {
-    st.sparse->AbortDeferred(socket_, StaleGeneration(st.generation, generation));
+    st.sparse->AbortDeferred(socket_, StaleGeneration(st.handler->generation(), generation));
   }
   if (checkpoint != 0) {
-    PST_RETURN_IF_ERROR(st.writer->Drain(std::chrono::minutes(10)));
+    PST_RETURN_IF_ERROR(st.writer->Drain(options_.restore_drain_timeout));
     st.writer->Commit(checkpoint);  // idempotent: the scheduler recorded it complete
-    PST_RETURN_IF_ERROR(st.writer->Drain(std::chrono::minutes(10)));
+    PST_RETURN_IF_ERROR(st.writer->Drain(options_.restore_drain_timeout));
     for (const auto& r : st.writer->Poll())
       if (!r.status.ok()) PST_LOG_WARN("checkpoint {}: {}", r.id, r.status.message());
     auto read = st.writer->ReadCheckpoint(checkpoint);
@@ -282,9 +155,9 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
                                        " of shard " + std::to_string(st.joined.rank));
     const CheckpointManifest& m = read->first;
     if (m.job_fingerprint != JobFingerprint(st.joined.job) || m.range != st.range)
-      return Status::FailedPrecondition(
-          "checkpoint " + std::to_string(checkpoint) + " in " + options_.state_dir +
-          " belongs to another job or shard (" + m.job_fingerprint + ")");
+      return Status::FailedPrecondition("checkpoint " + std::to_string(checkpoint) + " in " +
+                                        options_.state_dir + " belongs to another job or shard (" +
+                                        m.job_fingerprint + ")");
     if (m.clock != clock)
       return Status::DataLoss("checkpoint " + std::to_string(checkpoint) + " was taken at clock " +
                               std::to_string(m.clock) + ", the scheduler says " +
@@ -295,6 +168,7 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
                                    std::to_string(clock));
   }
   st.shard = std::move(shard);
+  st.handler->SetShard(st.shard.get(), generation);
   st.roster.clear();
   if (checkpoint != 0) {
     for (uint32_t r : ranks) st.roster[r] = clock;
@@ -303,7 +177,6 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
     // bring it to exactly the roster.
     for (uint32_t r = 0; r < initial; ++r) st.roster[r] = 0;
   }
-  st.generation = generation;
   st.checkpoint_begun = 0;
   ApplyRoster(workers);
   PST_LOG_INFO("generation {}: {} at clock {}, {} workers", generation,
@@ -357,7 +230,7 @@ void Server::Converge() {
     d = st.directive;
   }
   if (!d.has_workers) return;
-  if (d.generation > st.generation) {
+  if (d.generation > st.handler->generation()) {
     Status s = BuildShard(d.generation, d.restore_checkpoint, d.resume_clock, d.workers);
     MutexLock lock(&st.mu);
     st.poke = true;
@@ -367,7 +240,7 @@ void Server::Converge() {
       return;
     }
     st.report.restore_error.clear();
-  } else if (d.generation < st.generation) {
+  } else if (d.generation < st.handler->generation()) {
     return;  // an answer from before our restore
   } else {
     ApplyRoster(d.workers);
@@ -421,12 +294,12 @@ void Server::Converge() {
     st.writer->Prune(st.joined.job.checkpoint.keep);
   }
   MutexLock lock(&st.mu);
-  st.report.generation = st.generation;
+  st.report.generation = st.handler->generation();
   // Heartbeats carry a clock comparable to the workers' (placing checkpoint
   // rounds and joining workers): under ASP/SSP a version counts every
   // worker's pushes and runs far ahead of any worker's clock.
   st.report.clock = shard.applied_clock();
-  st.report.max_staleness = st.max_staleness;
+  st.report.max_staleness = st.handler->max_staleness();
   st.report.workers.clear();
   for (const auto& [rank, from] : st.roster) st.report.workers.push_back({rank, from});
 }
@@ -449,6 +322,7 @@ Status Server::Run() {
   }
   state_ = std::make_unique<ServerState>();
   ServerState& st = *state_;
+  st.handler = std::make_unique<RequestHandler>(socket_);
   PST_ASSIGN_OR_RETURN(st.writer, CheckpointWriter::Start(std::move(store)));
 
   auto on_reply = [&st](proto::HeartbeatResponse::Reader resp) {
@@ -520,8 +394,10 @@ Status Server::Run() {
       }
     };
     auto hb = Heartbeater::Start(ctx_, ho, fill, on_reply);
-    if (hb.ok()) heartbeat = std::move(hb).value();
-    else hb_status = hb.status();
+    if (hb.ok())
+      heartbeat = std::move(hb).value();
+    else
+      hb_status = hb.status();
   });
   if (joined.status().code() == StatusCode::kCancelled) return Status::OK();
   if (!joined.ok()) return joined.status();
@@ -536,17 +412,17 @@ Status Server::Run() {
                           .WithContext("starting shard " + std::to_string(st.joined.rank)));
   {
     MutexLock lock(&st.mu);
-    st.report.generation = st.generation;
+    st.report.generation = st.handler->generation();
   }
-  PST_LOG_INFO("job started: keys [{}, {}) of the model, {} workers", st.range.begin,
-               st.range.end, st.joined.workers.size());
+  PST_LOG_INFO("job started: keys [{}, {}) of the model, {} workers", st.range.begin, st.range.end,
+               st.joined.workers.size());
 
   Status result;
   while (!stop_) {
-    PST_RETURN_IF_ERROR(WaitReadable(socket_, std::chrono::milliseconds(100)));
+    PST_RETURN_IF_ERROR(WaitReadable(socket_, options_.poll_interval));
     // Drain everything waiting before answering deferred pulls, so one
     // version bump answers them all.
-    for (int budget = 0; budget < 4096; ++budget) {
+    for (int budget = 0; budget < options_.drain_budget; ++budget) {
       InMessage in;
       Status s = RecvMessage(socket_, /*routed=*/true, options_.limits, &in);
       if (s.code() == StatusCode::kUnavailable) break;
@@ -555,7 +431,8 @@ Status Server::Run() {
         if (in.identity().size() > 0) {
           OutMessage out;
           SetRpcStatus(s, out.envelope().getBody().initError());
-          Reply(in, out);
+          Status sent = SendMessage(socket_, out, &in.identity());
+          sent.IgnoreError();  // the sender may be gone
         }
         continue;
       }
@@ -578,11 +455,11 @@ Status Server::Run() {
       if (st.poke) heartbeat->Poke();
       st.poke = false;
     }
-    AnswerReadyPulls();  // roster changes (a worker left) can unblock pulls too
+    st.handler->AnswerReadyPulls();  // roster changes (a worker left) can unblock pulls too
     const auto job_state = heartbeat->job_state();
     if (job_state == proto::JobState::DONE) {
       PST_LOG_INFO("job done at model version {}; largest staleness served: {}; exiting",
-                   st.shard->version(), st.max_staleness);
+                   st.shard->version(), st.handler->max_staleness());
       break;
     }
     if (job_state == proto::JobState::FAILED) {
@@ -590,20 +467,20 @@ Status Server::Run() {
       break;
     }
     if (heartbeat->lost_contact()) {
-      result = Status::Unavailable("lost contact with the scheduler at " +
-                                   options_.scheduler_endpoint);
+      result =
+          Status::Unavailable("lost contact with the scheduler at " + options_.scheduler_endpoint);
       break;
     }
   }
   // Whatever was queued for disk (a checkpoint write, a commit) is finished
   // before exiting, so a graceful stop never leaves a torn round behind.
-  Status drained = st.writer->Drain(std::chrono::seconds(60));
+  Status drained = st.writer->Drain(options_.exit_drain_timeout);
   if (!drained.ok()) PST_LOG_WARN("checkpoint writer: {}", drained.message());
   OutMessage leave;
   auto lr = leave.envelope().getBody().initLeaveRequest();
   lr.setRole(proto::Role::SERVER);
   lr.setRank(st.joined.rank);
-  auto bye = sched->Call(leave, std::chrono::milliseconds(1000));
+  auto bye = sched->Call(leave, options_.leave_timeout);
   bye.status().IgnoreError();  // leaving is best effort: heartbeats time out otherwise
   return result;
 }

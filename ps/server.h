@@ -21,7 +21,6 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-
 #include <zmq.hpp>
 
 #include "common/key_range.h"
@@ -55,6 +54,7 @@ class Server {
 
  private:
   Server(zmq::context_t& ctx, ServerOptions options, zmq::socket_t socket, std::string endpoint);
+  // Hands a worker's message to the sparse or the dense request handler.
   void HandleRequest(InMessage& in);
   // (Re)creates the shard for `generation`: the initial model (checkpoint 0)
   // or the complete checkpoint from the store, with `workers` to wait for.
@@ -66,16 +66,6 @@ class Server {
   // Moves toward the scheduler's latest directive: a new generation (restore),
   // the roster, checkpoint rounds and commits; refreshes the heartbeat report.
   void Converge();
-  // Answers a pull of `keys` at version >= min_version for a worker at
-  // `clock` now, or defers it until the shard gets there (kUnavailable); other
-  // refusals are answered with their status.
-  void AnswerPull(InMessage& in, KeyRange keys, uint64_t min_version, uint64_t clock,
-                  uint32_t rank);
-  // Answers every deferred pull overlapping `changed` that the shard can now
-  // serve (kAllKeys: every deferred pull, empty ones included).
-  static constexpr KeyRange kAllKeys{0, UINT64_MAX};
-  void AnswerReadyPulls(KeyRange changed = kAllKeys);
-  void Reply(InMessage& in, OutMessage& out);
 
   zmq::context_t& ctx_;
   ServerOptions options_;

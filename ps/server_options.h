@@ -34,6 +34,20 @@ struct ServerOptions {
   // "" keeps checkpoints in memory only: they survive nothing, so a job with
   // such a PS cannot be resumed. Default: "".
   std::string state_dir;
+  // The serving loop wakes at least this often to follow the scheduler's
+  // directives and notice the job's end. Default: 100 ms.
+  std::chrono::milliseconds poll_interval{100};
+  // At most this many waiting messages are handled before deferred pulls are
+  // looked at again. Default: 4096.
+  int drain_budget = 4096;
+  // Restoring a checkpoint first waits this long for the writer to finish
+  // what it has queued (a write or commit of the same checkpoint). Default: 10 min.
+  std::chrono::milliseconds restore_drain_timeout{600000};
+  // On exit, queued checkpoint writes get this long to finish. Default: 60 s.
+  std::chrono::milliseconds exit_drain_timeout{60000};
+  // How long to wait for the scheduler to acknowledge that this PS leaves
+  // (best effort). Default: 1 s.
+  std::chrono::milliseconds leave_timeout{1000};
   // Size limits for received messages.
   WireLimits limits;
   // Limits of sparse pulls and pushes (ids per request).

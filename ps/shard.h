@@ -276,8 +276,8 @@ class Shard {
   void CopyBlock(Block& b);
   // ASP/SSP: copies every block that became ready.
   void CopyReadyAsyncBlocks();
-  void HoldPush(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count,
-                const float* vals, size_t num_vals);
+  void HoldPush(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count, const float* vals,
+                size_t num_vals);
 
   KeyRange range_;
   uint64_t max_ahead_;

@@ -16,6 +16,7 @@
 #include "common/job_spec.h"
 #include "common/model_layout.h"
 #include "common/status.h"
+#include "worker/model.h"
 
 namespace pst {
 
@@ -73,15 +74,34 @@ struct MlpHooks {
   std::function<Status(uint64_t begin, uint64_t end)> grad_ready;
 };
 
-class Mlp {
+class Mlp : public Model {
  public:
   // kInvalidArgument if the spec is invalid, kResourceExhausted if the scratch
   // buffers cannot be allocated.
   static StatusOr<Mlp> Create(const ModelSpec& spec);
 
   const ModelLayout& layout() const { return layout_; }
-  size_t num_inputs() const { return spec_.layer_sizes.front(); }
-  size_t num_classes() const { return spec_.layer_sizes.back(); }
+
+  // Model: one dense table per tensor (MlpTables, common/model_layout.h).
+  std::vector<TableSpec> Tables(const OptimizerSpec& optimizer) const override {
+    return MlpTables(spec_, layout_, optimizer);
+  }
+  uint64_t num_keys() const override { return layout_.total(); }
+  size_t num_inputs() const override { return spec_.layer_sizes.front(); }
+  size_t num_classes() const override { return spec_.layer_sizes.back(); }
+  // ForwardBackward with MlpHooks of the same block_keys and callbacks
+  // (min_block_rows at its default).
+  StatusOr<double> ComputeGradients(const float* params, const Batch& batch, float* grad,
+                                    const ModelHooks& hooks) override {
+    MlpHooks mlp_hooks;
+    mlp_hooks.block_keys = hooks.block_keys;
+    mlp_hooks.wait_params = hooks.wait_params;
+    mlp_hooks.grad_ready = hooks.grad_ready;
+    return ForwardBackward(params, batch.x, batch.labels, batch.n, grad, mlp_hooks);
+  }
+  ModelEvaluation Evaluate(const float* params, const Batch& batch) override {
+    return Evaluate(params, batch.x, batch.labels, batch.n);
+  }
 
   // Forward and backward pass over a batch of n samples.
   // params: layout().total() floats. x: n * num_inputs() floats, row-major.
@@ -108,10 +128,7 @@ class Mlp {
 
   // Both measures of a test set from one forward pass (no gradient), in
   // internal batches, so n may be the whole test set.
-  struct Evaluation {
-    size_t correct = 0;     // samples whose arg-max prediction equals the label
-    double loss_sum = 0.0;  // sum of the per-sample losses (NaN if a label is invalid)
-  };
+  using Evaluation = ModelEvaluation;
   Evaluation Evaluate(const float* params, const float* x, const int32_t* labels, size_t n);
   // Evaluate(...).loss_sum.
   double Loss(const float* params, const float* x, const int32_t* labels, size_t n);

@@ -33,10 +33,20 @@ size_t PsClient::FirstBlockAfter(uint64_t key) const {
          blocks_.begin();
 }
 
-PsClient::PullSlot* PsClient::FindPull(const float* params) {
+PsClient::PullSlot* PsClient::FindPull(const float* dest) {
   for (PullSlot& p : pulls_)
-    if (p.dest == params) return &p;
+    if (p.target.dest == dest) return &p;
   return nullptr;
+}
+
+const PsClient::PullSlot* PsClient::SlotOf(PullHandle pull) const {
+  if (pull.slot_ < 0 || pull.slot_ >= 2) return nullptr;
+  const PullSlot& slot = pulls_[pull.slot_];
+  return slot.target.dest && slot.serial == pull.serial_ ? &slot : nullptr;
+}
+
+PsClient::PullSlot* PsClient::SlotOf(PullHandle pull) {
+  return const_cast<PullSlot*>(static_cast<const PsClient*>(this)->SlotOf(pull));
 }
 
 void PsClient::CancelPull(PullSlot& slot) {
@@ -50,51 +60,50 @@ void PsClient::CancelPull(PullSlot& slot) {
   if (push_pull_ == &slot) push_pull_ = nullptr;
 }
 
-PsClient::PullSlot* PsClient::SlotFor(float* params) {
-  PullSlot* slot = FindPull(params);
+PsClient::PullSlot* PsClient::SlotFor(float* dest) {
+  PullSlot* slot = FindPull(dest);
   // Otherwise a free slot, or one whose pull is complete (its buffer is the
   // caller's to reuse).
   for (PullSlot& p : pulls_)
-    if (!slot && p.dest == nullptr) slot = &p;
+    if (!slot && p.target.dest == nullptr) slot = &p;
   for (PullSlot& p : pulls_)
     if (!slot && p.outstanding == 0) slot = &p;
   return slot;
 }
 
-StatusOr<PsClient::PullSlot*> PsClient::ClaimSlot(float* params, uint64_t min_version,
-                                                  uint64_t clock) {
-  PullSlot* slot = SlotFor(params);
+StatusOr<PsClient::PullSlot*> PsClient::ClaimSlot(const PullTarget& target) {
+  if (!target.dest) return Status::InvalidArgument("a pull needs a buffer");
+  PullSlot* slot = SlotFor(target.dest);
   if (!slot) return Status::FailedPrecondition("two pulls into other buffers are still in flight");
   CancelPull(*slot);
-  if (slot->dest != params) {  // a view of another buffer's values
+  if (slot->target.dest != target.dest) {  // a view of another buffer's values
     slot->view = nullptr;
     slot->view_frame = InMessage();
   }
-  slot->dest = params;
-  slot->min_version = min_version;
-  slot->clock = clock;
+  slot->target = target;
+  ++slot->serial;
   slot->version_seen = UINT64_MAX;
   return slot;
 }
 
-Status PsClient::StartPull(uint64_t min_version, float* params) {
-  PST_ASSIGN_OR_RETURN(PullSlot* slot, ClaimSlot(params, min_version, clock_));
+StatusOr<PullHandle> PsClient::StartPull(const PullTarget& target) {
+  PST_ASSIGN_OR_RETURN(PullSlot * slot, ClaimSlot(target));
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const Block& b = blocks_[i];
     OutMessage msg;
     auto req = msg.envelope().getBody().initPullRequest();
     req.setKeyBegin(b.keys.begin);
     req.setKeyEnd(b.keys.end);
-    req.setMinVersion(min_version);
+    req.setMinVersion(target.min_version);
     req.setRank(rank_);
-    req.setClock(clock_);
+    req.setClock(target.clock);
     req.setGeneration(generation_);
     slot->sent[i] = std::chrono::steady_clock::now();
     PST_ASSIGN_OR_RETURN(slot->ids[i], channels_[b.server]->Send(msg));
     slot->timed[i] = true;
     ++slot->outstanding;
   }
-  return Status::OK();
+  return HandleOf(*slot);
 }
 
 void PsClient::NoteArrivals() {
@@ -146,34 +155,38 @@ Status PsClient::TakePullReplies(PullSlot& slot, size_t first, size_t last) {
     if (!reply.ok()) return reply.status().WithContext("pull from PS " + ch.endpoint());
     auto body = reply->envelope().getBody();
     if (!body.isPullResponse())
-      return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with the wrong message");
+      return Status::InvalidArgument("PS " + ch.endpoint() +
+                                     " answered a pull with the wrong message");
     auto resp = body.getPullResponse();
-    PST_RETURN_IF_ERROR(FromRpcStatus(resp.getStatus()).WithContext("pull from PS " + ch.endpoint()));
+    PST_RETURN_IF_ERROR(
+        FromRpcStatus(resp.getStatus()).WithContext("pull from PS " + ch.endpoint()));
     if (resp.getKeyBegin() != b.keys.begin || resp.getKeyEnd() != b.keys.end ||
         reply->num_bulk_frames() != 1 || reply->num_floats(0) != b.keys.size())
-      return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with the wrong keys or sizes");
-    if (resp.getVersion() < slot.min_version)
-      return Status::InvalidArgument("PS " + ch.endpoint() + " answered a pull with an old version");
+      return Status::InvalidArgument("PS " + ch.endpoint() +
+                                     " answered a pull with the wrong keys or sizes");
+    if (resp.getVersion() < slot.target.min_version)
+      return Status::InvalidArgument("PS " + ch.endpoint() +
+                                     " answered a pull with an old version");
     slot.version_seen = std::min(slot.version_seen, resp.getVersion());
     const uint64_t slowest = resp.getSlowestClock();
-    if (slowest != UINT64_MAX && slot.clock > slowest)
-      max_staleness_ = std::max(max_staleness_, slot.clock - slowest);
+    if (slowest != UINT64_MAX && slot.target.clock > slowest)
+      max_staleness_ = std::max(max_staleness_, slot.target.clock - slowest);
     if (pull_views_) {
       // No copy: the BLAS calls read the frame (the answer is the whole model).
       slot.view_frame = std::move(*reply);
       slot.view = slot.view_frame.floats(0);
     } else {
       // The one copy from the network frame into the buffer the BLAS calls read.
-      std::memcpy(slot.dest + b.keys.begin, reply->floats(0), b.keys.size() * sizeof(float));
+      std::memcpy(slot.target.dest + b.keys.begin, reply->floats(0), b.keys.size() * sizeof(float));
     }
   }
   return Status::OK();
 }
 
-Status PsClient::WaitKeys(const float* params, KeyRange keys, std::chrono::milliseconds timeout,
+Status PsClient::WaitKeys(PullHandle pull, KeyRange keys, std::chrono::milliseconds timeout,
                           const std::atomic<bool>* stop) {
-  PullSlot* slot = FindPull(params);
-  if (!slot) return Status::FailedPrecondition("WaitKeys without StartPull into that buffer");
+  PullSlot* slot = SlotOf(pull);
+  if (!slot) return Status::FailedPrecondition("WaitKeys: the pull was replaced or never started");
   const size_t first = FirstBlockAfter(keys.begin);
   size_t last = first;
   while (last < blocks_.size() && blocks_[last].keys.begin < keys.end) ++last;
@@ -190,8 +203,9 @@ Status PsClient::WaitKeys(const float* params, KeyRange keys, std::chrono::milli
     if (missing == last) return Status::OK();
     if (stop && stop->load()) return Status::Cancelled("stopped while waiting for the PS");
     if (std::chrono::steady_clock::now() > deadline)
-      return Status::DeadlineExceeded("no answer from PS " + channels_[blocks_[missing].server]->endpoint() +
-                                      " within " + std::to_string(timeout.count()) + " ms");
+      return Status::DeadlineExceeded("no answer from PS " +
+                                      channels_[blocks_[missing].server]->endpoint() + " within " +
+                                      std::to_string(timeout.count()) + " ms");
     // Wake on any server's message, not only the one of the block we need
     // next: push acks and other blocks' answers are then received (and timed)
     // as they arrive rather than when that server answers.
@@ -199,40 +213,31 @@ Status PsClient::WaitKeys(const float* params, KeyRange keys, std::chrono::milli
   }
 }
 
-const float* PsClient::PulledValues(const float* params) {
-  const PullSlot* slot = FindPull(params);
-  return slot && slot->view ? slot->view : params;
+const float* PsClient::Values(PullHandle pull) const {
+  const PullSlot* slot = SlotOf(pull);
+  if (!slot) return nullptr;
+  return slot->view ? slot->view : slot->target.dest;
 }
 
-Status PsClient::StartPullIfNeeded(uint64_t min_version, float* params) {
-  const PullSlot* slot = FindPull(params);
-  if (slot && slot->min_version == min_version && slot->clock == clock_) return Status::OK();
-  return StartPull(min_version, params);
+StatusOr<PullHandle> PsClient::EnsurePull(const PullTarget& target) {
+  const PullSlot* slot = FindPull(target.dest);
+  if (slot && slot->target == target) return HandleOf(*slot);
+  return StartPull(target);
 }
 
-StatusOr<uint64_t> PsClient::Pull(uint64_t min_version, float* params,
-                                  std::chrono::milliseconds timeout,
-                                  const std::atomic<bool>* stop) {
-  PST_RETURN_IF_ERROR(StartPullIfNeeded(min_version, params));
+StatusOr<uint64_t> PsClient::WaitAll(PullHandle pull, std::chrono::milliseconds timeout,
+                                     const std::atomic<bool>* stop) {
   if (!blocks_.empty())
     PST_RETURN_IF_ERROR(
-        WaitKeys(params, {blocks_.front().keys.begin, blocks_.back().keys.end}, timeout, stop));
-  const uint64_t seen = FindPull(params)->version_seen;
-  return seen == UINT64_MAX ? min_version : seen;
+        WaitKeys(pull, {blocks_.front().keys.begin, blocks_.back().keys.end}, timeout, stop));
+  const PullSlot* slot = SlotOf(pull);
+  if (!slot) return Status::FailedPrecondition("WaitAll: the pull was replaced or never started");
+  return slot->version_seen == UINT64_MAX ? slot->target.min_version : slot->version_seen;
 }
 
-void PsClient::BeginPush(uint32_t rank, uint64_t clock, std::shared_ptr<const void> owner,
-                         const float* grad, uint32_t samples, float* then_pull_into,
-                         uint64_t pull_min_version, uint64_t pull_clock) {
+void PsClient::BeginPush(PushSpec push) {
   push_pull_ = nullptr;
-  push_pull_into_ = then_pull_into;
-  push_pull_min_version_ = pull_min_version;
-  push_pull_clock_ = pull_clock != 0 ? pull_clock : clock + 1;
-  push_rank_ = rank;
-  push_clock_ = clock;
-  push_samples_ = samples;
-  push_owner_ = std::move(owner);
-  push_grad_ = grad;
+  push_ = std::move(push);
   for (Block& b : blocks_) {
     b.ready_keys = 0;
     b.pushed = false;
@@ -242,18 +247,17 @@ void PsClient::BeginPush(uint32_t rank, uint64_t clock, std::shared_ptr<const vo
 Status PsClient::SendPush(Block& b) {
   OutMessage msg;
   auto req = msg.envelope().getBody().initPushRequest();
-  req.setRank(push_rank_);
-  req.setClock(push_clock_);
+  req.setRank(push_.rank);
+  req.setClock(push_.clock);
   req.setGeneration(generation_);
   req.setKeyBegin(b.keys.begin);
   req.setKeyEnd(b.keys.end);
-  req.setSampleCount(push_samples_);
+  req.setSampleCount(push_.samples);
   req.setChunks(1);
   // The pull is set up at the first block sent, not in BeginPush: the buffer
   // may be the one whose pull this step's forward pass is still waiting for.
-  if (push_pull_into_ && !push_pull_) {
-    PST_ASSIGN_OR_RETURN(PullSlot* slot,
-                         ClaimSlot(push_pull_into_, push_pull_min_version_, push_pull_clock_));
+  if (push_.then_pull.dest && !push_pull_) {
+    PST_ASSIGN_OR_RETURN(PullSlot * slot, ClaimSlot(push_.then_pull));
     slot->via_push = true;
     // Every block is missing until its push (which asks for it) is answered.
     slot->ids.assign(blocks_.size(), kNotSent);
@@ -262,10 +266,10 @@ Status PsClient::SendPush(Block& b) {
   }
   if (push_pull_) {
     req.setThenPull(true);
-    req.setPullMinVersion(push_pull_->min_version);
-    req.setPullClock(push_pull_->clock);
+    req.setPullMinVersion(push_pull_->target.min_version);
+    req.setPullClock(push_pull_->target.clock);
   }
-  msg.AddFloatsZeroCopy(push_owner_, push_grad_ + b.keys.begin, b.keys.size());
+  msg.AddFloatsZeroCopy(push_.owner, push_.grad + b.keys.begin, b.keys.size());
   const auto sent = std::chrono::steady_clock::now();
   PST_ASSIGN_OR_RETURN(uint64_t id, channels_[b.server]->Send(msg));
   if (push_pull_) {
@@ -281,7 +285,8 @@ Status PsClient::SendPush(Block& b) {
 }
 
 Status PsClient::GradReady(KeyRange keys) {
-  for (size_t i = FirstBlockAfter(keys.begin); i < blocks_.size() && blocks_[i].keys.begin < keys.end; ++i) {
+  for (size_t i = FirstBlockAfter(keys.begin);
+       i < blocks_.size() && blocks_[i].keys.begin < keys.end; ++i) {
     Block& b = blocks_[i];
     b.ready_keys += Intersect(b.keys, keys).size();
     if (!b.pushed && b.ready_keys >= b.keys.size()) PST_RETURN_IF_ERROR(SendPush(b));
@@ -294,9 +299,9 @@ Status PsClient::EndPush() {
     if (!b.pushed)
       return Status::Internal("block [" + std::to_string(b.keys.begin) + ", " +
                               std::to_string(b.keys.end) + ") was never reported ready");
-  push_owner_.reset();
+  push_.owner.reset();
   push_pull_ = nullptr;
-  push_pull_into_ = nullptr;
+  push_.then_pull = PullTarget{};
   return Status::OK();
 }
 
@@ -332,7 +337,8 @@ Status PsClient::Retire(uint32_t rank) {
 
 Status PsClient::HandlePushAck(InMessage& in) {
   auto body = in.envelope().getBody();
-  if (!body.isPushResponse()) return Status::InvalidArgument("push answered with the wrong message");
+  if (!body.isPushResponse())
+    return Status::InvalidArgument("push answered with the wrong message");
   return FromRpcStatus(body.getPushResponse().getStatus());
 }
 
@@ -363,7 +369,8 @@ Status PsClient::WaitPushes(std::chrono::milliseconds timeout, const std::atomic
   for (;;) {
     PST_RETURN_IF_ERROR(CollectPushAcks());
     // The pulls that pushes carried are their acks (blocks never sent have none).
-    const Channel* silent = push_acks_.empty() ? nullptr : channels_[push_acks_.front().server].get();
+    const Channel* silent =
+        push_acks_.empty() ? nullptr : channels_[push_acks_.front().server].get();
     for (const PullSlot& p : pulls_)
       for (size_t i = 0; p.via_push && i < p.ids.size(); ++i)
         if (p.ids[i] && p.ids[i] != kNotSent && !channels_[blocks_[i].server]->HasReply(p.ids[i]))

@@ -1,21 +1,24 @@
-// pst::Worker: one training worker. It registers with the scheduler, loads the
-// training data, and then repeats: lease a data shard, and for each batch of it
-// pull the model from every PS (at the version of its clock), compute the
-// gradient sums with the MLP, push them. Between shards it may be told to idle
-// (sending empty pushes so BSP clocks advance) or to evaluate the model on the
-// test set and report the accuracy. When the job rolls back to a checkpoint
-// (a PS died, the scheduler restarted) it drops its lease and pulls, waits,
-// and continues at the clock and generation the scheduler gives; asked to
-// leave (scaled down), it hands its lease back. Single-threaded apart from its heartbeat
-// thread; Shutdown() may be called from any thread.
+// pst::Worker: one training worker. It registers with the scheduler (and
+// heartbeats, worker/worker_heartbeat.h), loads the training and test data,
+// checks that its model (worker/model.h; the MLP) computes on the tables the
+// job's servers hold, and runs the TrainingLoop (worker/training_loop.h):
+// lease a data shard (LeaseClient), and for each batch of it pull the model
+// from every PS at the version of its clock, compute the gradient sums, push
+// them (TrainStep); idle or evaluate when told (EvalReporter); follow
+// rollbacks. Asked to leave (scaled down), it hands its lease back.
+// Single-threaded apart from its heartbeat and evaluation threads; Shutdown()
+// may be called from any thread.
 #pragma once
 
 #include <atomic>
 #include <memory>
-
 #include <zmq.hpp>
 
+#include "common/channel.h"
+#include "common/heartbeat.h"
+#include "common/registration.h"
 #include "common/status.h"
+#include "worker/worker_heartbeat.h"
 #include "worker/worker_options.h"
 
 namespace pst {
@@ -38,6 +41,10 @@ class Worker {
 
  private:
   Worker(zmq::context_t& ctx, WorkerOptions options) : ctx_(ctx), options_(std::move(options)) {}
+  // Registers and starts heartbeats reporting `progress` (set to the joined
+  // generation and clock). kCancelled if stopped while joining.
+  StatusOr<JoinedJob> Join(Channel& sched, WorkerProgress& progress,
+                           std::unique_ptr<Heartbeater>* heartbeat);
 
   zmq::context_t& ctx_;
   WorkerOptions options_;

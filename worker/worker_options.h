@@ -33,6 +33,18 @@ struct WorkerOptions {
   // once it is connected: the network and heartbeat threads started before
   // stay where the process runs. Empty: not pinned. Default: empty.
   std::vector<int> compute_cpus;
+  // While the scheduler has no lease yet ("wait"), ask again after this.
+  // Default: 50 ms.
+  std::chrono::milliseconds lease_wait_retry{50};
+  // ASP/SSP with no lease and no "wait" (only BSP idles): pause before asking
+  // again. Default: 5 ms.
+  std::chrono::milliseconds idle_poll{5};
+  // At the end of training, how long to wait for the last pushes to be
+  // acknowledged (a warning if they are not). Default: 5 s.
+  std::chrono::milliseconds final_push_wait{5000};
+  // How long to wait for the scheduler to acknowledge that this worker leaves
+  // (best effort: its heartbeat timeout covers a lost answer). Default: 1 s.
+  std::chrono::milliseconds leave_timeout{1000};
   // Size limits for received messages.
   WireLimits limits;
 };

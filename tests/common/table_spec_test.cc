@@ -32,7 +32,8 @@ uint64_t SplitMix(uint64_t x) {
   return x ^ (x >> 31);
 }
 float Documented(uint64_t seed, uint64_t key, double scale) {
-  const double u = double(SplitMix(seed * 0x100000001b3ull ^ SplitMix(key)) >> 11) / 9007199254740992.0;
+  const double u =
+      double(SplitMix(seed * 0x100000001b3ull ^ SplitMix(key)) >> 11) / 9007199254740992.0;
   return float((2.0 * u - 1.0) * scale);
 }
 
@@ -60,8 +61,8 @@ TEST_CASE("TableSpec: validation names the table and the field", "[common]") {
   sparse.size = 0;
   sparse.dim = 0;
   CHECK(code(sparse) == StatusCode::kInvalidArgument);
-  for (double bad : {-1.0, std::numeric_limits<double>::infinity(),
-                     std::numeric_limits<double>::quiet_NaN()})
+  for (double bad :
+       {-1.0, std::numeric_limits<double>::infinity(), std::numeric_limits<double>::quiet_NaN()})
     CHECK(code(Dense("w", 3, TableInitKind::kUniform, 1, bad)) == StatusCode::kInvalidArgument);
   t = Dense("w0", 10);
   t.optimizer.learning_rate = -1;
@@ -84,7 +85,8 @@ TEST_CASE("TableSpec: dense tables lie back to back and initialise per key", "[c
   sparse.kind = TableKind::kSparse;
   sparse.dim = 4;
   const std::vector<TableSpec> tables = {Dense("w", 100, TableInitKind::kUniform, 7, 0.5), sparse,
-                                         Dense("b", 20), Dense("v", 30, TableInitKind::kUniform, 9, 2.0)};
+                                         Dense("b", 20),
+                                         Dense("v", 30, TableInitKind::kUniform, 9, 2.0)};
   REQUIRE(ValidateTables(tables).ok());
   CHECK(DenseKeyCount(tables) == 150);  // the sparse table takes no dense keys
   std::vector<float> all(150);
