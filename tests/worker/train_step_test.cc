@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "common/job_spec.h"
@@ -45,43 +46,61 @@ Dataset Data() {
   return d;
 }
 
+// A 1-PS job in this process with the test as its worker: a PsClient to
+// the PS, the job's MLP and a TrainStep on it.
+struct Fixture {
+  explicit Fixture(const JobSpec& job_spec) : job(job_spec) {
+    auto c = testing::InProcessCluster::Start(job, 0, "");
+    REQUIRE(c.ok());
+    cluster = std::move(c).value();
+    auto w = cluster->JoinAsWorker();
+    REQUIRE(w.ok());
+    me = std::move(w).value();
+    auto client = PsClient::Connect(cluster->client_ctx(), me.joined.servers, BlockKeys(job.train),
+                                    me.joined.rank);
+    REQUIRE(client.ok());
+    ps = std::move(client).value();
+    ps->set_generation(me.joined.generation);
+    ps->set_pull_views(true);
+    auto m = Mlp::Create(job.model);
+    REQUIRE(m.ok());
+    mlp = std::make_unique<Mlp>(std::move(m).value());
+    TrainStepOptions so;
+    so.train = job.train;
+    so.timeout = milliseconds(10000);
+    auto s = TrainStep::Create(*mlp, so);
+    REQUIRE(s.ok());
+    step = std::move(s).value();
+  }
+  JobSpec job;
+  std::unique_ptr<testing::InProcessCluster> cluster;
+  testing::InProcessCluster::TestWorker me;
+  std::unique_ptr<PsClient> ps;
+  std::unique_ptr<Mlp> mlp;
+  std::unique_ptr<TrainStep> step;
+};
+
 TEST_CASE("TrainStep: steps at explicit clocks update the PS as local SGD would", "[worker]") {
   uint64_t block_keys = 0;
   SECTION("one block (pull views)") { block_keys = 0; }
   SECTION("blocks of 256 keys (waits and pushes per block)") { block_keys = 256; }
-  const JobSpec job = Job(block_keys);
+  Fixture f(Job(block_keys));
+  const JobSpec& job = f.job;
   const Dataset data = Data();
-  auto cluster = testing::InProcessCluster::Start(job, 0, "");
-  REQUIRE(cluster.ok());
-  auto me = (*cluster)->JoinAsWorker();
-  REQUIRE(me.ok());
-  auto ps = PsClient::Connect((*cluster)->client_ctx(), me->joined.servers, BlockKeys(job.train),
-                              me->joined.rank);
-  REQUIRE(ps.ok());
-  (*ps)->set_generation(me->joined.generation);
-  (*ps)->set_pull_views(true);
-  CHECK((*ps)->pull_views() == (block_keys == 0));
-
-  auto mlp = Mlp::Create(job.model);
-  REQUIRE(mlp.ok());
-  TrainStepOptions so;
-  so.train = job.train;
-  so.timeout = milliseconds(10000);
-  auto step = TrainStep::Create(*mlp, so);
-  REQUIRE(step.ok());
+  CHECK(f.ps->pull_views() == (block_keys == 0));
 
   // The same steps on a local copy of the initial model.
   auto tables = JobTables(job);
   REQUIRE(tables.ok());
-  std::vector<float> local(mlp->num_keys()), grad(mlp->num_keys());
+  std::vector<float> local(f.mlp->num_keys()), grad(f.mlp->num_keys());
   InitDenseKeys(*tables, 0, local.size(), local.data());
   auto reference = Mlp::Create(job.model);
   REQUIRE(reference.ok());
 
   const uint32_t ids[3][4] = {{0, 1, 2, 3}, {4, 5, 6, 7}, {8, 9, 10, 11}};
   for (uint64_t clock = 0; clock < 3; ++clock) {
-    REQUIRE((*step)->Prepare(**ps, clock).ok());
-    auto r = (*step)->Run(**ps, me->joined.rank, clock, data, ids[clock], 4);
+    REQUIRE(f.step->Prepare(*f.ps, clock).ok());
+    auto r = f.step->Run(*f.ps, f.me.joined.rank, clock, data, ids[clock], 4);
     REQUIRE(r.ok());
     std::vector<float> x;
     std::vector<int32_t> y;
@@ -96,39 +115,28 @@ TEST_CASE("TrainStep: steps at explicit clocks update the PS as local SGD would"
     CHECK(r->loss_sum == *loss);  // the pass read exactly the local model
     for (size_t k = 0; k < local.size(); ++k) local[k] -= kLr * (grad[k] / 4.0f);
   }
-  auto pulled = (*step)->PulledModel(**ps, 3, 3);
+  auto pulled = f.step->PulledModel(*f.ps, 3, 3);
   REQUIRE(pulled.ok());
   for (size_t k = 0; k < local.size(); ++k) CHECK((*pulled)[k] == Approx(local[k]).margin(1e-5));
 }
 
 TEST_CASE("TrainStep: Run needs its Prepare and a batch of 1 to batch_size samples", "[worker]") {
-  const JobSpec job = Job(0);
+  Fixture f(Job(0));
   const Dataset data = Data();
-  auto cluster = testing::InProcessCluster::Start(job, 0, "");
-  REQUIRE(cluster.ok());
-  auto me = (*cluster)->JoinAsWorker();
-  REQUIRE(me.ok());
-  auto ps = PsClient::Connect((*cluster)->client_ctx(), me->joined.servers, BlockKeys(job.train),
-                              me->joined.rank);
-  REQUIRE(ps.ok());
-  (*ps)->set_generation(me->joined.generation);
-  auto mlp = Mlp::Create(job.model);
-  REQUIRE(mlp.ok());
-  TrainStepOptions so;
-  so.train = job.train;
-  auto step = TrainStep::Create(*mlp, so);
-  REQUIRE(step.ok());
+  TrainStep& step = *f.step;
+  PsClient& ps = *f.ps;
   const uint32_t ids[5] = {0, 1, 2, 3, 4};
-  CHECK((*step)->Run(**ps, 0, 0, data, ids, 4).status().code() == StatusCode::kFailedPrecondition);
-  REQUIRE((*step)->Prepare(**ps, 0).ok());
-  CHECK((*step)->Run(**ps, 0, 1, data, ids, 4).status().code() == StatusCode::kFailedPrecondition);
-  REQUIRE((*step)->Prepare(**ps, 0).ok());
-  CHECK((*step)->Run(**ps, 0, 0, data, ids, 5).status().code() == StatusCode::kInvalidArgument);
-  REQUIRE((*step)->Prepare(**ps, 0).ok());
-  CHECK((*step)->Run(**ps, 0, 0, data, ids, 0).status().code() == StatusCode::kInvalidArgument);
-  TrainStepOptions bad = so;
+  CHECK(step.Run(ps, 0, 0, data, ids, 4).status().code() == StatusCode::kFailedPrecondition);
+  REQUIRE(step.Prepare(ps, 0).ok());
+  CHECK(step.Run(ps, 0, 1, data, ids, 4).status().code() == StatusCode::kFailedPrecondition);
+  REQUIRE(step.Prepare(ps, 0).ok());
+  CHECK(step.Run(ps, 0, 0, data, ids, 5).status().code() == StatusCode::kInvalidArgument);
+  REQUIRE(step.Prepare(ps, 0).ok());
+  CHECK(step.Run(ps, 0, 0, data, ids, 0).status().code() == StatusCode::kInvalidArgument);
+  TrainStepOptions bad;
+  bad.train = f.job.train;
   bad.train.batch_size = 0;
-  CHECK(TrainStep::Create(*mlp, bad).status().code() == StatusCode::kInvalidArgument);
+  CHECK(TrainStep::Create(*f.mlp, bad).status().code() == StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("TrainStep: the version a pull waits for follows the consistency model", "[worker]") {
