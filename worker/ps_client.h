@@ -20,8 +20,8 @@
 // Values arriving from a server are copied once, straight into the caller's
 // parameter buffer; gradients are sent zero-copy from the caller's buffer.
 // With set_pull_views(true) and a model of one block, nothing is copied: the
-// client keeps the answer's frame and PulledValues() hands out a pointer into
-// it, for the BLAS calls to read in place (Values).
+// client keeps the answer's frame and Values() hands out a pointer into
+// it, for the BLAS calls to read in place.
 //
 // Latency: the client reads the steady clock when it sends a block's pull or
 // push, and again when it first sees the answer (pull) or ack (push) received;
