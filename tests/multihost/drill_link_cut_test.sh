@@ -21,7 +21,9 @@ mh_wait_pid "${MH_PIDS[4]}" 60 || rc=$?
 [ $rc -ne 0 ] && [ $rc -ne 124 ] || mh_fail "the cut-off worker exited with $rc, not an error"
 errors=$(grep 'pstrain-worker: error:' "$MH_WORK/worker-1.log" || true)
 [ "$(printf '%s\n' "$errors" | grep -c .)" -eq 1 ] || mh_fail "not one error line: $errors"
-echo "$errors" | grep -q "worker $rank was removed from the job" || mh_fail "unclear exit: $errors"
+# Whichever peer answers it first says so: a PS (its push) or the scheduler (its lease request).
+echo "$errors" | grep -Eq "worker $rank (was removed from the job|was declared dead or left)" ||
+  mh_fail "unclear exit: $errors"
 MH_PIDS=("${MH_PIDS[@]:0:4}")
 mh_wait_cluster 120
 acc=$(mh_accuracy "$MH_WORK/scheduler.log")
