@@ -109,6 +109,10 @@ int main(int argc, char** argv) {
   app.add_option("--load-seconds", load_seconds, "scheduler: length of each measured phase")
       ->check(CLI::Range(1u, 600u))
       ->capture_default_str();
+  bool secure = false;
+  app.add_flag("--secure", secure,
+               "pushpull, train: also run with CurveZMQ on every socket and give its cost as a "
+               "ratio against plain TCP");
   app.add_option("--json", json_path, "Also write every figure to this JSON file");
   app.add_option("--bin-dir", bin_dir, "Where pstrain-scheduler, pstrain-ps, pstrain-worker are")
       ->capture_default_str();
@@ -141,6 +145,7 @@ int main(int argc, char** argv) {
   if (suite == "pushpull" || suite == "all") {
     pst::bench::PushPullConfig pc;
     pc.iters = iters;
+    pc.secure = secure;
     s = pst::bench::RunPushPullSuite(pc, report).WithContext("pushpull");
   }
   if (suite == "train" || suite == "all") {
@@ -148,6 +153,7 @@ int main(int argc, char** argv) {
     tc.epochs = epochs;
     tc.repeat = repeat;
     tc.bin_dir = bin_dir;
+    tc.secure = secure;
     pst::Status t = pst::bench::RunTrainSuite(tc, report).WithContext("train");
     if (!t.ok()) report.summary.push_back("train: FAILED (" + t.ToString() + ")");
     if (s.ok()) s = t;

@@ -13,6 +13,7 @@
 #include <zmq.hpp>
 
 #include "common/channel.h"
+#include "common/cluster_keys.h"
 #include "common/heartbeat.h"
 #include "common/job_spec.h"
 #include "common/model_layout.h"
@@ -43,7 +44,9 @@ double Since(Clock::time_point t0) {
 // worker). Used from one thread.
 class MiniCluster {
  public:
-  static StatusOr<std::unique_ptr<MiniCluster>> Start(const JobSpec& job);
+  // With `curve`, every socket uses CurveZMQ with those keys.
+  static StatusOr<std::unique_ptr<MiniCluster>> Start(const JobSpec& job,
+                                                      std::shared_ptr<const ClusterKeys> curve);
   ~MiniCluster();
   MiniCluster(const MiniCluster&) = delete;
   MiniCluster& operator=(const MiniCluster&) = delete;
@@ -55,10 +58,12 @@ class MiniCluster {
 
   zmq::context_t& worker_ctx() { return *worker_ctx_; }
   const JoinedJob& joined() const { return joined_; }
+  const ClusterKeys* curve() const { return curve_.get(); }
 
  private:
   MiniCluster() = default;
 
+  std::shared_ptr<const ClusterKeys> curve_;
   std::unique_ptr<zmq::context_t> sched_ctx_ = std::make_unique<zmq::context_t>(1);
   std::unique_ptr<zmq::context_t> ps_ctx_ = std::make_unique<zmq::context_t>(1);
   std::unique_ptr<zmq::context_t> worker_ctx_ = std::make_unique<zmq::context_t>(1);
@@ -73,10 +78,13 @@ class MiniCluster {
   bool leak_ = false;
 };
 
-StatusOr<std::unique_ptr<MiniCluster>> MiniCluster::Start(const JobSpec& job) {
+StatusOr<std::unique_ptr<MiniCluster>> MiniCluster::Start(const JobSpec& job,
+                                                          std::shared_ptr<const ClusterKeys> curve) {
   std::unique_ptr<MiniCluster> c(new MiniCluster());
+  c->curve_ = curve;
   SchedulerOptions so;
   so.job = job;
+  so.curve = curve;
   so.form_timeout = kFormTimeout;
   PST_ASSIGN_OR_RETURN(c->scheduler_, Scheduler::Create(*c->sched_ctx_, so));
   Scheduler* scheduler = c->scheduler_.get();
@@ -85,12 +93,13 @@ StatusOr<std::unique_ptr<MiniCluster>> MiniCluster::Start(const JobSpec& job) {
   ServerOptions po;
   po.scheduler_endpoint = c->scheduler_->endpoint();
   po.form_timeout = kFormTimeout;
+  po.curve = curve;
   PST_ASSIGN_OR_RETURN(c->server_, Server::Create(*c->ps_ctx_, po));
   Server* server = c->server_.get();
   c->ps_thread_.Start([server] { return server->Run(); });
 
   const std::string endpoint = c->scheduler_->endpoint();
-  PST_ASSIGN_OR_RETURN(c->sched_channel_, Channel::Connect(*c->worker_ctx_, endpoint));
+  PST_ASSIGN_OR_RETURN(c->sched_channel_, Channel::Connect(*c->worker_ctx_, endpoint, {}, curve.get()));
   JoinOptions join;
   join.role = proto::Role::WORKER;
   join.form_timeout = kFormTimeout;
@@ -99,6 +108,7 @@ StatusOr<std::unique_ptr<MiniCluster>> MiniCluster::Start(const JobSpec& job) {
   auto joined = JoinJob(*c->sched_channel_, join, nullptr, [&](const JoinedJob& j) {
     HeartbeaterOptions ho;
     ho.scheduler_endpoint = endpoint;
+    ho.curve = raw->curve_;
     ho.interval = j.heartbeat_interval;
     const uint32_t rank = j.rank;
     auto hb = Heartbeater::Start(*raw->worker_ctx_, ho, [rank](proto::HeartbeatRequest::Builder b) {
@@ -367,6 +377,11 @@ Status RunPushPullSuite(const PushPullConfig& config, Report& report) {
   };
   const uint64_t kChunked = uint64_t{1} << 18;
   const uint64_t kDefaultBlock = BlockKeys(TrainSpec{});
+  std::shared_ptr<const ClusterKeys> keys;
+  if (config.secure) {
+    PST_ASSIGN_OR_RETURN(ClusterKeys k, GenerateClusterKeys());
+    keys = std::make_shared<const ClusterKeys>(std::move(k));
+  }
 
   Table table({"size", "values", "transport", "block_keys", "blocks", "iters", "mean ms", "p50 ms",
                "p99 ms", "GB/s", "vs bare"});
@@ -399,6 +414,7 @@ Status RunPushPullSuite(const PushPullConfig& config, Report& report) {
 
     struct PsRow {
       uint64_t block_keys;
+      bool curve;  // CurveZMQ on every socket
       Status status;  // a failed row is reported and the suite goes on
       LatencyStats stats;
     };
@@ -407,21 +423,22 @@ Status RunPushPullSuite(const PushPullConfig& config, Report& report) {
     // One cluster per block size (the PS splits its range by the job's block_keys).
     auto measure = [&](uint64_t block_keys, PsRow& row) -> Status {
       job.train.block_keys = block_keys;
-      PST_ASSIGN_OR_RETURN(auto cluster, MiniCluster::Start(job));
+      PST_ASSIGN_OR_RETURN(auto cluster, MiniCluster::Start(job, row.curve ? keys : nullptr));
       const uint32_t rank = cluster->joined().rank;
       auto grad = std::make_shared<std::vector<float>>(count, 1.0f);
       std::vector<float> params(count, 0.0f);
       uint64_t clock = 0;
       Status s;
       {
-        PST_ASSIGN_OR_RETURN(auto client, PsClient::Connect(cluster->worker_ctx(),
-                                                            cluster->joined().servers, block_keys));
+        PST_ASSIGN_OR_RETURN(auto client,
+                             PsClient::Connect(cluster->worker_ctx(), cluster->joined().servers,
+                                               block_keys, 0, {}, cluster->curve()));
         client->set_pull_views(true);  // as a worker reads them: in place when one block
         Timing t;
         PullHandle pull;
         s = RunRoundTrips(*client, rank, clock, grad, params, pull, sc.warmup, iters, false, &t);
         if (s.ok()) row.stats = Summarize(t.round_trip);
-        if (s.ok() && block_keys == kOneBlock) {
+        if (s.ok() && block_keys == kOneBlock && !row.curve) {
           Progress(
               fmt::format("pushpull {}: {} round trips timed in two halves (push until "
                           "acked, then pull)",
@@ -432,14 +449,22 @@ Status RunPushPullSuite(const PushPullConfig& config, Report& report) {
       Status stopped = cluster->Stop();
       return s.ok() ? stopped : s;
     };
+    // With config.secure, the whole-model block and the default block size
+    // again with CurveZMQ, right after their plain rows.
+    std::vector<std::pair<uint64_t, bool>> row_settings;
     for (uint64_t block_keys : block_settings) {
+      row_settings.push_back({block_keys, false});
+      if (config.secure && (block_keys == kOneBlock || block_keys == kDefaultBlock))
+        row_settings.push_back({block_keys, true});
+    }
+    for (const auto& [block_keys, curve] : row_settings) {
       const uint64_t blocks = (count + block_keys - 1) / block_keys;
       Progress(fmt::format(
-          "pushpull {}: in-process scheduler + PS, layers {} = {} float32 values ({:.1f} MB per "
+          "pushpull {}: in-process scheduler + PS{}, layers {} = {} float32 values ({:.1f} MB per "
           "direction, {}), block_keys {} ({} block{}): {} warm-up + {} timed round trips",
-          sc.label, layers, FormatCount(count), count * 4 / 1e6, optimizer, BlockLabel(block_keys),
-          blocks, blocks > 1 ? "s" : "", sc.warmup, iters));
-      PsRow row{block_keys, Status::OK(), {}};
+          sc.label, curve ? " with CurveZMQ" : "", layers, FormatCount(count), count * 4 / 1e6,
+          optimizer, BlockLabel(block_keys), blocks, blocks > 1 ? "s" : "", sc.warmup, iters));
+      PsRow row{block_keys, curve, Status::OK(), {}};
       row.status = measure(block_keys, row)
                        .WithContext(fmt::format("pushpull {} block_keys {}", sc.label,
                                                 BlockLabel(block_keys)));
@@ -492,26 +517,38 @@ Status RunPushPullSuite(const PushPullConfig& config, Report& report) {
 
     for (const PsRow& r : ps_rows) {
       const uint64_t blocks = (count + r.block_keys - 1) / r.block_keys;
+      const std::string transport = r.curve ? "pstrain CURVE" : "pstrain";
       if (!r.status.ok()) {
-        table.AddRow({sc.label, FormatCount(count), "pstrain", BlockLabel(r.block_keys),
+        table.AddRow({sc.label, FormatCount(count), transport, BlockLabel(r.block_keys),
                       std::to_string(blocks), "FAILED", "-", "-", "-", "-", "-"});
         jrow["pstrain"].push_back(
-            {{"block_keys", r.block_keys}, {"blocks", blocks}, {"error", r.status.ToString()}});
+            {{"block_keys", r.block_keys}, {"blocks", blocks}, {"curve", r.curve}, {"error", r.status.ToString()}});
         report.summary.push_back(fmt::format("pushpull {:>5} block_keys {}: FAILED ({})", sc.label,
                                              BlockLabel(r.block_keys), r.status.ToString()));
         continue;
       }
       const double gbps = Gbps(rt_bytes, r.stats.mean_ms);
-      table.AddRow({sc.label, FormatCount(count), "pstrain", BlockLabel(r.block_keys),
+      table.AddRow({sc.label, FormatCount(count), transport, BlockLabel(r.block_keys),
                     std::to_string(blocks), std::to_string(r.stats.n), Fixed(r.stats.mean_ms, 3),
                     Fixed(r.stats.p50_ms, 3), Fixed(r.stats.p99_ms, 3), Fixed(gbps, 2),
                     ratio(gbps)});
       nlohmann::json j = StatsJson(r.stats, rt_bytes);
       j["block_keys"] = r.block_keys;
+      j["curve"] = r.curve;
       j["blocks"] = blocks;
       if (bare_gbps > 0) j["ratio_vs_bare"] = gbps / bare_gbps;
       jrow["pstrain"].push_back(j);
-      if (r.block_keys == kOneBlock)
+      if (r.curve) {
+        // Against the plain row of the same block size, measured just before.
+        for (const PsRow& plain : ps_rows)
+          if (!plain.curve && plain.block_keys == r.block_keys && plain.status.ok()) {
+            const double vs_plain = plain.stats.mean_ms / r.stats.mean_ms;
+            j["ratio_vs_plain"] = vs_plain;
+            report.summary.push_back(fmt::format(
+                "pushpull {:>5} block_keys {}: CurveZMQ {:.2f} GB/s against plain {:.2f}: ratio {:.2f}",
+                sc.label, BlockLabel(r.block_keys), gbps, Gbps(rt_bytes, plain.stats.mean_ms), vs_plain));
+          }
+      } else if (r.block_keys == kOneBlock)
         report.summary.push_back(fmt::format(
             "pushpull {:>5} ({} values), 1 block: {:.2f} GB/s, p50 {:.3f} ms (bare zmq {:.2f} "
             "GB/s, p50 {:.3f} ms; ratio {})",

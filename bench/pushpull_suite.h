@@ -17,6 +17,9 @@ struct PushPullConfig {
   // Timed round trips per row; 0 = per-size defaults (200 for the default
   // model, 100 for 1M values, 20 for 10M). Default: 0.
   uint64_t iters = 0;
+  // Also time the whole-model block and the default block size with CurveZMQ
+  // on every socket (fresh keys), against the plain rows. Default: false.
+  bool secure = false;
 };
 
 // Prints two tables and adds report.json["pushpull"] and summary lines. A row

@@ -50,9 +50,10 @@ struct ClusterRun {
   uint32_t workers = 0;
   std::string consistency = "BSP";  // "BSP" or "SSP s=N"
   bool pinned = false;               // launched with --pin-cpus
-  // "BSP", "SSP s=1, --pin-cpus": how the run differs from the default job.
+  bool secure = false;               // launched with --secure (CurveZMQ)
+  // "BSP", "SSP s=1, --pin-cpus", "BSP, CURVE": how the run differs from the default job.
   std::string how() const {
-    return pinned ? consistency + ", --pin-cpus" : consistency;
+    return consistency + (pinned ? ", --pin-cpus" : "") + (secure ? ", CURVE" : "");
   }
   uint64_t samples = 0;
   double wall_seconds = 0;    // LaunchResult::wall_seconds
@@ -63,6 +64,41 @@ struct ClusterRun {
   double sps_wall() const { return wall_seconds > 0 ? samples / wall_seconds : 0; }
   double sps_epochs() const { return epoch_seconds > 0 ? samples / epoch_seconds : 0; }
 };
+
+// CurveZMQ's cost: every secured run against the plain BSP run of its round
+// with the same cluster (sum-of-epochs samples/s), as a table and summary lines.
+void PrintCurveCost(const std::vector<const std::vector<ClusterRun>*>& rounds, nlohmann::json* j,
+                    Report& report) {
+  const std::vector<ClusterRun>& first = *rounds[0];
+  Table table({"cluster", "plain samples/s", "CURVE samples/s", "CURVE / plain", "min", "max"});
+  (*j)["curve_cost"] = nlohmann::json::array();
+  for (size_t c = 0; c < first.size(); ++c) {
+    if (!first[c].secure) continue;
+    size_t p = first.size();
+    for (size_t k = 0; k < first.size(); ++k)
+      if (!first[k].secure && !first[k].pinned && first[k].consistency == first[c].consistency &&
+          first[k].servers == first[c].servers && first[k].workers == first[c].workers)
+        p = k;
+    if (p == first.size()) continue;
+    std::vector<double> ratios;
+    for (const auto* rd : rounds)
+      if ((*rd)[p].sps_epochs() > 0) ratios.push_back((*rd)[c].sps_epochs() / (*rd)[p].sps_epochs());
+    if (ratios.empty()) continue;
+    const auto [lo, hi] = std::minmax_element(ratios.begin(), ratios.end());
+    const std::string name = fmt::format("{} PS + {} worker{}, {}", first[c].servers, first[c].workers,
+                                         first[c].workers > 1 ? "s" : "", first[c].consistency);
+    table.AddRow({name, Fixed(first[p].sps_epochs(), 0), Fixed(first[c].sps_epochs(), 0),
+                  Fixed(Median(ratios), 2), Fixed(*lo, 2), Fixed(*hi, 2)});
+    (*j)["curve_cost"].push_back({{"run", name}, {"ratio_epochs", ratios}});
+    report.summary.push_back(fmt::format(
+        "train {}: CurveZMQ / plain samples/s (sum of epochs), median over {} round(s) {:.2f} "
+        "(range {:.2f}-{:.2f})",
+        name, ratios.size(), Median(ratios), *lo, *hi));
+  }
+  std::cout << "\n  CurveZMQ's cost (pstrain launch --secure against the same job in plain TCP, "
+               "the same round; sum of epochs; first round's samples/s):\n";
+  table.Print();
+}
 
 // The pushpull suite's p50 round trips (pstrain, bare ZeroMQ) at the default
 // model's size, if that suite ran; zeros otherwise.
@@ -188,9 +224,13 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
       uint32_t n;
       uint32_t staleness;  // SSP bound, or BSP when 0
       bool pin;            // LaunchOptions::pin_cpus
+      bool secure = false;  // LaunchOptions::secure
     };
-    for (const Setup& setup : {Setup{1, 0, false}, Setup{1, 0, true}, Setup{2, 0, false},
-                               Setup{1, 1, false}, Setup{1, 1, true}}) {
+    std::vector<Setup> setups = {Setup{1, 0, false}, Setup{1, 0, true}, Setup{2, 0, false},
+                                 Setup{1, 1, false}, Setup{1, 1, true}};
+    // CurveZMQ's cost: the BSP setups again, secured (same round, right after).
+    if (config.secure) setups.insert(setups.end(), {Setup{1, 0, false, true}, Setup{2, 0, false, true}});
+    for (const Setup& setup : setups) {
       const uint32_t n = setup.n;
       LaunchOptions lo;
       lo.job = job;
@@ -204,10 +244,12 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
       run.consistency =
           setup.staleness > 0 ? fmt::format("SSP s={}", setup.staleness) : std::string("BSP");
       run.pinned = setup.pin;
+      run.secure = setup.secure;
       lo.pin_cpus = setup.pin;
+      lo.secure = setup.secure;
       const std::string how = run.how();
-      lo.run_dir = fmt::format("{}/round{}-{}ps-{}w-s{}{}", tmp_dir, round, n, n, setup.staleness,
-                               setup.pin ? "-pinned" : "");
+      lo.run_dir = fmt::format("{}/round{}-{}ps-{}w-s{}{}{}", tmp_dir, round, n, n, setup.staleness,
+                               setup.pin ? "-pinned" : "", setup.secure ? "-curve" : "");
       lo.bin_dir = config.bin_dir;
       lo.progress = ProgressStyle::kQuiet;
       lo.timeout = std::chrono::seconds(300);
@@ -288,6 +330,7 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
                                 {"workers", r.workers},
                                 {"consistency", r.consistency},
                                 {"pin_cpus", r.pinned},
+                                {"curve", r.secure},
                                 {"samples", r.samples},
                                 {"wall_seconds", r.wall_seconds},
                                 {"samples_per_second_wall", r.sps_wall()},
@@ -378,6 +421,11 @@ Status RunTrainSuite(const TrainConfig& config, Report& report) {
                   {"apply", costs.apply_ms},
                   {"one_ps_one_worker", dist_step}};
 
+  if (config.secure) {
+    std::vector<const std::vector<ClusterRun>*> per_round;
+    for (const Round& rd : rounds) per_round.push_back(&rd.clusters);
+    PrintCurveCost(per_round, &j, report);
+  }
   if (rounds.size() == 1) {
     report.json["train"] = j;
     for (size_t i = 0; i < clusters.size(); ++i) {

@@ -19,6 +19,9 @@ struct TrainConfig {
   // one, the ratios are also given as medians and ranges over the rounds.
   // Default: 1.
   uint32_t repeat = 1;
+  // Also run 1 + 1 and 2 + 2 BSP secured with CurveZMQ (pstrain launch
+  // --secure) and give their throughput against the plain runs. Default: false.
+  bool secure = false;
   // Directory of pstrain-scheduler, pstrain-ps and pstrain-worker. Required.
   std::string bin_dir;
 };

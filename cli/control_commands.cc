@@ -1,10 +1,10 @@
 #include "cli/control_commands.h"
 
 #include <fmt/format.h>
-#include <kj/exception.h>
 #include <memory>
 #include <zmq.hpp>
 
+#include "cli/key_setup.h"
 #include "cli/status_command.h"
 #include "common/channel.h"
 
@@ -17,25 +17,15 @@ StatusOr<std::unique_ptr<Channel>> ConnectScheduler(const ControlTarget& target,
   PST_ASSIGN_OR_RETURN(const std::string endpoint,
                        ResolveSchedulerEndpoint(target.scheduler, target.run_dir));
   *endpoint_out = endpoint;
-  return Channel::Connect(ctx, endpoint);
+  PST_ASSIGN_OR_RETURN(const auto curve, ResolveControlKeys(target.key_dir, target.run_dir));
+  return Channel::Connect(ctx, endpoint, {}, curve.get());
 }
 
-// A timeout reads as "nobody answers": the job is probably not running.
-Status NoAnswerIsUnavailable(Status s, const std::string& endpoint,
-                             std::chrono::milliseconds timeout) {
-  if (s.code() != StatusCode::kDeadlineExceeded) return s;
-  return Status::Unavailable("no answer from the scheduler at " + endpoint + " within " +
-                             std::to_string(timeout.count()) + " ms: is the job running?");
-}
-
-// One request to the scheduler, answered within `timeout`.
-StatusOr<InMessage> Ask(const ControlTarget& target, OutMessage& msg,
-                        std::chrono::milliseconds timeout, zmq::context_t& ctx,
-                        std::string* endpoint_out) {
-  PST_ASSIGN_OR_RETURN(auto channel, ConnectScheduler(target, ctx, endpoint_out));
-  auto reply = channel->Call(msg, timeout);
-  if (!reply.ok()) return NoAnswerIsUnavailable(reply.status(), *endpoint_out, timeout);
-  return reply;
+// A scheduler that does not answer: say what to check.
+Status NoAnswerHint(Status s) {
+  if (s.code() != StatusCode::kUnavailable) return s;
+  return Status::Unavailable(s.message() +
+                             ": is the job running (and, for a secured job, is --key-dir its key directory)?");
 }
 
 }  // namespace
@@ -43,40 +33,13 @@ StatusOr<InMessage> Ask(const ControlTarget& target, OutMessage& msg,
 Status RunCheckpointCommand(const ControlTarget& target, std::chrono::milliseconds timeout,
                             std::ostream& out) {
   zmq::context_t ctx(1);
-  OutMessage msg;
-  msg.envelope().getBody().initCheckpointRequest().setTimeoutMs(timeout.count());
   std::string endpoint;
-  // The scheduler answers once the round is decided; allow it a little more.
-  PST_ASSIGN_OR_RETURN(InMessage reply,
-                       Ask(target, msg, timeout + std::chrono::seconds(5), ctx, &endpoint));
-  try {
-    auto body = reply.envelope().getBody();
-    if (!body.isCheckpointResponse())
-      return Status::Internal("the scheduler answered with the wrong message");
-    auto r = body.getCheckpointResponse();
-    PST_RETURN_IF_ERROR(FromRpcStatus(r.getStatus()).WithContext("checkpoint"));
-    out << fmt::format("checkpoint {} complete at clock {} ({:.0f} ms); every PS has it on disk\n",
-                       r.getCheckpointId(), r.getClock(), r.getDurationMs());
-  } catch (const kj::Exception& e) {
-    return Status::Internal(std::string("unreadable answer: ") + e.getDescription().cStr());
-  }
+  PST_ASSIGN_OR_RETURN(auto channel, ConnectScheduler(target, ctx, &endpoint));
+  auto done = RequestCheckpoint(*channel, timeout);
+  if (!done.ok()) return NoAnswerHint(done.status());
+  out << fmt::format("checkpoint {} complete at clock {} ({:.0f} ms); every PS has it on disk\n",
+                     done->id, done->clock, done->duration_ms);
   return Status::OK();
-}
-
-StatusOr<uint32_t> RequestScale(Channel& channel, uint32_t workers,
-                                std::chrono::milliseconds timeout) {
-  OutMessage msg;
-  msg.envelope().getBody().initScaleRequest().setWorkers(workers);
-  PST_ASSIGN_OR_RETURN(InMessage reply, channel.Call(msg, timeout));
-  try {
-    auto body = reply.envelope().getBody();
-    if (!body.isScaleResponse()) return Status::Internal("the scheduler answered with the wrong message");
-    auto r = body.getScaleResponse();
-    PST_RETURN_IF_ERROR(FromRpcStatus(r.getStatus()).WithContext("scale"));
-    return r.getLiveWorkers();
-  } catch (const kj::Exception& e) {
-    return Status::Internal(std::string("unreadable answer: ") + e.getDescription().cStr());
-  }
 }
 
 Status RunScaleCommand(const ControlTarget& target, uint32_t workers, std::ostream& out) {
@@ -85,7 +48,7 @@ Status RunScaleCommand(const ControlTarget& target, uint32_t workers, std::ostre
   PST_ASSIGN_OR_RETURN(auto channel, ConnectScheduler(target, ctx, &endpoint));
   const auto timeout = std::chrono::seconds(5);
   auto live_or = RequestScale(*channel, workers, timeout);
-  if (!live_or.ok()) return NoAnswerIsUnavailable(live_or.status(), endpoint, timeout);
+  if (!live_or.ok()) return NoAnswerHint(live_or.status());
   const uint32_t live = *live_or;
   if (workers > live)
     out << fmt::format(

@@ -6,6 +6,7 @@
 #include <ostream>
 #include <string>
 
+#include "common/control_requests.h"
 #include "common/status.h"
 
 namespace pst {
@@ -14,6 +15,9 @@ struct ControlTarget {
   // The scheduler's address, or a `pstrain launch` run directory. Exactly one.
   std::string scheduler;
   std::string run_dir;
+  // The cluster's key directory for a secured job; "" = the run directory's
+  // job.toml names it, or the job has none.
+  std::string key_dir;
 };
 
 // Asks for a coordinated checkpoint now and waits until every PS has written
@@ -23,14 +27,6 @@ struct ControlTarget {
 // kUnavailable (no scheduler answers), or the scheduler's reason.
 Status RunCheckpointCommand(const ControlTarget& target, std::chrono::milliseconds timeout,
                             std::ostream& out);
-
-class Channel;
-
-// One ScaleRequest for `workers` over `channel`, answered within `timeout`:
-// returns the number of live workers the scheduler reported, or its refusal
-// (as its status, with "scale: " before it) or the transport's error.
-StatusOr<uint32_t> RequestScale(Channel& channel, uint32_t workers,
-                                std::chrono::milliseconds timeout);
 
 // Sets the number of workers the job should have. Scaling down, the scheduler
 // asks the newest workers to hand back their leases and leave; scaling up, a

@@ -19,6 +19,7 @@
 
 #include "cli/child_process.h"
 #include "cli/fault_injector.h"
+#include "cli/key_setup.h"
 #include "cli/progress.h"
 #include "cli/run_recorder.h"
 #include "cli/supervisor.h"
@@ -283,6 +284,8 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   fs::create_directories(fs::path(result.run_dir) / "logs", ec);
   if (!ec) fs::create_directories(state_dir, ec);
   if (ec) return Status::Unavailable("cannot create run directory " + result.run_dir + ": " + ec.message());
+  PST_ASSIGN_OR_RETURN(const std::shared_ptr<const ClusterKeys> curve,
+                       PrepareLaunchKeys(options.secure, result.run_dir, &job.network));
   const std::string job_path = result.run_dir + "/job.toml";
   if (!result.resumed) {
     std::ofstream jf(job_path);
@@ -330,6 +333,7 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
     sched_args.insert(sched_args.end(),
                       {"--recovery-timeout-ms", std::to_string(options.recovery_timeout.count() * 1000)});
   if (cpus) sched_args.insert(sched_args.end(), {"--cpus", FormatCpuList(cpus->shared)});
+  if (curve) sched_args.insert(sched_args.end(), {"--key-dir", job.network.key_dir});
   // A restarted scheduler must not resume (it takes the job over) and must
   // be reachable where the nodes look for it (same port, added below).
   std::vector<std::string> first_args = sched_args;
@@ -352,13 +356,15 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                                   "--log-level", options.log_level, "--shard-id", std::to_string(i),
                                   "--state-dir", state_dir + "/ps-" + std::to_string(i)};
     if (cpus) args.insert(args.end(), {"--cpus", FormatCpuList(cpus->shared)});
+    if (curve) args.insert(args.end(), {"--key-dir", job.network.key_dir});
     s = procs.Spawn("ps " + std::to_string(i), "pstrain-ps", std::move(args));
   }
+  if (curve) procs.set_key_dir(job.network.key_dir);
   for (uint32_t i = 0; i < job.num_workers && s.ok(); ++i) s = procs.StartWorker(*endpoint, result.model_path);
   if (!s.ok()) return fail(s);
 
   zmq::context_t ctx(1);
-  auto channel_or = Channel::Connect(ctx, *endpoint);
+  auto channel_or = Channel::Connect(ctx, *endpoint, {}, curve.get());
   if (!channel_or.ok()) return fail(channel_or.status());
   auto channel = std::move(channel_or).value();
   const auto launched = Clock::now();

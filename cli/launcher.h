@@ -76,6 +76,10 @@ struct LaunchOptions {
   std::chrono::seconds recovery_timeout{0};
   // Give up after this many restarts. Default: 20.
   uint32_t max_restarts = 20;
+  // Run the job with a cluster key (CurveZMQ on every socket, a token on the
+  // admin endpoint's POSTs): job.network.key_dir if set, else fresh keys made
+  // in <run_dir>/keys. Default: false (job.network.key_dir still applies).
+  bool secure = false;
   // A fault to inject while training (pstrain drill). Default: none.
   FaultPlan fault;
 };

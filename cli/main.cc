@@ -17,6 +17,7 @@
 #include "cli/eval_command.h"
 #include "cli/export_command.h"
 #include "cli/job_flags.h"
+#include "cli/key_setup.h"
 #include "cli/launcher.h"
 #include "cli/local_trainer.h"
 #include "cli/report_command.h"
@@ -49,6 +50,8 @@ struct NetworkFlags {
   std::optional<std::string> bind;
   std::optional<int32_t> admin_port;
   std::optional<uint64_t> heartbeat_ms, heartbeat_timeout_ms;
+  std::optional<std::string> key_dir;
+  bool secure = false;
 
   void Register(CLI::App& app) {
     app.add_option("--bind", bind, "Interface the processes bind [network.bind: 127.0.0.1]");
@@ -58,6 +61,11 @@ struct NetworkFlags {
     app.add_option("--heartbeat-ms", heartbeat_ms, "Heartbeat interval [network.heartbeat_ms: 500]");
     app.add_option("--heartbeat-timeout-ms", heartbeat_timeout_ms,
                    "Silence after which a node is dead [network.heartbeat_timeout_ms: 10000]");
+    app.add_option("--key-dir", key_dir,
+                   "The cluster's key directory (pstrain keygen DIR): CurveZMQ on every connection, "
+                   "a token on the admin endpoint's POSTs [network.key_dir: none]");
+    app.add_flag("--secure", secure,
+                 "Make fresh cluster keys in the run directory (RUN_DIR/keys) unless --key-dir names some");
   }
   // The job's network settings with these flags applied, into `options`.
   pst::Status Apply(pst::LaunchOptions* options) const {
@@ -66,6 +74,8 @@ struct NetworkFlags {
     if (admin_port) n.admin_port = *admin_port;
     if (heartbeat_ms) n.heartbeat_ms = static_cast<uint32_t>(*heartbeat_ms);
     if (heartbeat_timeout_ms) n.heartbeat_timeout_ms = static_cast<uint32_t>(*heartbeat_timeout_ms);
+    if (key_dir) n.key_dir = *key_dir;
+    options->secure = secure;
     PST_RETURN_IF_ERROR(pst::ValidateNetworkSpec(n));
     options->bind_host = n.bind;
     options->admin_port = n.admin_port;
@@ -200,6 +210,7 @@ int main(int argc, char** argv) {
                      "Run directory of a `pstrain launch` (reads DIR/scheduler.endpoint)")
       ->excludes(status_scheduler);
   status->add_flag("--json", status_options.json, "Print the raw status as JSON");
+  pst::AddKeyDirFlag(*status, &status_options.key_dir);
   status->add_option("--timeout-ms", status_timeout_ms, "How long to wait for the scheduler")
       ->capture_default_str();
   status->footer(
@@ -257,6 +268,7 @@ int main(int argc, char** argv) {
   auto* checkpoint_sched = checkpoint->add_option("--scheduler", control.scheduler, "The scheduler's address");
   checkpoint->add_option("--run-dir", control.run_dir, "Run directory of a `pstrain launch`")
       ->excludes(checkpoint_sched);
+  pst::AddKeyDirFlag(*checkpoint, &control.key_dir);
   checkpoint->add_option("--timeout-s", checkpoint_timeout_s, "How long to wait for it to complete")
       ->capture_default_str();
   checkpoint->footer(
@@ -271,6 +283,7 @@ int main(int argc, char** argv) {
   auto* scale_sched = scale->add_option("--scheduler", control.scheduler, "The scheduler's address");
   scale->add_option("--run-dir", control.run_dir, "Run directory of a `pstrain launch`")
       ->excludes(scale_sched);
+  pst::AddKeyDirFlag(*scale, &control.key_dir);
   scale->add_option("--workers", scale_workers, "Workers the job should have")->required()
       ->check(CLI::Range(1, 4096));
   scale->footer(
@@ -316,13 +329,24 @@ int main(int argc, char** argv) {
       "  pstrain drill kill-ps --at 0.5 --target 1 --checkpoint-every-steps 100\n"
       "  pstrain drill pause-worker --pause-s 5 --drill-seed 7");
 
+  std::string keygen_dir;
+  auto* keygen = app.add_subcommand("keygen", "Make a cluster key: CurveZMQ keys and an admin token");
+  keygen->add_option("DIR", keygen_dir, "Directory to create (mode 0700) and write the keys into")->required();
+  keygen->footer(
+      "Writes DIR/cluster.key and DIR/admin.token (mode 0600) and never overwrites existing keys.\n"
+      "With --key-dir DIR every pstrain binary encrypts its connections and admits only peers\n"
+      "holding the key.\n"
+      "Example:\n"
+      "  pstrain keygen /etc/pstrain/cluster-a && pstrain launch --key-dir /etc/pstrain/cluster-a");
+
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   if (export_checkpoint_opt->count() > 0) export_options.checkpoint = export_checkpoint;
   if (eval_checkpoint_opt->count() > 0) eval_options.checkpoint = eval_checkpoint;
   launch_options.supervise = !no_supervise;
   launch_options.recovery_timeout = std::chrono::seconds(recovery_timeout_s);
   pst::Status s;
-  if (*launch) s = RunLaunch(launch_flags, launch_net, launch_options, progress, timeout_s);
+  if (*keygen) s = pst::RunKeygenCommand(keygen_dir, std::cout);
+  else if (*launch) s = RunLaunch(launch_flags, launch_net, launch_options, progress, timeout_s);
   else if (*local) s = RunLocal(local_flags, local_workers);
   else if (*status) {
     status_options.timeout = std::chrono::milliseconds(status_timeout_ms);

@@ -8,6 +8,7 @@
 #include <kj/exception.h>
 #include <zmq.hpp>
 
+#include "cli/key_setup.h"
 #include "common/channel.h"
 
 namespace pst {
@@ -93,8 +94,9 @@ std::string FormatStatusTable(const AdminSnapshot& s) {
 
 StatusOr<AdminSnapshot> FetchJobStatus(const StatusCommandOptions& options) {
   PST_ASSIGN_OR_RETURN(const std::string endpoint, ResolveSchedulerEndpoint(options.scheduler, options.run_dir));
+  PST_ASSIGN_OR_RETURN(const auto curve, ResolveControlKeys(options.key_dir, options.run_dir));
   zmq::context_t ctx(1);
-  PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, endpoint));
+  PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, endpoint, {}, curve.get()));
   OutMessage req;
   req.envelope().getBody().initJobStatusRequest();
   auto reply = channel->Call(req, options.timeout);
@@ -104,7 +106,7 @@ StatusOr<AdminSnapshot> FetchJobStatus(const StatusCommandOptions& options) {
       return Status::Unavailable(fmt::format(
           "cannot reach the scheduler at {}: no answer within {:.0f} s; check that the job is "
           "still running (`pstrain launch` prints the scheduler's address) or pass the right "
-          "--scheduler / --run-dir",
+          "--scheduler / --run-dir (and, for a secured job, its --key-dir)",
           endpoint, options.timeout.count() / 1000.0));
     return reply.status().WithContext("scheduler at " + endpoint);
   }

@@ -20,6 +20,9 @@ struct StatusCommandOptions {
   // Print the status as JSON (the same document as the admin endpoint's
   // /status, without the live history) instead of a table. Default: false.
   bool json = false;
+  // The cluster's key directory for a secured job; "" = the run directory's
+  // job.toml names it, or the job has none. Default: "".
+  std::string key_dir;
   // How long to wait for the scheduler's answer. Default: 3 s.
   std::chrono::milliseconds timeout{3000};
 };

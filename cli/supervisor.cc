@@ -20,6 +20,7 @@ Status Supervisor::StartWorker(const std::string& endpoint, const std::string& m
   model_path_ = model_path;
   std::vector<std::string> args{"--scheduler", endpoint, "--model-out", model_path, "--log-level",
                                 options_.log_level};
+  if (!key_dir_.empty()) args.insert(args.end(), {"--key-dir", key_dir_});
   const uint32_t delay_ms = options_.step_delay_ms + (workers_started_ == 0 ? options_.straggler_delay_ms : 0);
   if (delay_ms > 0) {
     args.push_back("--step-delay-ms");

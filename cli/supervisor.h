@@ -47,6 +47,8 @@ class Supervisor {
   // Starts one more worker of the job whose scheduler is at `endpoint`
   // (with the step delays and CPU placement of the options).
   Status StartWorker(const std::string& endpoint, const std::string& model_path);
+  // Workers started from now on get `--key-dir dir` (a secured job).
+  void set_key_dir(std::string dir) { key_dir_ = std::move(dir); }
 
   // One look at every process while the job is in `state`. A worker that
   // died costs its lease, not the job; a PS or the scheduler that died is
@@ -90,6 +92,7 @@ class Supervisor {
   uint32_t worker_deficit_ = 0;    // workers that died or were asked for, not yet started
   uint32_t dead_workers_ = 0;      // of those, the ones that died
   std::vector<size_t> exited_cleanly_;  // PS/scheduler that exited 0, pending the next status
+  std::string key_dir_;                 // --key-dir for workers; empty for a plain job
   std::string endpoint_, model_path_;   // for workers started later
 };
 

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include "common/curve_socket.h"
 #include "common/resolve.h"
 
 namespace pst {
 
 StatusOr<BoundRouter> BindRouter(zmq::context_t& ctx, const std::string& bind_host, uint16_t port,
-                                 const std::string& advertise_host, const WireLimits& limits) {
+                                 const std::string& advertise_host, const WireLimits& limits,
+                                 const ClusterKeys* curve) {
   if (bind_host.empty()) return Status::InvalidArgument("--bind must not be empty");
   // Peers dial the advertised host: a name nobody can resolve would only show up
   // as a node that never answers.
@@ -17,6 +19,10 @@ StatusOr<BoundRouter> BindRouter(zmq::context_t& ctx, const std::string& bind_ho
     const int64_t max_msg =
         static_cast<int64_t>(limits.max_floats_per_frame * sizeof(float) + limits.max_envelope_bytes);
     PST_RETURN_IF_ERROR(ConfigureSocket(socket, max_msg));
+    std::unique_ptr<ZapHandler> zap;
+    if (curve != nullptr) {
+      PST_ASSIGN_OR_RETURN(zap, MakeCurveServer(ctx, socket, *curve));
+    }
     if (bind_host.rfind("inproc://", 0) == 0) {
       // In-process (tests): the address is the endpoint.
       try {
@@ -24,7 +30,7 @@ StatusOr<BoundRouter> BindRouter(zmq::context_t& ctx, const std::string& bind_ho
       } catch (const zmq::error_t& e) {
         return Status::Unavailable("cannot bind " + bind_host + ": " + e.what());
       }
-      return BoundRouter{std::move(socket), bind_host};
+      return BoundRouter{std::move(socket), bind_host, std::move(zap)};
     }
     const std::string addr = "tcp://" + bind_host + ":" + (port ? std::to_string(port) : "*");
     try {
@@ -40,7 +46,8 @@ StatusOr<BoundRouter> BindRouter(zmq::context_t& ctx, const std::string& bind_ho
       char buf[256] = {0};
       host = gethostname(buf, sizeof(buf) - 1) == 0 ? buf : "127.0.0.1";
     }
-    return BoundRouter{std::move(socket), "tcp://" + host + ":" + last.substr(last.rfind(':') + 1)};
+    return BoundRouter{std::move(socket), "tcp://" + host + ":" + last.substr(last.rfind(':') + 1),
+                       std::move(zap)};
   } catch (const zmq::error_t& e) {
     return Status::Internal(std::string("zmq: ") + e.what());
   }

@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "common/curve_socket.h"
 #include "common/log.h"
 #include "common/resolve.h"
 
@@ -9,12 +10,14 @@ namespace pst {
 
 StatusOr<std::unique_ptr<Channel>> Channel::Connect(zmq::context_t& ctx,
                                                     const std::string& endpoint,
-                                                    const WireLimits& limits) {
+                                                    const WireLimits& limits,
+                                                    const ClusterKeys* curve) {
   const std::string host = TcpEndpointHost(endpoint);
   if (!host.empty()) PST_RETURN_IF_ERROR(CheckHostResolves(host, endpoint));
   try {
     zmq::socket_t socket(ctx, zmq::socket_type::dealer);
     PST_RETURN_IF_ERROR(ConfigureSocket(socket));
+    if (curve != nullptr) PST_RETURN_IF_ERROR(MakeCurveClient(socket, *curve));
     socket.connect(endpoint);
     return std::unique_ptr<Channel>(new Channel(std::move(socket), endpoint, limits));
   } catch (const zmq::error_t& e) {

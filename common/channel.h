@@ -14,6 +14,7 @@
 
 #include <zmq.hpp>
 
+#include "common/cluster_keys.h"
 #include "common/status.h"
 #include "common/wire.h"
 
@@ -22,10 +23,14 @@ namespace pst {
 class Channel {
  public:
   // Connects (asynchronously, as ZeroMQ does) to `endpoint`, e.g. "tcp://host:port".
-  // kInvalidArgument for an endpoint ZeroMQ cannot parse.
+  // With `curve`, the connection is a CURVE client holding the cluster's
+  // client key (common/curve_socket.h); a server that refuses it never answers.
+  // kInvalidArgument for an endpoint ZeroMQ cannot parse, kInternal if the
+  // CURVE options cannot be set.
   static StatusOr<std::unique_ptr<Channel>> Connect(zmq::context_t& ctx,
                                                     const std::string& endpoint,
-                                                    const WireLimits& limits = {});
+                                                    const WireLimits& limits = {},
+                                                    const ClusterKeys* curve = nullptr);
   Channel(const Channel&) = delete;
   Channel& operator=(const Channel&) = delete;
 

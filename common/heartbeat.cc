@@ -12,7 +12,7 @@ StatusOr<std::unique_ptr<Heartbeater>> Heartbeater::Start(zmq::context_t& ctx,
     return Status::InvalidArgument("heartbeat: scheduler endpoint is empty");
   std::unique_ptr<Heartbeater> hb(new Heartbeater(options, std::move(fill), std::move(on_reply)));
   // Connect here so a bad endpoint is reported to the caller, not the thread.
-  PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, options.scheduler_endpoint));
+  PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, options.scheduler_endpoint, {}, options.curve.get()));
   channel.reset();
   hb->thread_ = std::thread(&Heartbeater::Loop, hb.get(), &ctx);
   return hb;
@@ -24,7 +24,7 @@ Heartbeater::~Heartbeater() {
 }
 
 void Heartbeater::Loop(zmq::context_t* ctx) {
-  auto channel_or = Channel::Connect(*ctx, options_.scheduler_endpoint);
+  auto channel_or = Channel::Connect(*ctx, options_.scheduler_endpoint, {}, options_.curve.get());
   if (!channel_or.ok()) {
     lost_ = true;
     return;

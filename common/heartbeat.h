@@ -14,6 +14,7 @@
 
 #include <zmq.hpp>
 
+#include "common/cluster_keys.h"
 #include "common/status.h"
 #include "proto/scheduler.capnp.h"
 
@@ -30,6 +31,9 @@ struct HeartbeaterOptions {
   // the node's blocking waits (which watch the flag) end at once. Must outlive
   // the Heartbeater. Default: none.
   std::atomic<bool>* set_on_job_end = nullptr;
+  // The cluster's keys: every socket uses CurveZMQ with them (see
+  // common/cluster_keys.h). Null: plain TCP. Default: null.
+  std::shared_ptr<const ClusterKeys> curve;
 };
 
 class Heartbeater {

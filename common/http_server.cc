@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 
+#include <cctype>
 #include <exception>
+#include <string_view>
 #include <map>
 #include <optional>
 #include <set>
@@ -37,6 +39,11 @@ struct HttpServer::Impl {
     auto it = handlers.find(path);
     return it == handlers.end() ? HttpHandler() : it->second;
   }
+  HttpPostHandler FindPost(const std::string& path) {
+    MutexLock lock(&mu);
+    auto it = post_handlers.find(path);
+    return it == post_handlers.end() ? HttpPostHandler() : it->second;
+  }
   void Accept();
 
   const HttpServerOptions options;
@@ -45,6 +52,7 @@ struct HttpServer::Impl {
 
   Mutex mu;
   std::map<std::string, HttpHandler> handlers GUARDED_BY(mu);
+  std::map<std::string, HttpPostHandler> post_handlers GUARDED_BY(mu);
 
   enum class RunState { kCreated, kRunning, kStopped };
   Mutex run_mu;  // also serializes Start() and Stop()
@@ -61,6 +69,40 @@ struct HttpServer::Impl {
 };
 
 namespace {
+
+// Equal strings, in time that depends only on their lengths.
+bool ConstantTimeEqual(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  return diff == 0;
+}
+
+// 0 when `authorization` carries the server's token, else the status to answer.
+int CheckBearer(std::string_view authorization, const std::string& token) {
+  if (token.empty()) return 403;
+  constexpr std::string_view kScheme = "Bearer ";
+  if (authorization.size() < kScheme.size()) return 401;
+  for (size_t i = 0; i < kScheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) !=
+        std::tolower(static_cast<unsigned char>(kScheme[i])))
+      return 401;
+  return ConstantTimeEqual(authorization.substr(kScheme.size()), token) ? 0 : 401;
+}
+
+HttpResponse Run(const std::string& path, const std::function<HttpResponse()>& call) {
+  HttpResponse out;
+  try {
+    out = call();
+  } catch (const std::exception& e) {
+    PST_LOG_ERROR("http handler for {} failed: {}", path, e.what());
+    out = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
+  } catch (...) {
+    out = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
+  }
+  if (out.status < 100 || out.status > 599) out.status = 500;
+  return out;
+}
 
 bool IsHttpParseError(const beast::error_code& ec) {
   return ec.category() == http::make_error_code(http::error::bad_target).category();
@@ -125,27 +167,44 @@ class Session : public std::enable_shared_from_this<Session> {
     res->set(http::field::server, "pstrain");
     res->set(http::field::cache_control, "no-store");
     res->keep_alive(req.keep_alive());
-    std::string path(req.target());
-    if (const size_t q = path.find_first_of("?#"); q != std::string::npos) path.resize(q);
-    HttpHandler handler = server_->Find(path);
+    HttpRequest request;
+    request.path = std::string(req.target());
+    if (const size_t f = request.path.find('#'); f != std::string::npos) request.path.resize(f);
+    if (const size_t q = request.path.find('?'); q != std::string::npos) {
+      request.query = request.path.substr(q + 1);
+      request.path.resize(q);
+    }
+    const std::string& path = request.path;
+    HttpHandler get = server_->Find(path);
+    HttpPostHandler post = server_->FindPost(path);
     HttpResponse out;
-    if (!handler) {
+    if (!get && !post) {
       out.status = 404;
       out.body = "not found: " + path + "\n";
-    } else if (req.method() != http::verb::get) {
-      out.status = 405;
-      out.body = "method not allowed: only GET\n";
-      res->set(http::field::allow, "GET");
-    } else {
-      try {
-        out = handler();
-      } catch (const std::exception& e) {
-        PST_LOG_ERROR("http handler for {} failed: {}", path, e.what());
-        out = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
-      } catch (...) {
-        out = HttpResponse{500, "text/plain; charset=utf-8", "internal error\n"};
+    } else if (req.method() == http::verb::get && get) {
+      out = Run(path, get);
+    } else if (req.method() == http::verb::post && post) {
+      const beast::string_view auth = req[http::field::authorization];
+      const int refused =
+          CheckBearer(std::string_view(auth.data(), auth.size()), server_->options.post_token);
+      if (refused == 403) {
+        out = HttpResponse{403, "text/plain; charset=utf-8",
+                           "forbidden: this server takes no POST requests (the job has no key "
+                           "directory: see pstrain keygen)\n"};
+      } else if (refused != 0) {
+        out = HttpResponse{401, "text/plain; charset=utf-8",
+                           "unauthorized: send Authorization: Bearer <the admin.token of the "
+                           "job's key directory>\n"};
+        res->set(http::field::www_authenticate, "Bearer realm=\"pstrain\"");
+        PST_LOG_WARN("refused an unauthorised POST {}", path);
+      } else {
+        request.body = req.body();
+        out = Run(path, [&] { return post(request); });
       }
-      if (out.status < 100 || out.status > 599) out.status = 500;
+    } else {
+      out.status = 405;
+      out.body = std::string("method not allowed: only ") + (get ? "GET" : "POST") + "\n";
+      res->set(http::field::allow, get ? "GET" : "POST");
     }
     res->result(static_cast<unsigned>(out.status));
     res->set(http::field::content_type, out.content_type);
@@ -234,6 +293,24 @@ StatusOr<std::unique_ptr<HttpServer>> HttpServer::Create(const HttpServerOptions
 void HttpServer::Handle(const std::string& path, HttpHandler handler) {
   MutexLock lock(&impl_->mu);
   impl_->handlers[path] = std::move(handler);
+}
+
+void HttpServer::HandlePost(const std::string& path, HttpPostHandler handler) {
+  MutexLock lock(&impl_->mu);
+  impl_->post_handlers[path] = std::move(handler);
+}
+
+std::optional<std::string> QueryParam(const std::string& query, const std::string& name) {
+  size_t at = 0;
+  while (at <= query.size()) {
+    size_t end = query.find('&', at);
+    if (end == std::string::npos) end = query.size();
+    const std::string_view pair(query.data() + at, end - at);
+    const size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) return std::string(eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+    at = end + 1;
+  }
+  return std::nullopt;
 }
 
 Status HttpServer::Start() {

@@ -1,8 +1,11 @@
 // pst::HttpServer: a small HTTP/1.1 server (Boost.Beast over Asio) for admin
 // endpoints such as the scheduler's /status, /metrics and dashboard. It owns
 // its io_context and runs it on one thread of its own, which is where every
-// handler runs. Handlers are registered per exact path (the query string is
-// ignored) and answer GET only: another method gets 405, an unknown path 404.
+// handler runs. Handlers are registered per exact path and method: GET handlers
+// (the query string is ignored) are open to anyone who can connect; POST
+// handlers (requests that change something) run only for a request carrying
+// `Authorization: Bearer <options.post_token>`, others get 401 (403 when the
+// server has no token). Another method gets 405, an unknown path 404.
 //
 // Robustness: a request that does not parse, or whose header or body exceeds
 // the limits, gets a 4xx answer (when possible) and its connection is closed;
@@ -20,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -37,6 +41,20 @@ struct HttpResponse {
 // Builds the answer to one GET request. Runs on the server's thread.
 using HttpHandler = std::function<HttpResponse()>;
 
+// An authorised POST request.
+struct HttpRequest {
+  std::string path;
+  std::string query;  // after '?', without it; "" if none
+  std::string body;
+};
+// Builds the answer to one authorised POST request. Runs on the server's
+// thread (other requests wait while it runs).
+using HttpPostHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+// The value of `name` in a query string "a=1&b=2" (no percent-decoding:
+// pstrain's parameters are numbers); nullopt when absent.
+std::optional<std::string> QueryParam(const std::string& query, const std::string& name);
+
 struct HttpServerOptions {
   // Interface (IP address) to listen on; "0.0.0.0" for all. Default: 127.0.0.1.
   std::string bind_host = "127.0.0.1";
@@ -51,6 +69,9 @@ struct HttpServerOptions {
   std::chrono::milliseconds connection_timeout{15000};
   // Connections beyond this many open at once are closed at once. Default: 64.
   size_t max_connections = 64;
+  // The bearer token POST requests must carry; "" refuses every POST (403).
+  // Compared in constant time. Default: "".
+  std::string post_token;
 };
 
 class HttpServer {
@@ -66,6 +87,8 @@ class HttpServer {
   // Answers GET `path` (e.g. "/status") with `handler`, replacing any handler
   // the path had. May be called before or after Start().
   void Handle(const std::string& path, HttpHandler handler);
+  // Answers authorised POST `path` with `handler` (see the file comment).
+  void HandlePost(const std::string& path, HttpPostHandler handler);
 
   // Starts the server thread. kFailedPrecondition if already started or
   // stopped (a server runs at most once).

@@ -333,6 +333,7 @@ Status ReadNetwork(const toml::table& t, NetworkSpec* n) {
   }
   PST_RETURN_IF_ERROR(r.Unsigned("heartbeat_ms", &n->heartbeat_ms));
   PST_RETURN_IF_ERROR(r.Unsigned("heartbeat_timeout_ms", &n->heartbeat_timeout_ms));
+  PST_RETURN_IF_ERROR(r.String("key_dir", &n->key_dir));
   return r.CheckNoUnknownKeys();
 }
 
@@ -538,6 +539,7 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "admin_port", std::to_string(n.admin_port));
   AppendKey(&out, "heartbeat_ms", std::to_string(n.heartbeat_ms));
   AppendKey(&out, "heartbeat_timeout_ms", std::to_string(n.heartbeat_timeout_ms));
+  if (!n.key_dir.empty()) AppendKey(&out, "key_dir", Quoted(n.key_dir));
   return out;
 }
 

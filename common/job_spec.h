@@ -156,6 +156,10 @@ struct NetworkSpec {
   // Defaults: 500 ms, 10000 ms.
   uint32_t heartbeat_ms = 500;
   uint32_t heartbeat_timeout_ms = 10000;
+  // The cluster's key directory (`pstrain keygen DIR`): with it every
+  // connection uses CurveZMQ and only key holders may join; the admin
+  // endpoint's POSTs need its admin.token. "" = plain TCP. Default: "".
+  std::string key_dir;
 
   bool operator==(const NetworkSpec&) const = default;
 };

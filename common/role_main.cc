@@ -51,6 +51,18 @@ Status ApplyCpusFlag(const std::string& cpus) {
   return Status::OK();
 }
 
+void AddKeyDirFlag(CLI::App& app, std::string* key_dir) {
+  app.add_option("--key-dir", *key_dir,
+                 "The cluster's key directory (pstrain keygen DIR): encrypt and authenticate every "
+                 "connection with CurveZMQ");
+}
+
+StatusOr<std::shared_ptr<const ClusterKeys>> LoadKeyDir(const std::string& key_dir) {
+  if (key_dir.empty()) return std::shared_ptr<const ClusterKeys>();
+  PST_ASSIGN_OR_RETURN(ClusterKeys keys, LoadClusterKeys(key_dir));
+  return std::make_shared<const ClusterKeys>(std::move(keys));
+}
+
 int ExitCodeFor(const std::string& program, const Status& status) {
   if (status.ok()) return 0;
   std::fprintf(stderr, "%s: error: %s\n", program.c_str(), status.message().c_str());

@@ -3,11 +3,13 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include <CLI/CLI.hpp>
 
+#include "common/cluster_keys.h"
 #include "common/status.h"
 
 namespace pst {
@@ -29,6 +31,14 @@ void AddCpusFlag(CLI::App& app, std::string* cpus);
 // --cpus list if one was given, and logs the CPUs the kernel then reports.
 // Call after InitLogging and before any other thread starts.
 Status ApplyCpusFlag(const std::string& cpus);
+
+// Adds the --key-dir DIR flag every binary that talks to a job has: the
+// cluster's key directory (`pstrain keygen`); with it every socket uses CurveZMQ.
+void AddKeyDirFlag(CLI::App& app, std::string* key_dir);
+
+// The keys in `key_dir` (LoadClusterKeys), or null for "" (plain TCP). Errors
+// as LoadClusterKeys.
+StatusOr<std::shared_ptr<const ClusterKeys>> LoadKeyDir(const std::string& key_dir);
 
 // Prints "<program>: error: <message>" to stderr for a non-OK status and returns
 // the process exit code: 0 for OK, 2 for kInvalidArgument (bad usage), 1 otherwise.

@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   std::string cpus;
   pst::AddCpusFlag(app, &cpus);
+  std::string key_dir;
+  pst::AddKeyDirFlag(app, &key_dir);
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   pst::KeepFreedMemoryForReuse();
   options.connect_timeout = std::chrono::milliseconds(connect_ms);
@@ -46,6 +48,10 @@ int main(int argc, char** argv) {
   if (!s.ok()) return pst::ExitCodeFor("pstrain-ps", s);
   s = pst::ApplyCpusFlag(cpus);
   if (!s.ok()) return pst::ExitCodeFor("pstrain-ps", s);
+
+  auto curve = pst::LoadKeyDir(key_dir);
+  if (!curve.ok()) return pst::ExitCodeFor("pstrain-ps", curve.status());
+  options.curve = std::move(curve).value();
 
   zmq::context_t ctx(1);
   auto server = pst::Server::Create(ctx, options);

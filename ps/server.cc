@@ -81,12 +81,12 @@ std::string JobFingerprint(const JobSpec& job) {
 
 }  // namespace
 
-Server::Server(zmq::context_t& ctx, ServerOptions options, zmq::socket_t socket,
-               std::string endpoint)
+Server::Server(zmq::context_t& ctx, ServerOptions options, BoundRouter bound)
     : ctx_(ctx),
       options_(std::move(options)),
-      socket_(std::move(socket)),
-      endpoint_(std::move(endpoint)) {}
+      zap_(std::move(bound.zap)),
+      socket_(std::move(bound.socket)),
+      endpoint_(std::move(bound.endpoint)) {}
 
 Server::~Server() = default;
 
@@ -96,10 +96,10 @@ StatusOr<std::unique_ptr<Server>> Server::Create(zmq::context_t& ctx,
     return Status::InvalidArgument("--scheduler is required (e.g. tcp://127.0.0.1:7000)");
   if (options.poll_interval.count() <= 0 || options.drain_budget < 1)
     return Status::InvalidArgument("server: poll_interval and drain_budget must be positive");
-  PST_ASSIGN_OR_RETURN(BoundRouter bound, BindRouter(ctx, options.bind_host, options.port,
-                                                     options.advertise_host, options.limits));
-  return std::unique_ptr<Server>(
-      new Server(ctx, options, std::move(bound.socket), std::move(bound.endpoint)));
+  PST_ASSIGN_OR_RETURN(BoundRouter bound,
+                       BindRouter(ctx, options.bind_host, options.port, options.advertise_host,
+                                  options.limits, options.curve.get()));
+  return std::unique_ptr<Server>(new Server(ctx, options, std::move(bound)));
 }
 
 void Server::HandleRequest(InMessage& in) {
@@ -305,7 +305,7 @@ void Server::Converge() {
 }
 
 Status Server::Run() {
-  auto sched_or = Channel::Connect(ctx_, options_.scheduler_endpoint);
+  auto sched_or = Channel::Connect(ctx_, options_.scheduler_endpoint, {}, options_.curve.get());
   if (!sched_or.ok()) return sched_or.status();
   std::unique_ptr<Channel> sched = std::move(sched_or).value();
 
@@ -364,6 +364,7 @@ Status Server::Run() {
                                             : ", state in " + options_.state_dir);
     HeartbeaterOptions ho;
     ho.scheduler_endpoint = options_.scheduler_endpoint;
+    ho.curve = options_.curve;
     ho.interval = j.heartbeat_interval;
     auto fill = [&st, &rank](proto::HeartbeatRequest::Builder b) {
       b.setRole(proto::Role::SERVER);

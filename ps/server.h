@@ -23,6 +23,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "common/bind.h"
 #include "common/key_range.h"
 #include "common/registration.h"
 #include "common/status.h"
@@ -53,7 +54,7 @@ class Server {
   void Shutdown() { stop_ = true; }
 
  private:
-  Server(zmq::context_t& ctx, ServerOptions options, zmq::socket_t socket, std::string endpoint);
+  Server(zmq::context_t& ctx, ServerOptions options, BoundRouter bound);
   // Hands a worker's message to the sparse or the dense request handler.
   void HandleRequest(InMessage& in);
   // (Re)creates the shard for `generation`: the initial model (checkpoint 0)
@@ -69,6 +70,7 @@ class Server {
 
   zmq::context_t& ctx_;
   ServerOptions options_;
+  std::unique_ptr<ZapHandler> zap_;  // with CURVE; outlives socket_
   zmq::socket_t socket_;
   std::string endpoint_;
   std::atomic<bool> stop_{false};

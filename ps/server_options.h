@@ -3,8 +3,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "common/cluster_keys.h"
 #include "common/wire.h"
 #include "ps/sparse_request.h"
 
@@ -52,6 +54,9 @@ struct ServerOptions {
   WireLimits limits;
   // Limits of sparse pulls and pushes (ids per request).
   SparseRequestLimits sparse_limits;
+  // The cluster's keys: every socket uses CurveZMQ with them (see
+  // common/cluster_keys.h). Null: plain TCP. Default: null.
+  std::shared_ptr<const ClusterKeys> curve;
 };
 
 }  // namespace pst

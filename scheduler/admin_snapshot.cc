@@ -261,6 +261,14 @@ std::string RenderPrometheus(const AdminSnapshot& s) {
   x.Family("pstrain_samples_per_second", "gauge", "Training speed of the whole cluster.");
   x.Sample("pstrain_samples_per_second", "", s.SamplesPerSecond());
 
+  x.Family("pstrain_refused_connections_total", "counter",
+           "Connections the scheduler refused: reason=\"client_key\", a CURVE client key that is "
+           "not the cluster's; reason=\"handshake\", no CURVE or another cluster's server key.");
+  x.Sample("pstrain_refused_connections_total", "reason=\"client_key\"",
+           static_cast<double>(s.refused_client_key));
+  x.Sample("pstrain_refused_connections_total", "reason=\"handshake\"",
+           static_cast<double>(s.refused_handshake));
+
   x.Family("pstrain_epoch_train_loss", "gauge", "Mean training loss of an epoch (1-based).");
   for (const AdminEpoch& e : s.epochs)
     if (e.samples)

@@ -111,6 +111,12 @@ struct AdminSnapshot {
   uint32_t desired_workers = 0;              // workers the job should have (pstrain scale)
   std::vector<AdminCheckpoint> checkpoints;  // complete checkpoints, oldest first
   std::vector<AdminRollback> rollbacks;      // oldest first
+  // Connections the scheduler's CURVE server refused (a secured job): by the
+  // ZAP handler (a client key that is not the cluster's), and in the handshake
+  // (a peer without CURVE, or with another cluster's server key). Only on
+  // /metrics; 0 for a plain job and from SnapshotFromProto.
+  uint64_t refused_client_key = 0;
+  uint64_t refused_handshake = 0;
 
   // Epochs whose evaluation is in.
   uint32_t EpochsCompleted() const;

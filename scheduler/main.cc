@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   std::string cpus;
   pst::AddCpusFlag(app, &cpus);
+  std::string key_dir;
+  pst::AddKeyDirFlag(app, &key_dir);
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   options.heartbeat_interval = std::chrono::milliseconds(hb_ms);
   options.heartbeat_timeout = std::chrono::milliseconds(hb_timeout_ms);
@@ -79,6 +81,11 @@ int main(int argc, char** argv) {
     if (!hb_timeout->count())
       options.heartbeat_timeout = std::chrono::milliseconds(n.heartbeat_timeout_ms);
   }
+
+  // --key-dir overrides the job file's network.key_dir.
+  auto curve = pst::LoadKeyDir(key_dir.empty() ? options.job.network.key_dir : key_dir);
+  if (!curve.ok()) return pst::ExitCodeFor("pstrain-scheduler", curve.status());
+  options.curve = std::move(curve).value();
 
   zmq::context_t ctx(1);
   auto scheduler = pst::Scheduler::Create(ctx, options);

@@ -17,11 +17,11 @@
 
 namespace pst {
 
-Scheduler::Scheduler(SchedulerOptions options, zmq::socket_t socket, std::string endpoint,
-                     std::unique_ptr<AdminServer> admin)
+Scheduler::Scheduler(SchedulerOptions options, BoundRouter bound, std::unique_ptr<AdminServer> admin)
     : options_(std::move(options)),
-      socket_(std::move(socket)),
-      endpoint_(std::move(endpoint)),
+      zap_(std::move(bound.zap)),
+      socket_(std::move(bound.socket)),
+      endpoint_(std::move(bound.endpoint)),
       admin_(std::move(admin)) {}
 
 Scheduler::~Scheduler() = default;
@@ -41,8 +41,9 @@ StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
   if (options.admin_port > 65535 || options.admin_port < -1)
     return Status::InvalidArgument("admin port must be in [0, 65535], or -1 to disable it; got " +
                                    std::to_string(options.admin_port));
-  PST_ASSIGN_OR_RETURN(BoundRouter bound, BindRouter(ctx, options.bind_host, options.port,
-                                                     options.advertise_host, options.limits));
+  PST_ASSIGN_OR_RETURN(BoundRouter bound,
+                       BindRouter(ctx, options.bind_host, options.port, options.advertise_host,
+                                  options.limits, options.curve.get()));
   std::unique_ptr<AdminServer> admin;
   if (options.admin_port >= 0) {
     // A wildcard bind is reached at the advertised host (or this host's name).
@@ -54,17 +55,27 @@ StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
         url_host = gethostname(name, sizeof(name) - 1) == 0 ? name : "127.0.0.1";
       }
     }
+    // POSTs reach the scheduler's own socket from this host.
+    const std::string port = bound.endpoint.substr(bound.endpoint.rfind(':') + 1);
+    const bool wildcard = options.bind_host == "0.0.0.0" || options.bind_host == "*";
+    AdminControl control{options.curve ? options.curve->admin_token : "",
+                         "tcp://" + (wildcard ? std::string("127.0.0.1") : options.bind_host) + ":" + port,
+                         options.curve};
     PST_ASSIGN_OR_RETURN(
         admin, AdminServer::Start(options.admin_bind, static_cast<uint16_t>(options.admin_port),
-                                  url_host));
+                                  url_host, std::move(control)));
   }
-  return std::unique_ptr<Scheduler>(
-      new Scheduler(options, std::move(bound.socket), std::move(bound.endpoint), std::move(admin)));
+  return std::unique_ptr<Scheduler>(new Scheduler(options, std::move(bound), std::move(admin)));
 }
 
 void Scheduler::PublishSnapshot() {
   if (!admin_ || !core_) return;
-  admin_->Publish(BuildAdminSnapshot(*core_, admin_->url()));
+  AdminSnapshot snapshot = BuildAdminSnapshot(*core_, admin_->url());
+  if (zap_) {
+    snapshot.refused_client_key = zap_->refused();
+    snapshot.refused_handshake = zap_->failed_handshakes();
+  }
+  admin_->Publish(std::move(snapshot));
 }
 
 bool Scheduler::Dispatch(const SchedulerCall& call, const InMessage& in, OutMessage& out) {

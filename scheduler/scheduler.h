@@ -25,6 +25,7 @@
 
 #include <zmq.hpp>
 
+#include "common/bind.h"
 #include "common/status.h"
 #include "scheduler/requests.h"
 #include "scheduler/scheduler_options.h"
@@ -63,7 +64,7 @@ class Scheduler {
   void Shutdown() { stop_ = true; }
 
  private:
-  Scheduler(SchedulerOptions options, zmq::socket_t socket, std::string endpoint,
+  Scheduler(SchedulerOptions options, BoundRouter bound,
             std::unique_ptr<AdminServer> admin);
   // Hands a fresh snapshot of the job to the admin endpoint (if any).
   void PublishSnapshot();
@@ -78,6 +79,7 @@ class Scheduler {
   bool Tick(uint64_t total_keys);
 
   SchedulerOptions options_;
+  std::unique_ptr<ZapHandler> zap_;  // with CURVE; outlives socket_
   zmq::socket_t socket_;
   std::string endpoint_;
   std::atomic<bool> stop_{false};

@@ -3,8 +3,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 
+#include "common/cluster_keys.h"
 #include "common/job_spec.h"
 #include "common/wire.h"
 #include "scheduler/checkpoint_coordinator.h"
@@ -48,6 +50,9 @@ struct SchedulerOptions {
   CheckpointWaitOptions checkpoint_wait;
   // Size limits for received messages.
   WireLimits limits;
+  // The cluster's keys: every socket uses CurveZMQ with them (see
+  // common/cluster_keys.h). Null: plain TCP. Default: null.
+  std::shared_ptr<const ClusterKeys> curve;
   // Interface the HTTP admin endpoint (dashboard at /, /status, /metrics,
   // /healthz) binds: an IP, or "0.0.0.0" for all. It has no authentication,
   // so think twice before exposing it. Default: 127.0.0.1.

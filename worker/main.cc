@@ -38,6 +38,8 @@ int main(int argc, char** argv) {
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   std::string cpus, compute_cpus;
   pst::AddCpusFlag(app, &cpus);
+  std::string key_dir;
+  pst::AddKeyDirFlag(app, &key_dir);
   app.add_option("--compute-cpus", compute_cpus,
                  "Run the training thread on these CPUs (e.g. 1), its network threads on --cpus");
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
@@ -54,6 +56,10 @@ int main(int argc, char** argv) {
     if (!list.ok()) return pst::ExitCodeFor("pstrain-worker", list.status().WithContext("--compute-cpus"));
     options.compute_cpus = std::move(list).value();
   }
+
+  auto curve = pst::LoadKeyDir(key_dir);
+  if (!curve.ok()) return pst::ExitCodeFor("pstrain-worker", curve.status());
+  options.curve = std::move(curve).value();
 
   zmq::context_t ctx(1);
   auto worker = pst::Worker::Create(ctx, options);

@@ -15,11 +15,12 @@ PsClient::PsClient(std::vector<std::unique_ptr<Channel>> channels, std::vector<B
 StatusOr<std::unique_ptr<PsClient>> PsClient::Connect(zmq::context_t& ctx,
                                                       const std::vector<ServerEntry>& servers,
                                                       uint64_t block_keys, uint32_t rank,
-                                                      const WireLimits& limits) {
+                                                      const WireLimits& limits,
+                                                      const ClusterKeys* curve) {
   std::vector<std::unique_ptr<Channel>> channels;
   std::vector<Block> blocks;
   for (size_t s = 0; s < servers.size(); ++s) {
-    PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, servers[s].endpoint, limits));
+    PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, servers[s].endpoint, limits, curve));
     channels.push_back(std::move(channel));
     for (const KeyRange& keys : SplitIntoChunks(servers[s].range, block_keys))
       if (!keys.empty()) blocks.push_back({s, keys});

@@ -99,7 +99,8 @@ class PsClient {
   static StatusOr<std::unique_ptr<PsClient>> Connect(zmq::context_t& ctx,
                                                      const std::vector<ServerEntry>& servers,
                                                      uint64_t block_keys, uint32_t rank = 0,
-                                                     const WireLimits& limits = {});
+                                                     const WireLimits& limits = {},
+                                                     const ClusterKeys* curve = nullptr);
 
   // The job generation sent with every request; servers of another generation
   // answer kAborted (a rollback happened). Default: 0.

@@ -30,7 +30,7 @@ StatusOr<std::unique_ptr<SparseClient>> SparseClient::Create(zmq::context_t& ctx
   }
   std::vector<std::unique_ptr<Channel>> channels;
   for (const std::string& endpoint : options.endpoints) {
-    PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, endpoint));
+    PST_ASSIGN_OR_RETURN(auto channel, Channel::Connect(ctx, endpoint, {}, options.curve.get()));
     channels.push_back(std::move(channel));
   }
   return std::unique_ptr<SparseClient>(new SparseClient(options, std::move(channels)));

@@ -19,6 +19,7 @@
 #include <zmq.hpp>
 
 #include "common/channel.h"
+#include "common/cluster_keys.h"
 #include "common/slot_map.h"
 #include "common/status.h"
 
@@ -36,6 +37,9 @@ struct SparseClientOptions {
   bool push_to_every_shard = false;
   // Bound on waiting for each answer. Default: 30 s.
   std::chrono::milliseconds timeout{30000};
+  // The cluster's keys: every connection uses CurveZMQ with them (see
+  // common/cluster_keys.h). Null: plain TCP. Default: null.
+  std::shared_ptr<const ClusterKeys> curve;
 };
 
 // Who is asking: sent with every request.

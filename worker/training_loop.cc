@@ -13,7 +13,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 Status TrainingLoop::Connect(const std::vector<ServerEntry>& servers, uint32_t generation) {
   PST_ASSIGN_OR_RETURN(auto client, PsClient::Connect(*p_.ctx, servers, BlockKeys(p_.job->train),
-                                                      p_.rank, p_.options->limits));
+                                                      p_.rank, p_.options->limits,
+                                                      p_.options->curve.get()));
   client->set_generation(generation);
   // The step reads pulled values in place when the model is one block.
   client->set_pull_views(true);

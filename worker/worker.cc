@@ -68,7 +68,7 @@ StatusOr<JoinedJob> Worker::Join(Channel& sched, WorkerProgress& progress,
     SetLogNodeName("worker " + std::to_string(j.rank));
     PST_LOG_INFO("registered as worker {}", j.rank);
     auto hb = StartWorkerHeartbeat(ctx_, options_.scheduler_endpoint, j.heartbeat_interval,
-                                   &progress, &stop_, &interrupt_);
+                                   &progress, &stop_, &interrupt_, options_.curve);
     if (hb.ok())
       *heartbeat = std::move(hb).value();
     else
@@ -83,7 +83,7 @@ StatusOr<JoinedJob> Worker::Join(Channel& sched, WorkerProgress& progress,
 }
 
 Status Worker::Run() {
-  PST_ASSIGN_OR_RETURN(auto sched, Channel::Connect(ctx_, options_.scheduler_endpoint));
+  PST_ASSIGN_OR_RETURN(auto sched, Channel::Connect(ctx_, options_.scheduler_endpoint, {}, options_.curve.get()));
   WorkerProgress progress;
   std::unique_ptr<Heartbeater> heartbeat;
   StatusOr<JoinedJob> joined_or = Join(*sched, progress, &heartbeat);

@@ -6,9 +6,11 @@ namespace pst {
 
 StatusOr<std::unique_ptr<Heartbeater>> StartWorkerHeartbeat(
     zmq::context_t& ctx, const std::string& scheduler_endpoint, std::chrono::milliseconds interval,
-    WorkerProgress* progress, std::atomic<bool>* stop, std::atomic<bool>* interrupt) {
+    WorkerProgress* progress, std::atomic<bool>* stop, std::atomic<bool>* interrupt,
+    std::shared_ptr<const ClusterKeys> curve) {
   HeartbeaterOptions ho;
   ho.scheduler_endpoint = scheduler_endpoint;
+  ho.curve = std::move(curve);
   ho.interval = interval;
   ho.set_on_job_end = stop;  // an early stop (target accuracy) ends blocked waits
   auto fill = [progress](proto::HeartbeatRequest::Builder b) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <zmq.hpp>
 
+#include "common/cluster_keys.h"
 #include "common/heartbeat.h"
 #include "common/latency_histogram.h"
 #include "common/mutex.h"
@@ -37,9 +38,11 @@ struct WorkerProgress {
 // this worker to leave, and *interrupt when it announces a newer generation
 // than progress->generation (a rollback) or the job's end; the job's end also
 // sets *stop (ending blocked waits). All three must outlive the heartbeater.
+// With `curve`, the heartbeats use CurveZMQ with the cluster's keys.
 // kInvalidArgument for a bad endpoint.
 StatusOr<std::unique_ptr<Heartbeater>> StartWorkerHeartbeat(
     zmq::context_t& ctx, const std::string& scheduler_endpoint, std::chrono::milliseconds interval,
-    WorkerProgress* progress, std::atomic<bool>* stop, std::atomic<bool>* interrupt);
+    WorkerProgress* progress, std::atomic<bool>* stop, std::atomic<bool>* interrupt,
+    std::shared_ptr<const ClusterKeys> curve = nullptr);
 
 }  // namespace pst

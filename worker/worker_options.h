@@ -3,9 +3,11 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "common/cluster_keys.h"
 #include "common/wire.h"
 
 namespace pst {
@@ -47,6 +49,9 @@ struct WorkerOptions {
   std::chrono::milliseconds leave_timeout{1000};
   // Size limits for received messages.
   WireLimits limits;
+  // The cluster's keys: every socket uses CurveZMQ with them (see
+  // common/cluster_keys.h). Null: plain TCP. Default: null.
+  std::shared_ptr<const ClusterKeys> curve;
 };
 
 }  // namespace pst

@@ -107,6 +107,66 @@ TEST_CASE("HttpServer: unknown path is 404, other methods are 405", "[common]") 
   CHECK(post.find("Allow: GET") != std::string::npos);
 }
 
+std::string Post(uint16_t port, const std::string& path, const std::string& authorization) {
+  std::string req = "POST " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n";
+  if (!authorization.empty()) req += "Authorization: " + authorization + "\r\n";
+  return Exchange(port, req + "\r\n");
+}
+
+TEST_CASE("HttpServer: POST handlers need the bearer token; GET stays open", "[common]") {
+  HttpServerOptions options;
+  options.post_token = std::string(64, 'a') + "b";
+  auto server = StartServer(options);
+  std::atomic<int> calls{0};
+  std::string seen_query;
+  server->HandlePost("/act", [&](const HttpRequest& r) {
+    ++calls;
+    seen_query = r.query;
+    return HttpResponse{200, "application/json", "{}"};
+  });
+  const uint16_t port = server->port();
+  const std::string bad_token = std::string(64, 'a') + "c";
+  for (const std::string& auth : {std::string(), "Bearer " + bad_token, "Bearer " + options.post_token + "x",
+                                  "Basic " + options.post_token, std::string("Bearer ")}) {
+    INFO(auth);
+    const std::string r = Post(port, "/act?n=3", auth);
+    CHECK(StatusOf(r) == 401);
+    CHECK(r.find("WWW-Authenticate: Bearer") != std::string::npos);
+  }
+  CHECK(calls == 0);
+  const std::string ok = Post(port, "/act?n=3", "Bearer " + options.post_token);
+  CHECK(StatusOf(ok) == 200);
+  CHECK(calls == 1);
+  CHECK(seen_query == "n=3");
+  CHECK(StatusOf(Post(port, "/act", "bearer " + options.post_token)) == 200);  // scheme is case-insensitive
+  // GET pages need nothing; a GET of a POST-only path and a POST of a GET path are 405.
+  CHECK(StatusOf(Get(port, "/hello")) == 200);
+  CHECK(StatusOf(Get(port, "/act")) == 405);
+  CHECK(StatusOf(Post(port, "/hello", "Bearer " + options.post_token)) == 405);
+  server->Stop();
+}
+
+TEST_CASE("HttpServer: without a token every POST is forbidden", "[common]") {
+  auto server = StartServer();
+  bool called = false;
+  server->HandlePost("/act", [&](const HttpRequest&) {
+    called = true;
+    return HttpResponse{};
+  });
+  CHECK(StatusOf(Post(server->port(), "/act", "Bearer ")) == 403);
+  CHECK(StatusOf(Post(server->port(), "/act", "")) == 403);
+  CHECK_FALSE(called);
+  server->Stop();
+}
+
+TEST_CASE("QueryParam: finds a parameter by exact name", "[common]") {
+  CHECK(QueryParam("workers=3&x=1", "workers") == std::optional<std::string>("3"));
+  CHECK(QueryParam("x=1&workers=3", "workers") == std::optional<std::string>("3"));
+  CHECK(QueryParam("workers", "workers") == std::optional<std::string>(""));
+  CHECK_FALSE(QueryParam("workerss=3", "workers").has_value());
+  CHECK_FALSE(QueryParam("", "workers").has_value());
+}
+
 TEST_CASE("HttpServer: a throwing handler is a 500, and the server keeps serving", "[common]") {
   auto server = StartServer();
   CHECK(StatusOf(Get(server->port(), "/throws")) == 500);

@@ -146,6 +146,11 @@ std::string WaitForStatus(const std::string& run_dir, const std::function<bool(c
 }
 
 HttpResult HttpGet(const std::string& url, std::chrono::milliseconds timeout) {
+  return HttpRequest("GET", url, "", timeout);
+}
+
+HttpResult HttpRequest(const std::string& method, const std::string& url,
+                       const std::string& authorization, std::chrono::milliseconds timeout) {
   HttpResult r;
   // http://HOST:PORT/PATH
   const std::string scheme = "http://";
@@ -166,8 +171,10 @@ HttpResult HttpGet(const std::string& url, std::chrono::milliseconds timeout) {
     close(fd);
     return r;
   }
-  const std::string req =
-      "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n";
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n";
+  if (method == "POST") req += "Content-Length: 0\r\n";
+  if (!authorization.empty()) req += "Authorization: " + authorization + "\r\n";
+  req += "\r\n";
   if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     close(fd);
     return r;

@@ -59,5 +59,9 @@ struct HttpResult {
 // GET `url` ("http://IPv4:PORT/path") with a raw socket; gives up after `timeout`.
 HttpResult HttpGet(const std::string& url,
                    std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
+// `method` (GET or POST, with an empty body) `url`, with an Authorization
+// header unless `authorization` is empty.
+HttpResult HttpRequest(const std::string& method, const std::string& url, const std::string& authorization,
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds(5000));
 
 }  // namespace pst::testing

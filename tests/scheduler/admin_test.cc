@@ -10,12 +10,14 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <capnp/message.h>
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "common/cluster_keys.h"
 #include "scheduler/admin_server.h"
 #include "scheduler/admin_snapshot.h"
 #include "scheduler/dashboard_html.h"
@@ -486,7 +488,8 @@ TEST_CASE("Admin: the dashboard is self-contained and polls /status", "[schedule
 }
 
 // GET `path` from 127.0.0.1:port over a raw socket; returns the whole answer.
-std::string Fetch(uint16_t port, const std::string& path) {
+std::string Fetch(uint16_t port, const std::string& path, const std::string& method = "GET",
+                  const std::string& authorization = "") {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   REQUIRE(fd >= 0);
   timeval tv{5, 0};
@@ -496,7 +499,10 @@ std::string Fetch(uint16_t port, const std::string& path) {
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n";
+  if (method == "POST") req += "Content-Length: 0\r\n";
+  if (!authorization.empty()) req += "Authorization: " + authorization + "\r\n";
+  req += "\r\n";
   REQUIRE(send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size()));
   std::string out;
   char buf[8192];
@@ -541,6 +547,53 @@ TEST_CASE("Admin: AdminServer serves the published snapshot", "[scheduler]") {
 
 namespace pst {
 namespace {
+
+int StatusOf(const std::string& response) {
+  return response.rfind("HTTP/1.1 ", 0) == 0 && response.size() >= 12 ? std::stoi(response.substr(9, 3)) : -1;
+}
+
+uint16_t PortOf(const std::string& url) {
+  return static_cast<uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+}
+
+TEST_CASE("Admin: a secured scheduler's POSTs need its token and reach it over CurveZMQ", "[scheduler]") {
+  auto keys = GenerateClusterKeys();
+  REQUIRE(keys.ok());
+  zmq::context_t ctx(1);
+  SchedulerOptions options;
+  options.curve = std::make_shared<const ClusterKeys>(*keys);
+  auto sched = Scheduler::Create(ctx, options);
+  REQUIRE(sched.ok());
+  Scheduler* s = sched->get();
+  std::thread run([s] { s->Run().IgnoreError(); });  // ends with kCancelled at Shutdown
+  const uint16_t port = PortOf(s->admin_url());
+  const std::string bearer = "Bearer " + keys->admin_token;
+  CHECK(StatusOf(Fetch(port, "/status")) == 200);  // pages stay open
+  CHECK(StatusOf(Fetch(port, "/scale?workers=2", "POST")) == 401);
+  CHECK(StatusOf(Fetch(port, "/scale?workers=2", "POST", "Bearer " + std::string(64, '0'))) == 401);
+  CHECK(StatusOf(Fetch(port, "/checkpoint", "POST")) == 401);
+  // Authorised: forwarded to the scheduler, which refuses both while the job forms.
+  const std::string scale = Fetch(port, "/scale?workers=2", "POST", bearer);
+  CHECK(StatusOf(scale) == 409);
+  CHECK(Body(scale).find("the job is not running") != std::string::npos);
+  const std::string ckpt = Fetch(port, "/checkpoint?timeout_s=1", "POST", bearer);
+  CHECK(StatusOf(ckpt) == 409);
+  CHECK(Body(ckpt).find("not running") != std::string::npos);
+  const std::string bad = Fetch(port, "/scale?workers=zero", "POST", bearer);
+  CHECK(StatusOf(bad) == 400);
+  CHECK(Body(bad).find("workers must be a whole number") != std::string::npos);
+  s->Shutdown();
+  run.join();
+}
+
+TEST_CASE("Admin: a scheduler without keys takes no POSTs", "[scheduler]") {
+  zmq::context_t ctx(1);
+  auto sched = Scheduler::Create(ctx, SchedulerOptions{});
+  REQUIRE(sched.ok());
+  const uint16_t port = PortOf((*sched)->admin_url());
+  CHECK(StatusOf(Fetch(port, "/scale?workers=2", "POST", "Bearer anything")) == 403);
+  CHECK(StatusOf(Fetch(port, "/status")) == 200);
+}
 
 TEST_CASE("Admin: Scheduler::Create starts the endpoint unless admin_port is -1", "[scheduler]") {
   zmq::context_t ctx(1);
