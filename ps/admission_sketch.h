@@ -9,6 +9,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "common/status.h"
 
@@ -35,6 +37,15 @@ class AdmissionSketch {
   void Forget(uint64_t id);
 
   size_t bytes() const { return size_t{kDepth} * width_; }
+  uint32_t width() const { return width_; }
+
+  // The whole state (counters and halving position) as bytes, for
+  // checkpoints: u32 width | u64 sightings since halving | u64 halvings |
+  // kDepth * width counters (little-endian).
+  std::string Serialize() const;
+  // Replaces the state with one Serialize wrote. kDataLoss (state unchanged)
+  // if the bytes are malformed or of another width.
+  Status Load(std::string_view bytes);
   uint64_t halvings() const { return halvings_; }
 
  private:

@@ -79,16 +79,22 @@ T CheckpointWriter::Call(std::function<T(ParamStore&)> fn) {
   return std::move(*out);
 }
 
-void CheckpointWriter::Write(CheckpointManifest m, std::vector<BlockState> blocks) {
+void CheckpointWriter::Write(CheckpointManifest m, std::vector<BlockState> blocks,
+                             std::vector<SparseRowsDelta> sparse) {
+  struct Data {
+    CheckpointManifest m;
+    std::vector<BlockState> blocks;
+    std::vector<SparseRowsDelta> sparse;
+  };
   // shared_ptr: std::function needs a copyable callable.
-  auto data = std::make_shared<std::pair<CheckpointManifest, std::vector<BlockState>>>(
-      std::move(m), std::move(blocks));
+  auto data = std::make_shared<Data>(Data{std::move(m), std::move(blocks), std::move(sparse)});
   Enqueue([data](ParamStore& store) -> std::optional<Result> {
     const auto start = std::chrono::steady_clock::now();
-    Status s = store.WriteCheckpoint(data->first, data->second);
-    const uint64_t id = data->first.checkpoint_id;
-    data->second.clear();  // free the copy now, not when the task is destroyed
-    data->second.shrink_to_fit();
+    Status s = store.WriteCheckpoint(data->m, data->blocks, data->sparse);
+    const uint64_t id = data->m.checkpoint_id;
+    // Free the copy now, not when the task is destroyed.
+    std::vector<BlockState>().swap(data->blocks);
+    std::vector<SparseRowsDelta>().swap(data->sparse);
     return Result{Result::Op::kWrite, id, std::move(s), MsSince(start)};
   });
 }
@@ -162,6 +168,12 @@ StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>>
 CheckpointWriter::ReadWrittenCheckpoint(uint64_t checkpoint_id) {
   return Call<StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>>>(
       [checkpoint_id](ParamStore& store) { return store.ReadWrittenCheckpoint(checkpoint_id); });
+}
+
+Status CheckpointWriter::ReadSparseChain(uint64_t checkpoint_id, bool require_commit,
+                                         const SparseChainFn& fn) {
+  return Call<Status>(
+      [&](ParamStore& store) { return store.ReadSparseChain(checkpoint_id, require_commit, fn); });
 }
 
 }  // namespace pst

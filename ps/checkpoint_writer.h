@@ -67,7 +67,9 @@ class CheckpointWriter {
 
   // Queue ParamStore::WriteCheckpoint(m, blocks), CommitCheckpoint(id),
   // DeleteCheckpoint(id) and Prune(keep). Return at once.
-  void Write(CheckpointManifest m, std::vector<BlockState> blocks);
+  // (`sparse`: the rows of m.sparse_tables, see ParamStore::WriteCheckpoint.)
+  void Write(CheckpointManifest m, std::vector<BlockState> blocks,
+             std::vector<SparseRowsDelta> sparse = {});
   void Commit(uint64_t checkpoint_id);
   void Delete(uint64_t checkpoint_id);
   void Prune(size_t keep);
@@ -93,6 +95,9 @@ class CheckpointWriter {
       uint64_t checkpoint_id);
   StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> ReadWrittenCheckpoint(
       uint64_t checkpoint_id);
+  // ParamStore::ReadSparseChain; fn runs on the writer thread while the
+  // caller waits, so it may touch what the caller owns.
+  Status ReadSparseChain(uint64_t checkpoint_id, bool require_commit, const SparseChainFn& fn);
 
  private:
   // A queued operation: runs on the writer thread and returns a Result to

@@ -6,18 +6,62 @@
 namespace pst {
 
 Status MemoryParamStore::WriteCheckpoint(const CheckpointManifest& m,
-                                         const std::vector<BlockState>& blocks) {
-  PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks));
-  return TEST_WriteCheckpointUnchecked(m, blocks);
+                                         const std::vector<BlockState>& blocks,
+                                         const std::vector<SparseRowsDelta>& sparse) {
+  PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks, sparse));
+  return TEST_WriteCheckpointUnchecked(m, blocks, sparse);
 }
 
 Status MemoryParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest& m,
-                                                       const std::vector<BlockState>& blocks) {
+                                                       const std::vector<BlockState>& blocks,
+                                                       const std::vector<SparseRowsDelta>& sparse) {
   if (checkpoints_.count(m.checkpoint_id) != 0) {
     return Status::AlreadyExists("checkpoint " + std::to_string(m.checkpoint_id) +
                                  " already exists");
   }
-  checkpoints_.emplace(m.checkpoint_id, Entry{m, blocks, false});
+  if (m.sparse_parent != 0 && checkpoints_.count(m.sparse_parent) == 0) {
+    return Status::FailedPrecondition("checkpoint " + std::to_string(m.checkpoint_id) +
+                                      ": sparse parent " + std::to_string(m.sparse_parent) +
+                                      " was never written (or was deleted)");
+  }
+  checkpoints_.emplace(m.checkpoint_id, Entry{m, blocks, sparse, false});
+  return Status::OK();
+}
+
+Status MemoryParamStore::ReadSparseChain(uint64_t checkpoint_id, bool require_commit,
+                                         const SparseChainFn& fn) {
+  auto it = checkpoints_.find(checkpoint_id);
+  if (it == checkpoints_.end() || (require_commit && !it->second.committed)) {
+    return Status::NotFound("no " + std::string(require_commit ? "committed " : "") +
+                            "checkpoint " + std::to_string(checkpoint_id));
+  }
+  auto read = [this](uint64_t id) -> StatusOr<CheckpointManifest> {
+    auto e = checkpoints_.find(id);
+    if (e == checkpoints_.end()) return Status::NotFound("checkpoint " + std::to_string(id));
+    return e->second.manifest;
+  };
+  PST_ASSIGN_OR_RETURN(std::vector<CheckpointManifest> chain,
+                       ResolveSparseChain(it->second.manifest, read));
+  for (const CheckpointManifest& link : chain) {
+    const Entry& e = checkpoints_.at(link.checkpoint_id);
+    for (size_t t = 0; t < e.sparse.size(); ++t) {
+      SparseChainPiece removed{link.checkpoint_id, t, {}};
+      removed.rows.removed = e.sparse[t].removed;
+      if (!removed.rows.removed.empty()) PST_RETURN_IF_ERROR(fn(removed));
+      SparseChainPiece rows{link.checkpoint_id, t, {}};
+      rows.rows.ids = e.sparse[t].ids;
+      rows.rows.last_steps = e.sparse[t].last_steps;
+      rows.rows.data = e.sparse[t].data;
+      if (!rows.rows.ids.empty()) PST_RETURN_IF_ERROR(fn(rows));
+    }
+  }
+  const Entry& target = it->second;
+  for (size_t t = 0; t < target.sparse.size(); ++t) {
+    if (target.sparse[t].sketch.empty()) continue;
+    SparseChainPiece sketch{checkpoint_id, t, {}};
+    sketch.rows.sketch = target.sparse[t].sketch;
+    PST_RETURN_IF_ERROR(fn(sketch));
+  }
   return Status::OK();
 }
 
@@ -77,20 +121,17 @@ Status MemoryParamStore::Prune(size_t keep) {
   if (committed.empty()) return Status::OK();
   const uint64_t newest = committed.back();
   size_t committed_seen = 0;
+  std::vector<uint64_t> candidates, kept;
   // Walk newest to oldest so the first `keep` committed ones survive.
-  for (auto it = checkpoints_.rbegin(); it != checkpoints_.rend();) {
-    bool drop;
-    if (it->second.committed) {
-      drop = ++committed_seen > keep;
-    } else {
-      drop = it->first < newest;
-    }
-    if (drop) {
-      it = std::make_reverse_iterator(checkpoints_.erase(std::next(it).base()));
-    } else {
-      ++it;
-    }
+  for (auto it = checkpoints_.rbegin(); it != checkpoints_.rend(); ++it) {
+    const bool drop = it->second.committed ? ++committed_seen > keep : it->first < newest;
+    (drop ? candidates : kept).push_back(it->first);
   }
+  auto parent_of = [this](uint64_t id) {
+    auto e = checkpoints_.find(id);
+    return e == checkpoints_.end() ? 0 : e->second.manifest.sparse_parent;
+  };
+  for (uint64_t id : DroppableCheckpoints(candidates, kept, parent_of)) checkpoints_.erase(id);
   return Status::OK();
 }
 

@@ -19,8 +19,11 @@ class MemoryParamStore final : public ParamStore {
   MemoryParamStore(const MemoryParamStore&) = delete;
   MemoryParamStore& operator=(const MemoryParamStore&) = delete;
 
-  Status WriteCheckpoint(const CheckpointManifest& m,
-                         const std::vector<BlockState>& blocks) override;
+  using ParamStore::WriteCheckpoint;
+  Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+                         const std::vector<SparseRowsDelta>& sparse) override;
+  Status ReadSparseChain(uint64_t checkpoint_id, bool require_commit,
+                         const SparseChainFn& fn) override;
   Status CommitCheckpoint(uint64_t checkpoint_id) override;
   Status DeleteCheckpoint(uint64_t checkpoint_id) override;
   StatusOr<std::vector<uint64_t>> ListCommitted() override;
@@ -34,12 +37,14 @@ class MemoryParamStore final : public ParamStore {
   // Stores a checkpoint without validating it (kAlreadyExists still applies),
   // so tests can check that ReadCheckpoint reports inconsistent data.
   Status TEST_WriteCheckpointUnchecked(const CheckpointManifest& m,
-                                       const std::vector<BlockState>& blocks);
+                                       const std::vector<BlockState>& blocks,
+                                       const std::vector<SparseRowsDelta>& sparse = {});
 
  private:
   struct Entry {
     CheckpointManifest manifest;
     std::vector<BlockState> blocks;
+    std::vector<SparseRowsDelta> sparse;
     bool committed = false;
   };
   std::map<uint64_t, Entry> checkpoints_;

@@ -8,6 +8,13 @@
 //                                         all shards finished phase 1;
 //   abort    DeleteCheckpoint(id)         if the round failed.
 //
+// Sparse tables (ps/sparse_checkpoint.h) go into the same checkpoint as the
+// dense blocks, under the same commit: a checkpoint's manifest describes its
+// sparse tables, WriteCheckpoint stores their rows with the blocks (in the
+// same atomic write) and ReadSparseChain replays them, following
+// sparse_parent links back to the chain's full checkpoint. Prune keeps every
+// checkpoint a kept checkpoint's chain needs.
+//
 // Recovery: a restarted PS asks the scheduler which checkpoint is complete, then
 // calls CommitCheckpoint(id) (idempotent; this covers a crash after the
 // scheduler's decision but before the commit reached this shard) and
@@ -30,6 +37,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -37,6 +45,7 @@
 
 #include "common/key_range.h"
 #include "common/status.h"
+#include "ps/sparse_checkpoint.h"
 
 namespace pst {
 
@@ -62,6 +71,13 @@ struct CheckpointManifest {
   KeyRange range;                       // the shard's key range; the blocks tile it
   std::vector<std::string> slot_names;  // optimizer slot names, same for every block
   uint64_t num_blocks = 0;
+  // Sparse tables: the checkpoint whose rows this one's increment (0: the
+  // sparse rows are full), how many increments lead here from the chain's
+  // full checkpoint (0 for a full one, at most kMaxSparseChain), and each
+  // table's description (none: no sparse tables).
+  uint64_t sparse_parent = 0;
+  uint32_t sparse_chain = 0;
+  std::vector<SparseTableManifest> sparse_tables;
 
   bool operator==(const CheckpointManifest&) const = default;
 };
@@ -70,12 +86,32 @@ class ParamStore {
  public:
   virtual ~ParamStore() = default;
 
-  // Phase 1: stores checkpoint m.checkpoint_id (manifest and all blocks,
-  // atomically and durably) without committing it.
-  // kInvalidArgument unless ValidateCheckpoint(m, blocks) is OK;
-  // kAlreadyExists if that id was written before (committed or not).
-  virtual Status WriteCheckpoint(const CheckpointManifest& m,
-                                 const std::vector<BlockState>& blocks) = 0;
+  // Phase 1: stores checkpoint m.checkpoint_id (manifest, all blocks and the
+  // sparse rows, `sparse[i]` those of m.sparse_tables[i], atomically and
+  // durably) without committing it.
+  // kInvalidArgument unless ValidateCheckpoint(m, blocks, sparse) is OK;
+  // kAlreadyExists if that id was written before (committed or not);
+  // kFailedPrecondition if m.sparse_parent is not a checkpoint written here
+  // (never written, or deleted).
+  virtual Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+                                 const std::vector<SparseRowsDelta>& sparse) = 0;
+  // A checkpoint without sparse tables.
+  Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks) {
+    return WriteCheckpoint(m, blocks, {});
+  }
+
+  // Replays the sparse rows of checkpoint checkpoint_id: calls fn with every
+  // stored piece of its chain, the full checkpoint's first, then each
+  // increment's in order (per table its tombstones before its rows), and last
+  // the target's admission sketches. Pieces name tables by their index in
+  // the target manifest's sparse_tables. Requires the target committed
+  // unless !require_commit (as ReadWrittenCheckpoint). Errors: kNotFound as
+  // ReadCheckpoint; kDataLoss for a missing or corrupt link of the chain, a
+  // corrupt piece, counts that differ from the manifests, or tables that
+  // differ along the chain; the first error fn returns, as is (the replay
+  // stops there). Blocks on reading the whole chain.
+  virtual Status ReadSparseChain(uint64_t checkpoint_id, bool require_commit,
+                                 const SparseChainFn& fn) = 0;
 
   // Phase 2: marks a written checkpoint committed, durably. Idempotent: OK if
   // it is already committed. kNotFound if the id was never written (or deleted).
@@ -109,7 +145,8 @@ class ParamStore {
 
   // Keeps the newest `keep` committed checkpoints and deletes older committed
   // ones, plus uncommitted ones older than the newest committed (uncommitted
-  // ones newer than that may still be committed by a round in flight).
+  // ones newer than that may still be committed by a round in flight),
+  // except those the sparse chain of a kept checkpoint goes through.
   // kInvalidArgument if keep == 0 (that would leave nothing to restore).
   virtual Status Prune(size_t keep) = 0;
 };
@@ -124,6 +161,13 @@ inline Status ValidateCheckpoint(const CheckpointManifest& m,
                                  const std::vector<BlockState>& blocks) {
   const std::string id = "checkpoint " + std::to_string(m.checkpoint_id) + ": ";
   if (m.range.end < m.range.begin) return Status::InvalidArgument(id + "inverted key range");
+  if ((m.sparse_parent == 0) != (m.sparse_chain == 0) || m.sparse_chain > kMaxSparseChain ||
+      (m.sparse_parent != 0 && m.sparse_parent >= m.checkpoint_id)) {
+    return Status::InvalidArgument(id + "sparse parent " + std::to_string(m.sparse_parent) +
+                                   " at chain length " + std::to_string(m.sparse_chain) +
+                                   " (a parent is an older checkpoint, chains hold 1.." +
+                                   std::to_string(kMaxSparseChain) + " increments)");
+  }
   std::unordered_set<std::string> names;
   for (const std::string& name : m.slot_names) {
     if (name.empty()) return Status::InvalidArgument(id + "empty slot name");
@@ -169,5 +213,29 @@ inline Status ValidateCheckpoint(const CheckpointManifest& m,
   }
   return Status::OK();
 }
+
+// ValidateCheckpoint(m, blocks) and ValidateSparseRows for m's sparse tables.
+inline Status ValidateCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+                                 const std::vector<SparseRowsDelta>& sparse) {
+  PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks));
+  return ValidateSparseRows(m.sparse_tables, sparse, m.sparse_parent == 0)
+      .WithContext("checkpoint " + std::to_string(m.checkpoint_id));
+}
+
+// The sparse chain of `target`, oldest (the full checkpoint) first, target
+// last, reading each parent's manifest with `read` (which returns kNotFound
+// for an id not stored). kDataLoss for a missing parent, chain lengths that
+// do not step down by one, or a parent whose sparse tables (names, dims,
+// state sizes, order) differ from the target's.
+StatusOr<std::vector<CheckpointManifest>> ResolveSparseChain(
+    const CheckpointManifest& target,
+    const std::function<StatusOr<CheckpointManifest>(uint64_t)>& read);
+
+// Of `candidates` (ids a Prune would delete), those that no checkpoint in
+// `kept` needs: the sparse chains of the kept ones (following
+// parent_of(id), which gives 0 for no parent or an unknown id) are removed.
+std::vector<uint64_t> DroppableCheckpoints(const std::vector<uint64_t>& candidates,
+                                           const std::vector<uint64_t>& kept,
+                                           const std::function<uint64_t(uint64_t)>& parent_of);
 
 }  // namespace pst

@@ -9,7 +9,9 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <functional>
 #include <numeric>
 #include <iterator>
 #include <string_view>
@@ -26,8 +28,13 @@ constexpr std::string_view kFormatValue = "pstrain-param-store/1";
 constexpr std::string_view kManifestPrefix = "manifest/";
 constexpr std::string_view kBlockPrefix = "block/";
 constexpr std::string_view kCommittedPrefix = "committed/";
+constexpr std::string_view kSparsePrefix = "sparse/";
 constexpr uint32_t kFormatVersion = 1;
-constexpr RecordFormat kManifestFormat = {{'P', 'S', 'T', 'M'}, kFormatVersion};
+constexpr RecordFormat kManifestFormat = {{'P', 'S', 'T', 'M'}, 2};
+constexpr RecordFormat kManifestFormatV1 = {{'P', 'S', 'T', 'M'}, 1};
+constexpr RecordFormat kSparseFormat = {{'P', 'S', 'T', 'S'}, kFormatVersion};
+enum class PieceKind : uint32_t { kTombstones = 0, kRows = 1, kSketch = 2 };
+constexpr uint32_t kMaxSparseTables = 4096;
 constexpr RecordFormat kBlockFormat = {{'P', 'S', 'T', 'B'}, kFormatVersion};
 constexpr RecordFormat kCommitFormat = {{'P', 'S', 'T', 'C'}, kFormatVersion};
 // Bounds checked while decoding, so corrupt lengths cannot trigger huge allocations.
@@ -40,6 +47,7 @@ std::string LockHeld(const std::string& path, const std::string& rocks_text) {
 
 // "block/<id>/" and the first key after every key with that prefix.
 std::string BlockPrefix(uint64_t id) { return std::string(kBlockPrefix) + Hex16(id) + "/"; }
+std::string SparsePrefix(uint64_t id) { return std::string(kSparsePrefix) + Hex16(id) + "/"; }
 std::string PrefixEnd(std::string prefix) {
   prefix.back() = static_cast<char>(prefix.back() + 1);  // every prefix here ends in '/'
   return prefix;
@@ -55,11 +63,31 @@ std::string EncodeManifest(const CheckpointManifest& m) {
   e.Str(m.job_fingerprint);
   e.U32(static_cast<uint32_t>(m.slot_names.size()));
   for (const std::string& name : m.slot_names) e.Str(name);
+  e.U64(m.sparse_parent);
+  e.U32(m.sparse_chain);
+  e.U32(static_cast<uint32_t>(m.sparse_tables.size()));
+  for (const SparseTableManifest& t : m.sparse_tables) {
+    e.Str(t.name);
+    e.U32(t.dim);
+    e.U32(t.state_floats);
+    for (uint64_t v : {t.version, t.rows, t.changed, t.removed, t.admitted, t.evicted,
+                       t.unadmitted_updates})
+      e.U64(v);
+  }
   return std::move(e).Finish();
 }
 
+// The format version a framed value says it has (0 if too short to say).
+uint32_t FramedVersion(std::string_view value) {
+  uint32_t v = 0;
+  if (value.size() >= 8) std::memcpy(&v, value.data() + 4, 4);
+  return v;
+}
+
 StatusOr<CheckpointManifest> DecodeManifest(std::string_view value) {
-  PST_ASSIGN_OR_RETURN(std::string_view body, OpenFramed(value, kManifestFormat));
+  const bool v1 = FramedVersion(value) == kManifestFormatV1.version;
+  PST_ASSIGN_OR_RETURN(std::string_view body,
+                       OpenFramed(value, v1 ? kManifestFormatV1 : kManifestFormat));
   RecordDecoder d(body);
   CheckpointManifest m;
   uint32_t num_slots;
@@ -71,6 +99,19 @@ StatusOr<CheckpointManifest> DecodeManifest(std::string_view value) {
   m.slot_names.resize(num_slots);
   for (std::string& name : m.slot_names) {
     if (!d.Str(&name)) return Status::DataLoss("malformed manifest slot names");
+  }
+  uint32_t num_tables = 0;
+  if (!v1 && (!d.U64(&m.sparse_parent) || !d.U32(&m.sparse_chain) || !d.U32(&num_tables) ||
+              num_tables > kMaxSparseTables)) {
+    return Status::DataLoss("malformed manifest sparse header");
+  }
+  m.sparse_tables.resize(num_tables);
+  for (SparseTableManifest& t : m.sparse_tables) {
+    if (!d.Str(&t.name) || !d.U32(&t.dim) || !d.U32(&t.state_floats) || !d.U64(&t.version) ||
+        !d.U64(&t.rows) || !d.U64(&t.changed) || !d.U64(&t.removed) || !d.U64(&t.admitted) ||
+        !d.U64(&t.evicted) || !d.U64(&t.unadmitted_updates)) {
+      return Status::DataLoss("malformed manifest sparse table");
+    }
   }
   if (d.left() != 0) return Status::DataLoss("trailing bytes in manifest");
   return m;
@@ -122,14 +163,108 @@ StatusOr<BlockState> DecodeBlock(std::string_view value, uint64_t* checkpoint_id
   return b;
 }
 
-// Bytes of values and optimizer state in a checkpoint's blocks.
-uint64_t StateBytes(const std::vector<BlockState>& blocks) {
-  uint64_t floats = 0;
+// Bytes of values and optimizer state in a checkpoint's blocks and sparse rows.
+uint64_t StateBytes(const std::vector<BlockState>& blocks,
+                    const std::vector<SparseRowsDelta>& sparse) {
+  uint64_t bytes = 0;
   for (const BlockState& b : blocks) {
-    floats += b.values.size();
-    for (const std::vector<float>& slot : b.slots) floats += slot.size();
+    bytes += b.values.size() * sizeof(float);
+    for (const std::vector<float>& slot : b.slots) bytes += slot.size() * sizeof(float);
   }
-  return floats * sizeof(float);
+  for (const SparseRowsDelta& d : sparse)
+    bytes += d.data.size() * sizeof(float) + d.ids.size() * 12 + d.removed.size() * 8 +
+             d.sketch.size();
+  return bytes;
+}
+
+// Calls put(key, value) for every sparse piece of checkpoint `id`, in key
+// order: per table its tombstones, its rows, its sketch. Encodes one piece at
+// a time, so the rows are never copied whole. Stops at put's first error.
+rocksdb::Status PutSparsePieces(
+    uint64_t id, const std::vector<SparseTableManifest>& tables,
+    const std::vector<SparseRowsDelta>& sparse,
+    const std::function<rocksdb::Status(const std::string&, const std::string&)>& put) {
+  uint64_t seq = 0;
+  rocksdb::Status s;
+  auto header = [&](RecordEncoder& e, size_t t, PieceKind kind, uint64_t n) {
+    e.U64(id);
+    e.U32(static_cast<uint32_t>(t));
+    e.U32(static_cast<uint32_t>(kind));
+    e.U64(n);
+  };
+  constexpr uint64_t kPiece = RocksDbParamStore::kSparsePieceRows;
+  for (size_t t = 0; s.ok() && t < sparse.size(); ++t) {
+    const SparseRowsDelta& d = sparse[t];
+    const uint64_t stride = tables[t].stride();
+    for (uint64_t i = 0; s.ok() && i < d.removed.size(); i += kPiece) {
+      const uint64_t n = std::min<uint64_t>(kPiece, d.removed.size() - i);
+      RecordEncoder e(kSparseFormat, 32 + n * 8);
+      header(e, t, PieceKind::kTombstones, n);
+      e.Raw(d.removed.data() + i, n * 8);
+      s = put(RocksDbParamStore::SparseKey(id, seq++), std::move(e).Finish());
+    }
+    for (uint64_t i = 0; s.ok() && i < d.ids.size(); i += kPiece) {
+      const uint64_t n = std::min<uint64_t>(kPiece, d.ids.size() - i);
+      RecordEncoder e(kSparseFormat, 32 + n * (12 + stride * 4));
+      header(e, t, PieceKind::kRows, n);
+      e.Raw(d.ids.data() + i, n * 8);
+      e.Raw(d.last_steps.data() + i, n * 4);
+      e.Raw(d.data.data() + i * stride, n * stride * sizeof(float));
+      s = put(RocksDbParamStore::SparseKey(id, seq++), std::move(e).Finish());
+    }
+    if (s.ok() && !d.sketch.empty()) {
+      RecordEncoder e(kSparseFormat, 32 + d.sketch.size());
+      header(e, t, PieceKind::kSketch, d.sketch.size());
+      e.Raw(d.sketch.data(), d.sketch.size());
+      s = put(RocksDbParamStore::SparseKey(id, seq++), std::move(e).Finish());
+    }
+  }
+  return s;
+}
+
+// Decodes one sparse piece of checkpoint `id` (whose tables `tables`
+// describe) into *piece and its kind. kDataLoss for anything malformed.
+Status DecodePiece(std::string_view value, uint64_t id,
+                   const std::vector<SparseTableManifest>& tables, SparseChainPiece* piece,
+                   PieceKind* kind) {
+  PST_ASSIGN_OR_RETURN(std::string_view body, OpenFramed(value, kSparseFormat));
+  RecordDecoder d(body);
+  uint64_t ckpt = 0, n = 0;
+  uint32_t table = 0, k = 0;
+  if (!d.U64(&ckpt) || !d.U32(&table) || !d.U32(&k) || !d.U64(&n) || ckpt != id ||
+      table >= tables.size() || k > 2) {
+    return Status::DataLoss("malformed sparse piece header");
+  }
+  *kind = static_cast<PieceKind>(k);
+  piece->checkpoint_id = id;
+  piece->table = table;
+  piece->rows = {};
+  const uint64_t stride = tables[table].stride();
+  const uint64_t per = *kind == PieceKind::kTombstones ? 8
+                       : *kind == PieceKind::kRows     ? 12 + stride * 4
+                                                       : 1;
+  if (n > d.left() / per || n * per != d.left())
+    return Status::DataLoss("sparse piece of " + std::to_string(n) + " entries has " +
+                            std::to_string(d.left()) + " bytes");
+  switch (*kind) {
+    case PieceKind::kTombstones:
+      piece->rows.removed.resize(n);
+      (void)d.Raw(piece->rows.removed.data(), n * 8);
+      break;
+    case PieceKind::kRows:
+      piece->rows.ids.resize(n);
+      piece->rows.last_steps.resize(n);
+      piece->rows.data.resize(n * stride);
+      (void)d.Raw(piece->rows.ids.data(), n * 8);
+      (void)d.Raw(piece->rows.last_steps.data(), n * 4);
+      (void)d.Raw(piece->rows.data.data(), n * stride * sizeof(float));
+      break;
+    case PieceKind::kSketch:
+      piece->rows.sketch.resize(n);
+      (void)d.Raw(piece->rows.sketch.data(), n);
+      break;
+  }
+  return Status::OK();
 }
 
 std::string EncodeCommit(uint64_t checkpoint_id) {
@@ -153,6 +288,7 @@ void AddDeletes(rocksdb::WriteBatch* batch, uint64_t id, std::string* error) {
   rocksdb::Status s = batch->Delete(RocksDbParamStore::CommittedKey(id));
   if (s.ok()) s = batch->Delete(RocksDbParamStore::ManifestKey(id));
   if (s.ok()) s = batch->DeleteRange(BlockPrefix(id), PrefixEnd(BlockPrefix(id)));
+  if (s.ok()) s = batch->DeleteRange(SparsePrefix(id), PrefixEnd(SparsePrefix(id)));
   if (!s.ok()) *error = s.ToString();
 }
 
@@ -166,6 +302,9 @@ std::string RocksDbParamStore::BlockKey(uint64_t checkpoint_id, uint64_t first_k
 }
 std::string RocksDbParamStore::CommittedKey(uint64_t checkpoint_id) {
   return std::string(kCommittedPrefix) + Hex16(checkpoint_id);
+}
+std::string RocksDbParamStore::SparseKey(uint64_t checkpoint_id, uint64_t seq) {
+  return SparsePrefix(checkpoint_id) + Hex16(seq);
 }
 
 RocksDbParamStore::RocksDbParamStore(RocksDbParamStoreOptions options,
@@ -205,14 +344,16 @@ Status RocksDbParamStore::CheckWritable(const char* what) const {
 }
 
 Status RocksDbParamStore::WriteCheckpoint(const CheckpointManifest& m,
-                                          const std::vector<BlockState>& blocks) {
+                                          const std::vector<BlockState>& blocks,
+                                          const std::vector<SparseRowsDelta>& sparse) {
   PST_RETURN_IF_ERROR(CheckWritable("write checkpoint"));
-  PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks));
-  return TEST_WriteCheckpointUnchecked(m, blocks);
+  PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks, sparse));
+  return TEST_WriteCheckpointUnchecked(m, blocks, sparse);
 }
 
 Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest& m,
-                                                        const std::vector<BlockState>& blocks) {
+                                                        const std::vector<BlockState>& blocks,
+                                                        const std::vector<SparseRowsDelta>& sparse) {
   PST_RETURN_IF_ERROR(CheckWritable("write checkpoint"));
   const uint64_t id = m.checkpoint_id;
   const std::string what = "param store: write checkpoint " + std::to_string(id);
@@ -222,12 +363,21 @@ Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest
                                  path());
   }
   if (exists.code() != StatusCode::kNotFound) return exists;
+  if (m.sparse_parent != 0) {
+    Status parent = Exists(ManifestKey(m.sparse_parent));
+    if (parent.code() == StatusCode::kNotFound) {
+      return Status::FailedPrecondition("checkpoint " + std::to_string(id) + ": sparse parent " +
+                                        std::to_string(m.sparse_parent) + " is not in " + path() +
+                                        " (never written, or deleted)");
+    }
+    PST_RETURN_IF_ERROR(parent);
+  }
 
   rocksdb::WriteBatch batch;
   // Clear any stray keys of this id first (ops in a batch apply in order).
   std::string error;
   AddDeletes(&batch, id, &error);
-  if (error.empty() && StateBytes(blocks) >= options_.ingest_min_bytes) {
+  if (error.empty() && StateBytes(blocks, sparse) >= options_.ingest_min_bytes) {
     // Stray keys are deleted first, through the log, so the ingested file
     // (a later sequence number) supersedes them. Only when there are any: a
     // tombstone over the file's range would place it in level 0, where
@@ -238,12 +388,18 @@ Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest
       wo.sync = options_.sync_writes;
       PST_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), path(), what, LockHeld));
     }
-    return IngestCheckpoint(m, blocks);
+    return IngestCheckpoint(m, blocks, sparse);
   }
   rocksdb::Status s = error.empty() ? batch.Put(ManifestKey(id), EncodeManifest(m))
                                     : rocksdb::Status::InvalidArgument(error);
   for (size_t i = 0; s.ok() && i < blocks.size(); ++i) {
     s = batch.Put(BlockKey(id, blocks[i].keys.begin), EncodeBlock(id, blocks[i]));
+  }
+  if (s.ok()) {
+    s = PutSparsePieces(id, m.sparse_tables, sparse,
+                        [&batch](const std::string& k, const std::string& v) {
+                          return batch.Put(k, v);
+                        });
   }
   if (!s.ok()) return FromRocks(s, path(), what, LockHeld);
   rocksdb::WriteOptions wo;
@@ -252,24 +408,29 @@ Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest
 }
 
 StatusOr<bool> RocksDbParamStore::HasBlocksOf(uint64_t checkpoint_id) {
-  const std::string prefix = BlockPrefix(checkpoint_id);
-  const std::string end = PrefixEnd(prefix);
-  rocksdb::Slice upper(end);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-  it->Seek(prefix);
-  const bool found = it->Valid();
-  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: look for " + prefix, LockHeld));
-  return found;
+  for (const std::string& prefix : {BlockPrefix(checkpoint_id), SparsePrefix(checkpoint_id)}) {
+    const std::string end = PrefixEnd(prefix);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    it->Seek(prefix);
+    const bool found = it->Valid();
+    PST_RETURN_IF_ERROR(
+        FromRocks(it->status(), path(), "param store: look for " + prefix, LockHeld));
+    if (found) return true;
+  }
+  return false;
 }
 
 Status RocksDbParamStore::IngestCheckpoint(const CheckpointManifest& m,
-                                           const std::vector<BlockState>& blocks) {
+                                           const std::vector<BlockState>& blocks,
+                                           const std::vector<SparseRowsDelta>& sparse) {
   const uint64_t id = m.checkpoint_id;
   const std::string what = "param store: ingest checkpoint " + std::to_string(id);
   // An SST file takes keys in ascending order: the blocks by first key
-  // (fixed-width hex sorts numerically), then the manifest ("block/" < "manifest/").
+  // (fixed-width hex sorts numerically), then the manifest, then the sparse
+  // pieces by sequence number ("block/" < "manifest/" < "sparse/").
   std::vector<size_t> order(blocks.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::sort(order.begin(), order.end(),
@@ -283,6 +444,12 @@ Status RocksDbParamStore::IngestCheckpoint(const CheckpointManifest& m,
     s = writer.Put(BlockKey(id, b.keys.begin), EncodeBlock(id, b));
   }
   if (s.ok()) s = writer.Put(ManifestKey(id), EncodeManifest(m));
+  if (s.ok()) {
+    s = PutSparsePieces(id, m.sparse_tables, sparse,
+                        [&writer](const std::string& k, const std::string& v) {
+                          return writer.Put(k, v);
+                        });
+  }
   if (s.ok()) s = writer.Finish();  // syncs the file
   if (s.ok()) {
     rocksdb::IngestExternalFileOptions io;
@@ -435,10 +602,16 @@ Status RocksDbParamStore::Prune(size_t keep) {
   PST_ASSIGN_OR_RETURN(std::vector<uint64_t> committed, ListCommitted());
   if (committed.empty()) return Status::OK();
   PST_ASSIGN_OR_RETURN(std::vector<uint64_t> uncommitted, ListUncommitted());
-  std::vector<uint64_t> drop;
-  if (committed.size() > keep) drop.assign(committed.begin(), committed.end() - keep);
-  for (uint64_t id : uncommitted)
-    if (id < committed.back()) drop.push_back(id);
+  std::vector<uint64_t> candidates, kept;
+  for (size_t i = 0; i < committed.size(); ++i)
+    (i + keep < committed.size() ? candidates : kept).push_back(committed[i]);
+  for (uint64_t id : uncommitted) (id < committed.back() ? candidates : kept).push_back(id);
+  // A manifest that cannot be read names no parent; its own read reports it.
+  auto parent_of = [this](uint64_t id) -> uint64_t {
+    StatusOr<CheckpointManifest> m = ReadManifest(id);
+    return m.ok() ? m->sparse_parent : 0;
+  };
+  const std::vector<uint64_t> drop = DroppableCheckpoints(candidates, kept, parent_of);
   if (drop.empty()) return Status::OK();
 
   rocksdb::WriteBatch batch;
@@ -448,6 +621,83 @@ Status RocksDbParamStore::Prune(size_t keep) {
   rocksdb::WriteOptions wo;
   wo.sync = options_.sync_writes;
   return FromRocks(db_->Write(wo, &batch), path(), "param store: prune", LockHeld);
+}
+
+StatusOr<CheckpointManifest> RocksDbParamStore::ReadManifest(uint64_t checkpoint_id) {
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  std::string value;
+  rocksdb::Status s = db_->Get(ro, ManifestKey(checkpoint_id), &value);
+  if (s.IsNotFound())
+    return Status::NotFound("checkpoint " + std::to_string(checkpoint_id) + " is not in " + path());
+  PST_RETURN_IF_ERROR(FromRocks(s, path(), "param store: read manifest", LockHeld));
+  StatusOr<CheckpointManifest> m = DecodeManifest(value);
+  if (!m.ok())
+    return m.status().WithContext("param store " + path() + ": manifest of checkpoint " +
+                                  std::to_string(checkpoint_id));
+  if (m->checkpoint_id != checkpoint_id)
+    return Status::DataLoss("param store " + path() + ": manifest of checkpoint " +
+                            std::to_string(checkpoint_id) + " names checkpoint " +
+                            std::to_string(m->checkpoint_id));
+  return m;
+}
+
+Status RocksDbParamStore::ReadSparseChain(uint64_t checkpoint_id, bool require_commit,
+                                          const SparseChainFn& fn) {
+  const std::string ctx = "param store " + path() + ": checkpoint " + std::to_string(checkpoint_id);
+  if (require_commit) {
+    Status committed = Exists(CommittedKey(checkpoint_id));
+    if (committed.code() == StatusCode::kNotFound)
+      return Status::NotFound(ctx + " is not committed (or does not exist)");
+    PST_RETURN_IF_ERROR(committed);
+  }
+  StatusOr<CheckpointManifest> target = ReadManifest(checkpoint_id);
+  if (target.status().code() == StatusCode::kNotFound && require_commit)
+    return Status::DataLoss(ctx + " is committed but its manifest is missing");
+  PST_RETURN_IF_ERROR(target.status());
+  PST_ASSIGN_OR_RETURN(std::vector<CheckpointManifest> chain,
+                       ResolveSparseChain(*target, [this](uint64_t id) { return ReadManifest(id); }));
+  std::vector<SparseChainPiece> sketches;  // the target's, handed over last
+  for (const CheckpointManifest& link : chain) {
+    const uint64_t id = link.checkpoint_id;
+    const std::string where = ctx + ": sparse rows of checkpoint " + std::to_string(id);
+    const std::string prefix = SparsePrefix(id);
+    const std::string end = PrefixEnd(prefix);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    ro.verify_checksums = true;
+    ro.fill_cache = false;  // a restore reads everything once
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    std::vector<uint64_t> rows(link.sparse_tables.size()), removed(link.sparse_tables.size());
+    uint64_t seq = 0;
+    for (it->Seek(prefix); it->Valid(); it->Next(), ++seq) {
+      if (View(it->key()) != SparseKey(id, seq))
+        return Status::DataLoss(where + ": piece " + std::to_string(seq) + " is missing");
+      SparseChainPiece piece;
+      PieceKind kind = PieceKind::kRows;
+      Status s = DecodePiece(View(it->value()), id, link.sparse_tables, &piece, &kind);
+      if (!s.ok()) return s.WithContext(where + ": piece " + std::to_string(seq));
+      rows[piece.table] += piece.rows.ids.size();
+      removed[piece.table] += piece.rows.removed.size();
+      if (kind == PieceKind::kSketch) {
+        if (id == checkpoint_id) sketches.push_back(std::move(piece));
+        continue;
+      }
+      PST_RETURN_IF_ERROR(fn(piece));
+    }
+    PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: read sparse rows", LockHeld));
+    for (size_t t = 0; t < link.sparse_tables.size(); ++t) {
+      const SparseTableManifest& tm = link.sparse_tables[t];
+      if (rows[t] != tm.changed || removed[t] != tm.removed)
+        return Status::DataLoss(where + ": table \"" + tm.name + "\" has " +
+                                std::to_string(rows[t]) + " rows and " +
+                                std::to_string(removed[t]) + " tombstones stored, the manifest says " +
+                                std::to_string(tm.changed) + " and " + std::to_string(tm.removed));
+    }
+  }
+  for (const SparseChainPiece& piece : sketches) PST_RETURN_IF_ERROR(fn(piece));
+  return Status::OK();
 }
 
 }  // namespace pst

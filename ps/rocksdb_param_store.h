@@ -9,14 +9,26 @@
 //   "manifest/<id>"                encoded CheckpointManifest
 //   "block/<id>/<first key>"       encoded BlockState
 //   "committed/<id>"               commit marker (its presence is the commit)
-// A checkpoint's manifest and blocks are written in one atomic WriteBatch, so
-// a manifest implies all its blocks; the commit marker is a separate write.
+//   "sparse/<id>/<seq>"            a piece of the sparse rows (tombstones, rows
+//                                  or a sketch of one table), seq from 0
+// A checkpoint's manifest, blocks and sparse pieces are written in one atomic
+// WriteBatch (or one ingested file), so a manifest implies all its data; the
+// commit marker is a separate write.
 //
 // Value encoding, little-endian (the code static_asserts a little-endian host),
 // every value ending in the CRC-32 (zlib) of all bytes before it:
-//   manifest: "PSTM" u32 format=1 | u64 id, clock, range.begin, range.end,
+//   manifest: "PSTM" u32 format=2 | u64 id, clock, range.begin, range.end,
 //             num_blocks | u32 len + fingerprint bytes | u32 slot count, then
-//             per slot u32 len + name bytes | u32 crc
+//             per slot u32 len + name bytes | u64 sparse parent | u32 chain
+//             length | u32 table count, then per table u32 len + name bytes,
+//             u32 dim, u32 state floats, u64 version, rows, changed, removed,
+//             admitted, evicted, unadmitted updates | u32 crc
+//             (format 1, written before sparse tables, ends after the slots)
+//   sparse:   "PSTS" u32 format=1 | u64 checkpoint id | u32 table index |
+//             u32 kind (0 tombstones, 1 rows, 2 sketch) | u64 n | tombstones:
+//             n u64 ids; rows: n u64 ids, n u32 last steps, n * (dim + state
+//             floats) f32; sketch: n bytes | u32 crc. Rows and tombstones
+//             are split into pieces of at most kSparsePieceRows.
 //   block:    "PSTB" u32 format=1 | u64 checkpoint id, keys.begin, keys.end,
 //             version, optimizer_steps | u32 slot count | u32 reserved=0 |
 //             values then each slot (keys.size() f32 each) | u32 crc
@@ -87,8 +99,14 @@ class RocksDbParamStore final : public ParamStore {
   RocksDbParamStore(const RocksDbParamStore&) = delete;
   RocksDbParamStore& operator=(const RocksDbParamStore&) = delete;
 
-  Status WriteCheckpoint(const CheckpointManifest& m,
-                         const std::vector<BlockState>& blocks) override;
+  // Sparse rows travel in pieces of at most this many rows.
+  static constexpr uint64_t kSparsePieceRows = 8192;
+
+  using ParamStore::WriteCheckpoint;
+  Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+                         const std::vector<SparseRowsDelta>& sparse) override;
+  Status ReadSparseChain(uint64_t checkpoint_id, bool require_commit,
+                         const SparseChainFn& fn) override;
   Status CommitCheckpoint(uint64_t checkpoint_id) override;
   Status DeleteCheckpoint(uint64_t checkpoint_id) override;
   StatusOr<std::vector<uint64_t>> ListCommitted() override;
@@ -111,7 +129,9 @@ class RocksDbParamStore final : public ParamStore {
   // Stores a checkpoint without validating it (kAlreadyExists still applies),
   // so tests can check that ReadCheckpoint reports inconsistent data.
   Status TEST_WriteCheckpointUnchecked(const CheckpointManifest& m,
-                                       const std::vector<BlockState>& blocks);
+                                       const std::vector<BlockState>& blocks,
+                                       const std::vector<SparseRowsDelta>& sparse = {});
+  static std::string SparseKey(uint64_t checkpoint_id, uint64_t seq);
 
  private:
   RocksDbParamStore(RocksDbParamStoreOptions options, std::unique_ptr<rocksdb::DB> db);
@@ -122,12 +142,15 @@ class RocksDbParamStore final : public ParamStore {
   Status Exists(const std::string& key);
   // kFailedPrecondition naming `what` if the store was opened read-only.
   Status CheckWritable(const char* what) const;
-  // Whether any block key of checkpoint_id is stored.
+  // Whether any block or sparse key of checkpoint_id is stored.
   StatusOr<bool> HasBlocksOf(uint64_t checkpoint_id);
+  // The manifest of checkpoint_id: kNotFound if absent, kDataLoss if corrupt.
+  StatusOr<CheckpointManifest> ReadManifest(uint64_t checkpoint_id);
   // Writes the manifest and blocks of checkpoint m.checkpoint_id into one SST
   // file and ingests it (see RocksDbParamStoreOptions::ingest_min_bytes).
   // REQUIRES: no key of that checkpoint exists; block first keys are distinct.
-  Status IngestCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks);
+  Status IngestCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+                          const std::vector<SparseRowsDelta>& sparse);
   // ReadCheckpoint (require_commit) or ReadWrittenCheckpoint.
   StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> Read(uint64_t checkpoint_id,
                                                                         bool require_commit);

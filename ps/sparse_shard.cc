@@ -53,10 +53,9 @@ Status SparseShard::CheckOwned(std::span<const uint64_t> ids) const {
   for (uint64_t id : ids) {
     const uint32_t slot = SlotOfId(id, map.num_slots());
     if (map.ShardOfSlot(slot) != options_.shard) {
-      return Status::InvalidArgument("id " + std::to_string(id) + " is in slot " +
-                                     std::to_string(slot) + " of shard " +
-                                     std::to_string(map.ShardOfSlot(slot)) + ", not shard " +
-                                     std::to_string(options_.shard));
+      return Status::InvalidArgument(
+          "id " + std::to_string(id) + " is in slot " + std::to_string(slot) + " of shard " +
+          std::to_string(map.ShardOfSlot(slot)) + ", not shard " + std::to_string(options_.shard));
     }
   }
   return Status::OK();
@@ -75,8 +74,7 @@ Status SparseShard::Pull(SparseTable& table, std::span<const uint64_t> ids, uint
 }
 
 Status SparseShard::Push(uint32_t rank, uint64_t clock, SparseTable& table,
-                         std::span<const uint64_t> ids, const float* grads,
-                         uint32_t sample_count) {
+                         std::span<const uint64_t> ids, const float* grads, uint32_t sample_count) {
   if (sample_count == 0 && !ids.empty()) {
     return Status::InvalidArgument("sparse push: gradients for " + std::to_string(ids.size()) +
                                    " ids over 0 samples");
@@ -137,6 +135,7 @@ Status SparseShard::PushBsp(uint32_t rank, uint64_t clock, TableState& st,
 
 Status SparseShard::ApplyCompleteClocks(TableState& st) {
   Status result;
+  MaybeCapture(st);
   while (!st.pending.empty() && st.pending.begin()->first == st.version &&
          st.pending.begin()->second.pushes == options_.num_workers) {
     PendingClock& p = st.pending.begin()->second;
@@ -150,6 +149,7 @@ Status SparseShard::ApplyCompleteClocks(TableState& st) {
     st.pending.erase(st.pending.begin());
     ++st.version;
     MaybeEvict(st);
+    MaybeCapture(st);
   }
   return result;
 }
@@ -161,6 +161,119 @@ void SparseShard::MaybeEvict(TableState& st) {
   if (st.version < st.last_evicted + every) return;
   st.table->Evict(st.version);
   st.last_evicted = st.version;
+}
+
+Status SparseShard::BeginCapture(uint64_t id, uint64_t clock, bool full) {
+  if (options_.consistency == Consistency::kBsp) {
+    for (const auto& [name, st] : tables_) {
+      if (st.version > clock)
+        return Status::FailedPrecondition("sparse table \"" + name + "\" is at version " +
+                                          std::to_string(st.version) + ", past clock " +
+                                          std::to_string(clock));
+    }
+  }
+  CancelCapture();
+  capture_ = Capture{id, clock, full, {}, {}};
+  if (options_.consistency == Consistency::kBsp) {
+    for (auto& [name, st] : tables_) MaybeCapture(st);
+  }
+  return Status::OK();
+}
+
+void SparseShard::MaybeCapture(TableState& st) {
+  if (capture_ && !st.captured && options_.consistency == Consistency::kBsp &&
+      st.version == capture_->clock)
+    CaptureTable(st);
+}
+
+void SparseShard::CaptureTable(TableState& st) {
+  SparseTableManifest m;
+  SparseRowsDelta rows = st.table->TakeChanges(capture_->full, &m);
+  m.version = st.version;
+  // Tables are captured in any order; the capture lists them by name.
+  const auto at = std::lower_bound(
+      capture_->tables.begin(), capture_->tables.end(), m.name,
+      [](const SparseTableManifest& t, const std::string& name) { return t.name < name; });
+  const auto i = at - capture_->tables.begin();
+  capture_->tables.insert(at, std::move(m));
+  capture_->rows.insert(capture_->rows.begin() + i, std::move(rows));
+  st.captured = true;
+}
+
+void SparseShard::CaptureRemaining() {
+  if (!capture_) return;
+  for (auto& [name, st] : tables_)
+    if (!st.captured) CaptureTable(st);
+}
+
+bool SparseShard::capture_ready() const {
+  return capture_ && capture_->tables.size() == tables_.size();
+}
+
+std::optional<SparseShard::Capture> SparseShard::TakeCapture() {
+  if (!capture_ready()) return std::nullopt;
+  std::optional<Capture> out = std::move(capture_);
+  capture_.reset();
+  for (auto& [name, st] : tables_) st.captured = false;
+  return out;
+}
+
+bool SparseShard::CancelCapture() {
+  const bool lost = capture_ && !capture_->tables.empty();
+  capture_.reset();
+  for (auto& [name, st] : tables_) st.captured = false;
+  return lost;
+}
+
+Status SparseShard::Restore(const std::vector<SparseTableManifest>& tables,
+                            const std::function<Status(const SparseChainFn&)>& replay) {
+  std::vector<SparseTable*> by_index;
+  bool same = tables.size() == tables_.size();
+  for (size_t i = 0; same && i < tables.size(); ++i) {
+    SparseTable* t = FindTable(tables[i].name);
+    same = t != nullptr && t->dim() == tables[i].dim && t->state_floats() == tables[i].state_floats;
+    by_index.push_back(t);
+  }
+  if (!same) {
+    std::string have, want;
+    for (const auto& [name, st] : tables_)
+      have += " " + name + "(dim " + std::to_string(st.table->dim()) + ")";
+    for (const SparseTableManifest& t : tables)
+      want += " " + t.name + "(dim " + std::to_string(t.dim) + ")";
+    return Status::FailedPrecondition("the checkpoint's sparse tables [" + want +
+                                      " ] are not this job's [" + have + " ]");
+  }
+  auto apply = [&](const SparseChainPiece& piece) -> Status {
+    if (piece.table >= by_index.size())
+      return Status::DataLoss("sparse piece of table " + std::to_string(piece.table));
+    SparseTable& t = *by_index[piece.table];
+    const SparseRowsDelta& d = piece.rows;
+    for (uint64_t id : d.removed) t.DropRow(id);
+    const size_t stride = t.dim() + t.state_floats();
+    if (d.last_steps.size() != d.ids.size() || d.data.size() != d.ids.size() * stride)
+      return Status::DataLoss("sparse piece of \"" + t.name() + "\" does not fit its table");
+    for (size_t i = 0; i < d.ids.size(); ++i)
+      PST_RETURN_IF_ERROR(t.PutRow(d.ids[i], d.data.data() + i * stride, d.last_steps[i]));
+    if (!d.sketch.empty()) PST_RETURN_IF_ERROR(t.LoadSketch(d.sketch));
+    return Status::OK();
+  };
+  PST_RETURN_IF_ERROR(replay(apply));
+  for (size_t i = 0; i < tables.size(); ++i) {
+    const SparseTableManifest& m = tables[i];
+    SparseTable& t = *by_index[i];
+    if (t.stats().rows != m.rows)
+      return Status::DataLoss("sparse table \"" + m.name + "\": the checkpoint chain gives " +
+                              std::to_string(t.stats().rows) + " rows, its manifest says " +
+                              std::to_string(m.rows));
+    t.SetCounters(m.admitted, m.evicted, m.unadmitted_updates);
+    t.ForgetChanges();
+    TableState& st = StateOf(t);
+    st.version = m.version;
+    const uint64_t after = t.options().evict_after_steps;
+    const uint64_t every = std::max<uint64_t>(1, after / 4);
+    st.last_evicted = after == 0 ? 0 : m.version - m.version % every;
+  }
+  return Status::OK();
 }
 
 }  // namespace pst

@@ -14,11 +14,21 @@
 //    num_workers is fixed at Create.
 //  - Eviction: when a table's version passes a multiple of
 //    max(1, evict_after_steps / 4), rows older than evict_after_steps go.
+//  - Checkpoints (ps/sparse_checkpoint.h): BeginCapture(id, K) copies each
+//    table's changes (or all its rows) at clock boundary K. Under BSP exactly:
+//    a table is copied when its version is K, before clock K is applied
+//    (pushes of later clocks wait in the per-clock sums anyway). Under ASP/SSP
+//    the caller decides when: CaptureRemaining() copies the tables as they
+//    are (pst::Server does it once its dense blocks are captured, i.e. every
+//    worker's dense pushes of clocks < K are in); sparse pushes still in
+//    flight at that moment fall on either side of the checkpoint.
+//    Restore(...) rebuilds the tables of a fresh shard from a checkpoint.
 // Every method checks its arguments and leaves the state unchanged when it
 // returns an error. Not thread-safe.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -70,8 +80,7 @@ class SparseShard {
   // Rows of ids (see SparseTable::Pull) once table's version >= min_version;
   // kUnavailable while it is not (the caller defers and retries after pushes).
   // REQUIRES: table belongs to this shard; out holds ids.size() * dim floats.
-  Status Pull(SparseTable& table, std::span<const uint64_t> ids, uint64_t min_version,
-              float* out);
+  Status Pull(SparseTable& table, std::span<const uint64_t> ids, uint64_t min_version, float* out);
 
   // Adds rank's gradient sums over sample_count samples for clock.
   // REQUIRES: table belongs to this shard; ids unique and owned (see
@@ -88,6 +97,40 @@ class SparseShard {
 
   uint64_t dropped_clocks() const { return dropped_clocks_; }
 
+  // What a capture copied: tables[i] / rows[i] per table, by name order.
+  struct Capture {
+    uint64_t id = 0;
+    uint64_t clock = 0;
+    bool full = false;
+    std::vector<SparseTableManifest> tables;
+    std::vector<SparseRowsDelta> rows;
+  };
+  // Starts capturing checkpoint `id` at clock boundary `clock`: every
+  // table's rows changed since the previous capture (all rows if `full`).
+  // Replaces a capture in flight (see CancelCapture). BSP:
+  // kFailedPrecondition (nothing started) if a table is already past `clock`.
+  Status BeginCapture(uint64_t id, uint64_t clock, bool full);
+  // ASP/SSP: copies every table not copied yet, as it is now. No-op without a capture.
+  void CaptureRemaining();
+  // A capture is in flight and every table has been copied.
+  bool capture_ready() const;
+  // The finished capture (and ends it), or nullopt if none is ready.
+  std::optional<Capture> TakeCapture();
+  // Drops the capture in flight. Returns true if some table had been copied
+  // already: those tables' changes are then in no capture, so the next one
+  // must be full.
+  bool CancelCapture();
+
+  // Restores the tables of a fresh shard (no push since Create) from a
+  // checkpoint whose manifest lists `tables`: replay(fn) must hand fn every
+  // piece of the checkpoint's chain (ParamStore::ReadSparseChain). Errors:
+  // kFailedPrecondition if the checkpoint's tables (names, dims, state sizes)
+  // are not this shard's; kDataLoss if the replayed rows do not add up to the
+  // manifest's counts (or a piece does not fit its table); replay's errors.
+  // On error the shard is unusable (the caller discards it).
+  Status Restore(const std::vector<SparseTableManifest>& tables,
+                 const std::function<Status(const SparseChainFn&)>& replay);
+
  private:
   // BSP: what the workers pushed for one clock of one table.
   struct PendingClock {
@@ -103,6 +146,7 @@ class SparseShard {
     uint64_t version = 0;
     uint64_t last_evicted = 0;
     std::map<uint64_t, PendingClock> pending;  // BSP, by clock
+    bool captured = false;                     // copied into capture_
   };
 
   explicit SparseShard(SparseShardOptions options) : options_(std::move(options)) {}
@@ -113,10 +157,14 @@ class SparseShard {
   // Applies every complete clock at the head of st.pending.
   Status ApplyCompleteClocks(TableState& st);
   void MaybeEvict(TableState& st);
+  // Copies st's table into the capture if it is due (BSP: at its clock).
+  void MaybeCapture(TableState& st);
+  void CaptureTable(TableState& st);
 
   SparseShardOptions options_;
   std::map<std::string, TableState, std::less<>> tables_;
   uint64_t dropped_clocks_ = 0;
+  std::optional<Capture> capture_;
 };
 
 }  // namespace pst

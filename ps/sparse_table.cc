@@ -59,8 +59,7 @@ StatusOr<std::unique_ptr<SparseTable>> SparseTable::Create(const SparseTableOpti
       new SparseTable(options, std::move(optimizer), std::move(sketch)));
 }
 
-SparseTable::SparseTable(SparseTableOptions options,
-                         std::unique_ptr<SparseRowOptimizer> optimizer,
+SparseTable::SparseTable(SparseTableOptions options, std::unique_ptr<SparseRowOptimizer> optimizer,
                          std::unique_ptr<AdmissionSketch> sketch)
     : options_(std::move(options)),
       optimizer_(std::move(optimizer)),
@@ -149,10 +148,10 @@ Status SparseTable::Push(std::span<const uint64_t> ids, const float* grads, floa
     if (sketch_ == nullptr || sketch_->Estimate(ids[i]) + 1 >= options_.admit_after) ++creating;
   }
   if (rows_ + creating > max_rows_) {
-    return Status::ResourceExhausted("sparse table \"" + options_.name + "\": " +
-                                     std::to_string(creating) + " new rows would exceed max_rows " +
-                                     std::to_string(max_rows_) + " (" + std::to_string(rows_) +
-                                     " rows)");
+    return Status::ResourceExhausted(
+        "sparse table \"" + options_.name + "\": " + std::to_string(creating) +
+        " new rows would exceed max_rows " + std::to_string(max_rows_) + " (" +
+        std::to_string(rows_) + " rows)");
   }
   // Only now is state modified.
   const uint32_t dim = options_.dim;
@@ -185,6 +184,7 @@ Status SparseTable::Push(std::span<const uint64_t> ids, const float* grads, floa
     float* row = DataOf(r);
     optimizer_->Apply(row, row + dim, grads + i * dim, grad_scale);
     LastOf(r) = last;
+    MarkChanged(r);
   }
   return Status::OK();
 }
@@ -201,6 +201,7 @@ uint32_t SparseTable::AllocateRecord() {
     c.last_step = std::make_unique_for_overwrite<uint32_t[]>(kChunkRows);
     c.data = std::make_unique_for_overwrite<float[]>(size_t{kChunkRows} * stride_);
     chunks_.push_back(std::move(c));
+    changed_.resize(chunks_.size() * (kChunkRows / 64), 0);
   }
   return used_records_++;
 }
@@ -214,6 +215,7 @@ uint32_t SparseTable::CreateRow(uint64_t id, uint32_t hash) {
   InitRow(options_.init, id, options_.dim, row);
   optimizer_->InitState(row + options_.dim);
   InsertBucket(hash, r);
+  MarkChanged(r);
   ++rows_;
   ++admitted_;
   return r;
@@ -259,15 +261,89 @@ uint64_t SparseTable::Evict(uint64_t now) {
   for (uint32_t r = 0; r < used_records_; ++r) {
     const uint32_t last = LastOf(r);
     if (last == kFreeRecord || last > cutoff) continue;
-    const uint64_t id = IdOf(r);
-    EraseBucket(FindBucket(id, IndexHash(id)));
-    LastOf(r) = kFreeRecord;
-    free_records_.push_back(r);
-    --rows_;
+    removed_.push_back(IdOf(r));
+    FreeRecord(r);
     ++dropped;
   }
   evicted_ += dropped;
   return dropped;
+}
+
+void SparseTable::FreeRecord(uint32_t r) {
+  const uint64_t id = IdOf(r);
+  EraseBucket(FindBucket(id, IndexHash(id)));
+  LastOf(r) = kFreeRecord;
+  ClearChanged(r);
+  free_records_.push_back(r);
+  --rows_;
+}
+
+bool SparseTable::DropRow(uint64_t id) {
+  const size_t pos = FindBucket(id, IndexHash(id));
+  if (pos == SIZE_MAX) return false;
+  FreeRecord(buckets_[pos].record);
+  return true;
+}
+
+SparseRowsDelta SparseTable::TakeChanges(bool full, SparseTableManifest* manifest) {
+  SparseRowsDelta d;
+  const uint64_t n = full ? rows_ : changed_rows_;
+  d.ids.reserve(n);
+  d.last_steps.reserve(n);
+  d.data.resize(n * stride_);
+  float* out = d.data.data();
+  auto copy = [&](uint32_t r) {
+    d.ids.push_back(IdOf(r));
+    d.last_steps.push_back(LastOf(r));
+    std::memcpy(out, DataOf(r), stride_ * sizeof(float));
+    out += stride_;
+  };
+  if (full) {
+    for (uint32_t r = 0; r < used_records_; ++r)
+      if (LastOf(r) != kFreeRecord) copy(r);
+  } else {
+    // Whole zero words of the bitmap are skipped: an increment costs about
+    // one word test per 64 records plus its rows.
+    for (size_t w = 0; w < changed_.size(); ++w) {
+      for (uint64_t bits = changed_[w]; bits != 0; bits &= bits - 1)
+        copy(uint32_t(w * 64 + size_t(__builtin_ctzll(bits))));
+    }
+    d.removed = std::move(removed_);
+  }
+  if (sketch_) d.sketch = sketch_->Serialize();
+  ForgetChanges();
+  manifest->name = options_.name;
+  manifest->dim = options_.dim;
+  manifest->state_floats = uint32_t(state_floats_);
+  manifest->rows = rows_;
+  manifest->changed = d.ids.size();
+  manifest->removed = d.removed.size();
+  manifest->admitted = admitted_;
+  manifest->evicted = evicted_;
+  manifest->unadmitted_updates = unadmitted_updates_;
+  return d;
+}
+
+void SparseTable::ForgetChanges() {
+  std::fill(changed_.begin(), changed_.end(), 0);
+  changed_rows_ = 0;
+  removed_.clear();
+  removed_.shrink_to_fit();
+}
+
+Status SparseTable::LoadSketch(std::string_view bytes) {
+  if (sketch_ == nullptr) {
+    if (bytes.empty()) return Status::OK();
+    return Status::DataLoss("sparse table \"" + options_.name +
+                            "\" has no admission sketch, but the checkpoint holds one");
+  }
+  return sketch_->Load(bytes).WithContext("sparse table \"" + options_.name + "\"");
+}
+
+void SparseTable::SetCounters(uint64_t admitted, uint64_t evicted, uint64_t unadmitted_updates) {
+  admitted_ = admitted;
+  evicted_ = evicted;
+  unadmitted_updates_ = unadmitted_updates;
 }
 
 void SparseTable::ForEachRow(
@@ -297,6 +373,7 @@ Status SparseTable::PutRow(uint64_t id, const float* row_and_state, uint64_t las
   }
   std::memcpy(DataOf(r), row_and_state, stride_ * sizeof(float));
   LastOf(r) = ClampStep(last_step);
+  MarkChanged(r);
   return Status::OK();
 }
 
@@ -309,10 +386,13 @@ SparseTableStats SparseTable::stats() const {
   s.bytes = sizeof(*this) + capacity_ * sizeof(Bucket) + chunks_.capacity() * sizeof(Chunk) +
             chunks_.size() * chunk_bytes + free_records_.capacity() * sizeof(uint32_t) +
             (records_.capacity() + hashes_.capacity()) * sizeof(uint32_t) +
+            (changed_.capacity() + removed_.capacity()) * sizeof(uint64_t) +
             (sketch_ ? sketch_->bytes() : 0);
   s.admitted = admitted_;
   s.evicted = evicted_;
   s.unadmitted_updates = unadmitted_updates_;
+  s.changed_rows = changed_rows_;
+  s.removed_rows = removed_.size();
   return s;
 }
 

@@ -20,6 +20,11 @@
 // admission: as zeros). Eviction drops rows whose last update is
 // evict_after_steps or more steps old; a dropped row comes back as a new row.
 //
+// Checkpoints (ps/sparse_checkpoint.h): the table remembers which rows were
+// written since the last TakeChanges (one bit per record, set by every update,
+// creation and PutRow) and the ids evicted since then, so an incremental
+// checkpoint copies only those.
+//
 // Not thread-safe: the PS serialises all calls on a table.
 #pragma once
 
@@ -29,10 +34,12 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
 #include "ps/admission_sketch.h"
+#include "ps/sparse_checkpoint.h"
 #include "ps/sparse_optimizer.h"
 #include "ps/sparse_row_init.h"
 
@@ -78,6 +85,8 @@ struct SparseTableStats {
   uint64_t admitted = 0;            // rows created since Create (also by PutRow)
   uint64_t evicted = 0;             // rows dropped by Evict
   uint64_t unadmitted_updates = 0;  // row updates dropped while an id waited for admission
+  uint64_t changed_rows = 0;        // rows written since the last TakeChanges
+  uint64_t removed_rows = 0;        // ids evicted since the last TakeChanges
 };
 
 class SparseTable {
@@ -108,8 +117,7 @@ class SparseTable {
   // updated twice (callers send unique ids). kResourceExhausted, with nothing
   // applied, if the new rows would take the table past max_rows.
   // REQUIRES: grads holds ids.size() * dim floats.
-  Status Push(std::span<const uint64_t> ids, const float* grads, float grad_scale,
-              uint64_t step);
+  Status Push(std::span<const uint64_t> ids, const float* grads, float grad_scale, uint64_t step);
 
   // Drops every row last updated at a step <= now - evict_after_steps and
   // returns how many; 0 when eviction is off. Costs one pass over the rows, so
@@ -119,14 +127,32 @@ class SparseTable {
   // For checkpoints: calls fn(id, row_and_state, last_step) for every live
   // row, in no particular order; row_and_state holds dim + state_floats()
   // floats. fn must not call into the table.
-  void ForEachRow(
-      const std::function<void(uint64_t, const float*, uint64_t)>& fn) const;
+  void ForEachRow(const std::function<void(uint64_t, const float*, uint64_t)>& fn) const;
   // The stored row and state of id, or nullptr. Valid until the next call that
   // changes the table.
   const float* FindRow(uint64_t id) const;
   // Stores row_and_state (dim + state_floats() floats) as id's row, creating
   // it if absent (restore). kResourceExhausted past max_rows.
   Status PutRow(uint64_t id, const float* row_and_state, uint64_t last_step);
+
+  // Checkpoint capture: copies the rows written since the last TakeChanges
+  // (all live rows if `full`), the ids evicted since then (none if `full`)
+  // and the admission sketch, and starts tracking changes afresh. *manifest
+  // gets the table's description (name, dim, counts, counters; version is
+  // left to the caller). Costs one bit test per record plus the copy.
+  SparseRowsDelta TakeChanges(bool full, SparseTableManifest* manifest);
+  // Forgets the changes tracked so far (after a restore: the table equals the
+  // checkpoint it was restored from).
+  void ForgetChanges();
+  // Restore: drops id's row if present (no counter changes); returns whether
+  // it was present.
+  bool DropRow(uint64_t id);
+  // Restore: replaces the admission sketch's state with `bytes` (see
+  // AdmissionSketch::Load). kDataLoss if the table has no sketch and bytes is
+  // not empty, or the bytes do not fit; OK for empty bytes on a table without one.
+  Status LoadSketch(std::string_view bytes);
+  // Restore: sets the admitted / evicted / unadmitted-update counters.
+  void SetCounters(uint64_t admitted, uint64_t evicted, uint64_t unadmitted_updates);
 
   SparseTableStats stats() const;
 
@@ -164,6 +190,20 @@ class SparseTable {
   void InsertBucket(uint32_t hash, uint32_t record);
   void EraseBucket(size_t pos);
   void GrowIndex();
+  void MarkChanged(uint32_t r) {
+    uint64_t& word = changed_[r >> 6];
+    const uint64_t bit = uint64_t{1} << (r & 63);
+    changed_rows_ += (word & bit) == 0;
+    word |= bit;
+  }
+  void ClearChanged(uint32_t r) {
+    uint64_t& word = changed_[r >> 6];
+    const uint64_t bit = uint64_t{1} << (r & 63);
+    changed_rows_ -= (word & bit) != 0;
+    word &= ~bit;
+  }
+  // Unindexes record r (its bucket), puts it on the free list.
+  void FreeRecord(uint32_t r);
 
   SparseTableOptions options_;
   std::unique_ptr<SparseRowOptimizer> optimizer_;
@@ -185,6 +225,10 @@ class SparseTable {
   uint64_t admitted_ = 0;
   uint64_t evicted_ = 0;
   uint64_t unadmitted_updates_ = 0;
+
+  std::vector<uint64_t> changed_;  // one bit per record: written since TakeChanges
+  uint64_t changed_rows_ = 0;      // bits set in changed_
+  std::vector<uint64_t> removed_;  // ids evicted since TakeChanges
 };
 
 }  // namespace pst

@@ -88,14 +88,18 @@ class GatedStore final : public ParamStore {
       : inner_(std::move(inner)), gate_(std::move(gate)) {}
   std::future<void> entered() { return entered_.get_future(); }
 
-  Status WriteCheckpoint(const CheckpointManifest& m,
-                         const std::vector<BlockState>& blocks) override {
+  using ParamStore::WriteCheckpoint;
+  Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+                         const std::vector<SparseRowsDelta>& sparse) override {
     if (first_) {
       first_ = false;
       entered_.set_value();
       gate_.wait();
     }
-    return inner_->WriteCheckpoint(m, blocks);
+    return inner_->WriteCheckpoint(m, blocks, sparse);
+  }
+  Status ReadSparseChain(uint64_t id, bool require_commit, const SparseChainFn& fn) override {
+    return inner_->ReadSparseChain(id, require_commit, fn);
   }
   Status CommitCheckpoint(uint64_t id) override { return inner_->CommitCheckpoint(id); }
   Status DeleteCheckpoint(uint64_t id) override { return inner_->DeleteCheckpoint(id); }
