@@ -56,7 +56,11 @@ size_t Channel::Pump() {
 }
 
 void Channel::Discard(uint64_t id) {
-  if (ready_.erase(id) == 0) discarded_.insert(id);
+  if (ready_.erase(id) != 0) return;
+  discarded_.insert(id);
+  // Some requests are never answered (a heartbeat with nothing new to tell):
+  // keep the set bounded by forgetting the oldest.
+  if (discarded_.size() > kMaxDiscarded) discarded_.erase(discarded_.begin());
 }
 
 bool Channel::PopUnsolicited(InMessage* out) {

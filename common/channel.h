@@ -55,8 +55,11 @@ class Channel {
   // Await calls; returns the number of messages taken. Used to poll many
   // channels from one zmq_poll loop.
   size_t Pump();
-  // Drops the reply to `id` when it arrives (or now, if it already has).
+  // Drops the reply to `id` when it arrives (or now, if it already has). At
+  // most kMaxDiscarded awaited replies are remembered (the oldest are
+  // forgotten), since some requests are never answered.
   void Discard(uint64_t id);
+  static constexpr size_t kMaxDiscarded = 1024;
   // True if the reply to `id` has arrived (after Pump()).
   bool HasReply(uint64_t id) const { return ready_.count(id) > 0; }
   // Unsolicited messages (requestId 0) received so far are handed out here.

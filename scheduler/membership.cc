@@ -157,12 +157,13 @@ void Membership::TakeLatencies(const HeartbeatCall& call, NodeInfo& n) {
   }
 }
 
-void Membership::Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::Builder resp) {
+bool Membership::Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::Builder resp) {
   NodeInfo* n = st_.Find(call.role, call.rank);
+  const auto now = Clock::now();
+  bool answer = true;
   if (!n || n->identity.empty()) {
     SetRpcStatus(Status::NotFound("unknown node"), resp.initStatus());
   } else {
-    const auto now = Clock::now();
     n->last_seen = now;
     if (n->state == proto::NodeState::SUSPECT) n->state = proto::NodeState::ALIVE;
     n->clock = call.clock;
@@ -199,6 +200,7 @@ void Membership::Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::
     } else {
       resp.setLeave(n->leave_requested);
       TakeLatencies(call, *n);
+      answer = WorkerNeedsAnswer(call, *n, now);
     }
     SetRpcStatus(Status::OK(), resp.initStatus());
   }
@@ -206,6 +208,21 @@ void Membership::Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::
   resp.setGeneration(st_.generation);
   resp.setRestoreCheckpoint(st_.restore_checkpoint);
   resp.setResumeClock(st_.resume_clock);
+  return answer;
+}
+
+bool Membership::WorkerNeedsAnswer(const HeartbeatCall& call, NodeInfo& n, Clock::time_point now) {
+  // Everything a worker's answer carries (see Heartbeat).
+  uint64_t sig = (uint64_t{st_.generation} << 32) ^ static_cast<uint64_t>(st_.state);
+  sig = sig * 1000003u ^ st_.restore_checkpoint;
+  sig = sig * 1000003u ^ st_.resume_clock;
+  sig = sig * 1000003u ^ (n.leave_requested ? 1 : 0);
+  const bool news = st_.state != proto::JobState::RUNNING || call.generation != st_.generation ||
+                    n.leave_requested || sig != n.answered_sig;
+  if (!news && now - n.answered_at < core_.options.heartbeat_answer_interval) return false;
+  n.answered_sig = sig;
+  n.answered_at = now;
+  return true;
 }
 
 Status Membership::Leave(const LeaveCall& call) {

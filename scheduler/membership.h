@@ -36,9 +36,12 @@ class Membership {
   // kUnavailable (whether the named shard's PS is gone cannot be told).
   void Register(const RegisterCall& call, const std::string& identity,
                 proto::RegisterResponse::Builder resp);
-  // Records a node's heartbeat and answers with the job's desired state (for
-  // a PS: the directive, see FillDirective). kNotFound for an unknown node.
-  void Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::Builder resp);
+  // Records a node's heartbeat and fills the answer with the job's desired
+  // state (for a PS: the directive, see FillDirective). kNotFound for an
+  // unknown node. Returns false when the answer need not be sent: a worker
+  // whose answer would repeat its last one, sent less than
+  // options.heartbeat_answer_interval ago.
+  bool Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::Builder resp);
   // A node leaves on purpose. kNotFound for an unknown node.
   Status Leave(const LeaveCall& call);
   // `pstrain scale`: the number of workers the job should have; surplus
@@ -87,6 +90,9 @@ class Membership {
   void FillDirective(proto::HeartbeatResponse::Builder resp);
   // Records a worker's latency histograms (an invalid one is logged once).
   void TakeLatencies(const HeartbeatCall& call, NodeInfo& n);
+  // Whether worker n's heartbeat gets an answer (see Heartbeat); if so,
+  // remembers what it said and when.
+  bool WorkerNeedsAnswer(const HeartbeatCall& call, NodeInfo& n, Clock::time_point now);
 
   SchedulerCore& core_;
   SchedulerState& st_;

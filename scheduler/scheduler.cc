@@ -84,7 +84,7 @@ bool Scheduler::Dispatch(const SchedulerCall& call, const InMessage& in, OutMess
   if (auto* c = std::get_if<RegisterCall>(&call)) {
     membership_->Register(*c, identity, reply.initRegisterResponse());
   } else if (auto* c = std::get_if<HeartbeatCall>(&call)) {
-    membership_->Heartbeat(*c, reply.initHeartbeatResponse());
+    return membership_->Heartbeat(*c, reply.initHeartbeatResponse());
   } else if (auto* c = std::get_if<ShardCall>(&call)) {
     leases_->Shard(*c, reply.initShardResponse());
   } else if (auto* c = std::get_if<EvalCall>(&call)) {
@@ -180,10 +180,21 @@ Status Scheduler::Run() {
   if (st.state == proto::JobState::FORMING)
     PST_LOG_INFO("scheduler listening at {}; waiting for {} PS and {} workers", endpoint_,
                  options_.job.num_servers, options_.job.num_workers);
+  // The periodic work walks every node, so with many nodes it runs at most
+  // every tick_interval rather than after every message.
+  auto ticked = Clock::now() - options_.tick_interval;
+  auto wait = options_.loop_wait;
   while (!stop_) {
-    PST_RETURN_IF_ERROR(WaitReadable(socket_, options_.loop_wait));
+    PST_RETURN_IF_ERROR(WaitReadable(socket_, wait));
     HandleMessages();
+    const auto now = Clock::now();
+    if (now - ticked < options_.tick_interval) {
+      wait = std::chrono::ceil<std::chrono::milliseconds>(options_.tick_interval - (now - ticked));
+      continue;
+    }
     if (Tick(layout.total())) break;
+    ticked = now;
+    wait = options_.loop_wait;
   }
   core_->SaveState(/*sync=*/true);
   PublishSnapshot();

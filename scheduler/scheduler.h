@@ -72,7 +72,8 @@ class Scheduler {
   // options.messages_per_turn). kUnavailable-free errors of the socket itself
   // end Run().
   void HandleMessages();
-  // Answers one decoded request; false when the answer is sent later.
+  // Answers one decoded request; false when the answer is sent later (or,
+  // for a heartbeat with nothing new to tell, not at all).
   bool Dispatch(const SchedulerCall& call, const InMessage& in, OutMessage& out);
   // The periodic work of one loop turn. Returns true when Run() should end
   // (the job is over and its nodes left, or linger passed).

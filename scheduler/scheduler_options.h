@@ -71,6 +71,19 @@ struct SchedulerOptions {
   // How long Run() waits for a message before its periodic work (heartbeat
   // checks, checkpoint rounds, directives). Default: 20 ms.
   std::chrono::milliseconds loop_wait{20};
+  // A worker's heartbeat is answered only when the answer would tell it
+  // something new (the job is not running, the worker is behind the job's
+  // generation, or asked to leave, or the answer differs from its last one) or
+  // when its last answer is this old: an answer costs the scheduler more than
+  // the heartbeat itself. Its Heartbeater counts the scheduler lost after 30 s
+  // without one (common/heartbeat.h), so keep this well below that. 0 answers
+  // every heartbeat. PS heartbeats are always answered (they carry the
+  // directive). Default: 5 s.
+  std::chrono::milliseconds heartbeat_answer_interval{5000};
+  // The periodic work runs at most this often (it walks every node, which
+  // after every message would cost more than the messages with a thousand
+  // nodes), and at least every loop_wait. Default: 5 ms.
+  std::chrono::milliseconds tick_interval{5};
   // Most messages handled in one loop turn before the periodic work. Default: 4096.
   uint32_t messages_per_turn = 4096;
   // How often a running job's state is saved to the store (and at every

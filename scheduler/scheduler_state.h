@@ -65,6 +65,10 @@ struct NodeInfo {
   LatencyHistogram pull_latency;
   LatencyHistogram push_latency;
   bool latency_warned = false;   // an invalid histogram from it was logged
+  // Worker: what its last heartbeat answer said (see HeartbeatAnswerSig in
+  // scheduler/membership.cc) and when it was sent.
+  uint64_t answered_sig = 0;
+  Clock::time_point answered_at;
   bool Gone() const { return state == proto::NodeState::DEAD || state == proto::NodeState::LEFT; }
 };
 

@@ -923,6 +923,21 @@ TEST_CASE("Channel: Discard drops a late reply", "[common]") {
     CHECK(late->envelope().getBody().getPullResponse().getKeyBegin() == kHold);
   }
 
+  SECTION("only the newest kMaxDiscarded discards are remembered") {
+    OutMessage held;
+    InitPull(held, kHold);
+    StatusOr<uint64_t> id = ch->Send(held);
+    REQUIRE(id.ok());
+    CHECK(ch->Await(*id, milliseconds(30)).status().code() == StatusCode::kDeadlineExceeded);
+    ch->Discard(*id);
+    // Replies that never come (ids this channel never sends) push it out.
+    for (uint64_t k = 0; k < Channel::kMaxDiscarded; ++k) ch->Discard(uint64_t{1} << 40 | k);
+    OutMessage release;
+    InitPull(release, kRelease);
+    REQUIRE(ch->Call(release, kRecvTimeout).ok());
+    CHECK(ch->HasReply(*id));  // forgotten as discarded, so kept
+  }
+
   SECTION("discarded after the reply arrived") {
     OutMessage first;
     InitPull(first, 1);

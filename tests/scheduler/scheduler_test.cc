@@ -68,6 +68,41 @@ class Node {
     return reply->envelope().getBody().getHeartbeatResponse().getState();
   }
 
+  // A heartbeat the scheduler may leave unanswered: a JobStatus call on the
+  // same connection follows it, so once that is answered, so is the
+  // heartbeat if it ever will be.
+  struct HeartbeatAnswer {
+    proto::JobState state;
+    bool leave;
+  };
+  std::optional<HeartbeatAnswer> HeartbeatOrSilence() {
+    OutMessage msg;
+    auto r = msg.envelope().getBody().initHeartbeatRequest();
+    r.setRole(role_);
+    r.setRank(rank_);
+    auto id = channel_->Send(msg);
+    RequireOk(id.status());
+    JobStatus();
+    channel_->Pump();
+    if (!channel_->HasReply(*id)) {
+      channel_->Discard(*id);
+      return std::nullopt;
+    }
+    auto reply = channel_->Await(*id, kCallTimeout);
+    RequireOk(reply.status());
+    auto resp = reply->envelope().getBody().getHeartbeatResponse();
+    return HeartbeatAnswer{resp.getState(), resp.getLeave()};
+  }
+
+  // `pstrain scale --workers n`.
+  Status Scale(uint32_t workers) {
+    OutMessage msg;
+    msg.envelope().getBody().initScaleRequest().setWorkers(workers);
+    auto reply = channel_->Call(msg, kCallTimeout);
+    if (!reply.ok()) return reply.status();
+    return FromRpcStatus(reply->envelope().getBody().getScaleResponse().getStatus());
+  }
+
   struct Grant {
     proto::ShardReplyKind kind;
     uint32_t epoch, shard;
@@ -207,6 +242,7 @@ SchedulerOptions SmallJob(uint32_t workers) {
   o.job.train.batches_per_shard = 2;
   o.heartbeat_interval = milliseconds(20);
   o.heartbeat_timeout = milliseconds(10000);
+  o.heartbeat_answer_interval = milliseconds(0);  // Node::Heartbeat waits for every answer
   return o;
 }
 
@@ -392,6 +428,53 @@ TEST_CASE("Scheduler: a new PS for a shard whose PS answers is refused; once it 
     return end.state == proto::JobState::FAILED;
   }));
   CHECK_THAT(end.message, Catch::Contains("no live PS for shard 0"));
+}
+
+TEST_CASE("Scheduler: a running worker's heartbeat is answered only with news, or now and then",
+          "[scheduler]") {
+  SchedulerOptions o = SmallJob(2);
+  o.heartbeat_answer_interval = milliseconds(300);
+  InProcessScheduler sched(o);
+  Node ps(sched.ctx(), sched.endpoint(), proto::Role::SERVER);
+  Node w0(sched.ctx(), sched.endpoint(), proto::Role::WORKER);
+  Node w1(sched.ctx(), sched.endpoint(), proto::Role::WORKER);
+  RequireOk(ps.Register());
+  RequireOk(w0.Register());
+  RequireOk(w1.Register());
+  REQUIRE(HeartbeatUntil({}, [&] { return Running(ps); }));
+
+  // The first heartbeat of the running job learns that it runs; the next
+  // ones have nothing new to learn.
+  const auto first_sent = std::chrono::steady_clock::now();
+  auto first = w1.HeartbeatOrSilence();
+  REQUIRE(first);
+  CHECK(first->state == proto::JobState::RUNNING);
+  CHECK_FALSE(first->leave);
+  CHECK_FALSE(w1.HeartbeatOrSilence());
+  CHECK_FALSE(w1.HeartbeatOrSilence());
+  // A PS's heartbeats are always answered (they carry the directive).
+  CHECK(ps.Heartbeat() == proto::JobState::RUNNING);
+  CHECK(ps.Heartbeat() == proto::JobState::RUNNING);
+
+  // Once its last answer is heartbeat_answer_interval old, the worker gets one
+  // again, so it never counts the scheduler lost.
+  std::optional<Node::HeartbeatAnswer> again;
+  for (int i = 0; i < 500 && !again; ++i) {
+    again = w1.HeartbeatOrSilence();
+    if (!again) std::this_thread::sleep_for(milliseconds(10));
+  }
+  REQUIRE(again);
+  CHECK(std::chrono::steady_clock::now() - first_sent >= o.heartbeat_answer_interval);
+  CHECK(again->state == proto::JobState::RUNNING);
+
+  // News is answered at once: scaled down to one worker, the newest is asked
+  // to leave with its very next heartbeat, and the other hears nothing.
+  RequireOk(ps.Scale(1));
+  auto leave = w1.HeartbeatOrSilence();
+  REQUIRE(leave);
+  CHECK(leave->leave);
+  w0.HeartbeatOrSilence();  // its first in the running job
+  CHECK_FALSE(w0.HeartbeatOrSilence());
 }
 
 }  // namespace
