@@ -50,4 +50,10 @@ Status Loopback::Deliver(const std::vector<std::string_view>& frames, const Wire
   return s;
 }
 
+void Loopback::DrainReplies() {
+  zmq::message_t part;
+  while (dealer_.recv(part, zmq::recv_flags::dontwait)) {
+  }
+}
+
 }  // namespace pst::fuzz

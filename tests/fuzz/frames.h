@@ -36,6 +36,10 @@ class Loopback {
   // returns; kDeadlineExceeded if nothing arrived (a bug in the harness).
   Status Deliver(const std::vector<std::string_view>& frames, const WireLimits& limits,
                  InMessage* out);
+  // The receiving ROUTER, for handlers that reply on it.
+  zmq::socket_t& server() { return router_; }
+  // Receives and discards every reply waiting at the DEALER (non-blocking).
+  void DrainReplies();
 
  private:
   zmq::context_t ctx_{1};
