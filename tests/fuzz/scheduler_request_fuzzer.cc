@@ -33,11 +33,9 @@ void CheckHistogram(const std::optional<pst::StatusOr<pst::LatencyHistogram>>& h
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static pst::fuzz::Loopback* loopback = new pst::fuzz::Loopback();
+  pst::fuzz::Loopback& loopback = pst::fuzz::Loopback::Instance();
   pst::InMessage in;
-  pst::Status s = loopback->Deliver(pst::fuzz::SplitFrames(data, size), pst::WireLimits{}, &in);
-  if (s.code() == pst::StatusCode::kDeadlineExceeded) std::abort();  // harness broken
-  if (!s.ok()) return 0;
+  if (!loopback.Receive(data, size, &in)) return 0;
   const pst::StatusOr<pst::SchedulerCall> call = pst::DecodeRequest(in.envelope());
   if (!call.ok()) {
     Check(call.status().code() == pst::StatusCode::kInvalidArgument,
