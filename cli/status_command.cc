@@ -40,6 +40,32 @@ StatusOr<std::string> ResolveSchedulerEndpoint(const std::string& scheduler,
   return endpoint;
 }
 
+// One line per sparse table and PS shard; "" when the job has none.
+std::string FormatSparseTables(const AdminSnapshot& s) {
+  std::vector<std::vector<std::string>> rows{{"SPARSE TABLE", "SHARD", "ROWS", "MEMORY",
+                                              "BYTES/ROW", "ADMITTED", "EVICTED",
+                                              "UNADMITTED UPDATES"}};
+  for (const AdminNode& n : s.nodes) {
+    if (n.role != "ps") continue;
+    for (const SparseTableReport& t : n.sparse_tables)
+      rows.push_back({t.table, std::to_string(n.rank), Thousands(t.rows),
+                      fmt::format("{:.1f} MiB", t.bytes / 1048576.0),
+                      t.rows ? fmt::format("{:.1f}", double(t.bytes) / double(t.rows)) : "-",
+                      Thousands(t.admitted), Thousands(t.evicted), Thousands(t.unadmitted_updates)});
+  }
+  if (rows.size() == 1) return "";
+  std::vector<size_t> w(rows[0].size(), 0);
+  for (const auto& r : rows)
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  std::string out;
+  for (const auto& r : rows) {
+    out += fmt::format("{:<{}}", r[0], w[0]);
+    for (size_t i = 1; i < r.size(); ++i) out += fmt::format("  {:>{}}", r[i], w[i]);
+    out += "\n";
+  }
+  return out;
+}
+
 std::string FormatStatusTable(const AdminSnapshot& s) {
   std::string out;
   const uint32_t done = s.EpochsCompleted();
@@ -89,6 +115,7 @@ std::string FormatStatusTable(const AdminSnapshot& s) {
                     w[1], r.address, w[2], r.state, w[3], r.clock, w[4], r.rate, w[5], r.heartbeat);
   }
   if (s.nodes.empty()) out += "(no node has registered yet)\n";
+  out += FormatSparseTables(s);
   return out;
 }
 

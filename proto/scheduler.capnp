@@ -89,6 +89,19 @@ struct HeartbeatRequest {
   pullLatencySumSeconds @15 :Float64;
   pushLatencyBuckets @16 :List(UInt64);
   pushLatencySumSeconds @17 :Float64;
+  sparseTables @18 :List(SparseTableStatus);  # PS only: its sparse tables' accounting
+}
+
+# One sparse embedding table on one PS shard (see ps/sparse_table.h).
+struct SparseTableStatus {
+  table @0 :Text;
+  rows @1 :UInt64;               # live rows
+  bytes @2 :UInt64;              # memory the table holds
+  rawBytesPerRow @3 :UInt64;     # id + row + optimizer state, bytes
+  admitted @4 :UInt64;           # rows created (cumulative)
+  evicted @5 :UInt64;            # rows dropped by eviction (cumulative)
+  unadmittedUpdates @6 :UInt64;  # updates dropped while an id waited for admission (cumulative)
+  changedRows @7 :UInt64;        # rows written since the last checkpoint capture
 }
 
 # Answers a heartbeat with the job's desired state; nodes converge to it (every
@@ -235,6 +248,7 @@ struct NodeStatus {
   lastHeartbeatAgeMs @10 :UInt64;
   samplesPerSecond @11 :Float64; # worker: training speed from its recent heartbeats
   maxStaleness @12 :UInt64;      # largest staleness the node has seen (see HeartbeatRequest)
+  sparseTables @13 :List(SparseTableStatus);  # PS: from its last heartbeat
 }
 
 struct JobStatusResponse {

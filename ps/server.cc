@@ -10,11 +10,13 @@
 #include "common/log.h"
 #include "common/mutex.h"
 #include "common/registration.h"
+#include "common/sparse_table_report.h"
 #include "ps/checkpoint_writer.h"
 #include "ps/memory_param_store.h"
 #include "ps/request_handler.h"
 #include "ps/rocksdb_param_store.h"
 #include "ps/shard.h"
+#include "ps/sparse_chain.h"
 #include "ps/sparse_handler.h"
 
 namespace pst {
@@ -46,6 +48,7 @@ class ServerState {
     std::string restore_error;
     std::vector<WorkerSlot> workers;
     std::map<uint32_t, uint64_t> removed;  // rank -> completed clocks
+    std::vector<SparseTableReport> sparse_tables;
   };
   Mutex mu;
   Directive directive GUARDED_BY(mu);
@@ -56,9 +59,11 @@ class ServerState {
   KeyRange range;
   std::unique_ptr<Shard> shard;
   std::unique_ptr<RequestHandler> handler;  // serves `shard`, knows the generation
-  // The job's sparse tables on this shard. Built with the first generation and
-  // kept across rollbacks: sparse rows are not checkpointed yet.
+  // The job's sparse tables on this shard, rebuilt (and restored from the
+  // generation's checkpoint) like the dense shard.
   std::unique_ptr<SparseHandler> sparse;
+  std::unique_ptr<SparseChain> sparse_chain;  // full or incremental next
+  SparseChain::Next sparse_next;              // what the capture in flight is
   std::unique_ptr<CheckpointWriter> writer;
   // The roster the shard applies (rank -> from clock).
   std::map<uint32_t, uint64_t> roster;
@@ -94,6 +99,9 @@ StatusOr<std::unique_ptr<Server>> Server::Create(zmq::context_t& ctx,
                                                  const ServerOptions& options) {
   if (options.scheduler_endpoint.empty())
     return Status::InvalidArgument("--scheduler is required (e.g. tcp://127.0.0.1:7000)");
+  if (options.sparse_max_chain == 0 || options.sparse_max_chain > kMaxSparseChain)
+    return Status::InvalidArgument("server: sparse_max_chain must be in [1, " +
+                                   std::to_string(kMaxSparseChain) + "]");
   if (options.poll_interval.count() <= 0 || options.drain_budget < 1)
     return Status::InvalidArgument("server: poll_interval and drain_budget must be positive");
   PST_ASSIGN_OR_RETURN(BoundRouter bound,
@@ -135,14 +143,12 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
   PST_ASSIGN_OR_RETURN(std::vector<TableSpec> tables, JobTables(st.joined.job));
   PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(tables, st.joined.job.train, st.range, initial,
                                                  options_.max_clocks_ahead));
-  if (st.sparse == nullptr) {
-    PST_ASSIGN_OR_RETURN(st.sparse,
-                         SparseHandler::ForJob(tables, st.joined.job.train.consistency, initial,
-                                               uint32_t(st.joined.servers.size()), st.joined.rank,
-                                               options_.sparse_limits));
-  } else {
-    st.sparse->AbortDeferred(socket_, StaleGeneration(st.handler->generation(), generation));
-  }
+  PST_ASSIGN_OR_RETURN(auto sparse,
+                       SparseHandler::ForJob(tables, st.joined.job.train.consistency, initial,
+                                             uint32_t(st.joined.servers.size()), st.joined.rank,
+                                             options_.sparse_limits));
+  if (st.sparse_chain == nullptr)
+    st.sparse_chain = std::make_unique<SparseChain>(options_.sparse_max_chain);
   if (checkpoint != 0) {
     PST_RETURN_IF_ERROR(st.writer->Drain(options_.restore_drain_timeout));
     st.writer->Commit(checkpoint);  // idempotent: the scheduler recorded it complete
@@ -163,10 +169,17 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
                               std::to_string(m.clock) + ", the scheduler says " +
                               std::to_string(clock));
     PST_RETURN_IF_ERROR(shard->Restore(clock, read->second, m.slot_names, ranks));
+    PST_ASSIGN_OR_RETURN(const uint64_t increment_rows, RestoreSparse(*sparse, m));
+    st.sparse_chain->Restored(checkpoint, m.sparse_chain, increment_rows);
   } else if (clock != 0) {
     return Status::InvalidArgument("the initial model can only start at clock 0, not " +
                                    std::to_string(clock));
+  } else {
+    st.sparse_chain->Restored(0, 0, 0);
   }
+  if (st.sparse != nullptr)
+    st.sparse->AbortDeferred(socket_, StaleGeneration(st.handler->generation(), generation));
+  st.sparse = std::move(sparse);
   st.shard = std::move(shard);
   st.handler->SetShard(st.shard.get(), generation);
   st.roster.clear();
@@ -184,6 +197,31 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
                           : std::string("initial model"),
                clock, workers.size());
   return Status::OK();
+}
+
+StatusOr<uint64_t> Server::RestoreSparse(SparseHandler& sparse, const CheckpointManifest& m) {
+  ServerState& st = *state_;
+  if (m.sparse_tables.empty() && sparse.shard().table_names().empty()) return uint64_t{0};
+  // Rows stored by the chain's increments (every piece after the full one's).
+  uint64_t base = 0, increment_rows = 0;
+  auto replay = [&](const SparseChainFn& apply) {
+    return st.writer->ReadSparseChain(m.checkpoint_id, /*require_commit=*/true,
+                                      [&](const SparseChainPiece& piece) {
+                                        if (base == 0) base = piece.checkpoint_id;
+                                        if (piece.checkpoint_id != base)
+                                          increment_rows += piece.rows.ids.size();
+                                        return apply(piece);
+                                      });
+  };
+  Status s = sparse.shard().Restore(m.sparse_tables, replay);
+  if (!s.ok())
+    return s.WithContext("restoring the sparse tables of checkpoint " +
+                         std::to_string(m.checkpoint_id) + " in " + options_.state_dir);
+  uint64_t rows = 0;
+  for (const SparseTableManifest& t : m.sparse_tables) rows += t.rows;
+  PST_LOG_INFO("restored {} sparse rows of {} table(s) from checkpoint {} ({} increment(s))", rows,
+               m.sparse_tables.size(), m.checkpoint_id, m.sparse_chain);
+  return increment_rows;
 }
 
 void Server::ApplyRoster(const std::vector<WorkerSlot>& workers) {
@@ -248,9 +286,22 @@ void Server::Converge() {
   Shard& shard = *st.shard;
   // Checkpoint rounds: capture at the clock boundary, write on the writer
   // thread, commit once the scheduler has recorded the checkpoint complete.
+  SparseShard& sparse = st.sparse->shard();
   if (d.checkpoint_id > st.checkpoint_begun && d.checkpoint_clock > 0) {
     st.checkpoint_begun = d.checkpoint_id;
     Status s = shard.BeginCapture(d.checkpoint_id, d.checkpoint_clock);
+    if (s.ok()) {
+      uint64_t changed = 0, live = 0;
+      for (const std::string& name : sparse.table_names()) {
+        const SparseTableStats ts = sparse.FindTable(name)->stats();
+        changed += ts.changed_rows + ts.removed_rows;
+        live += ts.rows;
+      }
+      if (sparse.CancelCapture()) st.sparse_chain->Lost();
+      st.sparse_next = st.sparse_chain->Plan(changed, live);
+      s = sparse.BeginCapture(d.checkpoint_id, d.checkpoint_clock, st.sparse_next.full);
+      if (!s.ok()) shard.CancelCapture();
+    }
     if (!s.ok()) {
       PST_LOG_INFO("checkpoint {} at clock {} missed: {}", d.checkpoint_id, d.checkpoint_clock,
                    s.message());
@@ -260,8 +311,13 @@ void Server::Converge() {
       st.report.checkpoint_error = s.message();
     }
   }
-  if (shard.capture_ready()) {
-    if (auto cap = shard.TakeCapture()) {
+  // Under ASP/SSP the sparse tables are copied once the dense blocks are.
+  if (shard.capture_ready() && st.joined.job.train.consistency != Consistency::kBsp)
+    sparse.CaptureRemaining();
+  if (shard.capture_ready() && sparse.capture_ready()) {
+    auto cap = shard.TakeCapture();
+    auto sparse_cap = sparse.TakeCapture();
+    if (cap && sparse_cap) {
       CheckpointManifest m;
       m.checkpoint_id = cap->id;
       m.clock = cap->clock;
@@ -269,7 +325,13 @@ void Server::Converge() {
       m.range = st.range;
       m.slot_names = cap->slot_names;
       m.num_blocks = cap->blocks.size();
-      st.writer->Write(std::move(m), std::move(cap->blocks));
+      m.sparse_parent = st.sparse_next.parent;
+      m.sparse_chain = st.sparse_next.chain;
+      uint64_t stored = 0;
+      for (const SparseTableManifest& t : sparse_cap->tables) stored += t.changed + t.removed;
+      st.sparse_chain->Captured(cap->id, st.sparse_next, stored);
+      m.sparse_tables = std::move(sparse_cap->tables);
+      st.writer->Write(std::move(m), std::move(cap->blocks), std::move(sparse_cap->rows));
     }
   }
   for (const auto& r : st.writer->Poll()) {
@@ -283,6 +345,7 @@ void Server::Converge() {
       st.report.checkpoint_written = std::max(st.report.checkpoint_written, r.id);
       PST_LOG_DEBUG("checkpoint {} written in {:.1f} ms", r.id, r.duration_ms);
     } else {
+      st.sparse_chain->Lost(r.id);
       st.report.checkpoint_failed = std::max(st.report.checkpoint_failed, r.id);
       st.report.checkpoint_error = r.status.message();
       PST_LOG_ERROR("checkpoint {} not written: {}", r.id, r.status.message());
@@ -300,6 +363,12 @@ void Server::Converge() {
   // worker's pushes and runs far ahead of any worker's clock.
   st.report.clock = shard.applied_clock();
   st.report.max_staleness = st.handler->max_staleness();
+  st.report.sparse_tables.clear();
+  for (const std::string& name : sparse.table_names()) {
+    const SparseTableStats t = sparse.FindTable(name)->stats();
+    st.report.sparse_tables.push_back({name, t.rows, t.bytes, t.raw_bytes_per_row, t.admitted,
+                                       t.evicted, t.unadmitted_updates, t.changed_rows});
+  }
   st.report.workers.clear();
   for (const auto& [rank, from] : st.roster) st.report.workers.push_back({rank, from});
 }
@@ -387,6 +456,7 @@ Status Server::Run() {
         w[i].setRank(r.workers[i].rank);
         w[i].setFromClock(r.workers[i].from_clock);
       }
+      ToProto(r.sparse_tables, b.initSparseTables(r.sparse_tables.size()));
       auto rm = b.initRemoved(r.removed.size());
       size_t i = 0;
       for (const auto& [wr, done] : r.removed) {

@@ -31,6 +31,9 @@
 
 namespace pst {
 
+class SparseHandler;
+struct CheckpointManifest;
+
 class ServerState;
 
 class Server {
@@ -62,6 +65,10 @@ class Server {
   // Pending pulls of the old generation are answered kAborted.
   Status BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clock,
                     const std::vector<WorkerSlot>& workers);
+  // Restores `sparse` (fresh) from checkpoint m's sparse chain; returns the
+  // rows its increments held. kFailedPrecondition / kDataLoss as
+  // SparseShard::Restore.
+  StatusOr<uint64_t> RestoreSparse(SparseHandler& sparse, const CheckpointManifest& m);
   // Adds and removes workers so the shard waits for exactly `workers`.
   void ApplyRoster(const std::vector<WorkerSlot>& workers);
   // Moves toward the scheduler's latest directive: a new generation (restore),

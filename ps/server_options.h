@@ -50,6 +50,9 @@ struct ServerOptions {
   // How long to wait for the scheduler to acknowledge that this PS leaves
   // (best effort). Default: 1 s.
   std::chrono::milliseconds leave_timeout{1000};
+  // Sparse tables: a full checkpoint at least every this many increments
+  // (see ps/sparse_chain.h), in [1, kMaxSparseChain]. Default: 8.
+  uint32_t sparse_max_chain = 8;
   // Size limits for received messages.
   WireLimits limits;
   // Limits of sparse pulls and pushes (ids per request).

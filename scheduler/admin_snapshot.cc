@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <exception>
 
 #include <fmt/format.h>
@@ -83,6 +84,51 @@ namespace {
 // JSON has no NaN or infinity: those become null.
 nlohmann::json Num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
 
+nlohmann::json SparseTableJson(const SparseTableReport& t) {
+  return {{"table", t.table},
+          {"rows", t.rows},
+          {"bytes", t.bytes},
+          {"bytes_per_row", Num(t.rows ? double(t.bytes) / double(t.rows) : 0.0)},
+          {"raw_bytes_per_row", t.raw_bytes_per_row},
+          {"admitted", t.admitted},
+          {"evicted", t.evicted},
+          {"unadmitted_updates", t.unadmitted_updates},
+          {"changed_rows", t.changed_rows}};
+}
+
+nlohmann::json SparseTablesJson(const std::vector<SparseTableReport>& tables) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const SparseTableReport& t : tables) out.push_back(SparseTableJson(t));
+  return out;
+}
+
+// Per table, summed over the PS shards that reported it (plus "shards").
+nlohmann::json SparseTotalsJson(const AdminSnapshot& s) {
+  std::map<std::string, std::pair<SparseTableReport, uint32_t>> totals;
+  for (const AdminNode& n : s.nodes) {
+    if (n.role != "ps") continue;
+    for (const SparseTableReport& t : n.sparse_tables) {
+      auto& [sum, shards] = totals[t.table];
+      sum.table = t.table;
+      sum.rows += t.rows;
+      sum.bytes += t.bytes;
+      sum.raw_bytes_per_row = t.raw_bytes_per_row;
+      sum.admitted += t.admitted;
+      sum.evicted += t.evicted;
+      sum.unadmitted_updates += t.unadmitted_updates;
+      sum.changed_rows += t.changed_rows;
+      ++shards;
+    }
+  }
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& [name, total] : totals) {
+    nlohmann::json j = SparseTableJson(total.first);
+    j["shards"] = total.second;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string RenderStatusJson(const AdminSnapshot& s, int indent) {
@@ -147,8 +193,10 @@ std::string RenderStatusJson(const AdminSnapshot& s, int indent) {
                           {"steps", n.steps},
                           {"samples_per_second", Num(n.samples_per_second)},
                           {"last_heartbeat_age_ms", n.heartbeat_age_ms},
-                          {"max_staleness", n.max_staleness}});
+                          {"max_staleness", n.max_staleness},
+                          {"sparse_tables", SparseTablesJson(n.sparse_tables)}});
   }
+  j["sparse_tables"] = SparseTotalsJson(s);
   // The live curve, compact: [[elapsed_s, loss, samples_per_second], ...].
   json h = json::array();
   for (const AdminHistoryPoint& p : s.history)
@@ -241,6 +289,47 @@ std::string NodeLabels(const AdminNode& n) {
   return "role=\"" + LabelValue(n.role) + "\",rank=\"" + std::to_string(n.rank) + "\"";
 }
 
+// pstrain_sparse_*: per sparse table and PS shard (labels table, shard).
+void SparseMetrics(const AdminSnapshot& s, Exposition& x) {
+  using Field = uint64_t SparseTableReport::*;
+  struct Metric {
+    const char* name;
+    const char* type;
+    const char* help;
+    Field field;
+  };
+  static const Metric kMetrics[] = {
+      {"pstrain_sparse_rows", "gauge", "Live rows of a sparse table on a PS shard.",
+       &SparseTableReport::rows},
+      {"pstrain_sparse_bytes", "gauge",
+       "Memory a sparse table holds on a PS shard (rows, optimizer state, index, sketch).",
+       &SparseTableReport::bytes},
+      {"pstrain_sparse_raw_bytes_per_row", "gauge",
+       "Bytes of id + row + optimizer state of one row (the baseline of the memory per row).",
+       &SparseTableReport::raw_bytes_per_row},
+      {"pstrain_sparse_admitted_rows_total", "counter",
+       "Rows created (ids admitted) in a sparse table on a PS shard.", &SparseTableReport::admitted},
+      {"pstrain_sparse_evicted_rows_total", "counter",
+       "Rows dropped by eviction from a sparse table on a PS shard.", &SparseTableReport::evicted},
+      {"pstrain_sparse_unadmitted_updates_total", "counter",
+       "Row updates dropped because their id was not admitted yet.",
+       &SparseTableReport::unadmitted_updates},
+      {"pstrain_sparse_changed_rows", "gauge",
+       "Rows written since the last checkpoint capture (the next increment's size).",
+       &SparseTableReport::changed_rows},
+  };
+  for (const Metric& m : kMetrics) {
+    x.Family(m.name, m.type, m.help);
+    for (const AdminNode& n : s.nodes) {
+      if (n.role != "ps") continue;
+      for (const SparseTableReport& t : n.sparse_tables)
+        x.Sample(m.name,
+                 "table=\"" + LabelValue(t.table) + "\",shard=\"" + std::to_string(n.rank) + "\"",
+                 static_cast<double>(t.*m.field));
+    }
+  }
+}
+
 }  // namespace
 
 std::string RenderPrometheus(const AdminSnapshot& s) {
@@ -310,6 +399,8 @@ std::string RenderPrometheus(const AdminSnapshot& s) {
            "Worker: the next clock it computes; PS: its model version.");
   for (const AdminNode& n : s.nodes)
     x.Sample("pstrain_node_clock", NodeLabels(n), static_cast<double>(n.clock));
+
+  SparseMetrics(s, x);
 
   x.Family("pstrain_worker_pull_latency_seconds", "histogram",
            "A worker's pull round trips: a parameter block's request sent to its answer received.");
@@ -408,6 +499,7 @@ AdminSnapshot SnapshotFromProtoOrThrow(proto::JobStatusResponse::Reader r) {
     a.samples_per_second = n.getSamplesPerSecond();
     a.heartbeat_age_ms = n.getLastHeartbeatAgeMs();
     a.max_staleness = n.getMaxStaleness();
+    a.sparse_tables = FromProto(n.getSparseTables());
     if (a.role == "ps") ++s.expected_servers;
     if (a.role == "worker") ++s.expected_workers;
     s.nodes.push_back(std::move(a));

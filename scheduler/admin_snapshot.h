@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/latency_histogram.h"
+#include "common/sparse_table_report.h"
 #include "common/status.h"
 #include "proto/scheduler.capnp.h"
 
@@ -38,6 +39,8 @@ struct AdminNode {
   // PushRequest sent -> ack received. Only on /metrics; empty from SnapshotFromProto.
   LatencyHistogram pull_latency{};
   LatencyHistogram push_latency{};
+  // PS: its sparse tables (rows, memory, admission, eviction).
+  std::vector<SparseTableReport> sparse_tables{};
 };
 
 // A complete (committed) checkpoint.

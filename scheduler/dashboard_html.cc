@@ -48,6 +48,18 @@ const char kDashboardHtml[] = R"HTML(<!DOCTYPE html>
   <tbody></tbody>
 </table>
 
+<div id="sparse-section" hidden>
+<h2>Sparse tables</h2>
+<table id="sparse">
+  <thead><tr>
+    <th class="l">table</th><th>shard</th><th>rows</th><th>memory</th><th>bytes/row</th>
+    <th>raw bytes/row</th><th>admitted</th><th>evicted</th><th>unadmitted updates</th>
+    <th>changed since checkpoint</th>
+  </tr></thead>
+  <tbody></tbody>
+</table>
+</div>
+
 <div class="charts">
   <div class="chart">
     <h2>Training loss (live)</h2>
@@ -174,6 +186,30 @@ function render(s) {
     }
     body.appendChild(tr);
   }
+
+  const sparse = document.querySelector("#sparse tbody");
+  while (sparse.firstChild) sparse.removeChild(sparse.firstChild);
+  let sparseRows = 0;
+  for (const n of s.nodes) {
+    for (const t of (n.role === "ps" && n.sparse_tables) || []) {
+      const tr = document.createElement("tr");
+      tr.className = "sparse-table";
+      const cells = [
+        [t.table, "l"], [n.rank], [fmtInt(t.rows)], [fmt(t.bytes / 1048576, 1) + " MiB"],
+        [t.bytes_per_row === null ? "–" : fmt(t.bytes_per_row, 1)], [fmtInt(t.raw_bytes_per_row)],
+        [fmtInt(t.admitted)], [fmtInt(t.evicted)], [fmtInt(t.unadmitted_updates)],
+        [fmtInt(t.changed_rows)]];
+      for (const [text, cls] of cells) {
+        const td = document.createElement("td");
+        if (cls) td.className = cls;
+        td.textContent = String(text);
+        tr.appendChild(td);
+      }
+      sparse.appendChild(tr);
+      ++sparseRows;
+    }
+  }
+  document.getElementById("sparse-section").hidden = sparseRows === 0;
 
   const hist = s.history.filter(p => p[0] !== null && p[1] !== null);
   drawChart(document.getElementById("live-loss"), hist.map(p => [p[0], p[1]]), "#1f77b4",

@@ -21,6 +21,7 @@ void FillNode(const NodeInfo& n, Clock::time_point now, proto::NodeStatus::Build
   b.setLossSum(n.loss_sum);
   b.setSteps(n.steps);
   b.setMaxStaleness(n.max_staleness);
+  ToProto(n.sparse_tables, b.initSparseTables(n.sparse_tables.size()));
   b.setSamplesPerSecond(n.Gone() ? 0 : n.samples_per_second);
   b.setLastHeartbeatAgeMs(std::chrono::duration_cast<std::chrono::milliseconds>(now - n.last_seen).count());
 }

@@ -196,6 +196,7 @@ bool Membership::Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::
       n->restore_error = call.restore_error;
       n->waits_for = call.waits_for;
       n->removed = call.removed;
+      n->sparse_tables = call.sparse_tables;
       FillDirective(resp);
     } else {
       resp.setLeave(n->leave_requested);

@@ -27,6 +27,7 @@ HeartbeatCall DecodeHeartbeat(proto::HeartbeatRequest::Reader r) {
   c.restore_error = r.getRestoreError().cStr();
   for (auto w : r.getWorkers()) c.waits_for[w.getRank()] = w.getFromClock();
   for (auto w : r.getRemoved()) c.removed[w.getRank()] = w.getCompletedClocks();
+  c.sparse_tables = FromProto(r.getSparseTables());
   c.pull_latency = DecodeHistogram(r.getPullLatencyBuckets(), r.getPullLatencySumSeconds());
   c.push_latency = DecodeHistogram(r.getPushLatencyBuckets(), r.getPushLatencySumSeconds());
   return c;

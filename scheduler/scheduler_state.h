@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/latency_histogram.h"
+#include "common/sparse_table_report.h"
 #include "proto/scheduler.capnp.h"
 #include "scheduler/admin_snapshot.h"
 #include "scheduler/checkpoint_coordinator.h"
@@ -49,6 +50,7 @@ struct NodeInfo {
   std::string restore_error;
   std::map<uint32_t, uint64_t> waits_for;  // worker rank -> from clock
   std::map<uint32_t, uint64_t> removed;    // worker rank -> completed clocks
+  std::vector<SparseTableReport> sparse_tables;  // its sparse tables' accounting
   bool reported = false;         // a heartbeat arrived since it (re)joined
   // Worker: its place in the roster the PS wait for.
   bool in_roster = false;

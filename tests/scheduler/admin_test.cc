@@ -472,6 +472,52 @@ TEST_CASE("Admin: a snapshot from a JobStatusResponse matches its fields", "[sch
   CHECK(j["rollbacks"][0]["lost_clocks"] == 12);
 }
 
+TEST_CASE("Admin: sparse tables reach /status and /metrics per table and shard", "[scheduler]") {
+  capnp::MallocMessageBuilder msg;
+  auto r = msg.initRoot<proto::JobStatusResponse>();
+  r.setState(proto::JobState::RUNNING);
+  auto nodes = r.initNodes(3);
+  const std::vector<std::vector<SparseTableReport>> per_ps = {
+      {{"emb", 1000, 150000, 136, 1200, 200, 77, 30}, {"lr", 10, 4096, 16, 10, 0, 0, 10}},
+      {{"emb", 3000, 440000, 136, 3100, 100, 5, 0}}};
+  for (uint32_t k = 0; k < 2; ++k) {
+    nodes[k].setRole(proto::Role::SERVER);
+    nodes[k].setRank(k);
+    ToProto(per_ps[k], nodes[k].initSparseTables(per_ps[k].size()));
+  }
+  nodes[2].setRole(proto::Role::WORKER);
+  auto parsed = SnapshotFromProto(r.asReader());
+  REQUIRE(parsed.ok());
+  REQUIRE(parsed->nodes[0].sparse_tables == per_ps[0]);
+  REQUIRE(parsed->nodes[1].sparse_tables == per_ps[1]);
+
+  const auto j = nlohmann::json::parse(RenderStatusJson(*parsed));
+  CHECK(j["nodes"][0]["sparse_tables"][1]["table"] == "lr");
+  CHECK(j["nodes"][1]["sparse_tables"][0]["rows"] == 3000);
+  // Totals per table over the shards.
+  REQUIRE(j["sparse_tables"].size() == 2);
+  CHECK(j["sparse_tables"][0]["table"] == "emb");
+  CHECK(j["sparse_tables"][0]["rows"] == 4000);
+  CHECK(j["sparse_tables"][0]["bytes"] == 590000);
+  CHECK(j["sparse_tables"][0]["bytes_per_row"] == Approx(147.5));
+  CHECK(j["sparse_tables"][0]["evicted"] == 300);
+  CHECK(j["sparse_tables"][0]["shards"] == 2);
+
+  const auto samples = ParseExposition(RenderPrometheus(*parsed));
+  const std::map<std::string, std::string> emb1{{"table", "emb"}, {"shard", "1"}};
+  REQUIRE(Find(samples, "pstrain_sparse_rows", emb1));
+  CHECK(Find(samples, "pstrain_sparse_rows", emb1)->value == 3000);
+  CHECK(Find(samples, "pstrain_sparse_bytes", emb1)->value == 440000);
+  CHECK(Find(samples, "pstrain_sparse_admitted_rows_total", emb1)->value == 3100);
+  CHECK(Find(samples, "pstrain_sparse_evicted_rows_total", {{"table", "emb"}, {"shard", "0"}})
+            ->value == 200);
+  CHECK(Find(samples, "pstrain_sparse_unadmitted_updates_total", {{"table", "emb"}, {"shard", "0"}})
+            ->value == 77);
+  CHECK(Find(samples, "pstrain_sparse_changed_rows", {{"table", "lr"}, {"shard", "0"}})->value ==
+        10);
+  CHECK_FALSE(Find(samples, "pstrain_sparse_rows", {{"table", "lr"}, {"shard", "1"}}));
+}
+
 TEST_CASE("Admin: the dashboard is self-contained and polls /status", "[scheduler]") {
   const std::string html = kDashboardHtml;
   CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
