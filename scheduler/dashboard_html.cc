@@ -168,6 +168,15 @@ function render(s) {
   const rollbacks = (s.rollbacks || []).length;
   setText("rollbacks", rollbacks + (rollbacks === 1 ? " rollback" : " rollbacks"));
 
+  // cells: [text, class] pairs, one <td> each.
+  const appendCells = (tr, cells) => {
+    for (const [text, cls] of cells) {
+      const td = document.createElement("td");
+      if (cls) td.className = cls;
+      td.textContent = String(text);
+      tr.appendChild(td);
+    }
+  };
   const body = document.querySelector("#nodes tbody");
   while (body.firstChild) body.removeChild(body.firstChild);
   for (const n of s.nodes) {
@@ -178,12 +187,7 @@ function render(s) {
       [n.state, "l " + n.state], [fmtInt(n.clock)], [fmtInt(n.samples)],
       [n.role === "worker" ? fmtInt(n.samples_per_second) : "–"],
       [fmt(n.last_heartbeat_age_ms / 1000, 1) + " s ago"]];
-    for (const [text, cls] of cells) {
-      const td = document.createElement("td");
-      if (cls) td.className = cls;
-      td.textContent = String(text);
-      tr.appendChild(td);
-    }
+    appendCells(tr, cells);
     body.appendChild(tr);
   }
 
@@ -199,12 +203,7 @@ function render(s) {
         [t.bytes_per_row === null ? "–" : fmt(t.bytes_per_row, 1)], [fmtInt(t.raw_bytes_per_row)],
         [fmtInt(t.admitted)], [fmtInt(t.evicted)], [fmtInt(t.unadmitted_updates)],
         [fmtInt(t.changed_rows)]];
-      for (const [text, cls] of cells) {
-        const td = document.createElement("td");
-        if (cls) td.className = cls;
-        td.textContent = String(text);
-        tr.appendChild(td);
-      }
+      appendCells(tr, cells);
       sparse.appendChild(tr);
       ++sparseRows;
     }
