@@ -15,6 +15,7 @@ packages=(
   iproute2 nftables curl jq  # multi-host tests: network-namespace hosts, link faults, HTTP checks
   slurm-wlm munge            # the Slurm tests run a real slurmctld and slurmd nodes
   prometheus                 # the monitoring test scrapes a job with a real Prometheus
+  clang libclang-rt-14-dev llvm-14  # deploy/ci_extra.sh: sanitizer runtimes, libFuzzer, llvm-symbolizer
 )
 # tests/k8s validates the Kubernetes manifests with npm packages: Node.js and npm from Debian,
 # unless the machine already has both commands.

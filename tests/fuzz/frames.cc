@@ -38,6 +38,20 @@ Loopback::Loopback()
   dealer_.connect("inproc://fuzz-loopback");
 }
 
+Loopback& Loopback::Instance() {
+  static Loopback* loopback = new Loopback();  // never destroyed: fuzz targets exit at will
+  return *loopback;
+}
+
+bool Loopback::Receive(const uint8_t* data, size_t size, InMessage* out) {
+  const Status s = Deliver(SplitFrames(data, size), WireLimits{}, out);
+  if (s.code() == StatusCode::kDeadlineExceeded) {
+    std::cerr << "fuzz harness: " << s.ToString() << "\n";
+    std::abort();
+  }
+  return s.ok();
+}
+
 Status Loopback::Deliver(const std::vector<std::string_view>& frames, const WireLimits& limits,
                          InMessage* out) {
   for (size_t i = 0; i < frames.size(); ++i) {
@@ -48,6 +62,12 @@ Status Loopback::Deliver(const std::vector<std::string_view>& frames, const Wire
   Status s = RecvMessage(router_, /*routed=*/true, limits, out);
   if (s.code() == StatusCode::kUnavailable) return Status::DeadlineExceeded("nothing arrived");
   return s;
+}
+
+void Loopback::DrainReplies() {
+  zmq::message_t part;
+  while (dealer_.recv(part, zmq::recv_flags::dontwait)) {
+  }
 }
 
 }  // namespace pst::fuzz

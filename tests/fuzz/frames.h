@@ -27,17 +27,26 @@ std::vector<std::string_view> SplitFrames(const uint8_t* data, size_t size);
 // Joins frames with the separator: how the seed writer makes inputs.
 std::string JoinFrames(const std::vector<std::string>& frames);
 
-// A DEALER connected to a ROUTER in one process. Single-threaded.
+// A DEALER connected to a ROUTER in one process. Single-threaded; one per
+// process (Instance()), as it binds a fixed inproc endpoint.
 class Loopback {
  public:
-  Loopback();
+  static Loopback& Instance();
   // Sends `frames` as one multipart message from the DEALER, then receives it
   // on the ROUTER with RecvMessage, as a server does. Returns what RecvMessage
   // returns; kDeadlineExceeded if nothing arrived (a bug in the harness).
   Status Deliver(const std::vector<std::string_view>& frames, const WireLimits& limits,
                  InMessage* out);
+  // Deliver with the frames of a fuzz input and default limits. Returns
+  // whether RecvMessage accepted the message; aborts if nothing arrived.
+  bool Receive(const uint8_t* data, size_t size, InMessage* out);
+  // The receiving ROUTER, for handlers that reply on it.
+  zmq::socket_t& server() { return router_; }
+  // Receives and discards every reply waiting at the DEALER (non-blocking).
+  void DrainReplies();
 
  private:
+  Loopback();
   zmq::context_t ctx_{1};
   zmq::socket_t router_;
   zmq::socket_t dealer_;

@@ -15,6 +15,7 @@
 
 #include "common/job_file.h"
 #include "common/job_spec.h"
+#include "common/latency_histogram.h"
 #include "common/rocksdb_records.h"
 #include "common/safetensors.h"
 #include "common/wire.h"
@@ -57,15 +58,17 @@ std::string Frames(OutMessage& msg) {
 }
 
 void RequestSeeds(const std::string& dir) {
-  const float grads[12] = {0.5f, -0.25f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+  // Blocks of ps_request_fuzzer's shard: keys [0, 256) and [256, 306).
+  std::vector<float> grads(256);
+  for (size_t i = 0; i < grads.size(); ++i) grads[i] = 0.25f * float(i % 7) - 0.5f;
   {
     OutMessage m;
     auto r = m.envelope().getBody().initPushRequest();
     r.setRank(0);
     r.setKeyBegin(0);
-    r.setKeyEnd(12);
+    r.setKeyEnd(256);
     r.setSampleCount(1);
-    m.AddFloatsCopy(grads, 12);
+    m.AddFloatsCopy(grads.data(), 256);
     Put(dir, "push", Frames(m));
   }
   {
@@ -73,12 +76,12 @@ void RequestSeeds(const std::string& dir) {
     auto r = m.envelope().getBody().initPushRequest();
     r.setRank(1);
     r.setClock(0);
-    r.setKeyBegin(12);
-    r.setKeyEnd(23);
+    r.setKeyBegin(256);
+    r.setKeyEnd(306);
     r.setSampleCount(2);
     r.setThenPull(true);
     r.setPullClock(2);
-    m.AddFloatsCopy(grads, 11);
+    m.AddFloatsCopy(grads.data(), 50);
     Put(dir, "push-then-pull", Frames(m));
   }
   {
@@ -86,14 +89,14 @@ void RequestSeeds(const std::string& dir) {
     auto r = m.envelope().getBody().initPushRequest();
     r.setRank(1);
     r.setRetire(true);
-    m.AddFloatsCopy(grads, 0);
+    m.AddFloatsCopy(grads.data(), 0);
     Put(dir, "retire", Frames(m));
   }
   {
     OutMessage m;
     auto r = m.envelope().getBody().initPullRequest();
     r.setKeyBegin(0);
-    r.setKeyEnd(23);
+    r.setKeyEnd(306);
     r.setRank(1);
     Put(dir, "pull", Frames(m));
   }
@@ -112,6 +115,91 @@ void RequestSeeds(const std::string& dir) {
     r.initWorkers(2)[1].setRank(3);
     Put(dir, "heartbeat", Frames(m));
   }
+}
+
+void SchedulerSeeds(const std::string& dir) {
+  {
+    OutMessage m;
+    auto r = m.envelope().getBody().initRegisterRequest();
+    r.setRole(proto::Role::SERVER);
+    r.setEndpoint("tcp://127.0.0.1:4000");
+    r.setHost("host-a");
+    r.setPid(42);
+    r.setShardId(1);
+    Put(dir, "register", Frames(m));
+  }
+  {
+    OutMessage m;
+    auto r = m.envelope().getBody().initHeartbeatRequest();
+    r.setRole(proto::Role::WORKER);
+    r.setRank(1);
+    r.setClock(7);
+    r.setSamples(640);
+    r.setLossSum(12.5);
+    auto buckets = r.initPullLatencyBuckets(LatencyHistogram::kNumBuckets);
+    buckets.set(2, 5);
+    r.setPullLatencySumSeconds(0.01);
+    Put(dir, "heartbeat-histogram", Frames(m));
+  }
+  {
+    OutMessage m;
+    auto r = m.envelope().getBody().initShardRequest();
+    r.setRank(0);
+    r.setHasCompleted(true);
+    r.setCompletedEpoch(1);
+    r.setCompletedLossSum(3.5);
+    r.setNumSamples(60000);
+    Put(dir, "shard-request", Frames(m));
+  }
+  {
+    OutMessage m;
+    auto r = m.envelope().getBody().initEvalReport();
+    r.setEpoch(2);
+    r.setCorrect(80);
+    r.setTotal(100);
+    Put(dir, "eval-report", Frames(m));
+  }
+  {
+    OutMessage m;
+    m.envelope().getBody().initScaleRequest().setWorkers(3);
+    Put(dir, "scale", Frames(m));
+  }
+  {
+    OutMessage m;
+    m.envelope().getBody().initCheckpointRequest().setTimeoutMs(500);
+    Put(dir, "checkpoint", Frames(m));
+  }
+}
+
+void SparseSeeds(const std::string& dir) {
+  {
+    OutMessage m;
+    auto r = m.envelope().getBody().initSparsePullRequest();
+    r.setTable("user");
+    auto ids = r.initIds(3);
+    for (uint32_t i = 0; i < 3; ++i) ids.set(i, i * 5);
+    Put(dir, "pull", Frames(m));
+  }
+  {
+    OutMessage m;
+    auto r = m.envelope().getBody().initSparsePushRequest();
+    r.setTable("item");
+    auto ids = r.initIds(2);
+    ids.set(0, 1);
+    ids.set(1, 17);
+    r.setSampleCount(4);
+    const float grads[4] = {0.5f, -1, 0.25f, 2};
+    m.AddFloatsCopy(grads, 4);
+    Put(dir, "push", Frames(m));
+  }
+}
+
+void DataLineSeeds(const std::string& dir) {
+  // The first byte is the reader's configuration (see data_lines_fuzzer.cc).
+  Put(dir, "libsvm", std::string(1, '\x40') +
+                         "1 3:0.5 17:1 # a comment\n-1 qid:2 4:2.5e-1\n\n+1 9:1\t12:-3\n0 1:1");
+  Put(dir, "criteo", std::string(1, '\x0b') +
+                         "1\t3\tab\tcd\n0\t-2\t\tx\nbad\n1\t\tq\tr\n");
 }
 
 std::string Be32(uint32_t v) {
@@ -191,6 +279,9 @@ int main(int argc, char** argv) {
   pst::fuzz::SafetensorsSeeds(dir + "/safetensors_fuzzer");
   pst::fuzz::JobSeeds(dir + "/job_toml_fuzzer", std::string(PST_SOURCE_DIR) + "/examples");
   pst::fuzz::RecordSeeds(dir + "/records_fuzzer");
+  pst::fuzz::SchedulerSeeds(dir + "/scheduler_request_fuzzer");
+  pst::fuzz::SparseSeeds(dir + "/sparse_request_fuzzer");
+  pst::fuzz::DataLineSeeds(dir + "/data_lines_fuzzer");
   std::cout << "seeds written to " << dir << "\n";
   return 0;
 }
