@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "common/optimizer_catalog.h"
+#include "common/sparse_optimizer_catalog.h"
 
 namespace pst {
 namespace {
@@ -25,7 +26,8 @@ namespace {
 // /dev/zero) from being read into memory whole.
 constexpr size_t kMaxJobFileBytes = 1 << 20;
 
-constexpr std::string_view kTables[] = {"data", "model", "optimizer", "train", "checkpoint", "cluster", "network"};
+constexpr std::string_view kTables[] = {"data",       "model",   "optimizer", "train",
+                                        "checkpoint", "cluster", "network",   "sparse_table"};
 
 std::string ErrnoMessage(int err) {
   return std::error_code(err, std::generic_category()).message();
@@ -207,6 +209,29 @@ class TableReader {
     return Status::OK();
   }
 
+  Status Bool(std::string_view key, bool* out) {
+    const toml::node* node = Find(key);
+    if (node == nullptr) return Status::OK();
+    const auto* b = node->as_boolean();
+    if (b == nullptr)
+      return Status::InvalidArgument(Field(key) + ": expected true or false, got " + Describe(*node));
+    *out = b->get();
+    return Status::OK();
+  }
+
+  Status Double(std::string_view key, double* out) {
+    float f = 0;
+    const toml::node* node = table_.get(key);
+    if (node != nullptr && node->as_floating_point() != nullptr) {
+      Find(key);
+      *out = node->as_floating_point()->get();
+      return Status::OK();
+    }
+    PST_RETURN_IF_ERROR(Float(key, &f));
+    if (node != nullptr) *out = f;
+    return Status::OK();
+  }
+
   // Marks `key` as allowed without reading it (the caller read it).
   Status Skip(std::string_view key) {
     Find(key);
@@ -261,10 +286,72 @@ class TableReader {
   std::vector<std::string_view> allowed_;
 };
 
+StatusOr<DataFormat> ParseDataFormatName(const std::string& name) { return ParseDataFormat(name); }
+
 Status ReadData(const toml::table& t, JobSpec* spec) {
   TableReader r(t, "data");
   PST_RETURN_IF_ERROR(r.String("dir", &spec->data_dir));
+  SparseDataSpec& d = spec->sparse_data;
+  PST_RETURN_IF_ERROR(r.Enum("format", &ParseDataFormatName, &d.format));
+  PST_RETURN_IF_ERROR(r.String("train", &d.train));
+  PST_RETURN_IF_ERROR(r.String("test", &d.test));
+  PST_RETURN_IF_ERROR(r.Unsigned("dense_features", &d.dense_features));
+  PST_RETURN_IF_ERROR(r.Unsigned("categorical_fields", &d.categorical_fields));
+  PST_RETURN_IF_ERROR(r.Unsigned("hash_seed", &d.hash_seed));
+  PST_RETURN_IF_ERROR(r.Bool("skip_bad_lines", &d.skip_bad_lines));
   return r.CheckNoUnknownKeys();
+}
+
+// One [[sparse_table]] entry: its fixed keys, then the parameters of the rule
+// it names (the catalogue's names), so an unknown key lists those too.
+Status ReadSparseTable(const toml::table& t, size_t index, SparseTableConfig* c) {
+  TableReader r(t, "sparse_table[" + std::to_string(index) + "]");
+  PST_RETURN_IF_ERROR(r.String("name", &c->name));
+  if (c->name.empty())
+    return Status::InvalidArgument("sparse_table[" + std::to_string(index) +
+                                   "].name: required (the model's table, e.g. \"fm.rows\")");
+  PST_RETURN_IF_ERROR(r.Unsigned("dim", &c->dim));
+  PST_RETURN_IF_ERROR(r.String("optimizer", &c->optimizer));
+  PST_RETURN_IF_ERROR(r.Unsigned("admit_after", &c->admit_after));
+  PST_RETURN_IF_ERROR(r.Unsigned("evict_after_steps", &c->evict_after_steps));
+  PST_RETURN_IF_ERROR(r.Unsigned("max_rows", &c->max_rows));
+  PST_RETURN_IF_ERROR(r.Unsigned("seed", &c->seed));
+  if (const SparseOptimizerDescription* rule = FindSparseOptimizer(c->optimizer)) {
+    for (const OptimizerParamInfo& p : rule->params) {
+      if (t.get(p.name) == nullptr) {
+        PST_RETURN_IF_ERROR(r.Skip(p.name));
+        continue;
+      }
+      double v = 0;
+      PST_RETURN_IF_ERROR(r.Double(p.name, &v));
+      c->params[p.name] = v;
+    }
+  } else if (!c->optimizer.empty()) {
+    return Status::InvalidArgument("sparse_table[" + std::to_string(index) +
+                                   "].optimizer: unknown sparse optimizer '" +
+                                   EscapeToml(c->optimizer) +
+                                   "' (allowed: " + SparseOptimizerNames("|") + ")");
+  }
+  return r.CheckNoUnknownKeys();
+}
+
+Status ReadSparseTables(const toml::node& node, JobSpec* spec) {
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    return Status::InvalidArgument(
+        "sparse_table: expected an array of tables ([[sparse_table]]), got " + Describe(node));
+  }
+  for (size_t i = 0; i < array->size(); ++i) {
+    const auto* t = array->get(i)->as_table();
+    if (t == nullptr) {
+      return Status::InvalidArgument("sparse_table[" + std::to_string(i) +
+                                     "]: expected a table, got " + Describe(*array->get(i)));
+    }
+    SparseTableConfig c;
+    PST_RETURN_IF_ERROR(ReadSparseTable(*t, i, &c));
+    spec->sparse_tables.push_back(std::move(c));
+  }
+  return Status::OK();
 }
 
 Status ReadModel(const toml::table& t, ModelSpec* m) {
@@ -274,6 +361,11 @@ Status ReadModel(const toml::table& t, ModelSpec* m) {
   PST_RETURN_IF_ERROR(r.Enum("init", &ParseInitKind, &m->init));
   PST_RETURN_IF_ERROR(r.Unsigned("seed", &m->seed));
   PST_RETURN_IF_ERROR(r.Enum("loss", &ParseLossKind, &m->loss));
+  PST_RETURN_IF_ERROR(r.Enum("kind", &ParseModelKind, &m->kind));
+  PST_RETURN_IF_ERROR(r.Unsigned("factors", &m->factors));
+  PST_RETURN_IF_ERROR(r.Unsigned("embedding_dim", &m->embedding_dim));
+  PST_RETURN_IF_ERROR(r.UnsignedArray("hidden", &m->hidden));
+  PST_RETURN_IF_ERROR(r.Float("init_scale", &m->init_scale));
   return r.CheckNoUnknownKeys();
 }
 
@@ -305,6 +397,7 @@ Status ReadTrain(const toml::table& t, TrainSpec* s) {
   PST_RETURN_IF_ERROR(r.Unsigned("staleness", &s->staleness));
   PST_RETURN_IF_ERROR(r.Unsigned("block_keys", &s->block_keys));
   PST_RETURN_IF_ERROR(r.Float("target_accuracy", &s->target_accuracy));
+  PST_RETURN_IF_ERROR(r.Float("target_auc", &s->target_auc));
   return r.CheckNoUnknownKeys();
 }
 
@@ -354,7 +447,7 @@ Status ReadRoot(const toml::table& root, JobSpec* spec) {
           std::string(node.is_table() ? "unknown table '" : "unknown top-level key '") +
           EscapeToml(key.str()) + "' (allowed tables: " + JoinNames(tables) + ")");
     }
-    if (!node.is_table()) {
+    if (!node.is_table() && key.str() != "sparse_table") {
       return Status::InvalidArgument(std::string(key.str()) + ": expected a table, got " +
                                      Describe(node));
     }
@@ -370,6 +463,7 @@ Status ReadRoot(const toml::table& root, JobSpec* spec) {
   }
   if (const auto* t = root["cluster"].as_table()) PST_RETURN_IF_ERROR(ReadCluster(*t, spec));
   if (const auto* t = root["network"].as_table()) PST_RETURN_IF_ERROR(ReadNetwork(*t, &spec->network));
+  if (const toml::node* n = root.get("sparse_table")) PST_RETURN_IF_ERROR(ReadSparseTables(*n, spec));
   return Status::OK();
 }
 
@@ -455,6 +549,15 @@ void AppendKey(std::string* out, std::string_view key, const std::string& value)
 
 std::string Quoted(std::string_view s) { return "\"" + EscapeToml(s) + "\""; }
 
+std::string UnsignedList(const std::vector<uint32_t>& values) {
+  std::string out = "[";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += std::to_string(values[i]);
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 StatusOr<JobSpec> ParseJobToml(std::string_view text, const std::string& origin) {
@@ -480,20 +583,27 @@ std::string JobSpecToToml(const JobSpec& spec) {
   std::string out;
   out += "[data]\n";
   AppendKey(&out, "dir", Quoted(spec.data_dir));
+  const SparseDataSpec& d = spec.sparse_data;
+  AppendKey(&out, "format", Quoted(DataFormatName(d.format)));
+  AppendKey(&out, "train", Quoted(d.train));
+  AppendKey(&out, "test", Quoted(d.test));
+  AppendKey(&out, "dense_features", std::to_string(d.dense_features));
+  AppendKey(&out, "categorical_fields", std::to_string(d.categorical_fields));
+  AppendKey(&out, "hash_seed", std::to_string(d.hash_seed));
+  AppendKey(&out, "skip_bad_lines", d.skip_bad_lines ? "true" : "false");
 
   const ModelSpec& m = spec.model;
-  std::string layers = "[";
-  for (size_t i = 0; i < m.layer_sizes.size(); ++i) {
-    if (i > 0) layers += ", ";
-    layers += std::to_string(m.layer_sizes[i]);
-  }
-  layers += "]";
   out += "\n[model]\n";
-  AppendKey(&out, "layers", layers);
+  AppendKey(&out, "layers", UnsignedList(m.layer_sizes));
   AppendKey(&out, "activation", Quoted(ActivationName(m.activation)));
   AppendKey(&out, "init", Quoted(InitKindName(m.init)));
   AppendKey(&out, "seed", std::to_string(m.seed));
   AppendKey(&out, "loss", Quoted(LossKindName(m.loss)));
+  AppendKey(&out, "kind", Quoted(ModelKindName(m.kind)));
+  AppendKey(&out, "factors", std::to_string(m.factors));
+  AppendKey(&out, "embedding_dim", std::to_string(m.embedding_dim));
+  AppendKey(&out, "hidden", UnsignedList(m.hidden));
+  AppendKey(&out, "init_scale", FormatFloat(m.init_scale));
 
   const OptimizerSpec& o = spec.optimizer;
   out += "\n[optimizer]\n";
@@ -519,6 +629,7 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "staleness", std::to_string(t.staleness));
   AppendKey(&out, "block_keys", std::to_string(t.block_keys));
   AppendKey(&out, "target_accuracy", FormatFloat(t.target_accuracy));
+  AppendKey(&out, "target_auc", FormatFloat(t.target_auc));
 
   const CheckpointSpec& c = spec.checkpoint;
   out += "\n[checkpoint]\n";
@@ -540,6 +651,22 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "heartbeat_ms", std::to_string(n.heartbeat_ms));
   AppendKey(&out, "heartbeat_timeout_ms", std::to_string(n.heartbeat_timeout_ms));
   if (!n.key_dir.empty()) AppendKey(&out, "key_dir", Quoted(n.key_dir));
+
+  for (const SparseTableConfig& c : spec.sparse_tables) {
+    out += "\n[[sparse_table]]\n";
+    AppendKey(&out, "name", Quoted(c.name));
+    AppendKey(&out, "dim", std::to_string(c.dim));
+    AppendKey(&out, "optimizer", Quoted(c.optimizer));
+    for (const auto& [name, value] : c.params) {
+      std::string v = FormatDouble(value);
+      if (v.find_first_of(".en") == std::string::npos) v += ".0";  // a float, as read
+      AppendKey(&out, name, v);
+    }
+    AppendKey(&out, "admit_after", std::to_string(c.admit_after));
+    AppendKey(&out, "evict_after_steps", std::to_string(c.evict_after_steps));
+    AppendKey(&out, "max_rows", std::to_string(c.max_rows));
+    AppendKey(&out, "seed", std::to_string(c.seed));
+  }
   return out;
 }
 

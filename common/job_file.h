@@ -15,7 +15,16 @@
 //   servers = 2
 //   workers = 4
 //
+// A sparse model (model.kind = "lr" | "fm" | "embedding_mlp") reads its data
+// from [data] format / train / test (and, for criteo, dense_features,
+// categorical_fields, hash_seed; skip_bad_lines), and each of its sparse
+// tables may have a [[sparse_table]] entry: name, dim, optimizer (sgd |
+// adagrad | ftrl | lazy_adam) and that rule's parameters as keys (ftrl: alpha,
+// beta, l1, l2), admit_after, evict_after_steps, max_rows, seed.
+//
 // Key names are the JobSpec field names, except data.dir (JobSpec::data_dir),
+// data.format/train/test/... (JobSpec::sparse_data), [[sparse_table]]
+// (JobSpec::sparse_tables, optimizer parameters by name),
 // model.layers (ModelSpec::layer_sizes), cluster.servers / cluster.workers
 // (JobSpec::num_servers / num_workers). All functions are thread-safe and throw
 // nothing.

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "common/optimizer_catalog.h"
+#include "common/sparse_model_tables.h"
 
 namespace pst {
 namespace {
@@ -39,6 +40,13 @@ constexpr std::pair<const char*, LrSchedule> kSchedules[] = {
 constexpr std::pair<const char*, Consistency> kConsistencies[] = {
     {"bsp", Consistency::kBsp}, {"asp", Consistency::kAsp}, {"ssp", Consistency::kSsp}};
 
+constexpr std::pair<const char*, ModelKind> kModelKinds[] = {{"mlp", ModelKind::kMlp},
+                                                             {"lr", ModelKind::kLr},
+                                                             {"fm", ModelKind::kFm},
+                                                             {"embedding_mlp", ModelKind::kEmbeddingMlp}};
+constexpr std::pair<const char*, DataFormat> kDataFormats[] = {{"libsvm", DataFormat::kLibsvm},
+                                                               {"criteo", DataFormat::kCriteoTsv}};
+
 bool Finite(float v) { return std::isfinite(v); }
 
 }  // namespace
@@ -53,6 +61,12 @@ StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& n) {
 }
 StatusOr<LrSchedule> ParseLrSchedule(const std::string& n) { return ParseName("lr schedule", n, kSchedules); }
 StatusOr<Consistency> ParseConsistency(const std::string& n) { return ParseName("consistency", n, kConsistencies); }
+StatusOr<ModelKind> ParseModelKind(const std::string& n) { return ParseName("model kind", n, kModelKinds); }
+StatusOr<DataFormat> ParseDataFormat(std::string_view n) {
+  return ParseName("data format", std::string(n), kDataFormats);
+}
+const char* ModelKindName(ModelKind k) { return NameOf(k, kModelKinds); }
+const char* DataFormatName(DataFormat f) { return NameOf(f, kDataFormats); }
 const char* ActivationName(Activation a) { return NameOf(a, kActivations); }
 const char* InitKindName(InitKind k) { return NameOf(k, kInits); }
 const char* OptimizerKindName(OptimizerKind k) {
@@ -78,6 +92,30 @@ Status ValidateModelSpec(const ModelSpec& s) {
     return Status::InvalidArgument("model.layers: the last size (classes) must be at least 2");
   if (total > (1ull << 32))
     return Status::InvalidArgument("model.layers: the model would have more than 2^32 parameters");
+  if (s.factors == 0 || s.factors > 1024)
+    return Status::InvalidArgument("model.factors: must be in [1, 1024]");
+  if (s.embedding_dim == 0 || s.embedding_dim > 1024)
+    return Status::InvalidArgument("model.embedding_dim: must be in [1, 1024]");
+  if (s.hidden.size() > 16) return Status::InvalidArgument("model.hidden: at most 16 layers");
+  for (uint32_t h : s.hidden)
+    if (h == 0 || h > 65536)
+      return Status::InvalidArgument("model.hidden: every width must be in [1, 65536]");
+  if (!(s.init_scale >= 0 && s.init_scale <= 10))
+    return Status::InvalidArgument("model.init_scale: must be in [0, 10]");
+  return Status::OK();
+}
+
+Status ValidateSparseDataSpec(const SparseDataSpec& d) {
+  if (d.train.empty())
+    return Status::InvalidArgument("data.train: a sparse model needs its training file (data.train = \"path\")");
+  if (d.test.empty())
+    return Status::InvalidArgument("data.test: a sparse model needs its test file (data.test = \"path\")");
+  if (d.format == DataFormat::kCriteoTsv) {
+    if (d.dense_features > 1024)
+      return Status::InvalidArgument("data.dense_features: must be in [0, 1024]");
+    if (d.categorical_fields == 0 || d.categorical_fields > 1024)
+      return Status::InvalidArgument("data.categorical_fields: must be in [1, 1024]");
+  }
   return Status::OK();
 }
 
@@ -105,6 +143,8 @@ Status ValidateTrainSpec(const TrainSpec& s) {
   if (s.staleness > 1000) return Status::InvalidArgument("train.staleness: must be in [0, 1000]");
   if (!(s.target_accuracy >= 0 && s.target_accuracy <= 1))
     return Status::InvalidArgument("train.target_accuracy: must be in [0, 1] (0 = off)");
+  if (!(s.target_auc >= 0 && s.target_auc <= 1))
+    return Status::InvalidArgument("train.target_auc: must be in [0, 1] (0 = off)");
   if (s.block_keys != 0 && (s.block_keys < 256 || s.block_keys > (1ull << 28)))
     return Status::InvalidArgument("train.block_keys: must be 0 (automatic) or in [256, 268435456]");
   return Status::OK();
@@ -144,7 +184,17 @@ Status ValidateJobSpec(const JobSpec& s) {
     return Status::InvalidArgument("cluster.servers: must be in [1, 256]");
   if (s.num_workers == 0 || s.num_workers > 1024)
     return Status::InvalidArgument("cluster.workers: must be in [1, 1024]");
-  return Status::OK();
+  if (!s.sparse()) {
+    if (!s.sparse_tables.empty())
+      return Status::InvalidArgument("sparse_table: only sparse models (model.kind = lr, fm or "
+                                     "embedding_mlp) have sparse tables");
+    if (s.train.target_auc != 0)
+      return Status::InvalidArgument("train.target_auc: only for sparse models (binary "
+                                     "classifiers); the MLP has train.target_accuracy");
+    return Status::OK();
+  }
+  PST_RETURN_IF_ERROR(ValidateSparseDataSpec(s.sparse_data));
+  return SparseModelTables(s).status();
 }
 
 uint64_t BlockKeys(const TrainSpec& train) {

@@ -4,12 +4,19 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
 
 namespace pst {
+
+// Parameter values of a sparse row update rule by name, e.g. {{"alpha", 0.05},
+// {"l1", 1.0}} (common/sparse_optimizer_catalog.h lists the rules).
+using SparseOptimizerParams = std::map<std::string, double, std::less<>>;
 
 enum class Activation : uint8_t { kRelu = 0, kTanh = 1, kSigmoid = 2 };
 enum class InitKind : uint8_t { kXavier = 0, kHe = 1 };
@@ -20,7 +27,16 @@ enum class InitKind : uint8_t { kXavier = 0, kHe = 1 };
 // regression). Predictions are the arg-max output in every case.
 enum class LossKind : uint8_t { kSoftmax = 0, kSquared = 1, kLogistic = 2 };
 
+// What a job trains. kMlp: the dense MLP on IDX images (model.layers). The
+// others are binary classifiers on sparse data files (data.format, data.train,
+// data.test) with sparse embedding tables on the PS (common/sparse_model_tables.h):
+// kLr logistic regression on hashed features, kFm a factorization machine,
+// kEmbeddingMlp sum-pooled embeddings per field + dense features into an MLP.
+enum class ModelKind : uint8_t { kMlp = 0, kLr = 1, kFm = 2, kEmbeddingMlp = 3 };
+
 struct ModelSpec {
+  // Which model. Default: mlp.
+  ModelKind kind = ModelKind::kMlp;
   // Units per layer, input first, classes last: {784, 128, 10} is one hidden
   // layer. Two entries give softmax regression. Default: {784, 128, 10}.
   std::vector<uint32_t> layer_sizes{784, 128, 10};
@@ -32,6 +48,16 @@ struct ModelSpec {
   uint64_t seed = 1;
   // Output loss. Default: softmax cross-entropy.
   LossKind loss = LossKind::kSoftmax;
+  // fm: latent factors per id, in [1, 1024]. Default: 8.
+  uint32_t factors = 8;
+  // embedding_mlp: floats per embedding row, in [1, 1024]. Default: 16.
+  uint32_t embedding_dim = 16;
+  // embedding_mlp: hidden layer widths, each in [1, 65536] (may be empty).
+  // Default: {64, 32}.
+  std::vector<uint32_t> hidden{64, 32};
+  // fm, embedding_mlp: sparse rows start uniform in [-init_scale, init_scale)
+  // (lr rows start at 0); in [0, 10]. Default: 0.01.
+  float init_scale = 0.01f;
 
   bool operator==(const ModelSpec&) const = default;
 };
@@ -101,6 +127,9 @@ struct TrainSpec {
   // Stop the job as soon as an epoch's test accuracy reaches this (0 = train
   // every epoch). Default: 0.
   float target_accuracy = 0;
+  // Sparse models: stop the job as soon as an epoch's test AUC reaches this
+  // (0 = off). Default: 0.
+  float target_auc = 0;
   // Transfer and update granularity in keys: each PS splits its key range into
   // blocks of this size, versioned and updated independently, and workers send
   // each block's gradient as soon as it is computed (overlapping communication
@@ -164,6 +193,63 @@ struct NetworkSpec {
   bool operator==(const NetworkSpec&) const = default;
 };
 
+// Line format of sparse data files.
+enum class DataFormat : uint8_t {
+  kLibsvm = 0,     // libsvm / svmlight text, one field
+  kCriteoTsv = 1,  // Criteo-style TSV: label, integer features, hashed categories
+};
+
+// The data of a sparse model ([data] in a job file): a training and a test
+// file that workers stream (the scheduler leases byte ranges of the training
+// file's records; any worker may be asked to evaluate on the test file).
+struct SparseDataSpec {
+  // Line format of both files. Default: libsvm.
+  DataFormat format = DataFormat::kLibsvm;
+  // Paths of the training and test files, as every worker sees them. Required
+  // for a sparse model.
+  std::string train;
+  std::string test;
+  // criteo: integer features and categorical fields per line, in [0, 1024]
+  // and [1, 1024]. Defaults: 13, 26.
+  uint32_t dense_features = 13;
+  uint32_t categorical_fields = 26;
+  // criteo: seed of the per-field feature hash. Default: 0.
+  uint64_t hash_seed = 0;
+  // Count, log and skip malformed lines instead of failing. Default: false.
+  bool skip_bad_lines = false;
+
+  bool operator==(const SparseDataSpec&) const = default;
+};
+
+// Settings of one sparse table of a sparse model ([[sparse_table]] in a job
+// file), by name; a table without an entry takes the defaults below.
+struct SparseTableConfig {
+  // The model's table this configures, e.g. "fm.rows" (see
+  // common/sparse_model_tables.h). Required.
+  std::string name;
+  // Floats per row; 0 = the model's. Anything else must equal the model's
+  // (a check that the file describes the model it means). Default: 0.
+  uint32_t dim = 0;
+  // Per-row update rule (common/sparse_optimizer_catalog.h) and overrides of
+  // its parameters. "" = the job's [optimizer] (sgd -> sgd, adagrad ->
+  // adagrad, adam -> lazy_adam, with its learning rate, betas, epsilon).
+  // Default: "".
+  std::string optimizer;
+  SparseOptimizerParams params;
+  // Admission: a row is created once its id was pushed this many times (0 or
+  // 1: at once), at most 65535. Default: 0.
+  uint32_t admit_after = 0;
+  // Eviction: rows not updated for this many steps are dropped (0 = never).
+  // Default: 0.
+  uint64_t evict_after_steps = 0;
+  // Most rows the table may hold (0 = the PS's limit). Default: 0.
+  uint64_t max_rows = 0;
+  // Seed of the rows' initial values; 0 = model.seed. Default: 0.
+  uint64_t seed = 0;
+
+  bool operator==(const SparseTableConfig&) const = default;
+};
+
 struct JobSpec {
   ModelSpec model;
   OptimizerSpec optimizer;
@@ -176,6 +262,12 @@ struct JobSpec {
   // Cluster size for a launch. Defaults: 2 PS, 2 workers.
   uint32_t num_servers = 2;
   uint32_t num_workers = 2;
+  // Sparse models only: their data files and per-table settings.
+  SparseDataSpec sparse_data;
+  std::vector<SparseTableConfig> sparse_tables;
+
+  // A sparse model (anything but the MLP).
+  bool sparse() const { return model.kind != ModelKind::kMlp; }
 
   bool operator==(const JobSpec&) const = default;
 };
@@ -186,6 +278,10 @@ Status ValidateOptimizerSpec(const OptimizerSpec& spec);
 Status ValidateTrainSpec(const TrainSpec& spec);
 Status ValidateCheckpointSpec(const CheckpointSpec& spec);
 Status ValidateNetworkSpec(const NetworkSpec& spec);
+Status ValidateSparseDataSpec(const SparseDataSpec& spec);
+// Also checks the sparse model's settings, data and [[sparse_table]] entries
+// against the tables the model declares (names, dims, optimizers and their
+// parameters).
 Status ValidateJobSpec(const JobSpec& spec);
 
 // Parsers for the names used in flags and job files ("relu", "adam", "bsp", ...).
@@ -195,11 +291,15 @@ StatusOr<LossKind> ParseLossKind(const std::string& name);
 StatusOr<OptimizerKind> ParseOptimizerKind(const std::string& name);
 StatusOr<LrSchedule> ParseLrSchedule(const std::string& name);
 StatusOr<Consistency> ParseConsistency(const std::string& name);
+StatusOr<ModelKind> ParseModelKind(const std::string& name);
+StatusOr<DataFormat> ParseDataFormat(std::string_view name);
 const char* ActivationName(Activation a);
 const char* InitKindName(InitKind k);
 const char* LossKindName(LossKind k);
 const char* OptimizerKindName(OptimizerKind k);
 const char* LrScheduleName(LrSchedule s);
 const char* ConsistencyName(Consistency c);
+const char* ModelKindName(ModelKind k);
+const char* DataFormatName(DataFormat f);
 
 }  // namespace pst

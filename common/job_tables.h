@@ -11,8 +11,10 @@
 
 namespace pst {
 
-// The job's tables, each updated with job.optimizer. kInvalidArgument for an
-// invalid model or optimizer spec. Thread-safe.
+// The job's tables: the MLP's, each updated with job.optimizer, or a sparse
+// model's with the job's per-table settings (common/sparse_model_tables.h).
+// kInvalidArgument for an invalid model, optimizer or [[sparse_table]] entry.
+// Thread-safe.
 StatusOr<std::vector<TableSpec>> JobTables(const JobSpec& job);
 
 }  // namespace pst

@@ -29,6 +29,12 @@ void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
   m.setInit(static_cast<proto::InitKind>(s.model.init));
   m.setSeed(s.model.seed);
   m.setLoss(static_cast<proto::LossKind>(s.model.loss));
+  m.setKind(static_cast<proto::ModelKind>(s.model.kind));
+  m.setFactors(s.model.factors);
+  m.setEmbeddingDim(s.model.embedding_dim);
+  auto hidden = m.initHidden(s.model.hidden.size());
+  for (size_t i = 0; i < s.model.hidden.size(); ++i) hidden.set(i, s.model.hidden[i]);
+  m.setInitScale(s.model.init_scale);
   auto o = out.initOptimizer();
   const OptimizerSpec& os = s.optimizer;
   o.setKind(static_cast<proto::OptimizerKind>(os.kind));
@@ -55,6 +61,7 @@ void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
   t.setStaleness(ts.staleness);
   t.setBlockKeys(ts.block_keys);
   t.setTargetAccuracy(ts.target_accuracy);
+  t.setTargetAuc(ts.target_auc);
   auto c = out.initCheckpoint();
   c.setEverySteps(s.checkpoint.every_steps);
   c.setEverySeconds(s.checkpoint.every_seconds);
@@ -70,6 +77,33 @@ void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
   out.setDataDir(s.data_dir);
   out.setNumServers(s.num_servers);
   out.setNumWorkers(s.num_workers);
+  auto d = out.initSparseData();
+  d.setFormat(static_cast<proto::DataFormat>(s.sparse_data.format));
+  d.setTrain(s.sparse_data.train);
+  d.setTest(s.sparse_data.test);
+  d.setDenseFeatures(s.sparse_data.dense_features);
+  d.setCategoricalFields(s.sparse_data.categorical_fields);
+  d.setHashSeed(s.sparse_data.hash_seed);
+  d.setSkipBadLines(s.sparse_data.skip_bad_lines);
+  auto tables = out.initSparseTables(s.sparse_tables.size());
+  for (size_t i = 0; i < s.sparse_tables.size(); ++i) {
+    const SparseTableConfig& c = s.sparse_tables[i];
+    auto t = tables[i];
+    t.setName(c.name);
+    t.setDim(c.dim);
+    t.setOptimizer(c.optimizer);
+    auto params = t.initParams(c.params.size());
+    size_t j = 0;
+    for (const auto& [name, value] : c.params) {
+      params[j].setName(name);
+      params[j].setValue(value);
+      ++j;
+    }
+    t.setAdmitAfter(c.admit_after);
+    t.setEvictAfterSteps(c.evict_after_steps);
+    t.setMaxRows(c.max_rows);
+    t.setSeed(c.seed);
+  }
 }
 
 namespace {
@@ -84,6 +118,13 @@ StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
   PST_ASSIGN_OR_RETURN(s.model.init, CheckedEnum(m.getInit(), InitKind::kHe, "model.init"));
   s.model.seed = m.getSeed();
   PST_ASSIGN_OR_RETURN(s.model.loss, CheckedEnum(m.getLoss(), LossKind::kLogistic, "model.loss"));
+  PST_ASSIGN_OR_RETURN(s.model.kind,
+                       CheckedEnum(m.getKind(), ModelKind::kEmbeddingMlp, "model.kind"));
+  s.model.factors = m.getFactors();
+  s.model.embedding_dim = m.getEmbeddingDim();
+  s.model.hidden.clear();
+  for (uint32_t v : m.getHidden()) s.model.hidden.push_back(v);
+  s.model.init_scale = m.getInitScale();
   auto o = in.getOptimizer();
   OptimizerSpec& os = s.optimizer;
   // The catalog decides which ids are known (a rule may be retired, leaving a gap).
@@ -119,6 +160,7 @@ StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
   ts.staleness = t.getStaleness();
   ts.block_keys = t.getBlockKeys();
   ts.target_accuracy = t.getTargetAccuracy();
+  ts.target_auc = t.getTargetAuc();
   s.checkpoint.every_steps = in.getCheckpoint().getEverySteps();
   s.checkpoint.every_seconds = in.getCheckpoint().getEverySeconds();
   s.checkpoint.keep = in.getCheckpoint().getKeep();
@@ -133,6 +175,27 @@ StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
   s.data_dir = in.getDataDir().cStr();
   s.num_servers = in.getNumServers();
   s.num_workers = in.getNumWorkers();
+  auto d = in.getSparseData();
+  PST_ASSIGN_OR_RETURN(s.sparse_data.format,
+                       CheckedEnum(d.getFormat(), DataFormat::kCriteoTsv, "data.format"));
+  s.sparse_data.train = d.getTrain().cStr();
+  s.sparse_data.test = d.getTest().cStr();
+  s.sparse_data.dense_features = d.getDenseFeatures();
+  s.sparse_data.categorical_fields = d.getCategoricalFields();
+  s.sparse_data.hash_seed = d.getHashSeed();
+  s.sparse_data.skip_bad_lines = d.getSkipBadLines();
+  for (auto t : in.getSparseTables()) {
+    SparseTableConfig c;
+    c.name = t.getName().cStr();
+    c.dim = t.getDim();
+    c.optimizer = t.getOptimizer().cStr();
+    for (auto p : t.getParams()) c.params[p.getName().cStr()] = p.getValue();
+    c.admit_after = t.getAdmitAfter();
+    c.evict_after_steps = t.getEvictAfterSteps();
+    c.max_rows = t.getMaxRows();
+    c.seed = t.getSeed();
+    s.sparse_tables.push_back(std::move(c));
+  }
   PST_RETURN_IF_ERROR(ValidateJobSpec(s));
   return s;
 }

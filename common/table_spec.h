@@ -58,6 +58,16 @@ struct TableSpec {
   // The update rule the PS applies to this table's gradients. Default: the
   // default OptimizerSpec.
   OptimizerSpec optimizer;
+  // kSparse only: the per-row rule (common/sparse_optimizer_catalog.h) and its
+  // parameters, or "" to derive it from `optimizer` (ps/sparse_table_spec.h).
+  // Default: "".
+  std::string sparse_optimizer;
+  SparseOptimizerParams sparse_optimizer_params;
+  // kSparse only: admission, eviction and row bound, as SparseTableConfig.
+  // Defaults: 0 (off).
+  uint32_t admit_after = 0;
+  uint64_t evict_after_steps = 0;
+  uint64_t max_rows = 0;
 
   bool operator==(const TableSpec&) const = default;
 };

@@ -9,6 +9,8 @@ enum LossKind { softmax @0; squared @1; logistic @2; }
 enum OptimizerKind { sgd @0; momentum @1; nesterov @2; adagrad @3; adam @4; adamW @5; }
 enum LrSchedule { constant @0; step @1; cosine @2; }
 enum Consistency { bsp @0; asp @1; ssp @2; }
+enum ModelKind { mlp @0; lr @1; fm @2; embeddingMlp @3; }
+enum DataFormat { libsvm @0; criteo @1; }
 
 struct ModelSpec {
   layerSizes @0 :List(UInt32);
@@ -16,6 +18,11 @@ struct ModelSpec {
   init @2 :InitKind;
   seed @3 :UInt64;
   loss @4 :LossKind;
+  kind @5 :ModelKind;
+  factors @6 :UInt32;
+  embeddingDim @7 :UInt32;
+  hidden @8 :List(UInt32);
+  initScale @9 :Float32;
 }
 
 struct OptimizerSpec {
@@ -44,6 +51,7 @@ struct TrainSpec {
   staleness @6 :UInt32;
   blockKeys @7 :UInt64;
   targetAccuracy @8 :Float32;
+  targetAuc @9 :Float32;
 }
 
 struct CheckpointSpec {
@@ -62,6 +70,33 @@ struct NetworkSpec {
   heartbeatTimeoutMs @6 :UInt32;
 }
 
+# Sparse models' data and per-table settings (common/job_spec.h).
+struct SparseDataSpec {
+  format @0 :DataFormat;
+  train @1 :Text;
+  test @2 :Text;
+  denseFeatures @3 :UInt32;
+  categoricalFields @4 :UInt32;
+  hashSeed @5 :UInt64;
+  skipBadLines @6 :Bool;
+}
+
+struct SparseOptimizerParam {
+  name @0 :Text;
+  value @1 :Float64;
+}
+
+struct SparseTableConfig {
+  name @0 :Text;
+  dim @1 :UInt32;
+  optimizer @2 :Text;
+  params @3 :List(SparseOptimizerParam);
+  admitAfter @4 :UInt32;
+  evictAfterSteps @5 :UInt64;
+  maxRows @6 :UInt64;
+  seed @7 :UInt64;
+}
+
 struct JobSpec {
   model @0 :ModelSpec;
   optimizer @1 :OptimizerSpec;
@@ -71,4 +106,6 @@ struct JobSpec {
   numWorkers @5 :UInt32;
   checkpoint @6 :CheckpointSpec;
   network @7 :NetworkSpec;
+  sparseData @8 :SparseDataSpec;
+  sparseTables @9 :List(SparseTableConfig);
 }

@@ -81,6 +81,7 @@ std::string JobFingerprint(const JobSpec& job) {
   f += ";optimizer=" + std::string(OptimizerKindName(job.optimizer.kind));
   f += ";block_keys=" + std::to_string(BlockKeys(job.train));
   f += ";consistency=" + std::string(ConsistencyName(job.train.consistency));
+  if (job.sparse()) f += ";model=" + std::string(ModelKindName(job.model.kind));
   return f;
 }
 

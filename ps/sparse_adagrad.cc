@@ -30,13 +30,7 @@ class SparseAdagrad final : public SparseRowOptimizer {
 }  // namespace
 
 void RegisterSparseAdagrad(SparseOptimizerRegistry& registry) {
-  SparseOptimizerInfo info;
-  info.name = "adagrad";
-  info.help = "Adagrad: accum += g^2; row -= lr * g / (sqrt(accum) + epsilon)";
-  info.slots = {"accum"};
-  info.params = {{"lr", 0.01, 0, 1e3, true, "learning rate"},
-                 {"epsilon", 1e-8, 0, 1, false, "added to the denominator"},
-                 {"initial_accumulator", 0.0, 0, 1e6, false, "accum of a new row"}};
+  SparseOptimizerInfo info = CataloguedSparseRule("adagrad");
   info.make = [](const SparseOptimizerParams& p, uint32_t dim) {
     return std::make_unique<SparseAdagrad>(dim, float(p.at("lr")), float(p.at("epsilon")),
                                            float(p.at("initial_accumulator")));

@@ -42,14 +42,7 @@ class SparseFtrl final : public SparseRowOptimizer {
 }  // namespace
 
 void RegisterSparseFtrl(SparseOptimizerRegistry& registry) {
-  SparseOptimizerInfo info;
-  info.name = "ftrl";
-  info.help = "FTRL-proximal with L1 and L2 regularisation (per coordinate)";
-  info.slots = {"z", "n"};
-  info.params = {{"alpha", 0.05, 0, 1e3, true, "learning rate alpha"},
-                 {"beta", 1.0, 0, 1e6, false, "learning-rate smoothing beta"},
-                 {"l1", 0.0, 0, 1e6, false, "L1 regularisation strength"},
-                 {"l2", 0.0, 0, 1e6, false, "L2 regularisation strength"}};
+  SparseOptimizerInfo info = CataloguedSparseRule("ftrl");
   info.make = [](const SparseOptimizerParams& p, uint32_t dim) {
     return std::make_unique<SparseFtrl>(dim, float(p.at("alpha")), float(p.at("beta")),
                                         float(p.at("l1")), float(p.at("l2")));

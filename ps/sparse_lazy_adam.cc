@@ -44,15 +44,7 @@ class SparseLazyAdam final : public SparseRowOptimizer {
 }  // namespace
 
 void RegisterSparseLazyAdam(SparseOptimizerRegistry& registry) {
-  SparseOptimizerInfo info;
-  info.name = "lazy_adam";
-  info.help = "Adam on touched rows only, bias-corrected with each row's own step count";
-  info.slots = {"m", "v"};
-  info.row_scalars = {"t"};
-  info.params = {{"lr", 0.001, 0, 1e3, true, "learning rate"},
-                 {"beta1", 0.9, 0, 0.999999, false, "first-moment decay"},
-                 {"beta2", 0.999, 0, 0.999999, false, "second-moment decay"},
-                 {"epsilon", 1e-8, 0, 1, false, "added to the denominator"}};
+  SparseOptimizerInfo info = CataloguedSparseRule("lazy_adam");
   info.make = [](const SparseOptimizerParams& p, uint32_t dim) {
     return std::make_unique<SparseLazyAdam>(dim, float(p.at("lr")), float(p.at("beta1")),
                                             float(p.at("beta2")), float(p.at("epsilon")));

@@ -9,6 +9,12 @@ void SparseRowOptimizer::InitState(float* state) const {
   std::fill(state, state + state_floats_, 0.0f);
 }
 
+SparseOptimizerInfo CataloguedSparseRule(std::string_view name) {
+  SparseOptimizerInfo info;
+  static_cast<SparseOptimizerDescription&>(info) = *FindSparseOptimizer(name);
+  return info;
+}
+
 const SparseOptimizerRegistry& SparseOptimizerRegistry::Builtin() {
   static const SparseOptimizerRegistry registry = [] {
     SparseOptimizerRegistry r;
@@ -58,28 +64,9 @@ StatusOr<std::unique_ptr<SparseRowOptimizer>> SparseOptimizerRegistry::Create(
                                    "\" (known: " + known + ")");
   }
   if (dim == 0) return Status::InvalidArgument("sparse optimizer " + info->name + ": dim is 0");
-  SparseOptimizerParams values;
-  for (const SparseOptimizerParamInfo& p : info->params) values[p.name] = p.default_value;
-  for (const auto& entry : config.params) {
-    // Not a structured binding: clang 14 cannot capture one in the lambda.
-    const auto& name = entry.first;
-    const auto& value = entry.second;
-    auto it = std::find_if(info->params.begin(), info->params.end(),
-                           [&](const SparseOptimizerParamInfo& p) { return p.name == name; });
-    if (it == info->params.end()) {
-      std::string known;
-      for (const SparseOptimizerParamInfo& p : info->params) {
-        known += (known.empty() ? "" : ", ") + p.name;
-      }
-      return Status::InvalidArgument("sparse optimizer " + info->name + ": unknown parameter \"" +
-                                     name + "\" (known: " + known + ")");
-    }
-    if (!ParamInRange(*it, value)) {
-      return Status::InvalidArgument("sparse optimizer " + info->name + ": " + name + " = " +
-                                     std::to_string(value) + " outside " + ParamRangeText(*it));
-    }
-    values[name] = value;
-  }
+  PST_ASSIGN_OR_RETURN(SparseOptimizerParams values,
+                       ResolveSparseOptimizerParams(*info, config.params,
+                                                    "sparse optimizer " + info->name));
   return info->make(values, dim);
 }
 

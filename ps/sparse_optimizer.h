@@ -16,12 +16,10 @@
 #include <vector>
 
 #include "common/optimizer_catalog.h"
+#include "common/sparse_optimizer_catalog.h"
 #include "common/status.h"
 
 namespace pst {
-
-// Parameter values by name, e.g. {{"lr", 0.05}, {"l1", 1.0}}.
-using SparseOptimizerParams = std::map<std::string, double, std::less<>>;
 
 // Which rule a table uses and its parameters (missing ones take defaults).
 struct SparseOptimizerConfig {
@@ -54,14 +52,8 @@ class SparseRowOptimizer {
 // Name, default, range and help of one parameter, as for the dense rules.
 using SparseOptimizerParamInfo = OptimizerParamInfo;
 
-struct SparseOptimizerInfo {
-  std::string name;
-  std::string help;
-  // State slots of dim floats each, in storage order, e.g. {"accum"}.
-  std::vector<std::string> slots;
-  // Per-row scalars stored after the slots (lazy Adam's step count).
-  std::vector<std::string> row_scalars;
-  std::vector<SparseOptimizerParamInfo> params;
+// A rule's description (common/sparse_optimizer_catalog.h) and its factory.
+struct SparseOptimizerInfo : SparseOptimizerDescription {
   // Builds the rule from a complete, validated parameter set.
   std::function<std::unique_ptr<SparseRowOptimizer>(const SparseOptimizerParams&, uint32_t dim)>
       make;
@@ -93,6 +85,10 @@ class SparseOptimizerRegistry {
 // Each rule's file defines its registration; Builtin() calls them. (An explicit
 // list rather than static initialisers: the linker drops objects of a static
 // library that nothing references, and with them such initialisers.)
+// The catalogue's description of `name`, without a factory (the rule's file
+// adds it). REQUIRES: FindSparseOptimizer(name) != nullptr.
+SparseOptimizerInfo CataloguedSparseRule(std::string_view name);
+
 void RegisterSparseSgd(SparseOptimizerRegistry& registry);
 void RegisterSparseAdagrad(SparseOptimizerRegistry& registry);
 void RegisterSparseFtrl(SparseOptimizerRegistry& registry);

@@ -24,10 +24,7 @@ class SparseSgd final : public SparseRowOptimizer {
 }  // namespace
 
 void RegisterSparseSgd(SparseOptimizerRegistry& registry) {
-  SparseOptimizerInfo info;
-  info.name = "sgd";
-  info.help = "plain stochastic gradient descent: row -= lr * g";
-  info.params = {{"lr", 0.01, 0, 1e3, true, "learning rate"}};
+  SparseOptimizerInfo info = CataloguedSparseRule("sgd");
   info.make = [](const SparseOptimizerParams& p, uint32_t dim) {
     return std::make_unique<SparseSgd>(dim, float(p.at("lr")));
   };

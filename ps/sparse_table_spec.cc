@@ -14,6 +14,14 @@ StatusOr<SparseTableOptions> SparseTableOptionsFromSpec(const TableSpec& spec) {
                                                         : RowInitKind::kUniform;
   o.init.seed = spec.init.seed;
   o.init.scale = float(spec.init.scale);
+  o.admit_after = spec.admit_after;
+  o.evict_after_steps = spec.evict_after_steps;
+  o.max_rows = spec.max_rows;
+  if (!spec.sparse_optimizer.empty()) {
+    o.optimizer = {spec.sparse_optimizer, spec.sparse_optimizer_params};
+    PST_RETURN_IF_ERROR(ValidateSparseTableOptions(o).WithContext("sparse table '" + spec.name + "'"));
+    return o;
+  }
   const OptimizerSpec& opt = spec.optimizer;
   if (opt.schedule != LrSchedule::kConstant || opt.weight_decay != 0) {
     return Status::InvalidArgument(who + "sparse rows take a constant learning rate and no "

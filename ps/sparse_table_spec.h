@@ -2,10 +2,12 @@
 // SparseTableOptions.
 //  - init: zeros -> zeros; uniform(seed, scale) -> uniform rows whose element
 //    j is a function of (seed, id, j) (InitRow);
-//  - optimizer: sgd -> "sgd" (lr); adagrad -> "adagrad" (lr, epsilon); adam ->
-//    "lazy_adam" (lr, beta1, beta2, epsilon: touched rows only, per-row step
-//    count). FTRL has no OptimizerKind yet, so a job file cannot ask for it;
-//    SparseTableOptions can.
+//  - optimizer: the table's own sparse_optimizer and parameters if it names
+//    one (any rule of common/sparse_optimizer_catalog.h, e.g. ftrl); else
+//    from its OptimizerSpec: sgd -> "sgd" (lr); adagrad -> "adagrad" (lr,
+//    epsilon); adam -> "lazy_adam" (lr, beta1, beta2, epsilon: touched rows
+//    only, per-row step count);
+//  - admission, eviction and the row bound as declared.
 #pragma once
 
 #include "common/status.h"

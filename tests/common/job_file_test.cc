@@ -365,4 +365,115 @@ TEST_CASE("JobFile: the [network] section sets addresses and heartbeats", "[comm
   CHECK(*again == *job);
 }
 
+
+constexpr char kSparseJob[] = R"(
+[data]
+format = "criteo"
+train = "/data/ctr/train.tsv"
+test = "/data/ctr/test.tsv"
+dense_features = 13
+categorical_fields = 26
+hash_seed = 5
+skip_bad_lines = true
+[model]
+kind = "embedding_mlp"
+embedding_dim = 8
+hidden = [32, 16]
+init_scale = 0.05
+seed = 3
+[optimizer]
+kind = "adagrad"
+learning_rate = 0.05
+[train]
+target_auc = 0.75
+[[sparse_table]]
+name = "dlrm.emb"
+dim = 8
+optimizer = "ftrl"
+alpha = 0.1
+l1 = 1.5
+l2 = 0.25
+admit_after = 2
+evict_after_steps = 1000
+max_rows = 10000000
+seed = 77
+)";
+
+TEST_CASE("JobFile: a sparse job sets the model, data and per-table keys", "[common]") {
+  StatusOr<JobSpec> spec = ParseJobToml(kSparseJob, "ctr.toml");
+  INFO(spec.status().ToString());
+  REQUIRE(spec.ok());
+  CHECK(spec->sparse());
+  CHECK(spec->model.kind == ModelKind::kEmbeddingMlp);
+  CHECK(spec->model.embedding_dim == 8);
+  CHECK(spec->model.hidden == std::vector<uint32_t>{32, 16});
+  CHECK(spec->model.init_scale == 0.05f);
+  CHECK(spec->sparse_data.format == DataFormat::kCriteoTsv);
+  CHECK(spec->sparse_data.train == "/data/ctr/train.tsv");
+  CHECK(spec->sparse_data.test == "/data/ctr/test.tsv");
+  CHECK(spec->sparse_data.hash_seed == 5);
+  CHECK(spec->sparse_data.skip_bad_lines);
+  CHECK(spec->train.target_auc == 0.75f);
+  REQUIRE(spec->sparse_tables.size() == 1);
+  const SparseTableConfig& t = spec->sparse_tables[0];
+  CHECK(t.name == "dlrm.emb");
+  CHECK(t.dim == 8);
+  CHECK(t.optimizer == "ftrl");
+  CHECK(t.params == SparseOptimizerParams{{"alpha", 0.1}, {"l1", 1.5}, {"l2", 0.25}});
+  CHECK(t.admit_after == 2);
+  CHECK(t.evict_after_steps == 1000);
+  CHECK(t.max_rows == 10000000);
+  CHECK(t.seed == 77);
+
+  StatusOr<JobSpec> back = ParseJobToml(JobSpecToToml(*spec), "out.toml");
+  INFO(JobSpecToToml(*spec));
+  REQUIRE(back.ok());
+  CheckEqual(*back, *spec);
+}
+
+TEST_CASE("JobFile: bad sparse keys give one-line errors", "[common]") {
+  const std::string base =
+      "[model]\nkind = \"fm\"\n[data]\ntrain = \"a.svm\"\ntest = \"b.svm\"\n";
+  auto error = [&](const std::string& extra) {
+    StatusOr<JobSpec> spec = ParseJobToml(base + extra, "j.toml");
+    REQUIRE_FALSE(spec.ok());
+    CHECK(spec.status().code() == StatusCode::kInvalidArgument);
+    CHECK(spec.status().message().find('\n') == std::string::npos);
+    return spec.status().message();
+  };
+  CHECK(ParseJobToml(base, "j.toml").ok());
+  CHECK(error("[[sparse_table]]\nname = \"fm.rows\"\noptimizer = \"ftrl\"\nlr = 0.1\n") ==
+        "j.toml: unknown key 'sparse_table[0].lr' (allowed: name, dim, optimizer, admit_after, "
+        "evict_after_steps, max_rows, seed, alpha, beta, l1, l2)");
+  CHECK(error("[[sparse_table]]\nname = \"fm.rows\"\noptimizer = \"rmsprop\"\n") ==
+        "j.toml: sparse_table[0].optimizer: unknown sparse optimizer 'rmsprop' (allowed: "
+        "sgd|adagrad|ftrl|lazy_adam)");
+  CHECK(error("[[sparse_table]]\nname = \"fm.emb\"\n") ==
+        "j.toml: sparse_table 'fm.emb': model fm has no such sparse table (it has: fm.rows)");
+  CHECK(error("[[sparse_table]]\nname = \"fm.rows\"\ndim = 4\n") ==
+        "j.toml: sparse_table 'fm.rows': dim 4, but the model's rows have 9 floats");
+  CHECK(error("[[sparse_table]]\nname = \"fm.rows\"\noptimizer = \"ftrl\"\nl1 = -1\n") ==
+        "j.toml: sparse_table 'fm.rows': ftrl l1 = -1 is outside [0, 1e+06]");
+  CHECK(error("[[sparse_table]]\nname = \"fm.rows\"\n[[sparse_table]]\nname = \"fm.rows\"\n") ==
+        "j.toml: sparse_table 'fm.rows': configured twice");
+  CHECK(error("[optimizer]\nkind = \"momentum\"\n").find(
+            "sparse rows take only sgd, adagrad or adam") != std::string::npos);
+  CHECK(error("[train]\ntarget_auc = 1.5\n") ==
+        "j.toml: train.target_auc: must be in [0, 1] (0 = off)");
+  CHECK(error("sparse_table = 3\n").find("sparse_table: expected an array of tables") !=
+        std::string::npos);
+  StatusOr<JobSpec> no_test =
+      ParseJobToml("[model]\nkind = \"lr\"\n[data]\ntrain = \"a\"\n", "j.toml");
+  REQUIRE_FALSE(no_test.ok());
+  CHECK(no_test.status().message() ==
+        "j.toml: data.test: a sparse model needs its test file (data.test = \"path\")");
+  StatusOr<JobSpec> kind = ParseJobToml("[model]\nkind = \"dnn\"\n", "j.toml");
+  REQUIRE_FALSE(kind.ok());
+  CHECK(kind.status().message() ==
+        "j.toml: model.kind: unknown model kind 'dnn' (allowed: mlp|lr|fm|embedding_mlp)");
+  StatusOr<JobSpec> mlp_tables = ParseJobToml("[[sparse_table]]\nname = \"x\"\n", "j.toml");
+  REQUIRE_FALSE(mlp_tables.ok());
+  CHECK(mlp_tables.status().message().find("only sparse models") != std::string::npos);
+}
+
 }  // namespace pst

@@ -93,6 +93,48 @@ TEST_CASE("ProtoConvert: a non-default JobSpec round trips field by field", "[co
   CHECK(back->data_dir != defaults.data_dir);
 }
 
+TEST_CASE("ProtoConvert: a sparse job's model, data and tables round trip", "[common]") {
+  JobSpec spec;
+  spec.model.kind = ModelKind::kFm;
+  spec.model.factors = 5;
+  spec.model.hidden = {7};
+  spec.model.embedding_dim = 3;
+  spec.model.init_scale = 0.125f;
+  spec.optimizer.kind = OptimizerKind::kAdagrad;
+  spec.train.target_auc = 0.625f;
+  spec.sparse_data.format = DataFormat::kCriteoTsv;
+  spec.sparse_data.train = "/d/train.tsv";
+  spec.sparse_data.test = "/d/test.tsv";
+  spec.sparse_data.dense_features = 2;
+  spec.sparse_data.categorical_fields = 3;
+  spec.sparse_data.hash_seed = 99;
+  spec.sparse_data.skip_bad_lines = true;
+  SparseTableConfig t;
+  t.name = "fm.rows";
+  t.dim = 6;
+  t.optimizer = "ftrl";
+  t.params = {{"alpha", 0.3}, {"l1", 2.0}};
+  t.admit_after = 3;
+  t.evict_after_steps = 500;
+  t.max_rows = 1000;
+  t.seed = 12;
+  spec.sparse_tables = {t};
+  REQUIRE(ValidateJobSpec(spec).ok());
+  StatusOr<JobSpec> back = RoundTrip(spec);
+  INFO(back.status().ToString());
+  REQUIRE(back.ok());
+  CheckEqual(spec, *back);
+  // A table the model does not have is refused on decode, like in a job file.
+  StatusOr<JobSpec> bad = RoundTrip(spec, [](proto::JobSpec::Builder b) {
+    b.getSparseTables()[0].setName("fm.other");
+  });
+  CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+  StatusOr<JobSpec> kind = RoundTrip(spec, [](proto::JobSpec::Builder b) {
+    b.getModel().setKind(static_cast<proto::ModelKind>(9));
+  });
+  CHECK(kind.status().message() == "model.kind: unknown value 9");
+}
+
 TEST_CASE("ProtoConvert: the default JobSpec and every enum value round trip", "[common]") {
   StatusOr<JobSpec> d = RoundTrip(JobSpec{});
   REQUIRE(d.ok());

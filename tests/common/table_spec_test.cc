@@ -137,5 +137,63 @@ TEST_CASE("JobTables: the MLP declares one dense table per tensor", "[common]") 
   CHECK(JobTables(job).status().code() == StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("JobTables: sparse models declare their sparse and dense tables", "[common]") {
+  JobSpec job;
+  job.optimizer.kind = OptimizerKind::kAdagrad;
+  job.sparse_data.train = "train.svm";
+  job.sparse_data.test = "test.svm";
+  job.model.kind = ModelKind::kLr;
+  StatusOr<std::vector<TableSpec>> lr = JobTables(job);
+  REQUIRE(lr.ok());
+  REQUIRE(lr->size() == 2);
+  CHECK((*lr)[0].name == "lr.rows");
+  CHECK((*lr)[0].kind == TableKind::kSparse);
+  CHECK((*lr)[0].dim == 1);
+  CHECK((*lr)[0].init.kind == TableInitKind::kZeros);
+  CHECK((*lr)[1].name == "lr.dense");
+  CHECK((*lr)[1].size == 1);  // libsvm: no dense features, only the bias
+
+  job.model.kind = ModelKind::kFm;
+  job.model.factors = 4;
+  job.model.seed = 9;
+  SparseTableConfig c;
+  c.name = "fm.rows";
+  c.optimizer = "ftrl";
+  c.params = {{"l1", 0.5}};
+  c.admit_after = 3;
+  c.evict_after_steps = 100;
+  c.seed = 21;
+  job.sparse_tables = {c};
+  StatusOr<std::vector<TableSpec>> fm = JobTables(job);
+  REQUIRE(fm.ok());
+  const TableSpec& rows = (*fm)[0];
+  CHECK(rows.dim == 5);
+  CHECK(rows.init.kind == TableInitKind::kUniform);
+  CHECK(rows.init.seed == 21);  // the table's own seed over model.seed
+  CHECK(rows.sparse_optimizer == "ftrl");
+  CHECK(rows.sparse_optimizer_params == SparseOptimizerParams{{"l1", 0.5}});
+  CHECK(rows.admit_after == 3);
+  CHECK(rows.evict_after_steps == 100);
+  CHECK((*fm)[1].optimizer == job.optimizer);
+  CHECK(ValidateTables(*fm).ok());
+
+  job.model.kind = ModelKind::kEmbeddingMlp;
+  job.sparse_tables.clear();
+  job.sparse_data.format = DataFormat::kCriteoTsv;
+  job.sparse_data.dense_features = 2;
+  job.sparse_data.categorical_fields = 3;
+  job.model.embedding_dim = 4;
+  job.model.hidden = {8};
+  StatusOr<std::vector<TableSpec>> mlp = JobTables(job);
+  REQUIRE(mlp.ok());
+  REQUIRE(mlp->size() == 5);
+  CHECK((*mlp)[0].name == "dlrm.emb");
+  CHECK((*mlp)[1].name == "dlrm.w0");
+  CHECK((*mlp)[1].size == (3 * 4 + 2) * 8);
+  CHECK((*mlp)[4].name == "dlrm.b1");
+  CHECK((*mlp)[4].size == 1);
+  CHECK(DenseKeyCount(*mlp) == (3 * 4 + 2) * 8 + 8 + 8 + 1);
+}
+
 }  // namespace
 }  // namespace pst

@@ -1,5 +1,7 @@
 #include "ps/sparse_optimizer.h"
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <cstdint>
@@ -181,6 +183,19 @@ TEST_CASE("Sparse optimizer registry: every rule describes its state and paramet
     CHECK((*opt)->state_floats() == info->slots.size() * 16 + info->row_scalars.size());
     CHECK((*opt)->dim() == 16);
   }
+}
+
+TEST_CASE("Sparse optimizer registry: registers exactly the catalogued rules", "[ps]") {
+  std::vector<std::string> catalogued;
+  for (const SparseOptimizerDescription& d : SparseOptimizerCatalog()) {
+    catalogued.push_back(d.name);
+    const SparseOptimizerInfo* info = SparseOptimizerRegistry::Builtin().Find(d.name);
+    REQUIRE(info != nullptr);
+    CHECK(info->slots == d.slots);
+    CHECK(info->params.size() == d.params.size());
+  }
+  std::sort(catalogued.begin(), catalogued.end());
+  CHECK(SparseOptimizerRegistry::Builtin().Names() == catalogued);
 }
 
 TEST_CASE("Sparse optimizer registry: bad configurations are refused with a reason", "[ps]") {

@@ -34,6 +34,24 @@ TEST_CASE("SparseTableOptionsFromSpec maps init and optimizer", "[ps]") {
   CHECK(SparseTableOptionsFromSpec(zeros)->init.kind == RowInitKind::kZeros);
 }
 
+TEST_CASE("SparseTableOptionsFromSpec takes a table's own rule, admission and eviction", "[ps]") {
+  TableSpec t = Sparse(OptimizerKind::kMomentum);  // ignored: the table names its rule
+  t.sparse_optimizer = "ftrl";
+  t.sparse_optimizer_params = {{"l1", 1.0}, {"l2", 0.5}};
+  t.admit_after = 4;
+  t.evict_after_steps = 60;
+  t.max_rows = 500;
+  auto o = SparseTableOptionsFromSpec(t);
+  REQUIRE(o.ok());
+  CHECK(o->optimizer.name == "ftrl");
+  CHECK(o->optimizer.params == SparseOptimizerParams{{"l1", 1.0}, {"l2", 0.5}});
+  CHECK(o->admit_after == 4);
+  CHECK(o->evict_after_steps == 60);
+  CHECK(o->max_rows == 500);
+  t.sparse_optimizer_params = {{"lr", 1.0}};  // ftrl has alpha, not lr
+  CHECK(SparseTableOptionsFromSpec(t).status().code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("SparseTableOptionsFromSpec refuses what sparse rows cannot do", "[ps]") {
   CHECK_FALSE(SparseTableOptionsFromSpec(Sparse(OptimizerKind::kMomentum)).ok());
   CHECK_FALSE(SparseTableOptionsFromSpec(Sparse(OptimizerKind::kAdamW)).ok());

@@ -6,17 +6,6 @@
 
 namespace pst {
 
-StatusOr<DataFormat> ParseDataFormat(std::string_view name) {
-  if (name == "libsvm") return DataFormat::kLibsvm;
-  if (name == "criteo") return DataFormat::kCriteoTsv;
-  return Status::InvalidArgument(
-      fmt::format("unknown data format '{}' (expected libsvm or criteo)", name));
-}
-
-const char* DataFormatName(DataFormat format) {
-  return format == DataFormat::kLibsvm ? "libsvm" : "criteo";
-}
-
 uint32_t SparseReader::NumFields(const SparseReaderOptions& options) {
   return options.format == DataFormat::kLibsvm ? 1 : options.criteo.num_categorical;
 }

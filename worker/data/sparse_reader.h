@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/job_spec.h"
 #include "common/status.h"
 #include "worker/data/line_formats.h"
 #include "worker/data/range_line_reader.h"
@@ -21,14 +22,7 @@
 
 namespace pst {
 
-enum class DataFormat : uint8_t {
-  kLibsvm = 0,     // libsvm / svmlight text, one field
-  kCriteoTsv = 1,  // Criteo-style TSV: label, integer features, hashed categories
-};
-
-// "libsvm" or "criteo"; kInvalidArgument naming the accepted values otherwise.
-StatusOr<DataFormat> ParseDataFormat(std::string_view name);
-const char* DataFormatName(DataFormat format);
+// DataFormat, ParseDataFormat and DataFormatName: common/job_spec.h.
 
 struct SparseReaderOptions {
   // Format of every line. Default: libsvm.

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "common/sparse_model_tables.h"
+
 namespace pst {
 
 StatusOr<std::unique_ptr<EmbeddingMlp>> EmbeddingMlp::Create(const EmbeddingMlpOptions& options) {
@@ -27,14 +29,9 @@ EmbeddingMlp::EmbeddingMlp(const EmbeddingMlpOptions& options) : options_(option
   widths_.push_back(options.num_fields * options.embedding_dim + options.num_dense);
   widths_.insert(widths_.end(), options.hidden.begin(), options.hidden.end());
   widths_.push_back(1);
-  tables_.push_back(
-      SparseTable(options.name + ".emb", options.embedding_dim, options.seed, options.init_scale));
-  for (size_t l = 0; l + 1 < widths_.size(); ++l) {
-    const uint64_t in = widths_[l], out = widths_[l + 1];
-    tables_.push_back(DenseTable(fmt::format("{}.w{}", options.name, l), in * out, options.seed,
-                                 std::sqrt(6.0 / static_cast<double>(in + out))));
-    tables_.push_back(DenseTable(fmt::format("{}.b{}", options.name, l), out, 0, 0.0));
-  }
+  tables_ = EmbeddingMlpTables(options.name, options.num_fields, options.num_dense,
+                               options.embedding_dim, options.hidden, options.init_scale,
+                               options.seed);
   acts_.resize(widths_.size() - 1);
 }
 

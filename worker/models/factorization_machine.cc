@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/sparse_model_tables.h"
+
 namespace pst {
 
 StatusOr<std::unique_ptr<FactorizationMachine>> FactorizationMachine::Create(
@@ -28,9 +30,8 @@ StatusOr<std::unique_ptr<FactorizationMachine>> CreateLogisticRegression(uint32_
 
 FactorizationMachine::FactorizationMachine(const FactorizationMachineOptions& options)
     : options_(options), sums_(options.num_factors) {
-  tables_.push_back(SparseTable(options.name + ".rows", 1 + options.num_factors, options.seed,
-                                options.init_scale));
-  tables_.push_back(DenseTable(options.name + ".dense", options.num_dense + 1ull, 0, 0.0));
+  tables_ = FmTables(options.name, options.num_dense, options.num_factors, options.init_scale,
+                     options.seed);
 }
 
 Status FactorizationMachine::Check(const SparseBatch& batch, const ModelParams& params) const {

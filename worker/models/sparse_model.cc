@@ -50,31 +50,6 @@ void ZeroModelGrads(const std::vector<TableSpec>& tables, const ModelParams& par
   }
 }
 
-namespace {
-
-TableSpec Table(std::string name, TableKind kind, uint64_t size, uint32_t dim, uint64_t seed,
-                double scale) {
-  TableSpec t;
-  t.name = std::move(name);
-  t.kind = kind;
-  t.size = size;
-  t.dim = dim;
-  t.init.kind = scale > 0 ? TableInitKind::kUniform : TableInitKind::kZeros;
-  t.init.seed = scale > 0 ? seed : 0;
-  t.init.scale = scale;
-  return t;
-}
-
-}  // namespace
-
-TableSpec SparseTable(std::string name, uint32_t dim, uint64_t seed, double scale) {
-  return Table(std::move(name), TableKind::kSparse, 0, dim, seed, scale);
-}
-
-TableSpec DenseTable(std::string name, uint64_t size, uint64_t seed, double scale) {
-  return Table(std::move(name), TableKind::kDense, size, 0, seed, scale);
-}
-
 double LogisticLoss(double z, float y) {
   return std::max(z, 0.0) - z * y + std::log1p(std::exp(-std::abs(z)));
 }

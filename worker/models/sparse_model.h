@@ -68,10 +68,7 @@ class SparseModel {
                          std::vector<float>* probabilities) = 0;
 };
 
-// A table declaration with a uniform initializer in [-scale, scale) (zeros
-// when scale is 0).
-TableSpec SparseTable(std::string name, uint32_t dim, uint64_t seed, double scale);
-TableSpec DenseTable(std::string name, uint64_t size, uint64_t seed, double scale);
+// Table declarations: common/sparse_model_tables.h.
 
 // Checks that params has one entry per sparse and dense table of `tables`,
 // with ids covering the batch (ids->slot.size() == batch.ids.size()).

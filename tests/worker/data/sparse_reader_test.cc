@@ -179,7 +179,7 @@ TEST_CASE("ParseDataFormat: accepted names and the error for others", "[worker]"
   CHECK(*ParseDataFormat("criteo") == DataFormat::kCriteoTsv);
   auto bad = ParseDataFormat("csv");
   REQUIRE(!bad.ok());
-  CHECK(bad.status().message() == "unknown data format 'csv' (expected libsvm or criteo)");
+  CHECK(bad.status().message() == "unknown data format 'csv' (allowed: libsvm|criteo)");
 }
 
 }  // namespace
