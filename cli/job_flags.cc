@@ -30,6 +30,8 @@ void JobFlags::Register(CLI::App& app) {
   app.add_option("--staleness", staleness_, "SSP staleness bound [0]");
   app.add_option("--target-accuracy", target_accuracy_,
                  "Stop as soon as an epoch's test accuracy reaches this (0 = off) [0]");
+  app.add_option("--target-auc", target_auc_,
+                 "Sparse models: stop as soon as an epoch's test AUC reaches this (0 = off) [0]");
   app.add_option("--train-limit", train_limit_, "Use only the first N training samples (0 = all)");
   app.add_option("--test-limit", test_limit_, "Evaluate on the first N test samples (0 = all)");
   app.add_option("--checkpoint-every-steps", ckpt_steps_,
@@ -58,6 +60,7 @@ StatusOr<JobSpec> JobFlags::Resolve() const {
   if (lr_) job.optimizer.learning_rate = *lr_;
   if (clip_norm_) job.optimizer.clip_norm = *clip_norm_;
   if (target_accuracy_) job.train.target_accuracy = *target_accuracy_;
+  if (target_auc_) job.train.target_auc = *target_auc_;
   if (data_dir_) job.data_dir = *data_dir_;
   if (ckpt_steps_) job.checkpoint.every_steps = *ckpt_steps_;
   if (ckpt_seconds_) job.checkpoint.every_seconds = *ckpt_seconds_;

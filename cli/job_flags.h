@@ -27,6 +27,7 @@ class JobFlags {
   std::optional<uint32_t> ckpt_seconds_, ckpt_keep_;
   std::optional<float> lr_, clip_norm_;
   std::optional<float> target_accuracy_;
+  std::optional<float> target_auc_;
   std::optional<std::string> optimizer_, layers_, activation_, init_, consistency_, data_dir_,
       loss_;
 };

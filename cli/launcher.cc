@@ -118,6 +118,9 @@ class JobWatch {
       es.epoch = e.getEpoch() + 1;
       es.train_loss = e.getSamples() ? e.getLossSum() / e.getSamples() : 0;
       es.test_accuracy = double(e.getTestCorrect()) / std::max<uint64_t>(1, e.getTestTotal());
+      es.has_auc = e.getHasAuc();
+      es.test_auc = e.getTestAuc();
+      es.test_log_loss = e.getTestLossSum() / double(std::max<uint64_t>(1, e.getTestTotal()));
       es.seconds = e.getEndMs() > e.getStartMs() ? (e.getEndMs() - e.getStartMs()) / 1000.0 : 0;
       es.end_seconds = e.getEndMs() / 1000.0;
       es.wait_seconds = e.getWaitMs() / 1e3;
@@ -127,10 +130,14 @@ class JobWatch {
       recorder_.Epoch(es);
       const double busy = es.wait_seconds + es.compute_seconds + es.push_seconds;
       auto pct = [busy](double v) { return busy > 0 ? 100.0 * v / busy : 0.0; };
+      const std::string quality =
+          es.has_auc ? fmt::format("test AUC {:.4f}  test log-loss {:.4f}", es.test_auc,
+                                   es.test_log_loss)
+                     : fmt::format("test accuracy {:.4f}", es.test_accuracy);
       progress_.Line(fmt::format(
-          "epoch {}/{}  train loss {:.4f}  test accuracy {:.4f}  {:.1f} s  (workers: compute "
+          "epoch {}/{}  train loss {:.4f}  {}  {:.1f} s  (workers: compute "
           "{:.0f}%, waiting for pulls {:.0f}%, pushing {:.0f}%)",
-          es.epoch, job_.train.epochs, es.train_loss, es.test_accuracy, es.seconds, pct(es.compute_seconds),
+          es.epoch, job_.train.epochs, es.train_loss, quality, es.seconds, pct(es.compute_seconds),
           pct(es.wait_seconds), pct(es.push_seconds)));
       ++epochs_reported_;
     }
@@ -182,7 +189,24 @@ class JobWatch {
   double rate_ = 0;
 };
 
+// A sparse job's data files must be there before anything starts.
+Status CheckSparseDataFiles(const SparseDataSpec& data) {
+  for (const auto& [key, path] : {std::pair{"data.train", data.train}, {"data.test", data.test}}) {
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec))
+      return Status::NotFound(fmt::format(
+          "{}: '{}' is not a readable file (deploy/data/prepare_movielens.sh, "
+          "prepare_spam_assassin.sh or pstrain-datagen make the data sets)",
+          key, path));
+  }
+  return Status::OK();
+}
+
 std::string ModelName(const JobSpec& job) {
+  if (job.sparse()) {
+    return fmt::format("{} on {} data {}", ModelKindName(job.model.kind),
+                       DataFormatName(job.sparse_data.format), job.sparse_data.train);
+  }
   std::string s;
   for (uint32_t l : job.model.layer_sizes) s += (s.empty() ? "" : "-") + std::to_string(l);
   return s;
@@ -269,7 +293,13 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
     job = std::move(stored).value();
   }
   PST_RETURN_IF_ERROR(ValidateJobSpec(job));
-  PST_RETURN_IF_ERROR(CheckFashionMnistFiles(job.data_dir));
+  PST_RETURN_IF_ERROR(job.sparse() ? CheckSparseDataFiles(job.sparse_data)
+                                   : CheckFashionMnistFiles(job.data_dir));
+  if (job.sparse()) {
+    // The roles may run elsewhere: they get the data files by absolute path.
+    job.sparse_data.train = fs::absolute(job.sparse_data.train, ec).string();
+    job.sparse_data.test = fs::absolute(job.sparse_data.test, ec).string();
+  }
   std::optional<CpuPlacement> cpus;
   if (options.pin_cpus) {
     PST_ASSIGN_OR_RETURN(cpus, PlaceCpus(AllowedCpus(), job.num_workers));
@@ -414,12 +444,19 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   for (EpochSummary& e : result.epochs)
     if (e.epoch - 1 < watch.epoch_samples.size()) e.samples = watch.epoch_samples[e.epoch - 1];
   result.final_test_accuracy = result.epochs.back().test_accuracy;
+  result.final_test_auc = result.epochs.back().test_auc;
   const double elapsed_s = watch.elapsed_s;
   if (job.train.target_accuracy > 0 && result.final_test_accuracy >= job.train.target_accuracy) {
     result.target_reached = true;
     result.seconds_to_target = elapsed_s;
     progress.Line(fmt::format("reached the target test accuracy {:.4f} after epoch {} in {:.2f} s of training",
                               job.train.target_accuracy, result.epochs.back().epoch, elapsed_s));
+  }
+  if (job.train.target_auc > 0 && result.final_test_auc >= job.train.target_auc) {
+    result.target_reached = true;
+    result.seconds_to_target = elapsed_s;
+    progress.Line(fmt::format("reached the target test AUC {:.4f} after epoch {} in {:.2f} s of training",
+                              job.train.target_auc, result.epochs.back().epoch, elapsed_s));
   }
   result.wall_seconds = elapsed_s;
   result.samples_per_second = elapsed_s > 0 ? watch.samples_done / elapsed_s : 0;

@@ -93,6 +93,10 @@ struct EpochSummary {
   uint64_t samples = 0;
   double train_loss = 0;
   double test_accuracy = 0;
+  // Sparse models (binary classifiers): test AUC and mean test log-loss.
+  bool has_auc = false;
+  double test_auc = 0;
+  double test_log_loss = 0;
   double seconds = 0;      // from the epoch's first lease to its close
   double end_seconds = 0;  // training time when the epoch closed (epochs may overlap)
   // Workers' time in the epoch's leases, summed over workers, in seconds:
@@ -108,6 +112,7 @@ struct LaunchResult {
   std::string admin_url;  // "" when the admin endpoint was disabled
   std::vector<EpochSummary> epochs;
   double final_test_accuracy = 0;
+  double final_test_auc = 0;  // sparse models
   double wall_seconds = 0;        // training time: first shard lease to the job's end
   double samples_per_second = 0;  // training samples / wall_seconds
   // job.train.target_accuracy > 0 and an epoch reached it: the job stopped there,

@@ -106,7 +106,10 @@ pst::Status RunLaunch(const pst::JobFlags& flags, const NetworkFlags& net, pst::
   if (r.generation > 0 || r.restarts > 0)
     std::cout << fmt::format("recovered from failures: {} rollback(s), {} clocks redone, {} process restart(s)\n",
                              r.generation, r.redone_clocks, r.restarts);
-  std::cout << fmt::format("final test accuracy: {:.4f}\n", r.final_test_accuracy);
+  if (options.job.sparse())
+    std::cout << fmt::format("final test AUC: {:.4f}\n", r.final_test_auc);
+  else
+    std::cout << fmt::format("final test accuracy: {:.4f}\n", r.final_test_accuracy);
   return pst::Status::OK();
 }
 
@@ -128,6 +131,10 @@ pst::Status RunDrillCommand(const pst::JobFlags& flags, const NetworkFlags& net,
 
 pst::Status RunLocal(const pst::JobFlags& flags, uint32_t workers_override) {
   PST_ASSIGN_OR_RETURN(pst::JobSpec job, flags.Resolve());
+  if (job.sparse())
+    return pst::Status::InvalidArgument(
+        "pstrain local trains the MLP only; for a sparse model use pstrain-ctr-reference "
+        "(one process) or pstrain launch");
   std::cout << "loading data from " << job.data_dir << "\n";
   PST_ASSIGN_OR_RETURN(pst::Dataset train, pst::LoadFashionMnist(job.data_dir, true, job.train.train_limit));
   PST_ASSIGN_OR_RETURN(pst::Dataset test, pst::LoadFashionMnist(job.data_dir, false, job.train.test_limit));

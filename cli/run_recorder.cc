@@ -79,6 +79,8 @@ void RunRecorder::Epoch(const EpochSummary& es) {
           {"epoch", es.epoch},
           {"train_loss", es.train_loss},
           {"test_accuracy", es.test_accuracy},
+          {"test_auc", es.has_auc ? nlohmann::json(es.test_auc) : nlohmann::json()},
+          {"test_log_loss", es.test_log_loss},
           {"seconds", es.seconds},
           {"end_elapsed", es.end_seconds},
           {"worker_compute_seconds", es.compute_seconds},
@@ -105,6 +107,11 @@ Status WriteResultJson(const std::string& path, const LaunchOptions& options, co
   j["step_delay_ms"] = options.step_delay_ms;
   j["pin_cpus"] = options.pin_cpus;
   j["final_test_accuracy"] = r.final_test_accuracy;
+  if (options.job.sparse()) {
+    j["model_kind"] = ModelKindName(options.job.model.kind);
+    j["final_test_auc"] = r.final_test_auc;
+    j["target_auc"] = options.job.train.target_auc;
+  }
   j["wall_seconds"] = r.wall_seconds;
   j["samples_per_second"] = r.samples_per_second;
   j["target_accuracy"] = options.job.train.target_accuracy;
@@ -128,6 +135,8 @@ Status WriteResultJson(const std::string& path, const LaunchOptions& options, co
                            {"samples", e.samples},
                            {"train_loss", e.train_loss},
                            {"test_accuracy", e.test_accuracy},
+                           {"test_auc", e.has_auc ? nlohmann::json(e.test_auc) : nlohmann::json()},
+                           {"test_log_loss", e.test_log_loss},
                            {"seconds", e.seconds},
                            {"worker_wait_seconds", e.wait_seconds},
                            {"worker_compute_seconds", e.compute_seconds},

@@ -172,6 +172,8 @@ struct EvalReport {
   correct @3 :UInt64;
   total @4 :UInt64;
   lossSum @5 :Float64;
+  hasAuc @6 :Bool;               # binary classifiers (sparse models): the test AUC
+  auc @7 :Float64;
 }
 
 # A node leaving on purpose (job done or shutdown).
@@ -230,6 +232,8 @@ struct EpochStats {
   waitMs @9 :Float64;            # workers' time in the epoch's leases: waiting for pulls
   computeMs @10 :Float64;        # (which includes BSP/SSP barriers), computing,
   pushMs @11 :Float64;           # and sending pushes; summed over workers
+  hasAuc @12 :Bool;              # sparse models: the test AUC of the evaluation
+  testAuc @13 :Float64;
 }
 
 enum NodeState { alive @0; suspect @1; dead @2; left @3; }

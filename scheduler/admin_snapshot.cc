@@ -169,6 +169,7 @@ std::string RenderStatusJson(const AdminSnapshot& s, int indent) {
         {"evaluated", e.evaluated},
         {"test_accuracy", e.evaluated ? Num(e.test_accuracy) : json()},
         {"test_loss", e.evaluated ? Num(e.test_loss) : json()},
+        {"test_auc", e.evaluated && e.has_auc ? Num(e.test_auc) : json()},
         {"test_correct", e.test_correct},
         {"test_total", e.test_total},
         {"start_ms", e.start_ms},
@@ -368,6 +369,16 @@ std::string RenderPrometheus(const AdminSnapshot& s) {
     if (e.evaluated)
       x.Sample("pstrain_epoch_test_accuracy", fmt::format("epoch=\"{}\"", e.epoch),
                e.test_accuracy);
+  x.Family("pstrain_epoch_test_auc", "gauge",
+           "Test AUC of a sparse model at the end of an epoch (1-based).");
+  for (const AdminEpoch& e : s.epochs)
+    if (e.evaluated && e.has_auc)
+      x.Sample("pstrain_epoch_test_auc", fmt::format("epoch=\"{}\"", e.epoch), e.test_auc);
+  x.Family("pstrain_epoch_test_log_loss", "gauge",
+           "Mean test loss of the model at the end of an epoch (1-based).");
+  for (const AdminEpoch& e : s.epochs)
+    if (e.evaluated)
+      x.Sample("pstrain_epoch_test_log_loss", fmt::format("epoch=\"{}\"", e.epoch), e.test_loss);
 
   x.Family("pstrain_node_up", "gauge", "1 while a node is alive or suspect, 0 once dead or left.");
   for (const AdminNode& n : s.nodes)
@@ -477,6 +488,8 @@ AdminSnapshot SnapshotFromProtoOrThrow(proto::JobStatusResponse::Reader r) {
     a.test_total = e.getTestTotal();
     a.test_accuracy = e.getTestTotal() ? double(e.getTestCorrect()) / e.getTestTotal() : 0;
     a.test_loss = e.getTestTotal() ? e.getTestLossSum() / double(e.getTestTotal()) : 0;
+    a.has_auc = e.getHasAuc();
+    a.test_auc = e.getTestAuc();
     a.start_ms = e.getStartMs();
     a.end_ms = e.getEndMs();
     a.wait_ms = e.getWaitMs();

@@ -70,6 +70,8 @@ struct AdminEpoch {
   bool evaluated = false;
   double test_accuracy = 0;
   double test_loss = 0;
+  bool has_auc = false;  // sparse models: test AUC
+  double test_auc = 0;
   uint64_t test_correct = 0;
   uint64_t test_total = 0;
   uint64_t start_ms = 0;  // training time at which the epoch started

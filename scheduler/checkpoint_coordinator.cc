@@ -5,14 +5,14 @@
 
 #include <fmt/format.h>
 
-#include "common/model_layout.h"
+#include "common/job_tables.h"
 
 namespace pst {
 
 uint64_t CheckpointShardBytes(const JobSpec& job) {
-  auto layout = ModelLayout::FromSpec(job.model);
-  if (!layout.ok() || job.num_servers == 0) return 0;
-  const uint64_t keys = (layout->total() + job.num_servers - 1) / job.num_servers;
+  auto tables = JobTables(job);
+  if (!tables.ok() || job.num_servers == 0) return 0;
+  const uint64_t keys = (DenseKeyCount(*tables) + job.num_servers - 1) / job.num_servers;
   return keys * 3 * sizeof(float);
 }
 

@@ -183,6 +183,8 @@ void LeaseService::WatchWorkers(Clock::time_point now) {
 Status LeaseService::Eval(const EvalCall& r) {
   if (r.epoch >= st_.epochs.size()) return Status::InvalidArgument("eval epoch out of range");
   if (r.total == 0 || r.correct > r.total) return Status::InvalidArgument("eval report counts are inconsistent");
+  if (r.has_auc && !(r.auc >= 0 && r.auc <= 1))
+    return Status::InvalidArgument("eval report: AUC outside [0, 1]");
   // After an early stop, evaluations of later epochs (still under way when
   // the job ended) are not part of the run.
   if (st_.state == proto::JobState::DONE) return Status::OK();
@@ -192,15 +194,26 @@ Status LeaseService::Eval(const EvalCall& r) {
   e.test_correct = r.correct;
   e.test_total = r.total;
   e.test_loss_sum = r.loss_sum;
+  e.has_auc = r.has_auc;
+  e.test_auc = r.auc;
   const double accuracy = double(r.correct) / r.total;
-  PST_LOG_INFO("epoch {} test accuracy {:.4f} ({} of {})", r.epoch + 1, accuracy, r.correct, r.total);
-  const float target = core_.options.job.train.target_accuracy;
-  if (st_.state == proto::JobState::RUNNING && target > 0 && accuracy >= target) {
+  if (r.has_auc) {
+    PST_LOG_INFO("epoch {} test AUC {:.4f}, log-loss {:.4f}, accuracy {:.4f} ({} samples)",
+                 r.epoch + 1, r.auc, r.loss_sum / double(r.total), accuracy, r.total);
+  } else {
+    PST_LOG_INFO("epoch {} test accuracy {:.4f} ({} of {})", r.epoch + 1, accuracy, r.correct,
+                 r.total);
+  }
+  const TrainSpec& train = core_.options.job.train;
+  const bool reached = (train.target_accuracy > 0 && accuracy >= train.target_accuracy) ||
+                       (train.target_auc > 0 && r.has_auc && r.auc >= train.target_auc);
+  if (st_.state == proto::JobState::RUNNING && reached) {
     // Early stop: nodes see the state in their next heartbeat and leave.
     st_.state = proto::JobState::DONE;
     st_.ended = Clock::now();
-    PST_LOG_INFO("target accuracy {:.4f} reached after epoch {} in {:.1f} s; stopping the job", target,
-                 r.epoch + 1, NowMs() / 1000.0);
+    PST_LOG_INFO("target {} reached after epoch {} in {:.1f} s; stopping the job",
+                 r.has_auc && train.target_auc > 0 ? "AUC" : "accuracy", r.epoch + 1,
+                 NowMs() / 1000.0);
   }
   if (r.epoch + 1 == st_.epochs.size() && st_.pool && st_.pool->finished() &&
       st_.state == proto::JobState::RUNNING) {

@@ -10,6 +10,8 @@ void ToProto(const EpochRecord& e, uint32_t epoch, proto::EpochStats::Builder b)
   b.setTestCorrect(e.test_correct);
   b.setTestTotal(e.test_total);
   b.setTestLossSum(e.test_loss_sum);
+  b.setHasAuc(e.has_auc);
+  b.setTestAuc(e.test_auc);
   b.setStartMs(e.start_ms);
   b.setEndMs(e.end_ms);
   b.setWaitMs(e.wait_ms);
@@ -25,6 +27,8 @@ EpochRecord FromProto(proto::EpochStats::Reader r) {
   e.test_correct = r.getTestCorrect();
   e.test_total = r.getTestTotal();
   e.test_loss_sum = r.getTestLossSum();
+  e.has_auc = r.getHasAuc();
+  e.test_auc = r.getTestAuc();
   e.start_ms = r.getStartMs();
   e.end_ms = r.getEndMs();
   e.wait_ms = r.getWaitMs();

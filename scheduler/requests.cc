@@ -65,7 +65,7 @@ StatusOr<SchedulerCall> DecodeOrThrow(proto::Envelope::Reader envelope) {
     case proto::Envelope::Body::EVAL_REPORT: {
       auto r = body.getEvalReport();
       return SchedulerCall{EvalCall{r.getRank(), r.getEpoch(), r.getVersion(), r.getCorrect(),
-                                    r.getTotal(), r.getLossSum()}};
+                                    r.getTotal(), r.getLossSum(), r.getHasAuc(), r.getAuc()}};
     }
     case proto::Envelope::Body::LEAVE_REQUEST: {
       auto r = body.getLeaveRequest();

@@ -70,6 +70,8 @@ struct EvalCall {
   uint64_t correct = 0;
   uint64_t total = 0;
   double loss_sum = 0;
+  bool has_auc = false;  // sparse models report their test AUC too
+  double auc = 0;
 };
 
 struct LeaveCall {

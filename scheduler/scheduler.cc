@@ -4,7 +4,7 @@
 
 #include "common/bind.h"
 #include "common/log.h"
-#include "common/model_layout.h"
+#include "common/job_tables.h"
 #include "common/proto_convert.h"
 #include "scheduler/admin_server.h"
 #include "scheduler/checkpoint_rounds.h"
@@ -175,8 +175,11 @@ Status Scheduler::Run() {
   published_at_ = Clock::now();
   published_sig_ = StatusSignature(st);
   PublishSnapshot();
-  PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(options_.job.model));
-  core_->ranges = PartitionKeys(layout.total(), options_.job.num_servers);
+  // The dense key space of the job's tables (a sparse model's sparse tables
+  // are hash-partitioned by slot instead).
+  PST_ASSIGN_OR_RETURN(const std::vector<TableSpec> tables, JobTables(options_.job));
+  const uint64_t dense_keys = DenseKeyCount(tables);
+  core_->ranges = PartitionKeys(dense_keys, options_.job.num_servers);
   if (st.state == proto::JobState::FORMING)
     PST_LOG_INFO("scheduler listening at {}; waiting for {} PS and {} workers", endpoint_,
                  options_.job.num_servers, options_.job.num_workers);
@@ -192,7 +195,7 @@ Status Scheduler::Run() {
       wait = std::chrono::ceil<std::chrono::milliseconds>(options_.tick_interval - (now - ticked));
       continue;
     }
-    if (Tick(layout.total())) break;
+    if (Tick(dense_keys)) break;
     ticked = now;
     wait = options_.loop_wait;
   }

@@ -81,6 +81,8 @@ struct EpochRecord {
   uint64_t test_correct = 0;
   uint64_t test_total = 0;
   double test_loss_sum = 0;
+  bool has_auc = false;  // sparse models: test AUC
+  double test_auc = 0;
   uint64_t start_ms = 0;
   uint64_t end_ms = 0;
   double wait_ms = 0;     // workers' time in the epoch's leases, by activity

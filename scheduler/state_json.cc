@@ -44,6 +44,8 @@ nlohmann::json StateToJson(const SchedulerState& st, const std::string& endpoint
                            {"test_correct", e.test_correct},
                            {"test_total", e.test_total},
                            {"test_loss_sum", e.test_loss_sum},
+                           {"has_auc", e.has_auc},
+                           {"test_auc", e.test_auc},
                            {"start_ms", e.start_ms},
                            {"end_ms", e.end_ms},
                            {"wait_ms", e.wait_ms},
@@ -106,6 +108,9 @@ Status StateFromJson(const nlohmann::json& j, const JobSpec& job, SchedulerState
       e.test_correct = x.at("test_correct").get<uint64_t>();
       e.test_total = x.at("test_total").get<uint64_t>();
       e.test_loss_sum = x.at("test_loss_sum").get<double>();
+      // Stores written before sparse models had no AUC.
+      e.has_auc = x.value("has_auc", false);
+      e.test_auc = x.value("test_auc", 0.0);
       e.start_ms = x.at("start_ms").get<uint64_t>();
       e.end_ms = x.at("end_ms").get<uint64_t>();
       e.wait_ms = x.at("wait_ms").get<double>();

@@ -5,7 +5,6 @@
 #include <thread>
 
 #include "common/log.h"
-#include "worker/epoch_order.h"
 
 namespace pst {
 
@@ -19,7 +18,7 @@ Status TrainingLoop::Connect(const std::vector<ServerEntry>& servers, uint32_t g
   // The step reads pulled values in place when the model is one block.
   client->set_pull_views(true);
   ps_ = std::move(client);
-  return Status::OK();
+  return p_.work->Connect(servers, generation);
 }
 
 Status TrainingLoop::Start(const std::vector<ServerEntry>& servers, uint32_t generation,
@@ -65,7 +64,7 @@ void TrainingLoop::DropGeneration(const Status& why) {
   lease_ = ActiveLease{};
   p_.leases->Reset();
   // An evaluation under way is of a model the rollback discards: drop it.
-  p_.reporter->Drop();
+  p_.work->DropEvaluation();
   done_ = false;
   ps_.reset();
   awaiting_restart_ = true;
@@ -82,8 +81,8 @@ Status TrainingLoop::TrainUntilInterrupted() {
     if (p_.heartbeat->lost_contact())
       return Status::Unavailable("lost contact with the scheduler at " +
                                  p_.options->scheduler_endpoint);
-    PST_RETURN_IF_ERROR(p_.reporter->Poll());
-    if (p_.reporter->target_reached()) {  // the scheduler ends the job on our report
+    PST_RETURN_IF_ERROR(p_.work->PollEvaluation());
+    if (p_.work->target_reached()) {  // the scheduler ends the job on our report
       finished_ = true;
       return Status::OK();
     }
@@ -96,7 +95,7 @@ Status TrainingLoop::TrainUntilInterrupted() {
       // The last epoch's evaluation is the final one (its model is saved),
       // whether this worker has heard "done" yet or not.
       PST_RETURN_IF_ERROR(Evaluate(*e, done_ || e->epoch + 1 >= p_.job->train.epochs));
-      if (p_.reporter->target_reached()) {  // the scheduler ends the job on our report
+      if (p_.work->target_reached()) {  // the scheduler ends the job on our report
         finished_ = true;
         return Status::OK();
       }
@@ -115,7 +114,7 @@ Status TrainingLoop::TrainUntilInterrupted() {
     }
     if (done_) {
       // No more data. Under ASP/SSP others must stop waiting for our clock.
-      PST_RETURN_IF_ERROR(p_.reporter->Finish());
+      PST_RETURN_IF_ERROR(p_.work->FinishEvaluation());
       finished_ = true;
       return !bsp && ps_ ? ps_->Retire(p_.rank) : Status::OK();
     }
@@ -126,8 +125,7 @@ Status TrainingLoop::TrainUntilInterrupted() {
         continue;
       }
       // Idle under BSP: an empty push lets the servers close this clock without us.
-      PST_RETURN_IF_ERROR(ps_->CollectPushAcks());
-      PST_RETURN_IF_ERROR(ps_->PushEmpty(p_.rank, clock_));
+      PST_RETURN_IF_ERROR(p_.work->PushEmpty(*ps_, p_.rank, clock_));
       p_.progress->clock = ++clock_;
       continue;
     }
@@ -160,7 +158,7 @@ StatusOr<bool> TrainingLoop::NextLease() {
     clock_ = a.resume_clock;
     p_.progress->clock = clock_;
     idle_until_ = 0;
-    p_.step->Reset();
+    p_.work->Reset();
     awaiting_restart_ = false;
     PST_LOG_INFO("continuing at clock {} in generation {}", clock_, generation_);
     return false;
@@ -174,10 +172,7 @@ StatusOr<bool> TrainingLoop::NextLease() {
     lease_.report.shard = a.shard;
     lease_.next = a.sample_begin;
     lease_.end = a.sample_end;
-    if (order_epoch_ != a.epoch) {
-      order_ = EpochOrder(p_.train->num_samples, p_.job->model.seed, a.epoch);
-      order_epoch_ = a.epoch;
-    }
+    PST_RETURN_IF_ERROR(p_.work->BeginLease(a.epoch, a.sample_begin, a.sample_end));
   } else if (a.kind == Kind::kIdle) {
     idle_until_ = a.idle_until;
   } else {
@@ -187,28 +182,26 @@ StatusOr<bool> TrainingLoop::NextLease() {
 }
 
 Status TrainingLoop::Evaluate(const EvalOrder& order, bool final_model) {
-  PST_RETURN_IF_ERROR(p_.reporter->Finish());
-  if (p_.reporter->target_reached()) return Status::OK();
+  PST_RETURN_IF_ERROR(p_.work->FinishEvaluation());
+  if (p_.work->target_reached()) return Status::OK();
   if (!ps_) return Status::Internal("an evaluation order before the scheduler said where to go on");
   // BSP: the model of version order.version (== clock); ASP/SSP: the current one.
   const uint64_t version = p_.job->train.consistency == Consistency::kBsp
                                ? order.version
                                : PullVersionFor(p_.job->train, clock_);
-  PST_ASSIGN_OR_RETURN(const float* params, p_.step->PulledModel(*ps_, clock_, version));
-  return p_.reporter->Start(order, params, final_model);
+  return p_.work->Evaluate(*ps_, order, clock_, version, final_model);
 }
 
 Status TrainingLoop::Step() {
   if (p_.options->step_delay_ms)
     std::this_thread::sleep_for(std::chrono::milliseconds(p_.options->step_delay_ms));
-  PST_RETURN_IF_ERROR(p_.step->Prepare(*ps_, clock_));
+  PST_RETURN_IF_ERROR(p_.work->Prepare(*ps_, clock_));
   const size_t n = std::min<uint64_t>(p_.job->train.batch_size, lease_.end - lease_.next);
   // This lease's last step: ask for the next one now (ASP/SSP, see
   // LeaseClient), as the worker will be at clock + 1 when it reads the answer.
   if (lease_.next + n >= lease_.end)
     PST_RETURN_IF_ERROR(p_.leases->AskAhead(clock_ + 1, generation_));
-  PST_ASSIGN_OR_RETURN(
-      StepResult r, p_.step->Run(*ps_, p_.rank, clock_, *p_.train, order_.data() + lease_.next, n));
+  PST_ASSIGN_OR_RETURN(StepResult r, p_.work->Run(*ps_, p_.rank, clock_, lease_.next, n));
   const auto compute = r.total - r.waited - r.pushing;
   wait_pull_ += r.waited;
   push_ += r.pushing;

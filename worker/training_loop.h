@@ -1,7 +1,7 @@
 // pst::TrainingLoop: what a worker does between joining the job and leaving
-// it. It repeats: lease a data shard (LeaseClient), run its steps (TrainStep)
+// it. It repeats: lease a data shard (LeaseClient), run its steps (LeaseWork)
 // against the servers of the current generation (PsClient), run the
-// evaluations the scheduler orders (EvalReporter); told to idle under BSP, it
+// evaluations the scheduler orders (LeaseWork); told to idle under BSP, it
 // pushes empty clocks so the servers' clocks advance without it. When the job
 // rolls back (a newer generation, via *interrupt) it drops its lease, pulls
 // and pushes, and continues where the scheduler's RESTART answer says.
@@ -21,11 +21,9 @@
 #include "common/job_spec.h"
 #include "common/registration.h"
 #include "common/status.h"
-#include "worker/dataset.h"
-#include "worker/eval_reporter.h"
 #include "worker/lease_client.h"
+#include "worker/lease_work.h"
 #include "worker/ps_client.h"
-#include "worker/train_step.h"
 #include "worker/worker_heartbeat.h"
 #include "worker/worker_options.h"
 
@@ -37,15 +35,14 @@ struct TrainingLoopParts {
   const WorkerOptions* options = nullptr;
   const JobSpec* job = nullptr;
   uint32_t rank = 0;
-  const Dataset* train = nullptr;
   Heartbeater* heartbeat = nullptr;
   WorkerProgress* progress = nullptr;
   // Set by Shutdown() and the heartbeat thread (see worker/worker_heartbeat.h).
   std::atomic<bool>* stop = nullptr;
   std::atomic<bool>* interrupt = nullptr;
   LeaseClient* leases = nullptr;
-  TrainStep* step = nullptr;
-  EvalReporter* reporter = nullptr;
+  // The data, steps and evaluations (the MLP's or a sparse model's).
+  LeaseWork* work = nullptr;
 };
 
 class TrainingLoop {
@@ -95,8 +92,6 @@ class TrainingLoop {
   uint64_t clock_ = 0;
   uint64_t idle_until_ = 0;
   ActiveLease lease_;
-  std::vector<uint32_t> order_;  // the epoch order of order_epoch_
-  uint32_t order_epoch_ = UINT32_MAX;
   bool done_ = false;              // the scheduler has no more data for us
   bool finished_ = false;          // out of data, or our evaluation reached the target
   bool awaiting_restart_ = false;  // after a rollback: no PsClient until RESTART

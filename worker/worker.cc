@@ -4,14 +4,11 @@
 
 #include "common/channel.h"
 #include "common/cpu_affinity.h"
-#include "common/job_tables.h"
 #include "common/log.h"
 #include "common/registration.h"
-#include "worker/eval_reporter.h"
-#include "worker/idx_reader.h"
+#include "worker/dense_work.h"
 #include "worker/lease_client.h"
-#include "worker/mlp.h"
-#include "worker/train_step.h"
+#include "worker/sparse_work.h"
 #include "worker/training_loop.h"
 #include "worker/worker_heartbeat.h"
 
@@ -31,27 +28,23 @@ StatusOr<std::unique_ptr<Worker>> Worker::Create(zmq::context_t& ctx,
 
 namespace {
 
-Status CheckDataFitsModel(const Dataset& d, const Model& m, const char* split) {
-  const std::string set = std::string("the ") + split + " set";
-  if (d.num_samples == 0) return Status::InvalidArgument(set + " is empty");
-  if (d.num_features != m.num_inputs())
-    return Status::InvalidArgument(set + " has " + std::to_string(d.num_features) +
-                                   " features per sample but model.layers starts with " +
-                                   std::to_string(m.num_inputs()));
-  if (d.num_classes > m.num_classes())
-    return Status::InvalidArgument(set + " has " + std::to_string(d.num_classes) +
-                                   " classes but model.layers ends with " +
-                                   std::to_string(m.num_classes()));
-  return Status::OK();
-}
-
-// The model must compute on exactly the tables the servers created.
-Status CheckTables(const Model& model, const JobSpec& job) {
-  PST_ASSIGN_OR_RETURN(std::vector<TableSpec> job_tables, JobTables(job));
-  if (model.Tables(job.optimizer) != job_tables)
-    return Status::FailedPrecondition(
-        "the worker's model declares other tables than the job's servers hold");
-  return Status::OK();
+// The work of the job's model: the MLP on the IDX dataset, or a sparse model
+// on its data files.
+StatusOr<std::unique_ptr<LeaseWork>> CreateWork(zmq::context_t& ctx, const JobSpec& job,
+                                                uint32_t rank, Channel& sched,
+                                                const WorkerOptions& options,
+                                                const std::atomic<bool>* interrupt) {
+  if (!job.sparse()) {
+    PST_ASSIGN_OR_RETURN(std::unique_ptr<DenseWork> dense,
+                         DenseWork::Create(job, rank, sched, options, interrupt));
+    return std::unique_ptr<LeaseWork>(std::move(dense));
+  }
+  SparseWorkOptions so;
+  so.rank = rank;
+  so.timeout = options.request_timeout;
+  so.interrupt = interrupt;
+  PST_ASSIGN_OR_RETURN(std::unique_ptr<SparseWork> sparse, SparseWork::Create(ctx, sched, job, so));
+  return std::unique_ptr<LeaseWork>(std::move(sparse));
 }
 
 }  // namespace
@@ -93,44 +86,20 @@ Status Worker::Run() {
   const JobSpec& job = joined.job;
 
   SetBlasThreads(options_.blas_threads);
-  PST_ASSIGN_OR_RETURN(Mlp mlp, Mlp::Create(job.model));
-  PST_RETURN_IF_ERROR(CheckTables(mlp, job));
-  const std::string data_dir = options_.data_dir.empty() ? job.data_dir : options_.data_dir;
-  PST_ASSIGN_OR_RETURN(Dataset train, LoadFashionMnist(data_dir, true, job.train.train_limit));
-  PST_RETURN_IF_ERROR(CheckDataFitsModel(train, mlp, "training"));
-  // The test set too, before training starts: any worker may be asked to
-  // evaluate, and loading it then would stall the job at the epoch's end.
-  PST_ASSIGN_OR_RETURN(Dataset test, LoadFashionMnist(data_dir, false, job.train.test_limit));
-  PST_RETURN_IF_ERROR(CheckDataFitsModel(test, mlp, "test"));
-  PST_LOG_INFO("loaded {} training and {} test samples from {}", train.num_samples,
-               test.num_samples, data_dir);
-
   // Before the training thread is pinned: evaluations then run on the
   // process's other CPUs, beside training.
-  EvalReporterOptions eo;
-  eo.rank = joined.rank;
-  eo.model = job.model;
-  eo.target_accuracy = job.train.target_accuracy;
-  eo.model_out = options_.model_out;
-  eo.timeout = options_.request_timeout;
-  eo.interrupt = &interrupt_;
-  PST_ASSIGN_OR_RETURN(auto reporter, EvalReporter::Create(test, *sched, eo));
+  PST_ASSIGN_OR_RETURN(std::unique_ptr<LeaseWork> work,
+                       CreateWork(ctx_, job, joined.rank, *sched, options_, &interrupt_));
   LeaseClientOptions lo;
   lo.rank = joined.rank;
-  lo.num_samples = train.num_samples;
+  lo.num_samples = work->num_samples();
   lo.ask_ahead = job.train.consistency != Consistency::kBsp;
   lo.timeout = options_.request_timeout;
   lo.interrupt = &interrupt_;
   LeaseClient leases(*sched, lo);
-  TrainStepOptions so;
-  so.train = job.train;
-  so.clip_norm = job.optimizer.clip_norm;
-  so.timeout = options_.request_timeout;
-  so.interrupt = &interrupt_;
-  PST_ASSIGN_OR_RETURN(auto step, TrainStep::Create(mlp, so));
 
-  TrainingLoop loop({&ctx_, &options_, &job, joined.rank, &train, heartbeat.get(), &progress,
-                     &stop_, &interrupt_, &leases, step.get(), reporter.get()});
+  TrainingLoop loop({&ctx_, &options_, &job, joined.rank, heartbeat.get(), &progress, &stop_,
+                     &interrupt_, &leases, work.get()});
   PST_RETURN_IF_ERROR(loop.Start(joined.servers, joined.generation, joined.resume_clock));
   if (!options_.compute_cpus.empty()) {
     // Only now: the threads started so far (ZeroMQ's, the heartbeat) keep the
