@@ -109,6 +109,7 @@ Status SparseWork::Connect(const std::vector<ServerEntry>& servers, uint32_t gen
   o.slot_map = std::move(map);
   o.push_to_every_shard = job_.train.consistency == Consistency::kBsp;
   o.timeout = options_.timeout;
+  o.curve = options_.curve;
   PST_ASSIGN_OR_RETURN(client_, SparseClient::Create(ctx_, o));
   generation_ = generation;
   reader_.reset();

@@ -49,6 +49,9 @@ struct SparseWorkOptions {
   const std::atomic<bool>* interrupt = nullptr;
   // Test samples per evaluation batch. Default: 4096.
   uint32_t eval_batch = 4096;
+  // The cluster's keys for the sparse connections (CurveZMQ); null: plain TCP.
+  // Default: null.
+  std::shared_ptr<const ClusterKeys> curve;
 };
 
 class SparseWork : public LeaseWork {

@@ -43,6 +43,7 @@ StatusOr<std::unique_ptr<LeaseWork>> CreateWork(zmq::context_t& ctx, const JobSp
   so.rank = rank;
   so.timeout = options.request_timeout;
   so.interrupt = interrupt;
+  so.curve = options.curve;
   PST_ASSIGN_OR_RETURN(std::unique_ptr<SparseWork> sparse, SparseWork::Create(ctx, sched, job, so));
   return std::unique_ptr<LeaseWork>(std::move(sparse));
 }

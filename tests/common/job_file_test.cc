@@ -257,10 +257,10 @@ TEST_CASE("JobFile: the exact messages of the common mistakes", "[common]") {
   CHECK(ParseJobToml("[train]\nbach_size = 1", "job.toml").status().message() ==
         "job.toml: unknown key 'train.bach_size' (allowed: batch_size, epochs, "
         "batches_per_shard, train_limit, test_limit, consistency, staleness, block_keys, "
-        "target_accuracy)");
+        "target_accuracy, target_auc)");
   CHECK(ParseJobToml("[modle]", "job.toml").status().message() ==
         "job.toml: unknown table 'modle' (allowed tables: data, model, optimizer, train, "
-        "checkpoint, cluster, network)");
+        "checkpoint, cluster, network, sparse_table)");
   CHECK(ParseJobToml("[network]\nadmin_port = 70000", "job.toml").status().message() ==
         "job.toml: network.admin_port: must be in [0, 65535], or -1 to disable it");
   CHECK(ParseJobToml("[network]\nheartbeat_ms = 500\nheartbeat_timeout_ms = 100", "job.toml")
@@ -460,8 +460,10 @@ TEST_CASE("JobFile: bad sparse keys give one-line errors", "[common]") {
             "sparse rows take only sgd, adagrad or adam") != std::string::npos);
   CHECK(error("[train]\ntarget_auc = 1.5\n") ==
         "j.toml: train.target_auc: must be in [0, 1] (0 = off)");
-  CHECK(error("sparse_table = 3\n").find("sparse_table: expected an array of tables") !=
-        std::string::npos);
+  StatusOr<JobSpec> scalar = ParseJobToml("sparse_table = 3\n" + base, "j.toml");
+  REQUIRE_FALSE(scalar.ok());
+  CHECK(scalar.status().message() ==
+        "j.toml: sparse_table: expected an array of tables ([[sparse_table]]), got 3");
   StatusOr<JobSpec> no_test =
       ParseJobToml("[model]\nkind = \"lr\"\n[data]\ntrain = \"a\"\n", "j.toml");
   REQUIRE_FALSE(no_test.ok());
