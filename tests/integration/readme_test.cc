@@ -121,7 +121,7 @@ TEST_CASE("README: the job-file table lists real keys with their real defaults",
       REQUIRE(dot != std::string::npos);
       std::string v = values[i];
       // Numbers, arrays and quoted strings (`""`) as they are; other text is a string.
-      const bool literal = v.front() == '[' || v.front() == '"' ||
+      const bool literal = v.front() == '[' || v.front() == '"' || v == "true" || v == "false" ||
                            std::regex_match(v, std::regex("[-+]?[0-9]+(\\.[0-9]+)?(e[-+]?[0-9]+)?"));
       if (!literal) v = "\"" + v + "\"";
       tables[names[i].substr(0, dot)].push_back(names[i].substr(dot + 1) + " = " + v);
