@@ -241,8 +241,9 @@ Status RunSchedulerLoadSuite(const SchedulerLoadConfig& config, Report& report) 
   std::ofstream(dir + "/job.toml") << fmt::format(
       "[train]\nepochs = 2\nbatch_size = {}\nbatches_per_shard = {}\nconsistency = \"asp\"\n"
       "[cluster]\nservers = 1\nworkers = {}\n[checkpoint]\nevery_steps = 0\n"
-      "[network]\nheartbeat_ms = {}\nheartbeat_timeout_ms = 10000\n",
-      batch_size, batches_per_shard, config.workers, config.heartbeat.count());
+      "[network]\nheartbeat_ms = {}\nheartbeat_timeout_ms = 10000\nmax_clients = {}\n",
+      batch_size, batches_per_shard, config.workers, config.heartbeat.count(),
+      config.workers + 64);  // one connection per simulated node
   PST_ASSIGN_OR_RETURN(
       ChildProcess scheduler,
       ChildProcess::Start(config.bin_dir + "/pstrain-scheduler",

@@ -16,8 +16,11 @@ StatusOr<BoundRouter> BindRouter(zmq::context_t& ctx, const std::string& bind_ho
   if (!advertise_host.empty()) PST_RETURN_IF_ERROR(CheckHostResolves(advertise_host, "--advertise"));
   try {
     zmq::socket_t socket(ctx, zmq::socket_type::router);
-    const int64_t max_msg =
-        static_cast<int64_t>(limits.max_floats_per_frame * sizeof(float) + limits.max_envelope_bytes);
+    // Twice the largest frame: a peer a little over the limit still gets an
+    // error reply (RecvMessage), one far over it is dropped by ZeroMQ before
+    // the frame is buffered whole.
+    const int64_t max_msg = static_cast<int64_t>(2 * limits.max_floats_per_frame * sizeof(float) +
+                                                 limits.max_envelope_bytes);
     PST_RETURN_IF_ERROR(ConfigureSocket(socket, max_msg));
     std::unique_ptr<ZapHandler> zap;
     if (curve != nullptr) {

@@ -26,7 +26,9 @@ struct BoundRouter {
 };
 
 // Binds a ROUTER socket on tcp://bind_host:port (port 0 = any free port) with
-// pstrain's socket options and a message-size limit from `limits`. The
+// pstrain's socket options and a message-size limit from `limits` (ZeroMQ
+// drops a peer that sends a frame over twice limits.max_floats_per_frame
+// floats plus limits.max_envelope_bytes, without a reply). The
 // advertised host is advertise_host, else bind_host, else (for 0.0.0.0) this
 // machine's host name. A bind_host "inproc://NAME" binds that in-process
 // address instead (port and advertise_host unused), for tests that run every

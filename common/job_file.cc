@@ -427,6 +427,10 @@ Status ReadNetwork(const toml::table& t, NetworkSpec* n) {
   PST_RETURN_IF_ERROR(r.Unsigned("heartbeat_ms", &n->heartbeat_ms));
   PST_RETURN_IF_ERROR(r.Unsigned("heartbeat_timeout_ms", &n->heartbeat_timeout_ms));
   PST_RETURN_IF_ERROR(r.String("key_dir", &n->key_dir));
+  PST_RETURN_IF_ERROR(r.Unsigned("max_clients", &n->max_clients));
+  PST_RETURN_IF_ERROR(r.Unsigned("max_in_flight_per_client", &n->max_in_flight_per_client));
+  PST_RETURN_IF_ERROR(r.Unsigned("max_frame_bytes", &n->max_frame_bytes));
+  PST_RETURN_IF_ERROR(r.Unsigned("max_ids_per_request", &n->max_ids_per_request));
   return r.CheckNoUnknownKeys();
 }
 
@@ -651,6 +655,10 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "heartbeat_ms", std::to_string(n.heartbeat_ms));
   AppendKey(&out, "heartbeat_timeout_ms", std::to_string(n.heartbeat_timeout_ms));
   if (!n.key_dir.empty()) AppendKey(&out, "key_dir", Quoted(n.key_dir));
+  AppendKey(&out, "max_clients", std::to_string(n.max_clients));
+  AppendKey(&out, "max_in_flight_per_client", std::to_string(n.max_in_flight_per_client));
+  AppendKey(&out, "max_frame_bytes", std::to_string(n.max_frame_bytes));
+  AppendKey(&out, "max_ids_per_request", std::to_string(n.max_ids_per_request));
 
   for (const SparseTableConfig& c : spec.sparse_tables) {
     out += "\n[[sparse_table]]\n";

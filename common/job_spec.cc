@@ -170,6 +170,13 @@ Status ValidateNetworkSpec(const NetworkSpec& n) {
     return Status::InvalidArgument("network.heartbeat_ms: must be in [1, 600000]");
   if (n.heartbeat_timeout_ms <= n.heartbeat_ms)
     return Status::InvalidArgument("network.heartbeat_timeout_ms: must be longer than heartbeat_ms");
+  if (n.max_clients == 0) return Status::InvalidArgument("network.max_clients: must be at least 1");
+  if (n.max_in_flight_per_client == 0)
+    return Status::InvalidArgument("network.max_in_flight_per_client: must be at least 1");
+  if (n.max_frame_bytes < 4 || n.max_frame_bytes > (uint64_t{1} << 40))
+    return Status::InvalidArgument("network.max_frame_bytes: must be in [4, 2^40]");
+  if (n.max_ids_per_request == 0)
+    return Status::InvalidArgument("network.max_ids_per_request: must be at least 1");
   return Status::OK();
 }
 

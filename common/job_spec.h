@@ -189,6 +189,20 @@ struct NetworkSpec {
   // connection uses CurveZMQ and only key holders may join; the admin
   // endpoint's POSTs need its admin.token. "" = plain TCP. Default: "".
   std::string key_dir;
+  // Limits every server (the scheduler, each PS) applies to what it receives;
+  // a request over one gets a kResourceExhausted reply and is counted on
+  // /metrics (pstrain_limit_refusals_total). Most clients a server answers
+  // (ZeroMQ connections that sent a request). Default: 16384.
+  uint32_t max_clients = 16384;
+  // Most requests a server holds for one client (a PS's pulls waiting for a
+  // model version). Default: 65536.
+  uint32_t max_in_flight_per_client = 65536;
+  // Largest float frame accepted, in bytes (a dense block or a sparse push's
+  // rows). A frame over twice this (plus 4 MiB) makes ZeroMQ drop the
+  // connection instead, with no reply. Default: 2^30 (1 GiB).
+  uint64_t max_frame_bytes = uint64_t{1} << 30;
+  // Most ids in one sparse pull or push. Default: 2^18.
+  uint32_t max_ids_per_request = uint32_t{1} << 18;
 
   bool operator==(const NetworkSpec&) const = default;
 };

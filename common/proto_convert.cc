@@ -74,6 +74,10 @@ void ToProto(const JobSpec& s, proto::JobSpec::Builder out) {
   n.setAdminPort(s.network.admin_port);
   n.setHeartbeatMs(s.network.heartbeat_ms);
   n.setHeartbeatTimeoutMs(s.network.heartbeat_timeout_ms);
+  n.setMaxClients(s.network.max_clients);
+  n.setMaxInFlightPerClient(s.network.max_in_flight_per_client);
+  n.setMaxFrameBytes(s.network.max_frame_bytes);
+  n.setMaxIdsPerRequest(s.network.max_ids_per_request);
   out.setDataDir(s.data_dir);
   out.setNumServers(s.num_servers);
   out.setNumWorkers(s.num_workers);
@@ -172,6 +176,10 @@ StatusOr<JobSpec> FromProtoUnchecked(proto::JobSpec::Reader in) {
   s.network.admin_port = n.getAdminPort();
   s.network.heartbeat_ms = n.getHeartbeatMs();
   s.network.heartbeat_timeout_ms = n.getHeartbeatTimeoutMs();
+  s.network.max_clients = n.getMaxClients();
+  s.network.max_in_flight_per_client = n.getMaxInFlightPerClient();
+  s.network.max_frame_bytes = n.getMaxFrameBytes();
+  s.network.max_ids_per_request = n.getMaxIdsPerRequest();
   s.data_dir = in.getDataDir().cStr();
   s.num_servers = in.getNumServers();
   s.num_workers = in.getNumWorkers();

@@ -124,8 +124,8 @@ Status RecvMessage(zmq::socket_t& socket, bool routed, const WireLimits& limits,
     while (more) {
       if (bulk.size() >= limits.max_bulk_frames) {
         DrainRest(socket, more);
-        return Status::InvalidArgument("message has more than " +
-                                       std::to_string(limits.max_bulk_frames) + " bulk frames");
+        return Status::ResourceExhausted("message has more than " +
+                                         std::to_string(limits.max_bulk_frames) + " bulk frames");
       }
       zmq::message_t part;
       if (!socket.recv(part, zmq::recv_flags::dontwait))
@@ -138,8 +138,9 @@ Status RecvMessage(zmq::socket_t& socket, bool routed, const WireLimits& limits,
       return Status::InvalidArgument("envelope size " + std::to_string(head_size) +
                                      " is not a positive multiple of 8");
     if (head_size > limits.max_envelope_bytes)
-      return Status::InvalidArgument("envelope of " + std::to_string(head_size) +
-                                     " bytes exceeds the limit");
+      return Status::ResourceExhausted("envelope of " + std::to_string(head_size) +
+                                       " bytes exceeds the limit of " +
+                                       std::to_string(limits.max_envelope_bytes));
     out->words_ = kj::heapArray<capnp::word>(head_size / sizeof(capnp::word));
     std::memcpy(out->words_.begin(), head.data(), head_size);
     capnp::ReaderOptions options;
@@ -162,7 +163,10 @@ Status RecvMessage(zmq::socket_t& socket, bool routed, const WireLimits& limits,
     for (size_t i = 0; i < bulk.size(); ++i) {
       const uint64_t n = counts[i];
       if (n > limits.max_floats_per_frame)
-        return Status::InvalidArgument("bulk frame " + std::to_string(i) + " exceeds the limit");
+        return Status::ResourceExhausted("bulk frame " + std::to_string(i) + " of " +
+                                         std::to_string(n) + " floats exceeds the limit of " +
+                                         std::to_string(limits.max_floats_per_frame) +
+                                         " (network.max_frame_bytes / 4)");
       if (bulk[i].size() != n * sizeof(float))
         return Status::InvalidArgument("bulk frame " + std::to_string(i) + " holds " +
                                        std::to_string(bulk[i].size()) + " bytes, envelope says " +

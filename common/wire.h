@@ -75,6 +75,11 @@ class InMessage {
   const zmq::message_t& identity() const { return identity_; }
   zmq::message_t& identity() { return identity_; }
   proto::Envelope::Reader envelope() const { return reader_->getRoot<proto::Envelope>(); }
+  // Whether envelope() may be read: after RecvMessage succeeded, and after it
+  // refused a message whose envelope was whole (an unknown type, frames that
+  // disagree with floatsPerFrame or are over the limits), so a refusal can
+  // carry the request id.
+  bool has_envelope() const { return reader_ != nullptr; }
   size_t num_bulk_frames() const { return bulk_.size(); }
   size_t num_floats(size_t i) const { return sizes_[i]; }
   // Float data of bulk frame i, 4-byte aligned. REQUIRES: i < num_bulk_frames().
@@ -101,8 +106,10 @@ Status SendMessage(zmq::socket_t& socket, OutMessage& msg,
 // Receives one whole multipart message without blocking (call when poll says
 // the socket is readable). kUnavailable if nothing is waiting. kInvalidArgument
 // if the message is malformed (bad envelope, frame counts or sizes that disagree
-// with floatsPerFrame, over the limits); all of its frames are consumed and, on
-// ROUTER sockets, out->identity() is still set so an error can be sent back.
+// with floatsPerFrame); kResourceExhausted if it is over `limits` (envelope
+// bytes, bulk frames, floats in a frame). Either way all of its frames are
+// consumed and, on ROUTER sockets, out->identity() is still set so an error
+// can be sent back.
 // `routed` is true for ROUTER sockets (identity frame first).
 Status RecvMessage(zmq::socket_t& socket, bool routed, const WireLimits& limits, InMessage* out);
 

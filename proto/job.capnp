@@ -68,6 +68,11 @@ struct NetworkSpec {
   adminPort @4 :Int32;
   heartbeatMs @5 :UInt32;
   heartbeatTimeoutMs @6 :UInt32;
+  # Limits every server applies (common/job_spec.h NetworkSpec).
+  maxClients @7 :UInt32 = 16384;
+  maxInFlightPerClient @8 :UInt32 = 65536;
+  maxFrameBytes @9 :UInt64 = 1073741824;
+  maxIdsPerRequest @10 :UInt32 = 262144;
 }
 
 # Sparse models' data and per-table settings (common/job_spec.h).

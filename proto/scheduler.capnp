@@ -90,6 +90,8 @@ struct HeartbeatRequest {
   pushLatencyBuckets @16 :List(UInt64);
   pushLatencySumSeconds @17 :Float64;
   sparseTables @18 :List(SparseTableStatus);  # PS only: its sparse tables' accounting
+  # PS only: requests it refused by each limit so far (common/client_table.h).
+  limitRefusals @19 :LimitRefusals;
 }
 
 # One sparse embedding table on one PS shard (see ps/sparse_table.h).
@@ -102,6 +104,14 @@ struct SparseTableStatus {
   evicted @5 :UInt64;            # rows dropped by eviction (cumulative)
   unadmittedUpdates @6 :UInt64;  # updates dropped while an id waited for admission (cumulative)
   changedRows @7 :UInt64;        # rows written since the last checkpoint capture
+}
+
+# Requests a server refused by each of its limits (cumulative).
+struct LimitRefusals {
+  frame @0 :UInt64;     # a frame or message over the wire limits
+  ids @1 :UInt64;       # more ids in one request than allowed
+  clients @2 :UInt64;   # a new client beyond max_clients
+  inFlight @3 :UInt64;  # a request beyond max_in_flight_per_client
 }
 
 # Answers a heartbeat with the job's desired state; nodes converge to it (every

@@ -40,6 +40,15 @@ int main(int argc, char** argv) {
   pst::AddCpusFlag(app, &cpus);
   std::string key_dir;
   pst::AddKeyDirFlag(app, &key_dir);
+  // Limits; 0 (the default) takes the job's [network] value.
+  app.add_option("--max-clients", options.max_clients,
+                 "Most clients this PS answers (default: the job's network.max_clients)");
+  app.add_option("--max-in-flight-per-client", options.max_in_flight_per_client,
+                 "Most requests held for one client (default: the job's network.max_in_flight_per_client)");
+  app.add_option("--max-frame-bytes", options.max_frame_bytes,
+                 "Largest float frame accepted (default: the job's network.max_frame_bytes)");
+  app.add_option("--max-ids-per-request", options.max_ids_per_request,
+                 "Most ids in one sparse request (default: the job's network.max_ids_per_request)");
   if (auto code = pst::ParseFlags(app, argc, argv)) return *code;
   pst::KeepFreedMemoryForReuse();
   options.connect_timeout = std::chrono::milliseconds(connect_ms);

@@ -26,6 +26,7 @@ void RequestHandler::AbortPendingPulls(uint32_t next) {
     SetRpcStatus(StaleGeneration(generation_, next),
                  out.envelope().getBody().initPullResponse().initStatus());
     Reply(p.identity, out);
+    if (clients_) clients_->Release(p.identity);
   }
   pending_pulls_.clear();
 }
@@ -104,9 +105,12 @@ void RequestHandler::AnswerPull(InMessage& in, uint64_t request_id, KeyRange key
                                 uint64_t min_version, uint64_t clock, uint32_t rank) {
   Status s = shard_->CheckPull(keys, min_version, rank);
   if (s.code() == StatusCode::kUnavailable) {
-    pending_pulls_.push_back(
-        {std::move(in.identity()), request_id, keys, min_version, clock, rank});
-    return;
+    s = clients_ ? clients_->Hold(in.identity()) : Status::OK();
+    if (s.ok()) {
+      pending_pulls_.push_back(
+          {std::move(in.identity()), request_id, keys, min_version, clock, rank});
+      return;
+    }
   }
   OutMessage out;
   out.envelope().setRequestId(request_id);
@@ -131,6 +135,7 @@ void RequestHandler::AnswerReadyPulls(KeyRange changed) {
     FillPullResponse(it->request_id, it->keys, it->clock, out);
     Status s = SendMessage(socket_, out, &it->identity);
     if (!s.ok()) PST_LOG_DEBUG("deferred pull reply dropped: {}", s.message());
+    if (clients_) clients_->Release(it->identity);
     it = pending_pulls_.erase(it);
   }
 }

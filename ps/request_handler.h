@@ -13,6 +13,7 @@
 #include <deque>
 #include <zmq.hpp>
 
+#include "common/client_table.h"
 #include "common/key_range.h"
 #include "common/wire.h"
 #include "ps/ps_request.h"
@@ -26,8 +27,11 @@ Status StaleGeneration(uint32_t got, uint32_t have);
 
 class RequestHandler {
  public:
-  // `socket` (the PS's ROUTER) must outlive the handler.
-  explicit RequestHandler(zmq::socket_t& socket) : socket_(socket) {}
+  // `socket` (the PS's ROUTER) must outlive the handler, and so must
+  // `clients` if given: a kept pull counts as a held request of its client
+  // there, and a client at its limit gets kResourceExhausted instead.
+  explicit RequestHandler(zmq::socket_t& socket, ClientTable* clients = nullptr)
+      : socket_(socket), clients_(clients) {}
   RequestHandler(const RequestHandler&) = delete;
   RequestHandler& operator=(const RequestHandler&) = delete;
 
@@ -70,6 +74,7 @@ class RequestHandler {
   void Reply(zmq::message_t& identity, OutMessage& out);
 
   zmq::socket_t& socket_;
+  ClientTable* clients_;
   Shard* shard_ = nullptr;
   uint32_t generation_ = 0;
   std::deque<PendingPull> pending_pulls_;

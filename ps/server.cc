@@ -5,6 +5,7 @@
 
 #include "common/bind.h"
 #include "common/channel.h"
+#include "common/client_table.h"
 #include "common/heartbeat.h"
 #include "common/job_tables.h"
 #include "common/log.h"
@@ -49,6 +50,7 @@ class ServerState {
     std::vector<WorkerSlot> workers;
     std::map<uint32_t, uint64_t> removed;  // rank -> completed clocks
     std::vector<SparseTableReport> sparse_tables;
+    LimitRefusals refusals;
   };
   Mutex mu;
   Directive directive GUARDED_BY(mu);
@@ -57,6 +59,9 @@ class ServerState {
 
   JoinedJob joined;
   KeyRange range;
+  // The workers (and anyone else) sending requests, with the job's limits.
+  ClientTable clients;
+  SparseRequestLimits sparse_limits;
   std::unique_ptr<Shard> shard;
   std::unique_ptr<RequestHandler> handler;  // serves `shard`, knows the generation
   // The job's sparse tables on this shard, rebuilt (and restored from the
@@ -105,10 +110,12 @@ StatusOr<std::unique_ptr<Server>> Server::Create(zmq::context_t& ctx,
                                    std::to_string(kMaxSparseChain) + "]");
   if (options.poll_interval.count() <= 0 || options.drain_budget < 1)
     return Status::InvalidArgument("server: poll_interval and drain_budget must be positive");
+  ServerOptions o = options;
+  if (o.max_frame_bytes != 0) o.limits.max_floats_per_frame = o.max_frame_bytes / sizeof(float);
   PST_ASSIGN_OR_RETURN(BoundRouter bound,
-                       BindRouter(ctx, options.bind_host, options.port, options.advertise_host,
-                                  options.limits, options.curve.get()));
-  return std::unique_ptr<Server>(new Server(ctx, options, std::move(bound)));
+                       BindRouter(ctx, o.bind_host, o.port, o.advertise_host, o.limits,
+                                  o.curve.get()));
+  return std::unique_ptr<Server>(new Server(ctx, std::move(o), std::move(bound)));
 }
 
 void Server::HandleRequest(InMessage& in) {
@@ -147,7 +154,8 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
   PST_ASSIGN_OR_RETURN(auto sparse,
                        SparseHandler::ForJob(tables, st.joined.job.train.consistency, initial,
                                              uint32_t(st.joined.servers.size()), st.joined.rank,
-                                             options_.sparse_limits));
+                                             st.sparse_limits));
+  sparse->set_clients(&st.clients);
   if (st.sparse_chain == nullptr)
     st.sparse_chain = std::make_unique<SparseChain>(options_.sparse_max_chain);
   if (checkpoint != 0) {
@@ -223,6 +231,19 @@ StatusOr<uint64_t> Server::RestoreSparse(SparseHandler& sparse, const Checkpoint
   PST_LOG_INFO("restored {} sparse rows of {} table(s) from checkpoint {} ({} increment(s))", rows,
                m.sparse_tables.size(), m.checkpoint_id, m.sparse_chain);
   return increment_rows;
+}
+
+void Server::ApplyJobLimits(const NetworkSpec& job) {
+  ServerState& st = *state_;
+  auto pick = [](auto flag, auto from_job) { return flag != 0 ? flag : from_job; };
+  ClientLimits limits;
+  limits.max_clients = pick(options_.max_clients, job.max_clients);
+  limits.max_in_flight_per_client =
+      pick(options_.max_in_flight_per_client, job.max_in_flight_per_client);
+  st.clients.set_limits(limits);
+  st.sparse_limits.max_ids = pick(options_.max_ids_per_request, job.max_ids_per_request);
+  options_.limits.max_floats_per_frame =
+      pick(options_.max_frame_bytes, job.max_frame_bytes) / sizeof(float);
 }
 
 void Server::ApplyRoster(const std::vector<WorkerSlot>& workers) {
@@ -358,6 +379,7 @@ void Server::Converge() {
     st.writer->Prune(st.joined.job.checkpoint.keep);
   }
   MutexLock lock(&st.mu);
+  st.report.refusals = st.clients.refusals();
   st.report.generation = st.handler->generation();
   // Heartbeats carry a clock comparable to the workers' (placing checkpoint
   // rounds and joining workers): under ASP/SSP a version counts every
@@ -392,7 +414,7 @@ Status Server::Run() {
   }
   state_ = std::make_unique<ServerState>();
   ServerState& st = *state_;
-  st.handler = std::make_unique<RequestHandler>(socket_);
+  st.handler = std::make_unique<RequestHandler>(socket_, &st.clients);
   PST_ASSIGN_OR_RETURN(st.writer, CheckpointWriter::Start(std::move(store)));
 
   auto on_reply = [&st](proto::HeartbeatResponse::Reader resp) {
@@ -452,6 +474,7 @@ Status Server::Run() {
       b.setCheckpointFailed(r.checkpoint_failed);
       b.setCheckpointError(r.checkpoint_error);
       b.setRestoreError(r.restore_error);
+      LimitRefusalsToProto(r.refusals, b.initLimitRefusals());
       auto w = b.initWorkers(r.workers.size());
       for (size_t i = 0; i < r.workers.size(); ++i) {
         w[i].setRank(r.workers[i].rank);
@@ -479,6 +502,7 @@ Status Server::Run() {
   if (st.joined.rank >= st.joined.servers.size())
     return Status::InvalidArgument("scheduler gave rank outside the server list");
   st.range = st.joined.servers[st.joined.rank].range;
+  ApplyJobLimits(st.joined.job.network);
   PST_RETURN_IF_ERROR(BuildShard(st.joined.generation, st.joined.restore_checkpoint,
                                  st.joined.resume_clock, st.joined.workers)
                           .WithContext("starting shard " + std::to_string(st.joined.rank)));
@@ -498,10 +522,16 @@ Status Server::Run() {
       InMessage in;
       Status s = RecvMessage(socket_, /*routed=*/true, options_.limits, &in);
       if (s.code() == StatusCode::kUnavailable) break;
+      if (in.identity().size() > 0) {
+        Status admitted = st.clients.Admit(in.identity(), std::chrono::steady_clock::now());
+        if (!admitted.ok()) s = admitted;
+        else if (s.code() == StatusCode::kResourceExhausted) st.clients.CountFrameRefusal();
+      }
       if (!s.ok()) {
-        PST_LOG_WARN("malformed message: {}", s.message());
+        PST_LOG_WARN("refused message: {}", s.message());
         if (in.identity().size() > 0) {
           OutMessage out;
+          if (in.has_envelope()) out.envelope().setRequestId(in.envelope().getRequestId());
           SetRpcStatus(s, out.envelope().getBody().initError());
           Status sent = SendMessage(socket_, out, &in.identity());
           sent.IgnoreError();  // the sender may be gone

@@ -24,6 +24,7 @@
 #include <zmq.hpp>
 
 #include "common/bind.h"
+#include "common/job_spec.h"
 #include "common/key_range.h"
 #include "common/registration.h"
 #include "common/status.h"
@@ -60,6 +61,8 @@ class Server {
   Server(zmq::context_t& ctx, ServerOptions options, BoundRouter bound);
   // Hands a worker's message to the sparse or the dense request handler.
   void HandleRequest(InMessage& in);
+  // Takes the job's limits (network section) where no option overrides them.
+  void ApplyJobLimits(const NetworkSpec& job);
   // (Re)creates the shard for `generation`: the initial model (checkpoint 0)
   // or the complete checkpoint from the store, with `workers` to wait for.
   // Pending pulls of the old generation are answered kAborted.

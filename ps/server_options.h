@@ -53,10 +53,17 @@ struct ServerOptions {
   // Sparse tables: a full checkpoint at least every this many increments
   // (see ps/sparse_chain.h), in [1, kMaxSparseChain]. Default: 8.
   uint32_t sparse_max_chain = 8;
-  // Size limits for received messages.
+  // Size limits for received messages. The largest float frame is the job's
+  // network.max_frame_bytes (or max_frame_bytes below) once registered.
   WireLimits limits;
-  // Limits of sparse pulls and pushes (ids per request).
-  SparseRequestLimits sparse_limits;
+  // Overrides of the job's limits (its [network] section; see
+  // common/job_spec.h NetworkSpec); 0 takes the job's. Defaults: 0.
+  uint32_t max_clients = 0;
+  uint32_t max_in_flight_per_client = 0;
+  uint32_t max_ids_per_request = 0;
+  // Also bounds ZeroMQ's message size when the socket is bound (a frame over
+  // twice this makes ZeroMQ drop the connection, with no reply).
+  uint64_t max_frame_bytes = 0;
   // The cluster's keys: every socket uses CurveZMQ with them (see
   // common/cluster_keys.h). Null: plain TCP. Default: null.
   std::shared_ptr<const ClusterKeys> curve;

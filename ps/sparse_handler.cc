@@ -87,6 +87,7 @@ void SparseHandler::HandlePull(InMessage& in, zmq::socket_t& socket, uint32_t ge
     return;
   }
   auto call = DecodeSparsePull(req, frames, *shard_, limits_);
+  if (call.status().code() == StatusCode::kResourceExhausted && clients_) clients_->CountIdsRefusal();
   if (!call.ok()) {
     PST_LOG_WARN("rejected sparse pull: {}", call.status().message());
     ReplyPullStatus(socket, in.identity(), id, call.status());
@@ -99,6 +100,12 @@ void SparseHandler::HandlePull(InMessage& in, zmq::socket_t& socket, uint32_t ge
                     Status::ResourceExhausted("too many sparse pulls are waiting"));
     return;
   }
+  if (clients_) {
+    if (Status held = clients_->Hold(pull.identity); !held.ok()) {
+      ReplyPullStatus(socket, pull.identity, id, held);
+      return;
+    }
+  }
   deferred_.push_back(std::move(pull));
 }
 
@@ -110,6 +117,8 @@ void SparseHandler::HandlePush(InMessage& in, zmq::socket_t& socket, uint32_t ge
     s = StaleGeneration(req.getGeneration(), generation);
   } else {
     auto call = DecodeSparsePush(req, frames, *shard_, limits_);
+    if (call.status().code() == StatusCode::kResourceExhausted && clients_)
+      clients_->CountIdsRefusal();
     s = call.ok() ? shard_->Push(call->rank, call->clock, *call->table, call->ids, call->grads,
                                  call->sample_count)
                   : call.status();
@@ -141,6 +150,7 @@ bool SparseHandler::TryAnswer(Deferred& pull, zmq::socket_t& socket) {
 void SparseHandler::AnswerReadyPulls(zmq::socket_t& socket) {
   for (auto it = deferred_.begin(); it != deferred_.end();) {
     if (TryAnswer(*it, socket)) {
+      if (clients_) clients_->Release(it->identity);
       it = deferred_.erase(it);
     } else {
       ++it;
@@ -149,7 +159,10 @@ void SparseHandler::AnswerReadyPulls(zmq::socket_t& socket) {
 }
 
 void SparseHandler::AbortDeferred(zmq::socket_t& socket, const Status& why) {
-  for (Deferred& d : deferred_) ReplyPullStatus(socket, d.identity, d.request_id, why);
+  for (Deferred& d : deferred_) {
+    ReplyPullStatus(socket, d.identity, d.request_id, why);
+    if (clients_) clients_->Release(d.identity);
+  }
   deferred_.clear();
 }
 

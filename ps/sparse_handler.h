@@ -5,7 +5,9 @@
 // after the push that gets it there (at most kMaxDeferredPulls wait; beyond
 // that pulls are refused with kResourceExhausted). Requests of another
 // generation get kAborted. Nothing a peer sends crashes the server, creates
-// rows in a table it does not name or grows memory beyond the limits.
+// rows in a table it does not name or grows memory beyond the limits. With a
+// ClientTable (set_clients), deferred pulls count as held requests of their
+// client and refusals by the ids limit are counted there.
 // Not thread-safe: the server's loop thread calls it.
 #pragma once
 
@@ -17,6 +19,7 @@
 
 #include <zmq.hpp>
 
+#include "common/client_table.h"
 #include "common/status.h"
 #include "common/table_spec.h"
 #include "common/wire.h"
@@ -55,6 +58,8 @@ class SparseHandler {
 
   SparseShard& shard() { return *shard_; }
   size_t deferred_pulls() const { return deferred_.size(); }
+  // The server's client table (outliving this handler), or null. Default: null.
+  void set_clients(ClientTable* clients) { clients_ = clients; }
 
  private:
   struct Deferred {
@@ -76,6 +81,7 @@ class SparseHandler {
   std::unique_ptr<SparseShard> shard_;
   SparseRequestLimits limits_;
   std::deque<Deferred> deferred_;
+  ClientTable* clients_ = nullptr;
 };
 
 // Serves `handler` on the bound ROUTER socket until *stop is true (checked

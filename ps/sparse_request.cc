@@ -14,6 +14,14 @@ namespace {
 template <typename Reader>
 Status DecodeTableAndIds(Reader req, SparseShard& shard, const SparseRequestLimits& limits,
                          SparseTable** table, std::vector<uint64_t>* ids) {
+  // The size limit first: nothing is looked at in a request over it.
+  const auto list = req.getIds();
+  if (list.size() > limits.max_ids) {
+    return Status::ResourceExhausted("too many ids in one request: " +
+                                     std::to_string(list.size()) + " > " +
+                                     std::to_string(limits.max_ids) +
+                                     " (network.max_ids_per_request); split the batch");
+  }
   const auto name = req.getTable();
   *table = shard.FindTable(std::string_view(name.cStr(), name.size()));
   if (*table == nullptr) {
@@ -21,12 +29,6 @@ Status DecodeTableAndIds(Reader req, SparseShard& shard, const SparseRequestLimi
     for (const std::string& n : shard.table_names()) known += (known.empty() ? "" : ", ") + n;
     return Status::NotFound("unknown sparse table \"" + std::string(name.cStr()) +
                             "\" (this job's tables: " + (known.empty() ? "none" : known) + ")");
-  }
-  const auto list = req.getIds();
-  if (list.size() > limits.max_ids) {
-    return Status::InvalidArgument("too many ids in one request: " + std::to_string(list.size()) +
-                                   " > " + std::to_string(limits.max_ids) +
-                                   "; split the batch");
   }
   ids->resize(list.size());
   for (uint32_t i = 0; i < list.size(); ++i) (*ids)[i] = list[i];

@@ -50,9 +50,9 @@ struct SparsePushCall {
   uint32_t generation = 0;
 };
 
-// kNotFound for an unknown table (naming the known ones); kInvalidArgument for
-// too many ids, a repeated id, an id of another shard, any float frame, or a
-// malformed message.
+// kNotFound for an unknown table (naming the known ones); kResourceExhausted
+// for more than limits.max_ids ids; kInvalidArgument for a repeated id, an id
+// of another shard, any float frame, or a malformed message.
 StatusOr<SparsePullCall> DecodeSparsePull(proto::SparsePullRequest::Reader req,
                                           std::span<const FloatFrame> frames, SparseShard& shard,
                                           const SparseRequestLimits& limits);

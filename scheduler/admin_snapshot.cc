@@ -359,6 +359,23 @@ std::string RenderPrometheus(const AdminSnapshot& s) {
   x.Sample("pstrain_refused_connections_total", "reason=\"handshake\"",
            static_cast<double>(s.refused_handshake));
 
+  x.Family("pstrain_limit_refusals_total", "counter",
+           "Requests a server refused by a limit (an error reply, kResourceExhausted): "
+           "limit=\"frame\" (network.max_frame_bytes and the envelope limits), \"ids\" "
+           "(network.max_ids_per_request), \"clients\" (network.max_clients), \"in_flight\" "
+           "(network.max_in_flight_per_client).");
+  auto refusals = [&x](const std::string& labels, const LimitRefusals& r) {
+    for (const auto& [limit, n] : {std::pair<const char*, uint64_t>{"frame", r.frame},
+                                   {"ids", r.ids},
+                                   {"clients", r.clients},
+                                   {"in_flight", r.in_flight}})
+      x.Sample("pstrain_limit_refusals_total", labels + ",limit=\"" + limit + "\"",
+               static_cast<double>(n));
+  };
+  refusals("role=\"scheduler\",rank=\"0\"", s.scheduler_refusals);
+  for (const AdminNode& n : s.nodes)
+    if (n.role == "ps") refusals(NodeLabels(n), n.refusals);
+
   x.Family("pstrain_epoch_train_loss", "gauge", "Mean training loss of an epoch (1-based).");
   for (const AdminEpoch& e : s.epochs)
     if (e.samples)

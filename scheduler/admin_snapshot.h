@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/client_table.h"
 #include "common/latency_histogram.h"
 #include "common/sparse_table_report.h"
 #include "common/status.h"
@@ -41,6 +42,8 @@ struct AdminNode {
   LatencyHistogram push_latency{};
   // PS: its sparse tables (rows, memory, admission, eviction).
   std::vector<SparseTableReport> sparse_tables{};
+  // PS: requests it refused by each limit. Only on /metrics.
+  LimitRefusals refusals;
 };
 
 // A complete (committed) checkpoint.
@@ -122,6 +125,8 @@ struct AdminSnapshot {
   // /metrics; 0 for a plain job and from SnapshotFromProto.
   uint64_t refused_client_key = 0;
   uint64_t refused_handshake = 0;
+  // Requests the scheduler refused by each limit. Only on /metrics.
+  LimitRefusals scheduler_refusals;
 
   // Epochs whose evaluation is in.
   uint32_t EpochsCompleted() const;

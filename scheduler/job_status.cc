@@ -88,6 +88,7 @@ AdminSnapshot BuildAdminSnapshot(const SchedulerCore& core, const std::string& a
       if (n.identity.empty() || i >= s.nodes.size()) continue;
       s.nodes[i].pull_latency = n.pull_latency;
       s.nodes[i].push_latency = n.push_latency;
+      s.nodes[i].refusals = n.refusals;
       ++i;
     }
   }

@@ -180,6 +180,7 @@ bool Membership::Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::
     n->loss_sum = call.loss_sum;
     n->steps = call.steps;
     n->max_staleness = call.max_staleness;
+    n->refusals = call.refusals;
     // A node still in an older generation shows how far the job had got
     // before the rollback (after a scheduler restart, only the nodes know).
     if (call.generation < st_.generation && !st_.rollbacks.empty() && call.clock > st_.resume_clock &&

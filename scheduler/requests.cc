@@ -28,6 +28,7 @@ HeartbeatCall DecodeHeartbeat(proto::HeartbeatRequest::Reader r) {
   for (auto w : r.getWorkers()) c.waits_for[w.getRank()] = w.getFromClock();
   for (auto w : r.getRemoved()) c.removed[w.getRank()] = w.getCompletedClocks();
   c.sparse_tables = FromProto(r.getSparseTables());
+  if (r.hasLimitRefusals()) c.refusals = LimitRefusalsFromProto(r.getLimitRefusals());
   c.pull_latency = DecodeHistogram(r.getPullLatencyBuckets(), r.getPullLatencySumSeconds());
   c.push_latency = DecodeHistogram(r.getPushLatencyBuckets(), r.getPushLatencySumSeconds());
   return c;

@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "common/latency_histogram.h"
+#include "common/client_table.h"
 #include "common/sparse_table_report.h"
 #include "common/status.h"
 #include "proto/envelope.capnp.h"
@@ -41,6 +42,7 @@ struct HeartbeatCall {
   std::string restore_error;
   std::map<uint32_t, uint64_t> waits_for;  // worker rank -> from clock
   std::map<uint32_t, uint64_t> removed;    // worker rank -> completed clocks
+  LimitRefusals refusals;                  // requests it refused by each limit
   std::vector<SparseTableReport> sparse_tables;
   // Worker only: its latency histograms; nullopt when it sent none, an error
   // when the one it sent is invalid (ignored and logged, not refused).

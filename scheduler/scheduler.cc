@@ -21,6 +21,8 @@ Scheduler::Scheduler(SchedulerOptions options, BoundRouter bound, std::unique_pt
     : options_(std::move(options)),
       zap_(std::move(bound.zap)),
       socket_(std::move(bound.socket)),
+      clients_(ClientLimits{options_.job.network.max_clients,
+                            options_.job.network.max_in_flight_per_client}),
       endpoint_(std::move(bound.endpoint)),
       admin_(std::move(admin)) {}
 
@@ -41,9 +43,11 @@ StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
   if (options.admin_port > 65535 || options.admin_port < -1)
     return Status::InvalidArgument("admin port must be in [0, 65535], or -1 to disable it; got " +
                                    std::to_string(options.admin_port));
+  SchedulerOptions o = options;
+  o.limits.max_floats_per_frame = o.job.network.max_frame_bytes / sizeof(float);
   PST_ASSIGN_OR_RETURN(BoundRouter bound,
-                       BindRouter(ctx, options.bind_host, options.port, options.advertise_host,
-                                  options.limits, options.curve.get()));
+                       BindRouter(ctx, o.bind_host, o.port, o.advertise_host, o.limits,
+                                  o.curve.get()));
   std::unique_ptr<AdminServer> admin;
   if (options.admin_port >= 0) {
     // A wildcard bind is reached at the advertised host (or this host's name).
@@ -65,7 +69,7 @@ StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
         admin, AdminServer::Start(options.admin_bind, static_cast<uint16_t>(options.admin_port),
                                   url_host, std::move(control)));
   }
-  return std::unique_ptr<Scheduler>(new Scheduler(options, std::move(bound), std::move(admin)));
+  return std::unique_ptr<Scheduler>(new Scheduler(std::move(o), std::move(bound), std::move(admin)));
 }
 
 void Scheduler::PublishSnapshot() {
@@ -75,6 +79,7 @@ void Scheduler::PublishSnapshot() {
     snapshot.refused_client_key = zap_->refused();
     snapshot.refused_handshake = zap_->failed_handshakes();
   }
+  snapshot.scheduler_refusals = clients_.refusals();
   admin_->Publish(std::move(snapshot));
 }
 
@@ -106,10 +111,17 @@ void Scheduler::HandleMessages() {
     InMessage in;
     Status s = RecvMessage(socket_, /*routed=*/true, options_.limits, &in);
     if (s.code() == StatusCode::kUnavailable) break;
+    if (in.identity().size() > 0) {
+      Status admitted = clients_.Admit(in.identity(), Clock::now());
+      if (!admitted.ok()) s = admitted;
+      else if (s.code() == StatusCode::kResourceExhausted) clients_.CountFrameRefusal();
+    }
     OutMessage out;
     bool answer_now = true;
     if (!s.ok()) {
-      PST_LOG_WARN("malformed message: {}", s.message());
+      PST_LOG_WARN("{} message: {}",
+                   s.code() == StatusCode::kInvalidArgument ? "malformed" : "refused", s.message());
+      if (in.has_envelope()) out.envelope().setRequestId(in.envelope().getRequestId());
       SetRpcStatus(s, out.envelope().getBody().initError());
     } else {
       out.envelope().setRequestId(in.envelope().getRequestId());

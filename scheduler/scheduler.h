@@ -26,6 +26,7 @@
 #include <zmq.hpp>
 
 #include "common/bind.h"
+#include "common/client_table.h"
 #include "common/status.h"
 #include "scheduler/requests.h"
 #include "scheduler/scheduler_options.h"
@@ -82,6 +83,8 @@ class Scheduler {
   SchedulerOptions options_;
   std::unique_ptr<ZapHandler> zap_;  // with CURVE; outlives socket_
   zmq::socket_t socket_;
+  // Every client that sent a request, with the job's network limits.
+  ClientTable clients_;
   std::string endpoint_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<SchedulerState> state_;

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/client_table.h"
 #include "common/latency_histogram.h"
 #include "common/sparse_table_report.h"
 #include "proto/scheduler.capnp.h"
@@ -38,6 +39,7 @@ struct NodeInfo {
   double loss_sum = 0;
   uint64_t steps = 0;
   uint64_t max_staleness = 0;
+  LimitRefusals refusals;  // PS: requests it refused by each limit
   // Training speed, measured over windows of at least a second of heartbeats.
   double samples_per_second = 0;
   uint64_t rate_samples = 0;     // samples at the start of the current window

@@ -479,3 +479,30 @@ TEST_CASE("JobFile: bad sparse keys give one-line errors", "[common]") {
 }
 
 }  // namespace pst
+
+namespace pst {
+
+TEST_CASE("JobFile: the [network] section sets the servers' limits", "[common]") {
+  auto job = ParseJobToml(
+      "[network]\nmax_clients = 7\nmax_in_flight_per_client = 3\nmax_frame_bytes = 4096\n"
+      "max_ids_per_request = 9\n",
+      "job.toml");
+  REQUIRE(job.ok());
+  CHECK(job->network.max_clients == 7);
+  CHECK(job->network.max_in_flight_per_client == 3);
+  CHECK(job->network.max_frame_bytes == 4096);
+  CHECK(job->network.max_ids_per_request == 9);
+  auto again = ParseJobToml(JobSpecToToml(*job), "again.toml");
+  REQUIRE(again.ok());
+  CHECK(*again == *job);
+  for (const char* bad : {"max_clients = 0", "max_in_flight_per_client = 0",
+                          "max_frame_bytes = 2", "max_ids_per_request = 0"}) {
+    auto refused = ParseJobToml(std::string("[network]\n") + bad + "\n", "bad.toml");
+    INFO(bad);
+    REQUIRE_FALSE(refused.ok());
+    CHECK(refused.status().message().find(std::string(bad).substr(0, std::string(bad).find(' '))) !=
+          std::string::npos);
+  }
+}
+
+}  // namespace pst

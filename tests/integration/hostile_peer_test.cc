@@ -14,6 +14,7 @@
 #include "cli/status_command.h"
 #include "common/wire.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/raw_peer.h"
 
 namespace pst {
 namespace {
@@ -21,59 +22,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 using testing::MakeTempDir;
+using testing::RawPeer;
 using testing::ReadFile;
 using testing::RunPstrain;
-
-// A raw DEALER connection that sends what the test says and reads one answer.
-// Used on the test's helper thread, so nothing here asserts (Catch2 v2's
-// assertions are not thread-safe): failures come back as Status.
-class RawPeer {
- public:
-  explicit RawPeer(const std::string& endpoint) : socket_(ctx_, zmq::socket_type::dealer) {
-    setup_ = ConfigureSocket(socket_);
-    if (setup_.ok()) socket_.connect(endpoint);
-  }
-  // Sends frames as they are (no pstrain framing).
-  Status SendRaw(const std::vector<std::string>& frames) {
-    PST_RETURN_IF_ERROR(setup_);
-    try {
-      for (size_t i = 0; i < frames.size(); ++i) {
-        zmq::message_t m(frames[i].data(), frames[i].size());
-        socket_.send(m, i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
-      }
-    } catch (const zmq::error_t& e) {
-      return Status::Internal(std::string("send: ") + e.what());
-    }
-    return Status::OK();
-  }
-  Status Send(OutMessage& msg) {
-    PST_RETURN_IF_ERROR(setup_);
-    return SendMessage(socket_, msg);
-  }
-  // The status carried by the next answer; kUnavailable ("unreadable answer")
-  // if none comes within 5 s.
-  Status Answer() {
-    PST_RETURN_IF_ERROR(WaitReadable(socket_, milliseconds(5000)));
-    InMessage in;
-    PST_RETURN_IF_ERROR(RecvMessage(socket_, /*routed=*/false, WireLimits{}, &in)
-                            .WithContext("unreadable answer"));
-    return AnswerStatus(in);
-  }
-
- private:
-  static Status AnswerStatus(const InMessage& in) {
-    auto body = in.envelope().getBody();
-    if (body.isError()) return FromRpcStatus(body.getError());
-    if (body.isShardResponse()) return FromRpcStatus(body.getShardResponse().getStatus());
-    if (body.isPushResponse()) return FromRpcStatus(body.getPushResponse().getStatus());
-    if (body.isPullResponse()) return FromRpcStatus(body.getPullResponse().getStatus());
-    return Status::Internal("an answer of an unexpected kind");
-  }
-
-  zmq::context_t ctx_{1};
-  zmq::socket_t socket_;
-  Status setup_;
-};
 
 // What the hostile thread sent and what came back; checked on the test's thread.
 struct Probe {
@@ -115,6 +66,7 @@ TEST_CASE("Hostile peer: garbage and out-of-place requests get errors and change
       return;
     }
     const std::string ps_endpoint = m[1];
+    zmq::context_t ctx(1);
     auto probe = [&probes](std::string what, Status sent, RawPeer& peer) {
       probes.push_back({std::move(what), sent.ok() ? peer.Answer() : sent.WithContext("send")});
     };
@@ -123,13 +75,13 @@ TEST_CASE("Hostile peer: garbage and out-of-place requests get errors and change
     std::string noise(200, '\0');
     for (char& c : noise) c = static_cast<char>(rng());
     for (const std::string& endpoint : {*sched_endpoint, ps_endpoint}) {
-      RawPeer peer(endpoint);
+      RawPeer peer(ctx, endpoint);
       probe(endpoint + ": noise", peer.SendRaw({noise}), peer);
       // An envelope of zero words, then bytes.
       probe(endpoint + ": empty envelope", peer.SendRaw({std::string(16, '\0'), noise}), peer);
     }
 
-    RawPeer sched(*sched_endpoint);
+    RawPeer sched(ctx, *sched_endpoint);
     {
       OutMessage msg;  // a worker nobody registered
       auto req = msg.envelope().getBody().initShardRequest();
@@ -148,7 +100,7 @@ TEST_CASE("Hostile peer: garbage and out-of-place requests get errors and change
 
     // Each push is wrong in exactly one way, so each check is seen to work on
     // its own. Rank 0 is the live worker, and it may push clock 0.
-    RawPeer ps(ps_endpoint);
+    RawPeer ps(ctx, ps_endpoint);
     {
       OutMessage msg;  // keys inside the shard, but fewer values than keys
       auto req = msg.envelope().getBody().initPushRequest();

@@ -201,6 +201,110 @@ TEST_CASE("Server: bad requests get error replies and change nothing", "[ps]") {
   CHECK((*cluster)->Stop().ok());
 }
 
+// The status of a reply: its error, or its pull answer's status.
+Status ReplyStatus(const StatusOr<InMessage>& reply) {
+  if (!reply.ok()) return reply.status();
+  auto body = reply->envelope().getBody();
+  if (body.isPullResponse()) return FromRpcStatus(body.getPullResponse().getStatus());
+  if (body.isSparsePullResponse()) return FromRpcStatus(body.getSparsePullResponse().getStatus());
+  return Status::Internal("unexpected answer");
+}
+
+TEST_CASE("Server: requests over the job's limits get kResourceExhausted naming the limit",
+          "[ps]") {
+  JobSpec job = TinyJob();
+  // The scheduler has the same limit: its four clients (the PS's and the
+  // test's channel and heartbeats) fit.
+  job.network.max_clients = 4;
+  job.network.max_in_flight_per_client = 2;
+  job.network.max_frame_bytes = 16 * sizeof(float);
+  job.network.max_ids_per_request = 4;
+  auto cluster = testing::InProcessCluster::Start(job, 0, "");
+  REQUIRE(cluster.ok());
+  FakeWorker w(**cluster);
+  OutMessage first;
+  w.Pull(first, 0);
+  const Pulled before = Values(w.Call(first));
+
+  // Two pulls of a version to come wait; the third is refused at once.
+  std::vector<uint64_t> waiting;
+  for (int i = 0; i < 2; ++i) {
+    OutMessage pull;
+    w.Pull(pull, 1);
+    auto id = w.ps->Send(pull);
+    REQUIRE(id.ok());
+    waiting.push_back(*id);
+  }
+  OutMessage third;
+  w.Pull(third, 1);
+  Status refused = ReplyStatus(w.Call(third));
+  CHECK(refused.code() == StatusCode::kResourceExhausted);
+  CHECK(refused.message().find("network.max_in_flight_per_client") != std::string::npos);
+
+  // A frame over max_frame_bytes: an error reply, before anything is decoded.
+  OutMessage big;
+  w.Push(big, 0, 1.0f, 2, false);
+  const std::vector<float> extra(17, 1.0f);
+  big.AddFloatsCopy(extra.data(), extra.size());
+  Status frame = w.Call(big).status();
+  CHECK(frame.code() == StatusCode::kResourceExhausted);
+  CHECK(frame.message().find("network.max_frame_bytes") != std::string::npos);
+
+  // Five ids where four are allowed (this job has no sparse table: the size
+  // is checked first).
+  OutMessage sparse;
+  auto sreq = sparse.envelope().getBody().initSparsePullRequest();
+  sreq.setTable("emb");
+  sreq.setGeneration(w.joined.generation);
+  auto ids = sreq.initIds(5);
+  for (uint32_t i = 0; i < 5; ++i) ids.set(i, i);
+  Status many = ReplyStatus(w.Call(sparse));
+  CHECK(many.code() == StatusCode::kResourceExhausted);
+  CHECK(many.message().find("network.max_ids_per_request") != std::string::npos);
+
+  // Clients: the worker's connection and three more are answered, a fifth not.
+  std::vector<Status> answers;
+  std::vector<std::unique_ptr<Channel>> others;
+  for (int i = 0; i < 4; ++i) {
+    auto c = Channel::Connect((*cluster)->client_ctx(), w.joined.servers[0].endpoint);
+    REQUIRE(c.ok());
+    others.push_back(std::move(c).value());
+    OutMessage stale;
+    w.Pull(stale, 0);
+    stale.envelope().getBody().getPullRequest().setGeneration(w.joined.generation + 1);
+    answers.push_back(ReplyStatus(others.back()->Call(stale, kWait)));
+  }
+  CHECK(answers[0].code() == StatusCode::kAborted);
+  CHECK(answers[1].code() == StatusCode::kAborted);
+  CHECK(answers[2].code() == StatusCode::kAborted);
+  CHECK(answers[3].code() == StatusCode::kResourceExhausted);
+  CHECK(answers[3].message().find("network.max_clients") != std::string::npos);
+
+  // Nothing changed, and the waiting pulls are answered once the push lands.
+  OutMessage good;
+  w.Push(good, 0, 1.0f, 2, true);
+  const Pulled after = Values(w.Call(good));
+  CHECK(after.version == 1);
+  for (uint64_t k = 0; k < kKeys; ++k)
+    CHECK(after.values[k] == Approx(before.values[k] - kLr * 0.5f).margin(1e-6));
+  for (uint64_t id : waiting) CHECK(Values(w.ps->Await(id, kWait)).version == 1);
+  // Their places are free again.
+  OutMessage again;
+  w.Pull(again, 2);
+  auto again_id = w.ps->Send(again);
+  REQUIRE(again_id.ok());
+  OutMessage next;
+  w.Pull(next, 2);
+  auto next_id = w.ps->Send(next);
+  REQUIRE(next_id.ok());
+  OutMessage push1;
+  w.Push(push1, 1, 1.0f, 2, false);
+  CHECK(w.Call(push1).ok());
+  CHECK(Values(w.ps->Await(*again_id, kWait)).version == 2);
+  CHECK(Values(w.ps->Await(*next_id, kWait)).version == 2);
+  CHECK((*cluster)->Stop().ok());
+}
+
 TEST_CASE("Server: Create refuses bad options", "[ps]") {
   zmq::context_t ctx(1);
   ServerOptions o;

@@ -102,6 +102,7 @@ TEST_CASE("DecodeSparsePush: too many ids, repeated ids, zero samples, non-finit
     auto s = DecodeSparsePush(p.req.asReader(), {&f, 1}, *shard, limits);
     REQUIRE_FALSE(s.ok());
     CHECK(s.status().message().find("too many ids") != std::string::npos);
+    CHECK(s.status().code() == StatusCode::kResourceExhausted);
   }
   {
     Push p("item", {1, 2, 1});
@@ -154,7 +155,12 @@ TEST_CASE("DecodeSparsePull: good pull, and the same refusals", "[ps]") {
   CHECK_FALSE(DecodeSparsePull(twice.req.asReader(), {}, *shard, {}).ok());
   SparseRequestLimits limits;
   limits.max_ids = 2;
-  CHECK_FALSE(DecodeSparsePull(ok.req.asReader(), {}, *shard, limits).ok());
+  CHECK(DecodeSparsePull(ok.req.asReader(), {}, *shard, limits).status().code() ==
+        StatusCode::kResourceExhausted);
+  // The size limit is checked before the table is looked up.
+  Pull unknown_many("nope", {1, 2, 3});
+  CHECK(DecodeSparsePull(unknown_many.req.asReader(), {}, *shard, limits).status().code() ==
+        StatusCode::kResourceExhausted);
   std::vector<float> stray(4);
   const FloatFrame f{stray.data(), 4};
   CHECK_FALSE(DecodeSparsePull(ok.req.asReader(), {&f, 1}, *shard, {}).ok());

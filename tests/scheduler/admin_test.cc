@@ -325,6 +325,30 @@ TEST_CASE("Admin: /metrics has the checkpoint and recovery metrics", "[scheduler
   CHECK(Bucket(samples, d, {}, "+Inf") == 2);
 }
 
+TEST_CASE("Admin: /metrics counts the scheduler's and each PS's refusals by limit", "[scheduler]") {
+  AdminSnapshot s = HandBuilt();
+  s.scheduler_refusals = {1, 0, 5, 0};
+  s.nodes[0].refusals = {2, 3, 4, 6};  // ps 0
+  s.nodes[1].refusals = {9, 9, 9, 9};  // a worker: never shown
+  std::map<std::string, std::string> types;
+  const auto samples = ParseExposition(RenderPrometheus(s), &types);
+  CHECK(types["pstrain_limit_refusals_total"] == "counter");
+  const std::string m = "pstrain_limit_refusals_total";
+  auto value = [&](const std::string& role, const std::string& limit) {
+    const Sample* x = Find(samples, m, {{"role", role}, {"rank", "0"}, {"limit", limit}});
+    return x ? x->value : -1;
+  };
+  CHECK(value("scheduler", "frame") == 1);
+  CHECK(value("scheduler", "ids") == 0);
+  CHECK(value("scheduler", "clients") == 5);
+  CHECK(value("scheduler", "in_flight") == 0);
+  CHECK(value("ps", "frame") == 2);
+  CHECK(value("ps", "ids") == 3);
+  CHECK(value("ps", "clients") == 4);
+  CHECK(value("ps", "in_flight") == 6);
+  CHECK(value("worker", "frame") == -1);
+}
+
 TEST_CASE("Admin: a recovering job is named so on /metrics and /status", "[scheduler]") {
   CHECK(std::string(AdminJobStateName(proto::JobState::RECOVERING)) == "recovering");
   AdminSnapshot s = HandBuilt();
