@@ -107,6 +107,7 @@ Status SparseWork::Connect(const std::vector<ServerEntry>& servers, uint32_t gen
   PST_ASSIGN_OR_RETURN(SlotMap map,
                        SlotMap::Even(kDefaultSparseSlots, static_cast<uint32_t>(servers.size())));
   o.slot_map = std::move(map);
+  o.max_ids_per_request = job_.network.max_ids_per_request;  // the PS refuses more
   o.push_to_every_shard = job_.train.consistency == Consistency::kBsp;
   o.timeout = options_.timeout;
   o.curve = options_.curve;
