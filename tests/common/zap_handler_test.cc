@@ -2,8 +2,15 @@
 // pstrain makes (BindRouter, Channel::Connect) over loopback TCP.
 #include "common/zap_handler.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -122,13 +129,51 @@ TEST_CASE("ZapHandler: another cluster's key fails the handshake", "[common]") {
   CHECK_FALSE(server.HasRequest());
 }
 
-TEST_CASE("ZapHandler: a plain (unencrypted) client fails the handshake", "[common]") {
+// A TCP peer that sends a whole ZMTP 3.0 greeting offering the NULL mechanism
+// and never reads. A ZeroMQ client would also see the server's CURVE greeting
+// and may reset the connection first, so whether the server gets to count the
+// mismatch would be a race; this peer makes the server always see it.
+class NullGreetingPeer {
+ public:
+  explicit NullGreetingPeer(const std::string& endpoint) {
+    const auto colon = endpoint.rfind(':');
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(std::stoi(endpoint.substr(colon + 1))));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    REQUIRE(fd_ >= 0);
+    REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+    std::array<unsigned char, 64> greeting{};
+    greeting[0] = 0xFF;  // signature
+    greeting[9] = 0x7F;
+    greeting[10] = 3;  // version 3.0
+    std::memcpy(&greeting[12], "NULL", 4);  // mechanism, zero-padded to 20 bytes
+    REQUIRE(::send(fd_, greeting.data(), greeting.size(), MSG_NOSIGNAL) == 64);
+  }
+  ~NullGreetingPeer() { ::close(fd_); }
+
+ private:
+  int fd_ = -1;
+};
+
+TEST_CASE("ZapHandler: a peer offering no CURVE fails the handshake and is counted", "[common]") {
   const ClusterKeys keys = Fresh();
   SecureEcho server(keys);
-  Client client(server.endpoint(), nullptr);
+  NullGreetingPeer peer(server.endpoint().substr(std::string("tcp://").size()));
   REQUIRE(WaitFor([&] { return server.zap().failed_handshakes() >= 1; }));
   CHECK(server.zap().admitted() == 0);
   CHECK_FALSE(server.HasRequest());
+}
+
+TEST_CASE("ZapHandler: a plain (unencrypted) ZeroMQ client gets nothing through", "[common]") {
+  const ClusterKeys keys = Fresh();
+  SecureEcho server(keys);
+  Client client(server.endpoint(), nullptr);
+  // Its request is never delivered: nothing arrives within the wait, and the
+  // handler admitted no one.
+  CHECK_FALSE(server.EchoOne(milliseconds(500)));
+  CHECK(server.zap().admitted() == 0);
 }
 
 TEST_CASE("ZapHandler: a second handler in one context is refused, the first keeps working", "[common]") {
