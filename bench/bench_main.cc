@@ -8,6 +8,9 @@
 //   elastic   samples/s of one job scaled 1 -> 2 -> 4 -> 1 workers while it
 //             trains, every worker emulating compute elsewhere with a sleep;
 //   sparse    sparse embedding tables: memory per row and pull + push ids/s;
+//   sparse-train  embedding + MLP samples/s in one process vs 1 + 1 and 2 + 2
+//             clusters, and LR / FM test AUC of the example jobs against the
+//             single-process reference trainer;
 //   large     a 100M-parameter dense model: samples/s, worker compute against
 //             the plain trainer, memory, checkpoint write and restore (not
 //             part of "all": it needs a few GB and minutes).
@@ -32,6 +35,7 @@
 #include "bench/pushpull_suite.h"
 #include "bench/scheduler_load_suite.h"
 #include "bench/sparse_suite.h"
+#include "bench/sparse_train_suite.h"
 #include "bench/time_to_accuracy_suite.h"
 #include "bench/train_suite.h"
 #include "common/allocator_tuning.h"
@@ -75,10 +79,10 @@ int main(int argc, char** argv) {
   std::string json_path;
   std::string bin_dir = SelfDir();
   app.add_option("--suite", suite,
-                 "pushpull|train|consistency|tta|elastic|sparse|scheduler|large|all (all: every "
-                 "suite but large)")
+                 "pushpull|train|consistency|tta|elastic|sparse|sparse-train|scheduler|large|all "
+                 "(all: every suite but large)")
       ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "elastic", "sparse",
-                             "scheduler", "large", "all"}))
+                             "sparse-train", "scheduler", "large", "all"}))
       ->capture_default_str();
   app.add_option("--iters", iters,
                  "Timed round trips per pushpull row (default: 200 for the model size, 100 for "
@@ -100,6 +104,15 @@ int main(int argc, char** argv) {
   uint64_t sparse_rows = pst::bench::SparseConfig{}.rows;
   app.add_option("--sparse-rows", sparse_rows, "sparse: rows in the benchmarked table")
       ->check(CLI::Range(uint64_t{1000}, uint64_t{1'000'000'000}))
+      ->capture_default_str();
+  pst::bench::SparseTrainConfig sparse_train;
+  app.add_option("--sparse-samples", sparse_train.samples,
+                 "sparse-train: synthetic samples (train + test) of the embedding + MLP runs")
+      ->check(CLI::Range(uint64_t{10'000}, uint64_t{100'000'000}))
+      ->capture_default_str();
+  app.add_option("--examples-dir", sparse_train.examples_dir,
+                 "sparse-train: directory of the example job files (their data paths are "
+                 "relative to the working directory)")
       ->capture_default_str();
   pst::bench::SchedulerLoadConfig load;
   app.add_option("--load-workers", load.workers, "scheduler: simulated workers")
@@ -183,6 +196,13 @@ int main(int argc, char** argv) {
     sc.rows = sparse_rows;
     pst::Status e = pst::bench::RunSparseSuite(sc, report).WithContext("sparse");
     if (!e.ok()) report.summary.push_back("sparse: FAILED (" + e.ToString() + ")");
+    if (s.ok()) s = e;
+  }
+  if (suite == "sparse-train" || suite == "all") {
+    sparse_train.bin_dir = bin_dir;
+    pst::Status e =
+        pst::bench::RunSparseTrainSuite(sparse_train, report).WithContext("sparse-train");
+    if (!e.ok()) report.summary.push_back("sparse-train: FAILED (" + e.ToString() + ")");
     if (s.ok()) s = e;
   }
   if (suite == "scheduler" || suite == "all") {
