@@ -204,10 +204,26 @@ ShardGrant ShardPool::NextFree(uint32_t worker, uint64_t clock) {
       const uint32_t s = next_shard_++;
       g = Grant(worker, clock, epoch_, s, ShardBegin(s), ShardEnd(s), /*piece=*/false);
     } else {
-      g.kind = ShardGrant::Kind::kDone;
+      g = WaitForOthers(worker, clock);
     }
   }
   AttachEvaluation(g, clock);
+  return g;
+}
+
+ShardGrant ShardPool::WaitForOthers(uint32_t worker, uint64_t clock) const {
+  // Another worker's lease comes back as a piece if that worker dies (its
+  // death may not be noticed yet): the asker must still be there to train it.
+  // Its empty clocks up to the latest such lease's end keep SSP pulls and
+  // checkpoint captures, which wait for every live worker's clock, moving.
+  ShardGrant g;
+  g.kind = ShardGrant::Kind::kDone;
+  for (const ShardLease& l : outstanding_) {
+    if (l.worker == worker) continue;
+    g.kind = ShardGrant::Kind::kIdle;
+    g.idle_until = std::max(g.idle_until, LeaseEnd(l));
+  }
+  if (g.kind == ShardGrant::Kind::kIdle) g.idle_until = std::max(g.idle_until, AddSat(clock, 1));
   return g;
 }
 

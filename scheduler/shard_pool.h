@@ -16,10 +16,15 @@
 // the next. Completions are only bookkept.
 //
 // Without lockstep (ASP and SSP, where workers' clocks drift apart) nobody
-// idles: once an epoch is fully leased, the next epoch's shards are leased
-// right away, and an epoch closes (with an evaluation order for whoever asks
-// next) once every lease of it is Complete()d or returned and nothing of it
-// waits to be leased again. When nothing is left to lease, askers get kDone.
+// idles while there is data: once an epoch is fully leased, the next epoch's
+// shards are leased right away, and an epoch closes (with an evaluation order
+// for whoever asks next) once every lease of it is Complete()d or returned
+// and nothing of it waits to be leased again. When nothing is left to lease
+// but another worker's lease is still out (it comes back as a piece if that
+// worker dies, possibly before its death is noticed), the asker idles: until
+// the latest such lease's end clock, or one clock, and asks again. When
+// nothing is left at all (or only the asker's own lease, asked for ahead),
+// askers get kDone.
 //
 // Failures. A worker that dies or leaves is returned (ReturnWorker): the
 // batches it trained count as done and the rest of its lease goes back to the
@@ -121,8 +126,10 @@ class ShardPool {
   // came before the death was noticed) reopens that epoch and every later
   // one: they close, and are ordered evaluated, again. Their clocks then
   // overlap the next epoch's, which was already being leased.
-  // Without lockstep, workers told kDone have left: a piece returned after
-  // that waits for a worker that joins (or asks) later.
+  // Without lockstep, workers are told kDone only when no other worker's
+  // lease is out, so a piece returned later is normally trained by a worker
+  // that idles for it; one returned after every worker left waits for a
+  // worker that joins (or asks) later.
   uint64_t ReturnWorker(uint32_t worker, uint64_t completed_clocks);
 
   // Rolls the pool back to clock K: the model now holds exactly the updates
@@ -195,6 +202,9 @@ class ShardPool {
 
   ShardGrant NextLockstep(uint32_t worker, uint64_t clock);
   ShardGrant NextFree(uint32_t worker, uint64_t clock);
+  // Without lockstep, nothing to lease: kIdle while another worker's lease
+  // is out, else kDone.
+  ShardGrant WaitForOthers(uint32_t worker, uint64_t clock) const;
   ShardGrant Grant(uint32_t worker, uint64_t clock, uint32_t epoch, uint32_t shard, uint64_t begin,
                    uint64_t end, bool piece);
   ShardGrant GrantPiece(uint32_t worker, uint64_t clock, size_t i);

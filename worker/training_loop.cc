@@ -119,12 +119,13 @@ Status TrainingLoop::TrainUntilInterrupted() {
       return !bsp && ps_ ? ps_->Retire(p_.rank) : Status::OK();
     }
     if (!lease_.active) {
-      if (!bsp) {
-        // Only BSP idles; be gentle with the scheduler if it ever happens.
+      if (clock_ >= idle_until_) {  // not reached (NextLease leased or idled); never spin
         std::this_thread::sleep_for(p_.options->idle_poll);
         continue;
       }
-      // Idle under BSP: an empty push lets the servers close this clock without us.
+      // Idle: an empty push lets the servers close this clock without us
+      // (BSP), and SSP pulls and checkpoint captures that wait for every
+      // live worker's clock go on without us (ASP/SSP).
       PST_RETURN_IF_ERROR(p_.work->PushEmpty(*ps_, p_.rank, clock_));
       p_.progress->clock = ++clock_;
       continue;
@@ -165,6 +166,7 @@ StatusOr<bool> TrainingLoop::NextLease() {
   }
   if (awaiting_restart_ && a.kind != Kind::kDone)
     return Status::Internal("the scheduler sent work before telling this worker where to continue");
+  if (a.kind != Kind::kIdle) waiting_ = false;
   if (a.kind == Kind::kLease) {
     lease_ = ActiveLease{};
     lease_.active = true;
@@ -175,10 +177,22 @@ StatusOr<bool> TrainingLoop::NextLease() {
     PST_RETURN_IF_ERROR(p_.work->BeginLease(a.epoch, a.sample_begin, a.sample_end));
   } else if (a.kind == Kind::kIdle) {
     idle_until_ = a.idle_until;
+    if (p_.job->train.consistency != Consistency::kBsp) WaitForOthers(a.idle_until);
   } else {
     done_ = true;
   }
   return true;
+}
+
+void TrainingLoop::WaitForOthers(uint64_t idle_until) {
+  if (!waiting_)
+    PST_LOG_INFO(
+        "every data shard is leased: waiting for the other workers' leases (the rest of a dead "
+        "worker's lease comes back to be trained), pushing empty clocks up to clock {}",
+        idle_until);
+  waiting_ = true;
+  // Nothing to catch up with: ask again after a pause rather than at once.
+  if (idle_until == clock_ + 1) std::this_thread::sleep_for(p_.options->lease_wait_retry);
 }
 
 Status TrainingLoop::Evaluate(const EvalOrder& order, bool final_model) {

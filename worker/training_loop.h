@@ -1,8 +1,9 @@
 // pst::TrainingLoop: what a worker does between joining the job and leaving
 // it. It repeats: lease a data shard (LeaseClient), run its steps (LeaseWork)
 // against the servers of the current generation (PsClient), run the
-// evaluations the scheduler orders (LeaseWork); told to idle under BSP, it
-// pushes empty clocks so the servers' clocks advance without it. When the job
+// evaluations the scheduler orders (LeaseWork); told to idle (BSP: the
+// epoch's end; ASP/SSP: every shard is leased but another worker's lease may
+// come back), it pushes empty clocks so the servers' clocks advance without it. When the job
 // rolls back (a newer generation, via *interrupt) it drops its lease, pulls
 // and pushes, and continues where the scheduler's RESTART answer says.
 //
@@ -69,6 +70,10 @@ class TrainingLoop {
   // Asks for the next lease and takes the answer in: true if the loop goes
   // on with it, false if it starts over (wait, restart, interrupted).
   StatusOr<bool> NextLease();
+  // ASP/SSP, told to idle until `idle_until` (every shard is leased, and
+  // another worker's lease may still come back): says so once per wait, and
+  // paces the asks when there is no clock to catch up with.
+  void WaitForOthers(uint64_t idle_until);
   // Evaluates the model the order names (see EvalReporter).
   Status Evaluate(const EvalOrder& order, bool final_model);
   // One step of the current lease.
@@ -95,6 +100,7 @@ class TrainingLoop {
   bool done_ = false;              // the scheduler has no more data for us
   bool finished_ = false;          // out of data, or our evaluation reached the target
   bool awaiting_restart_ = false;  // after a rollback: no PsClient until RESTART
+  bool waiting_ = false;           // ASP/SSP: idling for other workers' leases
   // Per run.
   std::chrono::steady_clock::duration wait_pull_{}, compute_{}, push_{};
 };

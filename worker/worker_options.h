@@ -35,11 +35,12 @@ struct WorkerOptions {
   // once it is connected: the network and heartbeat threads started before
   // stay where the process runs. Empty: not pinned. Default: empty.
   std::vector<int> compute_cpus;
-  // While the scheduler has no lease yet ("wait"), ask again after this.
-  // Default: 50 ms.
+  // While the scheduler has no lease yet ("wait"), or under ASP/SSP says to
+  // idle for other workers' leases with no clock to catch up, ask again after
+  // this. Default: 50 ms.
   std::chrono::milliseconds lease_wait_retry{50};
-  // ASP/SSP with no lease and no "wait" (only BSP idles): pause before asking
-  // again. Default: 5 ms.
+  // Pause of a training loop with neither a lease nor clocks to idle
+  // through (a safeguard against spinning). Default: 5 ms.
   std::chrono::milliseconds idle_poll{5};
   // At the end of training, how long to wait for the last pushes to be
   // acknowledged (a warning if they are not). Default: 5 s.

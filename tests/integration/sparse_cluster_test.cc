@@ -3,7 +3,6 @@
 // sparse job file, on synthetic Criteo-like data that pstrain-datagen writes
 // (labels from a hidden model, so the data are the same on every machine).
 #include <cmath>
-#include <fstream>
 #include <regex>
 #include <string>
 #include <vector>
@@ -12,73 +11,23 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/sparse_job.h"
 
 namespace pst {
 namespace {
 
 using std::chrono::seconds;
+using testing::CheckEverySampleOnce;
+using testing::LaunchSparse;
+using testing::MakeSparseData;
+using testing::WriteSparseJob;
 using testing::MakeTempDir;
-using testing::ReadFile;
-using testing::RequireNoOrphans;
 using testing::RunPstrain;
+using testing::SparseJob;
 
-// 30,000 samples (27,030 train, 2,970 test), 13 dense + 26 categorical
-// fields, 2,000 ids per field.
-constexpr uint64_t kTrainSamples = 27030;
-
-std::string MakeData() {
-  const std::string dir = MakeTempDir() + "/data";
-  auto r = RunPstrain({"pstrain-datagen", "synthetic", "--out", dir, "--samples", "30000",
-                       "--vocabulary", "2000", "--seed", "3"},
-                      seconds(120));
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
-  return dir;
-}
-
-struct SparseJob {
-  std::string model = "lr";
-  std::string consistency = "bsp";
-  uint32_t servers = 2;
-  uint32_t workers = 2;
-  uint32_t epochs = 2;
-  std::string extra;  // more TOML
-};
-
-std::string WriteJob(const std::string& data, const SparseJob& j) {
-  const std::string path = MakeTempDir() + "/job.toml";
-  std::ofstream out(path);
-  out << "[data]\nformat = \"criteo\"\ntrain = \"" << data << "/train.tsv\"\ntest = \"" << data
-      << "/test.tsv\"\n[model]\nkind = \"" << j.model
-      << "\"\nfactors = 4\nembedding_dim = 4\nhidden = [16]\n"
-      << "[optimizer]\nkind = \"adagrad\"\nlearning_rate = 0.05\n"
-      << "[train]\nbatch_size = 256\nbatches_per_shard = 8\nepochs = " << j.epochs
-      << "\nconsistency = \"" << j.consistency << "\"\nstaleness = 1\n"
-      << "[checkpoint]\nevery_steps = 0\n[cluster]\nservers = " << j.servers
-      << "\nworkers = " << j.workers << "\n"
-      << j.extra;
-  return path;
-}
-
-nlohmann::json Launch(const std::string& job, const std::string& run_dir) {
-  auto r = RunPstrain({"pstrain", "launch", "--job", job, "--run-dir", run_dir, "--progress",
-                       "lines"},
-                      seconds(300));
-  INFO(r.output);
-  REQUIRE(r.exit_code == 0);
-  CHECK(r.output.find("test AUC") != std::string::npos);  // the progress line
-  CHECK(testing::LastLine(r.output).rfind("final test AUC: ", 0) == 0);
-  RequireNoOrphans(run_dir);
-  return nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
-}
-
-// Every epoch trained every training sample exactly once (the scheduler's count).
-void CheckEverySampleOnce(const nlohmann::json& result) {
-  for (const auto& e : result["epochs"]) CHECK(e["samples"].get<uint64_t>() == kTrainSamples);
-}
 
 TEST_CASE("Sparse cluster: LR, FM and embedding + MLP reach their stated test AUC", "[integration]") {
-  const std::string data = MakeData();
+  const std::string data = MakeSparseData();
   // The hidden model's own AUC on this test set is about 0.80 (pstrain-datagen
   // prints it); two epochs get each model most of the way there.
   const std::vector<std::pair<std::string, double>> models = {
@@ -88,7 +37,7 @@ TEST_CASE("Sparse cluster: LR, FM and embedding + MLP reach their stated test AU
     SparseJob j;
     j.model = model;
     const std::string run_dir = MakeTempDir() + "/run";
-    nlohmann::json result = Launch(WriteJob(data, j), run_dir);
+    nlohmann::json result = LaunchSparse(WriteSparseJob(data, j), run_dir);
     CHECK(result["model_kind"] == model);
     CHECK(result["final_test_auc"].get<double>() >= auc);
     REQUIRE(result["epochs"].size() == 2);
@@ -99,7 +48,7 @@ TEST_CASE("Sparse cluster: LR, FM and embedding + MLP reach their stated test AU
 
 TEST_CASE("Sparse cluster: ASP and SSP train an FM; per-table FTRL and admission work",
           "[integration]") {
-  const std::string data = MakeData();
+  const std::string data = MakeSparseData();
   for (const char* consistency : {"asp", "ssp"}) {
     INFO(consistency);
     SparseJob j;
@@ -107,7 +56,7 @@ TEST_CASE("Sparse cluster: ASP and SSP train an FM; per-table FTRL and admission
     j.consistency = consistency;
     j.extra = "[[sparse_table]]\nname = \"fm.rows\"\noptimizer = \"ftrl\"\nalpha = 0.05\nl1 = 0.1\n"
               "l2 = 0.1\nadmit_after = 2\n";
-    nlohmann::json result = Launch(WriteJob(data, j), MakeTempDir() + "/run");
+    nlohmann::json result = LaunchSparse(WriteSparseJob(data, j), MakeTempDir() + "/run");
     // FTRL with these settings and admission after 2 sightings learns less on
     // this small set than Adagrad does (about 0.66 after 2 epochs here).
     CHECK(result["final_test_auc"].get<double>() >= 0.64);
@@ -127,7 +76,7 @@ std::vector<double> ReferenceAucs(const std::string& output) {
 TEST_CASE("Sparse cluster: BSP with 1 worker matches the single-process reference; 3 workers "
           "repeat exactly",
           "[integration]") {
-  const std::string data = MakeData();
+  const std::string data = MakeSparseData();
   auto ref = RunPstrain({"pstrain-ctr-reference", "--train", data + "/train.tsv", "--test",
                          data + "/test.tsv", "--format", "criteo", "--model", "fm", "--factors",
                          "4", "--batch", "256", "--epochs", "2", "--lr", "0.05"},
@@ -141,7 +90,7 @@ TEST_CASE("Sparse cluster: BSP with 1 worker matches the single-process referenc
   one.model = "fm";
   one.servers = 2;
   one.workers = 1;
-  nlohmann::json r1 = Launch(WriteJob(data, one), MakeTempDir() + "/run");
+  nlohmann::json r1 = LaunchSparse(WriteSparseJob(data, one), MakeTempDir() + "/run");
   // Same data, order, batches, initial rows and Adagrad: the same updates,
   // up to float rounding (the PS scales each gradient by 1/batch before its
   // update, the reference divides the sum; the dense tables' Adagrad runs in
@@ -156,8 +105,8 @@ TEST_CASE("Sparse cluster: BSP with 1 worker matches the single-process referenc
   // 1e-6 in AUC seen).
   SparseJob three = one;
   three.workers = 3;
-  nlohmann::json a = Launch(WriteJob(data, three), MakeTempDir() + "/run");
-  nlohmann::json b = Launch(WriteJob(data, three), MakeTempDir() + "/run");
+  nlohmann::json a = LaunchSparse(WriteSparseJob(data, three), MakeTempDir() + "/run");
+  nlohmann::json b = LaunchSparse(WriteSparseJob(data, three), MakeTempDir() + "/run");
   for (size_t e = 0; e < 2; ++e)
     CHECK(std::abs(a["epochs"][e]["test_auc"].get<double>() -
                    b["epochs"][e]["test_auc"].get<double>()) < 1e-4);
@@ -168,12 +117,12 @@ TEST_CASE("Sparse cluster: a missing data file or bad key is one line before any
           "[integration]") {
   const std::string dir = MakeTempDir();
   SparseJob j;
-  auto missing = RunPstrain({"pstrain", "launch", "--job", WriteJob(dir + "/none", j)}, seconds(20));
+  auto missing = RunPstrain({"pstrain", "launch", "--job", WriteSparseJob(dir + "/none", j)}, seconds(20));
   CHECK(missing.exit_code != 0);
   CHECK(std::count(missing.output.begin(), missing.output.end(), '\n') == 1);
   CHECK(missing.output.find("data.train") != std::string::npos);
   j.extra = "[[sparse_table]]\nname = \"lr.rows\"\noptimizer = \"ftrl\"\nlr = 1\n";
-  auto bad = RunPstrain({"pstrain", "launch", "--job", WriteJob(dir, j)}, seconds(20));
+  auto bad = RunPstrain({"pstrain", "launch", "--job", WriteSparseJob(dir, j)}, seconds(20));
   CHECK(bad.exit_code != 0);
   CHECK(std::count(bad.output.begin(), bad.output.end(), '\n') == 1);
   CHECK(bad.output.find("sparse_table[0].lr") != std::string::npos);
