@@ -7,9 +7,11 @@
 #include <system_error>
 #include <utility>
 
-#include "common/model_layout.h"
+#include "common/job_tables.h"
 #include "ps/param_store.h"
 #include "ps/rocksdb_param_store.h"
+#include "ps/sparse_shard.h"
+#include "ps/sparse_table_spec.h"
 
 namespace pst {
 namespace {
@@ -62,6 +64,46 @@ StatusOr<CheckpointRecord> PickRecord(JobStore& store, const std::string& run_di
   return *it;
 }
 
+// The options of the merged tables that hold every shard's rows: the job's,
+// without a row bound (a bound is per shard).
+StatusOr<std::vector<SparseTableOptions>> MergedSparseOptions(const std::vector<TableSpec>& tables) {
+  std::vector<SparseTableOptions> out;
+  for (const TableSpec& t : tables) {
+    if (t.kind != TableKind::kSparse) continue;
+    PST_ASSIGN_OR_RETURN(SparseTableOptions o, SparseTableOptionsFromSpec(t));
+    o.max_rows = 0;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+// Replays shard `store`'s sparse chain of checkpoint `m` into a SparseShard
+// (the PS's own restore: tombstones, rows, the manifest's row counts) and
+// copies its rows into `merged`.
+Status MergeSparseShard(ParamStore& store, const CheckpointManifest& m,
+                        const std::vector<SparseTableOptions>& options,
+                        std::vector<std::unique_ptr<SparseTable>>& merged) {
+  SparseShardOptions so;
+  so.tables = options;
+  PST_ASSIGN_OR_RETURN(std::unique_ptr<SparseShard> shard, SparseShard::Create(so));
+  Status restored = shard->Restore(m.sparse_tables, [&](const SparseChainFn& fn) {
+    return store.ReadSparseChain(m.checkpoint_id, /*require_commit=*/false, fn);
+  });
+  // Tables that are not the job's mean the stores disagree with the job spec.
+  if (restored.code() == StatusCode::kFailedPrecondition)
+    return Status::DataLoss(restored.message());
+  PST_RETURN_IF_ERROR(restored);
+  for (auto& table : merged) {
+    const SparseTable* from = shard->FindTable(table->name());
+    Status put = Status::OK();
+    from->ForEachRow([&](uint64_t id, const float* row, uint64_t last_step) {
+      if (put.ok()) put = table->PutRow(id, row, last_step);
+    });
+    PST_RETURN_IF_ERROR(put);
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 std::string SchedulerStateDir(const std::string& run_dir) {
@@ -89,10 +131,17 @@ StatusOr<CheckpointModel> LoadCheckpointModel(const std::string& run_dir,
   const std::string ckpt = "checkpoint " + std::to_string(rec.id);
   if (rec.num_shards == 0)
     return Status::DataLoss(ckpt + ": the scheduler's record lists 0 shards");
-  StatusOr<ModelLayout> layout = ModelLayout::FromSpec(out.job.model);
-  if (!layout.ok()) return Status::DataLoss("the stored job's model: " + layout.status().message());
-  const uint64_t total = layout->total();
+  StatusOr<std::vector<TableSpec>> tables = JobTables(out.job);
+  if (!tables.ok()) return Status::DataLoss("the stored job's model: " + tables.status().message());
+  out.tables = std::move(tables).value();
+  const uint64_t total = DenseKeyCount(out.tables);
   out.params.assign(total, 0.0f);
+  StatusOr<std::vector<SparseTableOptions>> sparse = MergedSparseOptions(out.tables);
+  if (!sparse.ok()) return Status::DataLoss("the stored job's tables: " + sparse.status().message());
+  for (const SparseTableOptions& o : *sparse) {
+    PST_ASSIGN_OR_RETURN(std::unique_ptr<SparseTable> t, SparseTable::Create(o));
+    out.sparse.push_back(std::move(t));
+  }
 
   std::string fingerprint = rec.job_fingerprint;
   uint64_t next = 0;  // the first key shard k must start at
@@ -138,6 +187,9 @@ StatusOr<CheckpointModel> LoadCheckpointModel(const std::string& run_dir,
                   b.values.size() * sizeof(float));
     }
     next = m.range.end;
+    if (!sparse->empty()) {
+      PST_RETURN_IF_ERROR(MergeSparseShard(**store, m, *sparse, out.sparse).WithContext(shard));
+    }
   }
   if (next != total) {
     const uint32_t last = rec.num_shards - 1;  // num_shards >= 1 (JobStore checks it)

@@ -1,7 +1,8 @@
 // Reading a whole model out of a run directory's checkpoint: the scheduler's
 // job store says which checkpoints are complete, and each PS shard's param
-// store holds that checkpoint's slice of the parameters. Used by
-// `pstrain export` and `pstrain eval`.
+// store holds that checkpoint's slice of the dense parameters and its sparse
+// tables' rows (replayed from the checkpoint's incremental chain, see
+// ps/sparse_checkpoint.h). Used by `pstrain export` and `pstrain eval`.
 //
 // Run-directory layout:
 //   RUN/job.toml
@@ -15,12 +16,15 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/job_spec.h"
 #include "common/status.h"
+#include "common/table_spec.h"
+#include "ps/sparse_table.h"
 #include "scheduler/job_store.h"
 
 namespace pst {
@@ -35,9 +39,17 @@ struct CheckpointModel {
   JobSpec job;
   // The scheduler's record of the checkpoint.
   CheckpointRecord record;
-  // The whole model, ModelLayout::FromSpec(job.model).total() floats laid
-  // out as in common/model_layout.h (optimizer state is left out).
+  // The job's tables (common/job_tables.h JobTables(job)).
+  std::vector<TableSpec> tables;
+  // The dense tables: the dense key space, DenseKeyCount(tables) floats, each
+  // dense table at its offset in declaration order. For the MLP this is the
+  // layout of common/model_layout.h. Optimizer state is left out.
   std::vector<float> params;
+  // One table per sparse table of `tables`, in declaration order, holding the
+  // rows of every shard (with their optimizer state, and a row bound of 0 =
+  // none). Pull() reads absent ids as the PS does (initial values, or zeros
+  // with admission).
+  std::vector<std::unique_ptr<SparseTable>> sparse;
 };
 
 // Loads complete checkpoint `checkpoint_id` (or, if nullopt, the latest
@@ -52,7 +64,8 @@ struct CheckpointModel {
 //              complete ones);
 //   kDataLoss: the stores disagree or are corrupt (a missing shard store or
 //              shard checkpoint, a clock, fingerprint or key range that does
-//              not match, a checksum failure, no job spec); names the shard;
+//              not match, sparse tables that are not the job's or a broken
+//              chain, a checksum failure, no job spec); names the shard;
 //   kUnavailable: I/O errors (retry);
 //   kFailedPrecondition: a directory holds something else than our stores.
 StatusOr<CheckpointModel> LoadCheckpointModel(const std::string& run_dir,

@@ -6,15 +6,18 @@
 #include <fmt/format.h>
 
 #include "cli/checkpoint_model.h"
+#include "cli/sparse_export.h"
 #include "common/model_file.h"
 
 namespace pst {
 
 const char kExportHelpFooter[] =
-    "Writes the model of a complete checkpoint (the latest unless --checkpoint) as a safetensors\n"
-    "file. Works on a running job (the databases are opened read-only) and on a finished one.\n"
+    "Writes the model of a complete checkpoint (the latest unless --checkpoint): the MLP as a\n"
+    "safetensors file, a sparse model (lr, fm, embedding_mlp) as a directory of .npy files.\n"
+    "Works on a running job (the databases are opened read-only) and on a finished one.\n"
+    "Optimizer state is not exported.\n"
     "\n"
-    "File format (Hugging Face safetensors):\n"
+    "MLP file format (Hugging Face safetensors):\n"
     "  8 bytes   N, the header length, little-endian uint64\n"
     "  N bytes   JSON header, space-padded: {\"__metadata__\": {\"pstrain.layers\": "
     "\"784,128,10\",\n"
@@ -25,6 +28,13 @@ const char kExportHelpFooter[] =
     "            the end of the header\n"
     "Layer l has a weight w<l> of shape [in, out] (row-major, y = x * w + b) and a bias b<l> of\n"
     "shape [out]. Python: safetensors.numpy.load_file(PATH).\n"
+    "\n"
+    "Sparse model directory (numpy.load reads every file):\n"
+    "  <table>.ids.npy    per sparse table: uint64 [n], the ids of its rows, ascending\n"
+    "  <table>.rows.npy   per sparse table: float32 [n, dim], row i belongs to ids[i]\n"
+    "  <table>.npy        per dense table: float32; dlrm.w<l> is [in, out], others [size]\n"
+    "  model.json         the model's kind and settings, the checkpoint, each table's files;\n"
+    "                     an id without a row reads as the table's \"init\" (never trained)\n"
     "\n"
     "Examples:\n"
     "  pstrain export runs/20261123-061500-4242\n"
@@ -37,11 +47,21 @@ StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& options) {
   r.checkpoint_id = model.record.id;
   r.clock = model.record.clock;
   r.num_params = model.params.size();
+  r.sparse = model.job.sparse();
   namespace fs = std::filesystem;
-  r.path = !options.out.empty() ? options.out
-                                : (fs::path(options.run_dir) / "export" /
-                                   ("model-" + std::to_string(r.checkpoint_id) + ".safetensors"))
-                                      .string();
+  const std::string name = "model-" + std::to_string(r.checkpoint_id);
+  r.path = !options.out.empty()
+               ? options.out
+               : (fs::path(options.run_dir) / "export" / (r.sparse ? name : name + ".safetensors"))
+                     .string();
+  if (r.sparse) {
+    PST_ASSIGN_OR_RETURN(SparseExportSummary s, WriteSparseExport(model, r.path));
+    r.num_params = s.floats;
+    r.sparse_tables = s.sparse_tables;
+    r.dense_tables = s.dense_tables;
+    r.sparse_rows = s.sparse_rows;
+    return r;
+  }
   const fs::path parent = fs::path(r.path).parent_path();
   if (!parent.empty()) {
     std::error_code ec;
@@ -57,6 +77,14 @@ StatusOr<ExportResult> ExportCheckpoint(const ExportOptions& options) {
 
 Status RunExportCommand(const ExportOptions& options, std::ostream& out) {
   PST_ASSIGN_OR_RETURN(ExportResult r, ExportCheckpoint(options));
+  if (r.sparse) {
+    out << fmt::format(
+        "exported checkpoint {} (clock {}, {} sparse tables with {} rows, {} dense tables, {} "
+        "parameters) to {}\n",
+        r.checkpoint_id, r.clock, r.sparse_tables, r.sparse_rows, r.dense_tables, r.num_params,
+        r.path);
+    return Status::OK();
+  }
   out << fmt::format("exported checkpoint {} (clock {}, {} parameters) to {}\n", r.checkpoint_id,
                      r.clock, r.num_params, r.path);
   return Status::OK();

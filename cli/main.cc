@@ -241,13 +241,14 @@ int main(int argc, char** argv) {
   pst::ExportOptions export_options;
   uint64_t export_checkpoint = 0;
   auto* export_cmd =
-      app.add_subcommand("export", "Write a checkpoint's model as a safetensors file");
+      app.add_subcommand("export", "Write a checkpoint's model (safetensors; .npy files for sparse)");
   export_cmd->add_option("RUN_DIR", export_options.run_dir, "Run directory of a `pstrain launch`")
       ->required();
   auto* export_checkpoint_opt = export_cmd->add_option(
       "--checkpoint", export_checkpoint, "Checkpoint id (default: the latest complete one)");
   export_cmd->add_option("--out", export_options.out,
-                         "Output file (default: RUN_DIR/export/model-<id>.safetensors)");
+                         "Output file, or directory for a sparse model (default: "
+                         "RUN_DIR/export/model-<id>.safetensors or RUN_DIR/export/model-<id>/)");
   export_cmd->footer(pst::kExportHelpFooter);
 
   pst::EvalOptions eval_options;

@@ -17,6 +17,8 @@
 #include <system_error>
 #include <utility>
 
+#include "common/file_io.h"
+
 namespace pst {
 namespace {
 
@@ -32,73 +34,6 @@ constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 // Our headers nest three deep. The cap keeps a hostile header from building a
 // deeply nested JSON tree.
 constexpr int kMaxJsonDepth = 8;
-
-std::string ErrnoMessage(int err) {
-  return std::error_code(err, std::generic_category()).message();
-}
-
-// Full disk or a failing device may pass; anything else (missing directory,
-// permissions) will not fix itself.
-Status IoError(const std::string& path, std::string_view what, int err) {
-  std::string message = path + ": " + std::string(what) + ": " + ErrnoMessage(err);
-  switch (err) {
-    case ENOSPC:
-    case EDQUOT:
-    case EIO:
-    case EAGAIN:
-    case EINTR:
-      return Status::Unavailable(std::move(message));
-    default:
-      return Status::Internal(std::move(message));
-  }
-}
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  // A close error matters only after writing, and the writer calls Close() itself.
-  ~Fd() { Close(); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  // Returns the errno of close(), or 0.
-  int Close() {
-    if (fd_ < 0) return 0;
-    int rc = ::close(fd_);
-    fd_ = -1;
-    return rc == 0 ? 0 : errno;
-  }
-
- private:
-  int fd_;
-};
-
-// Returns 0 or the errno of the failed write.
-int WriteAll(int fd, const void* data, size_t size) {
-  const char* p = static_cast<const char*>(data);
-  while (size > 0) {
-    ssize_t n = ::write(fd, p, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return errno;
-    p += n;
-    size -= static_cast<size_t>(n);
-  }
-  return 0;
-}
-
-// Returns the number of bytes read (less than `size` only at end of file), or -errno.
-int64_t ReadAt(int fd, void* data, size_t size, uint64_t offset) {
-  char* p = static_cast<char*>(data);
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::pread(fd, p + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -errno;
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return static_cast<int64_t>(done);
-}
 
 // Number of elements, or nullopt if it does not fit in uint64.
 std::optional<uint64_t> ElementCount(const std::vector<uint64_t>& shape) {
@@ -158,35 +93,13 @@ Status WriteSafetensorsOrThrow(const std::string& path, const std::vector<NamedT
   for (int i = 0; i < 8; ++i)
     length[i] = static_cast<unsigned char>(uint64_t{text.size()} >> (8 * i));
 
-  const std::string tmp = path + ".tmp";
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return IoError(path, "cannot create " + tmp, errno);
-  auto fail = [&](std::string_view what, int err) {
-    fd.Close();  // its error does not matter: the file is being removed
-    ::unlink(tmp.c_str());
-    return IoError(path, std::string(what) + " " + tmp, err);
-  };
-  if (int err = WriteAll(fd.get(), length, sizeof(length))) return fail("writing", err);
-  if (int err = WriteAll(fd.get(), text.data(), text.size())) return fail("writing", err);
+  std::vector<std::string_view> pieces{
+      std::string_view(reinterpret_cast<const char*>(length), sizeof(length)), text};
   for (const NamedTensor& t : tensors) {
-    if (int err = WriteAll(fd.get(), t.values.data(), t.values.size() * sizeof(float))) {
-      return fail("writing", err);
-    }
+    pieces.emplace_back(reinterpret_cast<const char*>(t.values.data()),
+                        t.values.size() * sizeof(float));
   }
-  // Without the fsync a crash soon after the rename can leave `path` empty.
-  if (::fsync(fd.get()) != 0) return fail("syncing", errno);
-  if (int err = fd.Close()) return fail("closing", err);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return IoError(path, "cannot rename " + tmp + " to it", err);
-  }
-  // Make the rename itself durable. The new file is already in place and
-  // complete, so a failure here is not worth failing the export for.
-  std::string dir = path.substr(0, path.find_last_of('/') + 1);
-  Fd dir_fd(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir_fd.get() >= 0) ::fsync(dir_fd.get());
-  return Status::OK();
+  return WriteFileAtomically(path, pieces);
 }
 
 struct Entry {
@@ -247,15 +160,9 @@ StatusOr<Entry> ParseEntry(const std::string& path, const std::string& name,
 }
 
 StatusOr<SafetensorsFile> ReadSafetensorsOrThrow(const std::string& path) {
-  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) {
-    if (errno == ENOENT) return Status::NotFound(path + ": no such file");
-    return IoError(path, "cannot open", errno);
-  }
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return IoError(path, "fstat failed", errno);
-  if (!S_ISREG(st.st_mode)) return Status::InvalidArgument(path + ": not a regular file");
-  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  Fd fd;
+  uint64_t file_size = 0;
+  PST_RETURN_IF_ERROR(OpenForReading(path, &fd, &file_size));
 
   unsigned char length_bytes[8];
   int64_t n = ReadAt(fd.get(), length_bytes, sizeof(length_bytes), 0);

@@ -12,6 +12,7 @@ packages=(
   libcli11-dev libtomlplusplus-dev libspdlog-dev libfmt-dev nlohmann-json3-dev libxxhash-dev
   dataset-fashion-mnist
   chromium  # headless browser for the dashboard's integration test
+  python3-numpy              # the sparse export test reads the .npy files with numpy
   iproute2 nftables curl jq  # multi-host tests: network-namespace hosts, link faults, HTTP checks
   slurm-wlm munge            # the Slurm tests run a real slurmctld and slurmd nodes
   prometheus                 # the monitoring test scrapes a job with a real Prometheus

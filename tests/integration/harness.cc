@@ -15,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "cli/checkpoint_model.h"
 #include "cli/child_process.h"
 
 namespace pst::testing {
@@ -30,6 +31,17 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+std::vector<CheckpointRecord> CompleteCheckpoints(const std::string& run_dir) {
+  JobStoreOptions o;
+  o.path = SchedulerStateDir(run_dir);
+  o.read_only = true;
+  auto store = JobStore::Create(o);
+  REQUIRE(store.ok());
+  auto list = (*store)->ListCompleteCheckpoints();
+  REQUIRE(list.ok());
+  return *list;
 }
 
 CommandResult RunPstrain(const std::vector<std::string>& argv, std::chrono::seconds timeout,

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "scheduler/job_store.h"
+
 namespace pst::testing {
 
 struct CommandResult {
@@ -30,6 +32,10 @@ std::vector<pid_t> ProcessesMentioning(const std::string& needle);
 std::string LastLine(const std::string& text);
 
 std::string ReadFile(const std::string& path);
+
+// The scheduler's records of the run's complete checkpoints, oldest first
+// (REQUIREs that the job store reads).
+std::vector<CheckpointRecord> CompleteCheckpoints(const std::string& run_dir);
 
 // Every process of a `pstrain launch` run mentions the run directory or the
 // scheduler address on its command line; checks (Catch2 CHECK) that none is

@@ -22,6 +22,7 @@ namespace pst {
 namespace {
 
 using std::chrono::seconds;
+using testing::CompleteCheckpoints;
 using testing::MakeTempDir;
 using testing::WaitForWorkerLoaded;
 using testing::ReadFile;
@@ -36,17 +37,6 @@ const std::vector<std::string> kJob = {"--epochs",      "2",    "--train-limit",
 std::vector<std::string> With(std::vector<std::string> head, const std::vector<std::string>& tail) {
   head.insert(head.end(), tail.begin(), tail.end());
   return head;
-}
-
-std::vector<CheckpointRecord> CompleteCheckpoints(const std::string& run_dir) {
-  JobStoreOptions o;
-  o.path = SchedulerStateDir(run_dir);
-  o.read_only = true;
-  auto store = JobStore::Create(o);
-  REQUIRE(store.ok());
-  auto list = (*store)->ListCompleteCheckpoints();
-  REQUIRE(list.ok());
-  return *list;
 }
 
 // Every complete checkpoint the PS still keep (checkpoint.keep, default 3, of
