@@ -13,6 +13,7 @@
 #include "common/registration.h"
 #include "common/sparse_table_report.h"
 #include "ps/checkpoint_writer.h"
+#include "ps/job_fingerprint.h"
 #include "ps/memory_param_store.h"
 #include "ps/request_handler.h"
 #include "ps/rocksdb_param_store.h"
@@ -75,22 +76,6 @@ class ServerState {
   uint64_t checkpoint_begun = 0;      // newest round id started
   uint64_t checkpoint_committed = 0;  // newest id committed here
 };
-
-namespace {
-
-// Identifies what a checkpoint belongs to; a restore into a different model or
-// block layout is refused.
-std::string JobFingerprint(const JobSpec& job) {
-  std::string f = "layers=";
-  for (uint32_t l : job.model.layer_sizes) f += std::to_string(l) + ",";
-  f += ";optimizer=" + std::string(OptimizerKindName(job.optimizer.kind));
-  f += ";block_keys=" + std::to_string(BlockKeys(job.train));
-  f += ";consistency=" + std::string(ConsistencyName(job.train.consistency));
-  if (job.sparse()) f += ";model=" + std::string(ModelKindName(job.model.kind));
-  return f;
-}
-
-}  // namespace
 
 Server::Server(zmq::context_t& ctx, ServerOptions options, BoundRouter bound)
     : ctx_(ctx),
@@ -169,10 +154,15 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
       return read.status().WithContext("reading checkpoint " + std::to_string(checkpoint) +
                                        " of shard " + std::to_string(st.joined.rank));
     const CheckpointManifest& m = read->first;
-    if (m.job_fingerprint != JobFingerprint(st.joined.job) || m.range != st.range)
+    const Status same_job = CheckJobFingerprint(m.job_fingerprint, JobFingerprint(st.joined.job));
+    if (!same_job.ok())
       return Status::FailedPrecondition("checkpoint " + std::to_string(checkpoint) + " in " +
-                                        options_.state_dir + " belongs to another job or shard (" +
-                                        m.job_fingerprint + ")");
+                                        options_.state_dir + ": " + same_job.message());
+    if (m.range != st.range)
+      return Status::FailedPrecondition("checkpoint " + std::to_string(checkpoint) + " in " +
+                                        options_.state_dir + " belongs to another shard (keys [" +
+                                        std::to_string(m.range.begin) + ", " +
+                                        std::to_string(m.range.end) + "))");
     if (m.clock != clock)
       return Status::DataLoss("checkpoint " + std::to_string(checkpoint) + " was taken at clock " +
                               std::to_string(m.clock) + ", the scheduler says " +
