@@ -10,20 +10,19 @@ namespace pst {
 
 Status SaveModel(const std::string& path, const ModelSpec& spec, const float* params) {
   PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(spec));
-  std::vector<NamedTensor> tensors;
+  // Written straight from params: a large model's worker has no room for a copy.
+  std::vector<TensorView> tensors;
   for (const TensorInfo& t : layout.tensors()) {
-    NamedTensor nt;
-    nt.name = t.name;
-    nt.shape = t.is_bias ? std::vector<uint64_t>{t.cols} : std::vector<uint64_t>{t.rows, t.cols};
-    nt.values.assign(params + t.offset, params + t.offset + t.size());
-    tensors.push_back(std::move(nt));
+    tensors.push_back({t.name,
+                       t.is_bias ? std::vector<uint64_t>{t.cols} : std::vector<uint64_t>{t.rows, t.cols},
+                       params + t.offset, t.size()});
   }
   std::string layers;
   for (uint32_t s : spec.layer_sizes) layers += (layers.empty() ? "" : ",") + std::to_string(s);
   std::map<std::string, std::string> meta{{"format", "pt"},
                                           {"pstrain.layers", layers},
                                           {"pstrain.activation", ActivationName(spec.activation)}};
-  return WriteSafetensors(path, tensors, meta);
+  return WriteSafetensorViews(path, tensors, meta);
 }
 
 StatusOr<LoadedModel> LoadModel(const std::string& path) {

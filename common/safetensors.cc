@@ -56,13 +56,13 @@ std::string Printable(std::string_view name) {
   return out;
 }
 
-Status WriteSafetensorsOrThrow(const std::string& path, const std::vector<NamedTensor>& tensors,
+Status WriteSafetensorsOrThrow(const std::string& path, const std::vector<TensorView>& tensors,
                                const std::map<std::string, std::string>& metadata) {
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header[kMetadataKey] = metadata;
   std::set<std::string_view> names;
   uint64_t offset = 0;
-  for (const NamedTensor& t : tensors) {
+  for (const TensorView& t : tensors) {
     if (t.name == kMetadataKey) {
       return Status::InvalidArgument(path + ": '__metadata__' cannot be a tensor name");
     }
@@ -70,12 +70,12 @@ Status WriteSafetensorsOrThrow(const std::string& path, const std::vector<NamedT
       return Status::InvalidArgument(path + ": tensor name " + Printable(t.name) + " repeats");
     }
     std::optional<uint64_t> count = ElementCount(t.shape);
-    if (!count || *count != t.values.size()) {
+    if (!count || *count != t.size) {
       return Status::InvalidArgument(path + ": tensor " + Printable(t.name) + " has " +
-                                     std::to_string(t.values.size()) +
+                                     std::to_string(t.size) +
                                      " values, which does not match its shape");
     }
-    uint64_t end = offset + t.values.size() * sizeof(float);
+    uint64_t end = offset + t.size * sizeof(float);
     header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, end}}};
     offset = end;
   }
@@ -95,9 +95,8 @@ Status WriteSafetensorsOrThrow(const std::string& path, const std::vector<NamedT
 
   std::vector<std::string_view> pieces{
       std::string_view(reinterpret_cast<const char*>(length), sizeof(length)), text};
-  for (const NamedTensor& t : tensors) {
-    pieces.emplace_back(reinterpret_cast<const char*>(t.values.data()),
-                        t.values.size() * sizeof(float));
+  for (const TensorView& t : tensors) {
+    pieces.emplace_back(reinterpret_cast<const char*>(t.data), t.size * sizeof(float));
   }
   return WriteFileAtomically(path, pieces);
 }
@@ -243,6 +242,14 @@ StatusOr<SafetensorsFile> ReadSafetensorsOrThrow(const std::string& path) {
 }  // namespace
 
 Status WriteSafetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                        const std::map<std::string, std::string>& metadata) {
+  std::vector<TensorView> views;
+  for (const NamedTensor& t : tensors)
+    views.push_back({t.name, t.shape, t.values.data(), t.values.size()});
+  return WriteSafetensorViews(path, views, metadata);
+}
+
+Status WriteSafetensorViews(const std::string& path, const std::vector<TensorView>& tensors,
                         const std::map<std::string, std::string>& metadata) {
   // Allocation failure (std::bad_alloc) is the only exception left to catch.
   try {

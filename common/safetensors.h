@@ -30,6 +30,15 @@ struct NamedTensor {
   std::vector<float> values;
 };
 
+// A tensor to write that lives elsewhere (e.g. a slice of a model's
+// parameter array): nothing is copied. data: product(shape) floats.
+struct TensorView {
+  std::string name;
+  std::vector<uint64_t> shape;
+  const float* data = nullptr;
+  uint64_t size = 0;  // floats at data
+};
+
 // Writes `tensors` as F32, stored in the given order, plus `metadata` as the
 // header's "__metadata__". Writes to path + ".tmp", syncs it and renames it over
 // `path`, so a reader sees the old file or the complete new one, never part of
@@ -40,6 +49,9 @@ struct NamedTensor {
 // kInternal for other file-system errors (missing directory, no permission).
 // Error messages name the path.
 Status WriteSafetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
+                        const std::map<std::string, std::string>& metadata);
+// WriteSafetensors from views (size plays the part of values.size()).
+Status WriteSafetensorViews(const std::string& path, const std::vector<TensorView>& tensors,
                         const std::map<std::string, std::string>& metadata);
 
 struct SafetensorsFile {

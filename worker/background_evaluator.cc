@@ -22,14 +22,19 @@ BackgroundEvaluator::~BackgroundEvaluator() {
   thread_.join();
 }
 
-Status BackgroundEvaluator::Submit(uint32_t epoch, uint64_t version, const float* params) {
+Status BackgroundEvaluator::Submit(uint32_t epoch, uint64_t version, const float* params,
+                                   Snapshot snapshot) {
   MutexLock lock(&mu_);
   if (submitted_ || finished_)
     return Status::FailedPrecondition("an evaluation is under way or its result was not taken");
   // The thread reads params_ only while submitted_, so it can be written
-  // here. Allocated at the first evaluation, not before: a large model's
-  // worker holds this copy only once it evaluates.
-  params_.assign(params, params + mlp_.layout().total());
+  // here. The copy is allocated at the first copying evaluation, not before:
+  // a large model's worker, which borrows, never holds one.
+  if (snapshot == Snapshot::kCopy) {
+    copy_.assign(params, params + mlp_.layout().total());
+    params = copy_.data();
+  }
+  params_ = params;
   result_ = Result{epoch, version, {}};
   submitted_ = true;
   cv_.SignalAll();
@@ -65,7 +70,7 @@ void BackgroundEvaluator::Loop() {
     // Outside the lock: the owner only polls meanwhile, and Submit refuses
     // to touch params_ until the result is taken.
     const Mlp::Evaluation e =
-        mlp_.Evaluate(params_.data(), test_.features.data(), test_.labels.data(), test_.num_samples);
+        mlp_.Evaluate(params_, test_.features.data(), test_.labels.data(), test_.num_samples);
     mu_.Lock();
     result_.eval = e;
     submitted_ = false;

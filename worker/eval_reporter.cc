@@ -22,7 +22,7 @@ Status EvalReporter::Report(const BackgroundEvaluator::Result& ev, bool final_mo
     target_reached_ = true;
   }
   if (final_model && !options_.model_out.empty()) {
-    PST_RETURN_IF_ERROR(SaveModel(options_.model_out, options_.model, evaluator_->params().data()));
+    PST_RETURN_IF_ERROR(SaveModel(options_.model_out, options_.model, evaluator_->params()));
     PST_LOG_INFO("saved the final model to {}", options_.model_out);
   }
   OutMessage msg;
@@ -40,10 +40,14 @@ Status EvalReporter::Report(const BackgroundEvaluator::Result& ev, bool final_mo
 }
 
 Status EvalReporter::Start(const EvalOrder& order, const float* params, bool final_model) {
-  PST_RETURN_IF_ERROR(evaluator_->Submit(order.epoch, order.version, params));
-  if (!final_model) return Status::OK();
+  // Waiting for it anyway (the final model), or no room for a copy: in place.
+  const bool in_place = final_model || 4 * evaluator_->num_params() > options_.max_copy_bytes;
+  PST_RETURN_IF_ERROR(evaluator_->Submit(order.epoch, order.version, params,
+                                         in_place ? BackgroundEvaluator::Snapshot::kBorrow
+                                                  : BackgroundEvaluator::Snapshot::kCopy));
+  if (!in_place) return Status::OK();
   auto ev = evaluator_->Wait();
-  return Report(*ev, true);
+  return Report(*ev, final_model);
 }
 
 Status EvalReporter::Poll() {

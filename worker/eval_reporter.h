@@ -38,6 +38,11 @@ struct EvalReporterOptions {
   std::chrono::milliseconds timeout{300000};
   // Ends every wait with kCancelled when set. May be null. Default: null.
   const std::atomic<bool>* interrupt = nullptr;
+  // A model of more than this many bytes (float32) is evaluated on the
+  // caller's values in place while Start waits, instead of on a copy in the
+  // background: training pauses for the evaluation, but the worker holds no
+  // second model. Default: 64 MiB (16M parameters).
+  uint64_t max_copy_bytes = uint64_t{64} << 20;
 };
 
 class EvalReporter {
@@ -52,7 +57,9 @@ class EvalReporter {
 
   // Starts evaluating `params` (the model the order names; copied at once)
   // for `order`. REQUIRES: no evaluation under way (call Finish first). With
-  // final_model, waits for it and reports it (and saves the model).
+  // final_model, or a model over options.max_copy_bytes, evaluates `params`
+  // in place instead, waits for it and reports it (and with final_model
+  // saves the model).
   // Errors: the report's (the scheduler's refusal, transport), the save's.
   Status Start(const EvalOrder& order, const float* params, bool final_model);
   // Reports the evaluation that has finished, if any, without waiting.

@@ -165,8 +165,11 @@ StatusOr<Mlp> Mlp::Create(const ModelSpec& spec) {
   mlp.chunk_rows_ = std::clamp<size_t>(kScratchBudgetFloats / floats_per_row, 1, kMaxChunkRows);
   try {
     for (size_t l = 1; l < spec.layer_sizes.size(); ++l) {
-      mlp.acts_.emplace_back(mlp.chunk_rows_ * spec.layer_sizes[l]);
-      mlp.deltas_.emplace_back(mlp.chunk_rows_ * spec.layer_sizes[l]);
+      // Not zeroed: every pass writes its scratch before reading it, and
+      // pages never written (the deltas of an Mlp that only evaluates, the
+      // rows beyond a small batch) then take no memory.
+      mlp.acts_.push_back(std::make_unique_for_overwrite<float[]>(mlp.chunk_rows_ * spec.layer_sizes[l]));
+      mlp.deltas_.push_back(std::make_unique_for_overwrite<float[]>(mlp.chunk_rows_ * spec.layer_sizes[l]));
     }
   } catch (const std::bad_alloc&) {
     return Status::ResourceExhausted("mlp: cannot allocate scratch buffers for " +
@@ -177,7 +180,7 @@ StatusOr<Mlp> Mlp::Create(const ModelSpec& spec) {
 }
 
 Status Mlp::Forward(const float* params, const float* x, size_t rows, const MlpHooks& blocking,
-                    const RangeHook* wait) {
+                    const RangeHook* wait, const RangeHook* free) {
   const std::vector<TensorInfo>& t = layout_.tensors();
   const size_t num_layers = layout_.num_layers();
   const int n = static_cast<int>(rows);
@@ -186,7 +189,7 @@ Status Mlp::Forward(const float* params, const float* x, size_t rows, const MlpH
     const TensorInfo& w = t[2 * l];
     const TensorInfo& b = t[2 * l + 1];
     const size_t k = w.rows, m = w.cols, step = BlockRows(blocking, w);
-    float* out = acts_[l].data();
+    float* out = acts_[l].get();
     // out = sum over row blocks of in[:, r0:r0+kb] * W[r0:r0+kb, :]; beta = 0
     // on the first block, so out's old content is never read.
     for (size_t r0 = 0; r0 < k; r0 += step) {
@@ -196,17 +199,23 @@ Status Mlp::Forward(const float* params, const float* x, size_t rows, const MlpH
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, static_cast<int>(m),
                   static_cast<int>(kb), 1.0f, in + r0, static_cast<int>(k), params + begin,
                   static_cast<int>(m), r0 == 0 ? 0.0f : 1.0f, out, static_cast<int>(m));
+      // The backward pass reads no w0 (it needs no gradient for the input).
+      if (free != nullptr && l == 0) PST_RETURN_IF_ERROR((*free)(begin, begin + kb * m));
     }
     // The output layer's bias is read by the output pass, right after this.
     if (wait != nullptr) PST_RETURN_IF_ERROR((*wait)(b.offset, b.offset + b.size()));
-    if (l + 1 < num_layers) AddBiasAndActivate(spec_.activation, params + b.offset, rows, m, out);
+    if (l + 1 < num_layers) {
+      AddBiasAndActivate(spec_.activation, params + b.offset, rows, m, out);
+      if (free != nullptr) PST_RETURN_IF_ERROR((*free)(b.offset, b.offset + b.size()));
+    }
     in = out;
   }
   return Status::OK();
 }
 
 Status Mlp::Backward(const float* params, const float* x, size_t rows, bool accumulate,
-                     const MlpHooks& blocking, const RangeHook* ready, float* grad) {
+                     const MlpHooks& blocking, const RangeHook* ready, const RangeHook* free,
+                     float* grad) {
   const std::vector<TensorInfo>& t = layout_.tensors();
   const int n = static_cast<int>(rows);
   for (size_t l = layout_.num_layers(); l-- > 0;) {
@@ -216,8 +225,8 @@ Status Mlp::Backward(const float* params, const float* x, size_t rows, bool accu
     // This layer's bias gradient is complete: the output pass wrote the last
     // layer's, and the ActivationBackward of layer l + 1 this one's.
     if (ready != nullptr) PST_RETURN_IF_ERROR((*ready)(b.offset, b.offset + b.size()));
-    const float* a_in = l == 0 ? x : acts_[l - 1].data();
-    const float* d = deltas_[l].data();
+    const float* a_in = l == 0 ? x : acts_[l - 1].get();
+    const float* d = deltas_[l].get();
     // dW[r0:r0+kb, :] (+)= A_in[:, r0:r0+kb]^T * delta. beta = 0 on the first
     // chunk overwrites grad, so the caller's buffer needs no zeroing pass.
     for (size_t r0 = 0; r0 < in; r0 += step) {
@@ -230,12 +239,13 @@ Status Mlp::Backward(const float* params, const float* x, size_t rows, bool accu
       if (ready != nullptr) PST_RETURN_IF_ERROR((*ready)(begin, begin + kb * out));
     }
     if (l == 0) break;  // the gradient with respect to the input is not needed
-    float* d_prev = deltas_[l - 1].data();
+    float* d_prev = deltas_[l - 1].get();
     // delta_{l-1} = (delta_l * W^T) .* f'(a_{l-1}), bias gradient fused in.
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, static_cast<int>(in),
                 static_cast<int>(out), 1.0f, d, static_cast<int>(out), params + w.offset,
                 static_cast<int>(out), 0.0f, d_prev, static_cast<int>(in));
-    ActivationBackward(spec_.activation, acts_[l - 1].data(), rows, in, d_prev,
+    if (free != nullptr) PST_RETURN_IF_ERROR((*free)(w.offset, w.offset + w.size()));
+    ActivationBackward(spec_.activation, acts_[l - 1].get(), rows, in, d_prev,
                        grad + t[2 * (l - 1) + 1].offset);
   }
   return Status::OK();
@@ -252,8 +262,10 @@ StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const
   const std::vector<TensorInfo>& t = layout_.tensors();
   const RangeHook* wait = hooks.wait_params ? &hooks.wait_params : nullptr;
   const RangeHook* ready = hooks.grad_ready ? &hooks.grad_ready : nullptr;
+  const RangeHook* free = hooks.params_free ? &hooks.params_free : nullptr;
   if (n == 0) {
     std::fill(grad, grad + layout_.total(), 0.0f);
+    if (free != nullptr) PST_RETURN_IF_ERROR((*free)(0, layout_.total()));
     if (ready == nullptr) return 0.0;
     // Same order as Backward reports them.
     for (size_t l = layout_.num_layers(); l-- > 0;) {
@@ -275,9 +287,11 @@ StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const
   for (size_t start = 0; start < n; start += chunk_rows_) {
     const size_t rows = std::min(chunk_rows_, n - start);
     const float* xc = x + start * num_inputs();
-    // Params are waited for on first use only; gradients are final only in
-    // the last chunk.
-    PST_RETURN_IF_ERROR(Forward(params, xc, rows, hooks, start == 0 ? wait : nullptr));
+    // Params are waited for on first use only; gradients are final, and
+    // params read for the last time, only in the last chunk.
+    const bool last = n - start <= chunk_rows_;
+    PST_RETURN_IF_ERROR(
+        Forward(params, xc, rows, hooks, start == 0 ? wait : nullptr, last ? free : nullptr));
     if (start == 0) {
       // Bias gradients are sums accumulated by the fused passes; weight
       // gradients are overwritten by the first chunk's sgemm. Only now, once
@@ -289,8 +303,8 @@ StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const
     }
     // Output layer: delta = softmax(z) - onehot(y), the gradient of the
     // cross-entropy with respect to the logits.
-    float* z = acts_.back().data();
-    float* d = deltas_.back().data();
+    float* z = acts_.back().get();
+    float* d = deltas_.back().get();
     for (size_t i = 0; i < rows; ++i, z += c, d += c) {
       const float mx = AddBiasAndMax(out_bias, c, z);
       if (spec_.loss != LossKind::kSoftmax) {
@@ -317,9 +331,12 @@ StatusOr<double> Mlp::ForwardBackward(const float* params, const float* x, const
       if (valid) d[y] -= 1.0f;
       for (size_t j = 0; j < c; ++j) out_bias_grad[j] += d[j];
     }
-    const bool last = n - start <= chunk_rows_;
+    if (last && free != nullptr) {
+      const TensorInfo& ob = t.back();
+      PST_RETURN_IF_ERROR((*free)(ob.offset, ob.offset + ob.size()));
+    }
     PST_RETURN_IF_ERROR(Backward(params, xc, rows, /*accumulate=*/start > 0, hooks,
-                                 last ? ready : nullptr, grad));
+                                 last ? ready : nullptr, last ? free : nullptr, grad));
   }
   return loss;
 }
@@ -332,8 +349,8 @@ Mlp::Evaluation Mlp::Evaluate(const float* params, const float* x, const int32_t
   for (size_t start = 0; start < n; start += chunk_rows_) {
     const size_t rows = std::min(chunk_rows_, n - start);
     // Without a wait hook Forward cannot fail.
-    Forward(params, x + start * num_inputs(), rows, MlpHooks{}, nullptr).IgnoreError();
-    float* z = acts_.back().data();
+    Forward(params, x + start * num_inputs(), rows, MlpHooks{}, nullptr, nullptr).IgnoreError();
+    float* z = acts_.back().get();
     for (size_t i = 0; i < rows; ++i, z += c) {
       const float mx = AddBiasAndMax(out_bias, c, z);
       // Arg-max of z + bias (now in z); ties go to the lowest class index.

@@ -4,13 +4,15 @@
 // common/model_layout.h, so the same code runs on params pulled from the PS and on
 // a local copy. Not thread-safe: each thread needs its own Mlp (it owns scratch
 // buffers, allocated once by Create() for an internal batch of up to 1024
-// samples; larger n is processed in internal batches, so no call allocates).
+// samples and touched only as passes use them; larger n is processed in
+// internal batches, so no call allocates).
 // MlpHooks callbacks run on the thread that called ForwardBackward.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "common/job_spec.h"
@@ -72,6 +74,15 @@ struct MlpHooks {
   // ranges reported over a pass are disjoint and cover [0, layout().total()).
   // A non-OK status aborts the pass and is returned by ForwardBackward.
   std::function<Status(uint64_t begin, uint64_t end)> grad_ready;
+  // Called once the pass reads params[begin, end) no more (see
+  // ModelHooks::params_free): the row blocks of w0 as the forward pass has
+  // applied them (the backward pass reads no w0), each hidden layer's bias
+  // once applied, the output bias after the output pass, and w1, w2, ...
+  // after the backward pass has propagated through them. With n == 0, once
+  // for every key. The ranges reported over a pass are disjoint and cover
+  // [0, layout().total()). A non-OK status aborts the pass and is returned
+  // by ForwardBackward.
+  std::function<Status(uint64_t begin, uint64_t end)> params_free;
 };
 
 class Mlp : public Model {
@@ -97,6 +108,7 @@ class Mlp : public Model {
     mlp_hooks.block_keys = hooks.block_keys;
     mlp_hooks.wait_params = hooks.wait_params;
     mlp_hooks.grad_ready = hooks.grad_ready;
+    mlp_hooks.params_free = hooks.params_free;
     return ForwardBackward(params, batch.x, batch.labels, batch.n, grad, mlp_hooks);
   }
   ModelEvaluation Evaluate(const float* params, const Batch& batch) override {
@@ -145,17 +157,20 @@ class Mlp : public Model {
   // entry holds the output layer's X * W without its bias (the output passes add it).
   // Weights are applied in the row blocks `blocking` asks for (see MlpHooks;
   // its callbacks are not used); wait, if
-  // not null, is called before each block and bias is read. Fails only with
-  // wait's status.
+  // not null, is called before each block and bias is read; free, if not
+  // null, after each block of w0 and each hidden bias has been applied.
+  // Fails only with wait's or free's status.
   Status Forward(const float* params, const float* x, size_t rows, const MlpHooks& blocking,
-                 const RangeHook* wait);
+                 const RangeHook* wait, const RangeHook* free);
   // Backpropagates deltas_.back() (set by the output pass) through the layers,
   // writing (accumulate = false) or adding to the weight gradients in grad (in
   // the row blocks of `blocking`), and adding the hidden layers' bias gradients.
   // ready, if not null, is called for each range once it is written (only
-  // final on the last internal batch). Fails only with ready's status.
+  // final on the last internal batch); free, if not null, for w1, w2, ...
+  // once propagated through. Fails only with ready's or free's status.
   Status Backward(const float* params, const float* x, size_t rows, bool accumulate,
-                  const MlpHooks& blocking, const RangeHook* ready, float* grad);
+                  const MlpHooks& blocking, const RangeHook* ready, const RangeHook* free,
+                  float* grad);
 
   ModelSpec spec_;
   ModelLayout layout_;
@@ -165,8 +180,8 @@ class Mlp : public Model {
   // Scratch, chunk_rows_ x layer width each, allocated once in Create():
   // activations per layer (input excluded) and the loss gradient with respect
   // to each layer's pre-activation.
-  std::vector<std::vector<float>> acts_;
-  std::vector<std::vector<float>> deltas_;
+  std::vector<std::unique_ptr<float[]>> acts_;
+  std::vector<std::unique_ptr<float[]>> deltas_;
 };
 
 }  // namespace pst

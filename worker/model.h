@@ -51,6 +51,12 @@ struct ModelHooks {
   // pass are disjoint and cover [0, num_keys()). A non-OK status aborts the
   // pass and is returned by ComputeGradients.
   std::function<Status(uint64_t begin, uint64_t end)> grad_ready;
+  // Called once the pass reads params[begin, end) no more, so the caller may
+  // overwrite them from then on (e.g. with the next step's values as they
+  // arrive, instead of holding those until the next pass). The ranges
+  // reported over a pass are disjoint and cover [0, num_keys()). A non-OK
+  // status aborts the pass and is returned by ComputeGradients.
+  std::function<Status(uint64_t begin, uint64_t end)> params_free;
 };
 
 // Both measures of a test set from one forward pass.

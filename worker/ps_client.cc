@@ -220,6 +220,18 @@ const float* PsClient::Values(PullHandle pull) const {
   return slot->view ? slot->view : slot->target.dest;
 }
 
+Status PsClient::TakeArrived(const PullTarget& target, KeyRange keys) {
+  PullSlot* slot = FindPull(target.dest);
+  if (!slot || !(slot->target == target) || slot->outstanding == 0 || pull_views_)
+    return Status::OK();
+  for (Channel* c : channel_ptrs_) c->Pump();
+  size_t first = FirstBlockAfter(keys.begin);
+  if (first < blocks_.size() && blocks_[first].keys.begin < keys.begin) ++first;  // partly outside
+  size_t last = first;
+  while (last < blocks_.size() && blocks_[last].keys.end <= keys.end) ++last;
+  return TakePullReplies(*slot, first, last);
+}
+
 StatusOr<PullHandle> PsClient::EnsurePull(const PullTarget& target) {
   const PullSlot* slot = FindPull(target.dest);
   if (slot && slot->target == target) return HandleOf(*slot);

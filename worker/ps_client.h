@@ -18,7 +18,8 @@
 // computes on the other. Every pull says which clock it is for (PullTarget);
 // the client keeps no current clock.
 // Values arriving from a server are copied once, straight into the caller's
-// parameter buffer; gradients are sent zero-copy from the caller's buffer.
+// parameter buffer (in WaitKeys, or earlier in TakeArrived); gradients are
+// sent zero-copy from the caller's buffer.
 // With set_pull_views(true) and a model of one block, nothing is copied: the
 // client keeps the answer's frame and Values() hands out a pointer into
 // it, for the BLAS calls to read in place.
@@ -138,6 +139,15 @@ class PsClient {
   // The values of the pull taken so far: a view into its answer (see
   // set_pull_views) or its buffer; null for a stale or empty handle.
   const float* Values(PullHandle pull) const;
+  // Copies into target.dest the answers that have arrived (without waiting)
+  // for the pull of exactly `target`, of the blocks lying wholly inside
+  // `keys`: what WaitKeys would copy later, done as soon as the caller can
+  // take them, so that received frames do not pile up while it computes.
+  // The caller must not be reading those keys of the buffer for other values
+  // (it is done with them, or has yet to wait for them). Does nothing if no
+  // such pull is under way, and with pull views (whose answers are never
+  // copied). Errors: a server's refusal or a bad answer, as WaitKeys.
+  Status TakeArrived(const PullTarget& target, KeyRange keys);
 
   // Starts a push of push.samples samples' gradient sums for push.clock. The
   // caller must not rewrite a block once reported ready until the servers

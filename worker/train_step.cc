@@ -39,12 +39,12 @@ TrainStep::TrainStep(Model& model, const TrainStepOptions& options)
       // for little speed.
       prefetch_(options.train.consistency == Consistency::kSsp && options.train.staleness >= 1) {
   const uint64_t keys = model.num_keys();
-  params_[0].resize(keys);
-  params_[1].resize(prefetch_ ? keys : 0);
   // (Every buffer is a copy of the model: a large model's worker memory is
   // mostly these.)
-  for (int i = 0; i < (prefetch_ ? 2 : 1); ++i)
-    grads_.push_back(std::make_shared<std::vector<float>>(keys));
+  for (int i = 0; i < (prefetch_ ? 2 : 1); ++i) {
+    params_[i] = std::make_unique_for_overwrite<float[]>(keys);
+    grads_.push_back(std::make_shared_for_overwrite<float[]>(keys));
+  }
   batch_x_.resize(size_t{options.train.batch_size} * model.num_inputs());
   batch_y_.resize(options.train.batch_size);
   hooks_.block_keys = BlockKeys(options.train);
@@ -75,6 +75,34 @@ void TrainStep::FillBatch(const Dataset& data, const uint32_t* ids, size_t n) {
   }
 }
 
+void TrainStep::NoteFreed(KeyRange keys) {
+  auto it = std::lower_bound(freed_.begin(), freed_.end(), keys,
+                             [](const KeyRange& a, const KeyRange& b) { return a.begin < b.begin; });
+  it = freed_.insert(it, keys);
+  if (it != freed_.begin() && std::prev(it)->end == it->begin) {
+    std::prev(it)->end = it->end;
+    it = std::prev(freed_.erase(it));
+  }
+  if (std::next(it) != freed_.end() && it->end == std::next(it)->begin) {
+    it->end = std::next(it)->end;
+    freed_.erase(std::next(it));
+  }
+}
+
+Status TrainStep::TakeArrived(PsClient& ps, uint64_t clock, const PullTarget& then_pull) {
+  const KeyRange all{0, model_.num_keys()};
+  // This pass's own pull: the blocks the pass has not waited for yet it has
+  // not read yet either (ModelHooks::wait_params).
+  PST_RETURN_IF_ERROR(ps.TakeArrived(TargetFor(clock), all));
+  // The later pull this step's pushes carry, into this same buffer: only
+  // where the pass is done reading.
+  for (const KeyRange& keys : freed_) PST_RETURN_IF_ERROR(ps.TakeArrived(then_pull, keys));
+  // With prefetch, the next step's pull into the other buffer, which this
+  // pass does not read.
+  if (prefetch_) PST_RETURN_IF_ERROR(ps.TakeArrived(TargetFor(clock + 1), all));
+  return Status::OK();
+}
+
 StatusOr<const float*> TrainStep::PassInput(PsClient& ps, uint64_t clock, StepResult* result) {
   if (!ps.pull_views()) return buffer(clock);
   if (complete_clock_ != clock) {
@@ -98,7 +126,7 @@ StatusOr<StepResult> TrainStep::Run(PsClient& ps, uint32_t rank, uint64_t clock,
   if (data.num_features != model_.num_inputs())
     return Status::InvalidArgument("the data's features do not fit the model's inputs");
   FillBatch(data, ids, n);
-  const std::shared_ptr<std::vector<float>>& grad = grads_[clock % grads_.size()];
+  const std::shared_ptr<float[]>& grad = grads_[clock % grads_.size()];
   // Each block's push also asks for the block's values for a later step
   // (push-and-pull: one message each way per block and step): the next
   // step's, or with prefetch the one after it, into this step's buffer (the
@@ -108,20 +136,34 @@ StatusOr<StepResult> TrainStep::Run(PsClient& ps, uint32_t rank, uint64_t clock,
   push.rank = rank;
   push.clock = clock;
   push.samples = static_cast<uint32_t>(n);
-  push.grad = grad->data();
+  push.grad = grad.get();
   push.owner = grad;
   push.then_pull = TargetFor(clock + (prefetch_ ? 2 : 1));
+  const PullTarget then_pull = push.then_pull;
   ps.BeginPush(std::move(push));
+  freed_.clear();
 
   StepResult result;
   PST_ASSIGN_OR_RETURN(const float* values, PassInput(ps, clock, &result));
   const bool waited_all = complete_clock_ == clock || ps.pull_views();
+  // Copying arrived values counts as waiting for pulls (transfer, not compute).
+  auto take_arrived = [&]() -> Status {
+    const auto w0 = SteadyClock::now();
+    Status s = TakeArrived(ps, clock, then_pull);
+    result.waited += SteadyClock::now() - w0;
+    return s;
+  };
   hooks_.wait_params = [&](uint64_t begin, uint64_t end) -> Status {
     if (waited_all) return Status::OK();
     const auto w0 = SteadyClock::now();
     Status s = ps.WaitKeys(pull_, {begin, end}, options_.timeout, options_.interrupt);
     result.waited += SteadyClock::now() - w0;
-    return s;
+    PST_RETURN_IF_ERROR(s);
+    return take_arrived();
+  };
+  hooks_.params_free = [&](uint64_t begin, uint64_t end) -> Status {
+    NoteFreed({begin, end});
+    return take_arrived();
   };
   // With clipping the norm is known only at the end of the pass, so blocks
   // are pushed then instead of as they are finished.
@@ -131,13 +173,14 @@ StatusOr<StepResult> TrainStep::Run(PsClient& ps, uint32_t rank, uint64_t clock,
     const auto p0 = SteadyClock::now();
     Status s = ps.GradReady({begin, end});
     result.pushing += SteadyClock::now() - p0;
-    return s;
+    PST_RETURN_IF_ERROR(s);
+    return take_arrived();
   };
   const Batch batch{batch_x_.data(), batch_y_.data(), n};
   PST_ASSIGN_OR_RETURN(result.loss_sum,
-                       model_.ComputeGradients(values, batch, grad->data(), hooks_));
+                       model_.ComputeGradients(values, batch, grad.get(), hooks_));
   if (clip) {
-    ClipGradientSum(grad->data(), model_.num_keys(), n, options_.clip_norm);
+    ClipGradientSum(grad.get(), model_.num_keys(), n, options_.clip_norm);
     const auto p0 = SteadyClock::now();
     Status s = ps.GradReady({0, model_.num_keys()});
     result.pushing += SteadyClock::now() - p0;

@@ -5,7 +5,13 @@
 // later step riding on the push), and start the next step's pull.
 //
 // It owns the worker's model buffers: one parameter buffer per clock parity
-// (two with prefetch, else one), the gradient buffers and the batch. Step t's
+// (two with prefetch, else one), the gradient buffers and the batch. Pulled
+// values are copied into a parameter buffer as soon as they may be: the
+// step's own pull's blocks before the pass reads them, the next step's into
+// the same buffer once the pass is done reading those keys (the first
+// layer's weights right after the forward pass has applied them), and with
+// prefetch the next step's into the other buffer at any time; so a large
+// model's answers are not held as received frames on top of the buffers. Step t's
 // gradient blocks are sent zero-copy and may still be in flight when step t+1
 // starts, but a pass writes no gradient before it has waited for all its
 // parameters (ModelHooks::wait_params), and those answered step t's pushes
@@ -26,6 +32,7 @@
 #include <vector>
 
 #include "common/job_spec.h"
+#include "common/key_range.h"
 #include "common/status.h"
 #include "worker/dataset.h"
 #include "worker/model.h"
@@ -95,7 +102,7 @@ class TrainStep {
  private:
   static constexpr uint64_t kNone = UINT64_MAX;
   TrainStep(Model& model, const TrainStepOptions& options);
-  float* buffer(uint64_t clock) { return params_[prefetch_ ? clock % 2 : 0].data(); }
+  float* buffer(uint64_t clock) { return params_[prefetch_ ? clock % 2 : 0].get(); }
   PullTarget TargetFor(uint64_t clock) {
     return {buffer(clock), clock, PullVersionFor(options_.train, clock)};
   }
@@ -103,13 +110,24 @@ class TrainStep {
   // views are on (one block: nothing to overlap, so it waits for it here).
   StatusOr<const float*> PassInput(PsClient& ps, uint64_t clock, StepResult* result);
   void FillBatch(const Dataset& data, const uint32_t* ids, size_t n);
+  // Adds `keys` to freed_ (merging neighbours).
+  void NoteFreed(KeyRange keys);
+  // Copies the pulled values that have arrived into the buffers wherever
+  // they may land now (see Run), so that a large model's answers do not
+  // wait as received frames until the next pass needs them.
+  Status TakeArrived(PsClient& ps, uint64_t clock, const PullTarget& then_pull);
 
   Model& model_;
   TrainStepOptions options_;
   bool prefetch_;
   ModelHooks hooks_;
-  std::vector<float> params_[2];
-  std::vector<std::shared_ptr<std::vector<float>>> grads_;  // 1, or 2 with prefetch
+  // Not zeroed: pulls and passes write them before they are read, and a
+  // large model's pages are then touched only as they are first used.
+  std::unique_ptr<float[]> params_[2];
+  std::vector<std::shared_ptr<float[]>> grads_;  // 1, or 2 with prefetch
+  // The keys the current pass reads no more (ModelHooks::params_free),
+  // sorted and disjoint.
+  std::vector<KeyRange> freed_;
   std::vector<float> batch_x_;
   std::vector<int32_t> batch_y_;
   // The clock whose pull is complete in buffer(clock), and that pull

@@ -103,6 +103,23 @@ TEST_CASE("Safetensors: tensors round-trip bit for bit, in write order", "[commo
   CHECK(file->metadata.empty());
 }
 
+TEST_CASE("Safetensors: views of memory elsewhere write the same file as tensors", "[common]") {
+  TempDir dir;
+  const std::vector<NamedTensor> tensors = SampleTensors();
+  std::vector<TensorView> views;
+  for (const NamedTensor& t : tensors) views.push_back({t.name, t.shape, t.values.data(), t.values.size()});
+  REQUIRE(WriteSafetensors(dir.File("a"), tensors, {{"k", "v"}}).ok());
+  REQUIRE(WriteSafetensorViews(dir.File("b"), views, {{"k", "v"}}).ok());
+  auto read_all = [](const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  CHECK(read_all(dir.File("a")) == read_all(dir.File("b")));
+  // A view whose size does not match its shape is refused like a tensor.
+  views[0].size -= 1;
+  CHECK(WriteSafetensorViews(dir.File("c"), views, {}).code() == StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("Safetensors: metadata round-trips", "[common]") {
   TempDir dir;
   const std::string path = dir.File("model.safetensors");

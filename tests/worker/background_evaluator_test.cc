@@ -54,7 +54,8 @@ TEST_CASE("BackgroundEvaluator: evaluates a copy of the values submitted", "[wor
   CHECK(r->version == 77);
   CHECK(r->eval.correct == f.expected.correct);
   CHECK(r->eval.loss_sum == f.expected.loss_sum);  // same code, same bits
-  CHECK(e.params() == submitted);
+  REQUIRE(e.params() != nullptr);
+  CHECK(std::vector<float>(e.params(), e.params() + submitted.size()) == submitted);
   CHECK_FALSE(e.busy());
   CHECK_FALSE(e.TakeResult().has_value());  // taken once
 
@@ -68,6 +69,29 @@ TEST_CASE("BackgroundEvaluator: evaluates a copy of the values submitted", "[wor
   REQUIRE(polled.has_value());
   CHECK(polled->epoch == 4);
   CHECK(polled->eval.correct == f.expected.correct);
+}
+
+TEST_CASE("BackgroundEvaluator: a borrowed snapshot is evaluated in place", "[worker]") {
+  Fixture f;
+  auto ev = BackgroundEvaluator::Create(f.spec, f.test);
+  REQUIRE(ev.ok());
+  BackgroundEvaluator& e = **ev;
+  REQUIRE(e.Submit(1, 5, f.params.data(), BackgroundEvaluator::Snapshot::kBorrow).ok());
+  auto r = e.Wait();
+  REQUIRE(r.has_value());
+  CHECK(r->eval.correct == f.expected.correct);
+  CHECK(r->eval.loss_sum == f.expected.loss_sum);
+  CHECK(e.params() == f.params.data());  // no copy was made
+
+  // A copying Submit after it evaluates its own copy again.
+  const std::vector<float> submitted = f.params;
+  REQUIRE(e.Submit(2, 6, f.params.data()).ok());
+  std::fill(f.params.begin(), f.params.end(), 0.0f);
+  r = e.Wait();
+  REQUIRE(r.has_value());
+  CHECK(r->eval.loss_sum == f.expected.loss_sum);
+  CHECK(e.params() != f.params.data());
+  CHECK(std::vector<float>(e.params(), e.params() + submitted.size()) == submitted);
 }
 
 // Threads of this process, as the kernel lists them.

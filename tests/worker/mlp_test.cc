@@ -642,6 +642,80 @@ TEST_CASE("Mlp: with n == 0 hooks get every gradient range and no wait", "[worke
   CHECK(SameBits(rec.snapshot, grad));
 }
 
+// One pass with a params_free hook that overwrites each released range of
+// the params the pass reads with NaN: the pass must give the bits of the same
+// pass without the hook (no param is read after its release), and the
+// released ranges must tile the key space.
+void CheckReleasedParams(Mlp& mlp, uint64_t block_keys, const std::vector<float>& params,
+                         const std::vector<float>& x, const std::vector<int32_t>& labels) {
+  INFO("block_keys " << block_keys);
+  const size_t total = mlp.layout().total(), n = labels.size();
+  std::vector<float> want(total);
+  StatusOr<double> want_loss = mlp.ForwardBackward(params.data(), x.data(), labels.data(), n,
+                                                   want.data(), Blocked(block_keys));
+  REQUIRE(want_loss.ok());
+  std::vector<float> visible = params, grad(total);
+  std::vector<KeyRange> freed;
+  MlpHooks hooks = Blocked(block_keys);
+  hooks.params_free = [&](uint64_t begin, uint64_t end) {
+    freed.push_back({begin, end});
+    if (begin <= end && end <= total)
+      std::fill(visible.begin() + begin, visible.begin() + end,
+                std::numeric_limits<float>::quiet_NaN());
+    return Status::OK();
+  };
+  StatusOr<double> loss =
+      mlp.ForwardBackward(visible.data(), x.data(), labels.data(), n, grad.data(), hooks);
+  REQUIRE(loss.ok());
+  CHECK(TilesExactly(freed, total));
+  CHECK(*loss == *want_loss);
+  CHECK(SameBits(grad, want));
+}
+
+TEST_CASE("Mlp: params are released once, after their last read", "[worker]") {
+  std::mt19937 rng(37);
+  {
+    Mlp mlp = MakeMlp({784, 128, 10});
+    const std::vector<float> params = Uniform(mlp.layout().total(), -0.1f, 0.1f, rng);
+    const std::vector<float> x = Uniform(64 * 784, 0.0f, 1.0f, rng);
+    const std::vector<int32_t> labels = RandomLabels(64, 10, rng);
+    for (uint64_t block_keys : {uint64_t{0}, uint64_t{16384}, uint64_t{100}})
+      CheckReleasedParams(mlp, block_keys, params, x, labels);
+  }
+  for (Activation act : {Activation::kRelu, Activation::kTanh, Activation::kSigmoid}) {
+    INFO(Name(act));
+    Mlp mlp = MakeMlp({20, 7, 5, 3}, act);
+    const std::vector<float> params = Uniform(mlp.layout().total(), -1.0f, 1.0f, rng);
+    // 2500 samples: three internal batches, so params are read three times.
+    for (size_t n : {size_t{50}, size_t{2500}}) {
+      const std::vector<float> x = Uniform(n * 20, -1.0f, 1.0f, rng);
+      const std::vector<int32_t> labels = RandomLabels(n, 3, rng);
+      for (uint64_t block_keys : {uint64_t{0}, uint64_t{1}, uint64_t{20}})
+        CheckReleasedParams(mlp, block_keys, params, x, labels);
+    }
+  }
+  {  // One layer (softmax regression): the weights are free after the forward pass.
+    Mlp mlp = MakeMlp({20, 3});
+    const std::vector<float> params = Uniform(mlp.layout().total(), -1.0f, 1.0f, rng);
+    const std::vector<float> x = Uniform(30 * 20, -1.0f, 1.0f, rng);
+    const std::vector<int32_t> labels = RandomLabels(30, 3, rng);
+    CheckReleasedParams(mlp, 0, params, x, labels);
+    CheckReleasedParams(mlp, 6, params, x, labels);
+  }
+  {  // n == 0 reads nothing: everything is free at once.
+    Mlp mlp = MakeMlp({20, 7, 3});
+    std::vector<float> grad(mlp.layout().total());
+    std::vector<KeyRange> freed;
+    MlpHooks hooks;
+    hooks.params_free = [&](uint64_t begin, uint64_t end) {
+      freed.push_back({begin, end});
+      return Status::OK();
+    };
+    REQUIRE(mlp.ForwardBackward(nullptr, nullptr, nullptr, 0, grad.data(), hooks).ok());
+    CHECK(freed == std::vector<KeyRange>{{0, mlp.layout().total()}});
+  }
+}
+
 TEST_CASE("Mlp: a hook's error aborts the pass and is returned", "[worker]") {
   std::mt19937 rng(31);
   Mlp mlp = MakeMlp({20, 7, 5, 3});

@@ -158,6 +158,42 @@ TEST_CASE("PsClient: two pulls in flight fill their own buffers", "[worker]") {
   CHECK(t.client->Values(pa) == a.data());
 }
 
+// Calls TakeArrived(target, keys) until a[probe] == want (up to 5 s).
+void TakeUntil(PsClient& client, const PullTarget& target, KeyRange keys,
+               const std::vector<float>& a, size_t probe, float want) {
+  for (int i = 0; i < 500 && a[probe] != want; ++i) {
+    REQUIRE(client.TakeArrived(target, keys).ok());
+    if (a[probe] != want) std::this_thread::sleep_for(milliseconds(10));
+  }
+  REQUIRE(a[probe] == want);
+}
+
+TEST_CASE("PsClient: TakeArrived copies the answers arrived for blocks inside a range",
+          "[worker]") {
+  Setup t(/*keys=*/10, /*block_keys=*/4);  // blocks of 4, 4, 2
+  std::vector<float> a(10, 0.0f);
+  const PullTarget target{a.data(), /*clock=*/5, /*min_version=*/5};
+  const PullHandle pa = Started(t.client->StartPull(target));
+  std::vector<PullSeen> pulls;
+  for (int i = 0; i < 3; ++i) pulls.push_back(t.server.NextPull());
+  t.server.Answer(pulls[0], 1.0f, 5);
+  t.server.Answer(pulls[1], 2.0f, 5);
+
+  // [0, 6) holds block [0, 4) wholly, [4, 8) only in part: only the first lands.
+  TakeUntil(*t.client, target, {0, 6}, a, 0, 1.0f);
+  CHECK(a == std::vector<float>{1, 1, 1, 1, 0, 0, 0, 0, 0, 0});
+  // Another pull's target (another clock) takes nothing.
+  REQUIRE(t.client->TakeArrived({a.data(), 6, 5}, {0, 10}).ok());
+  CHECK(a[4] == 0.0f);
+  TakeUntil(*t.client, target, {3, 10}, a, 4, 2.0f);
+  CHECK(a == std::vector<float>{1, 1, 1, 1, 2, 2, 2, 2, 0, 0});
+
+  // What was taken early is not waited for again; the rest arrives as usual.
+  t.server.Answer(pulls[2], 3.0f, 5);
+  REQUIRE(t.client->WaitKeys(pa, {0, 10}, milliseconds(5000), nullptr).ok());
+  CHECK(a == std::vector<float>{1, 1, 1, 1, 2, 2, 2, 2, 3, 3});
+}
+
 TEST_CASE("PsClient: a third buffer waits for a free pull slot", "[worker]") {
   Setup t(4, 4);
   std::vector<float> a(4), b(4), c(4);
