@@ -118,6 +118,7 @@ struct CheckpointTimes {
   double capture_s = 0;        // BeginCapture to TakeCapture (copying the shard)
   double write_s = 0;          // the writer thread's durable write (RocksDB, synced)
   double restore_s = 0;        // open the store, read the checkpoint, Shard::Restore
+  double restore_read_s = 0;   // of which opening the store and ReadCheckpoint
 };
 
 // What a PS does for one coordinated checkpoint round and for a restore, on
@@ -169,6 +170,7 @@ StatusOr<CheckpointTimes> TimeCheckpoint(const JobSpec& job, const std::string& 
   const auto t2 = Clock::now();
   PST_ASSIGN_OR_RETURN(auto store, RocksDbParamStore::Open({dir}));
   PST_ASSIGN_OR_RETURN(auto read, store->ReadCheckpoint(1));
+  t.restore_read_s = Since(t2);
   PST_RETURN_IF_ERROR(shard->Restore(1, read.second, slot_names, {0}));
   t.restore_s = Since(t2);
   return t;
@@ -176,6 +178,9 @@ StatusOr<CheckpointTimes> TimeCheckpoint(const JobSpec& job, const std::string& 
 
 struct ClusterRun {
   uint32_t servers = 0;
+  // The plain trainer's compute per step timed right before and right after
+  // the cluster ran (this VM's speed drifts with other load within minutes).
+  double plain_before_ms = 0, plain_after_ms = 0;
   double samples_per_second = 0;
   WorkerTiming timing;
   uint64_t worker_peak = 0, ps_peak = 0;  // bytes (VmHWM)
@@ -204,10 +209,14 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
 
   PST_ASSIGN_OR_RETURN(Dataset train,
                        LoadFashionMnist(job.data_dir, true, job.train.train_limit));
-  Progress(fmt::format("large: plain single-process trainer, {} timed steps", config.plain_steps));
   PlainTrainerOptions po;
   po.hidden = config.hidden;
-  PST_ASSIGN_OR_RETURN(PlainStepTimes plain, TimePlainSteps(train, po, config.plain_steps));
+  auto time_plain = [&](const char* when) -> StatusOr<PlainStepTimes> {
+    Progress(fmt::format("large: plain single-process trainer, {} timed steps ({})",
+                         config.plain_steps, when));
+    return TimePlainSteps(train, po, config.plain_steps);
+  };
+  PlainStepTimes plain;  // the first timing, for the Adam figure
 
   PST_ASSIGN_OR_RETURN(const std::string tmp_dir, MakeTempDir("large"));
   std::vector<ClusterRun> runs;
@@ -223,6 +232,10 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
     lo.admin_port = -1;
     Progress(fmt::format("large: pstrain launch, {} PS + 1 worker, {} steps, checkpoint every {}",
                          servers, config.steps, job.checkpoint.every_steps));
+    ClusterRun run;
+    PST_ASSIGN_OR_RETURN(const PlainStepTimes before, time_plain("before the cluster"));
+    if (runs.empty()) plain = before;
+    run.plain_before_ms = before.compute_ms;
     std::ostringstream out;
     std::atomic<bool> interrupted{false};
     RssSampler sampler(lo.run_dir);
@@ -233,7 +246,8 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
       return r.status().WithContext(fmt::format("launch {} PS + 1 worker (kept {})", servers,
                                                 lo.run_dir));
     }
-    ClusterRun run;
+    PST_ASSIGN_OR_RETURN(const PlainStepTimes after, time_plain("after the cluster"));
+    run.plain_after_ms = after.compute_ms;
     run.servers = servers;
     run.samples_per_second = r->samples_per_second;
     run.timing = ReadWorkerTiming(lo.run_dir, 0);
@@ -259,28 +273,37 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
   std::cout << fmt::format(
       "\n== large: 784-{}-10 ({} parameters, {:.2f} GB), Adam, BSP, batch 64, {} steps ==\n",
       config.hidden, FormatCount(params), model_bytes / kGB, config.steps);
-  std::cout << fmt::format("  plain single-process trainer: {:.0f} ms per step computing "
-                           "(forward + backward), {:.0f} ms Adam\n",
-                           plain.compute_ms, plain.update_ms);
-  Table table({"cluster", "samples/s", "worker compute ms/step", "vs plain", "worker peak RSS",
-               "vs model", "PS peak RSS", "vs its state", "ckpt rounds (ms)"});
+  std::cout << fmt::format("  plain single-process trainer: {:.0f} ms Adam per step (first timing)\n",
+                           plain.update_ms);
+  Table table({"cluster", "samples/s", "worker compute ms/step", "plain ms/step (before, after)",
+               "vs plain", "worker peak RSS", "vs model", "beyond params + grads", "PS peak RSS",
+               "vs its state", "ckpt rounds (ms)"});
   nlohmann::json jruns = nlohmann::json::array();
   for (size_t i = 0; i < runs.size(); ++i) {
     const ClusterRun& c = runs[i];
     const double compute = c.timing.steps ? c.timing.compute_ms / c.timing.steps : 0;
-    const double ratio = plain.compute_ms > 0 ? compute / plain.compute_ms : 0;
+    const double plain_ms = (c.plain_before_ms + c.plain_after_ms) / 2;
+    const double ratio = plain_ms > 0 ? compute / plain_ms : 0;
+    // The worker's parameter and gradient buffers are one model each; the
+    // rest is transfer buffers, scratch, data and the program itself.
+    const double beyond = double(c.worker_peak) - 2 * model_bytes;
     const double ps_state = double(ckpts[i].bytes);  // the largest shard's params + Adam state
     std::string rounds;
     for (double ms : c.checkpoint_rounds_ms) rounds += (rounds.empty() ? "" : " ") + Fixed(ms, 0);
     const std::string name = fmt::format("{} PS + 1 worker", c.servers);
-    table.AddRow({name, Fixed(c.samples_per_second, 1), Fixed(compute, 0), Fixed(ratio, 2),
-                  fmt::format("{:.2f} GB", c.worker_peak / kGB), Fixed(c.worker_peak / model_bytes, 2),
+    table.AddRow({name, Fixed(c.samples_per_second, 1), Fixed(compute, 0),
+                  fmt::format("{:.0f} ({:.0f}, {:.0f})", plain_ms, c.plain_before_ms,
+                              c.plain_after_ms),
+                  Fixed(ratio, 2), fmt::format("{:.2f} GB", c.worker_peak / kGB),
+                  Fixed(c.worker_peak / model_bytes, 2), fmt::format("{:.2f} GB", beyond / kGB),
                   fmt::format("{:.2f} GB", c.ps_peak / kGB), Fixed(c.ps_peak / ps_state, 2),
                   rounds.empty() ? "-" : rounds});
     jruns.push_back({{"servers", c.servers},
                      {"samples_per_second", c.samples_per_second},
                      {"worker_steps", c.timing.steps},
                      {"worker_compute_ms_per_step", compute},
+                     {"plain_compute_ms_before", c.plain_before_ms},
+                     {"plain_compute_ms_after", c.plain_after_ms},
                      {"worker_wait_ms", c.timing.wait_pull_ms},
                      {"worker_push_ms", c.timing.push_ms},
                      {"compute_vs_plain", ratio},
@@ -288,7 +311,8 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
                      {"ps_peak_rss_bytes", c.ps_peak},
                      {"checkpoint_rounds_ms", c.checkpoint_rounds_ms},
                      {"checkpoint_write_s", ckpts[i].write_s + ckpts[i].capture_s},
-                     {"checkpoint_restore_s", ckpts[i].restore_s}});
+                     {"checkpoint_restore_s", ckpts[i].restore_s},
+                     {"checkpoint_restore_read_s", ckpts[i].restore_read_s}});
     report.summary.push_back(fmt::format(
         "large {}: {:.1f} samples/s, worker compute {:.0f} ms/step ({:.2f}x plain), worker peak "
         "RSS {:.2f}x the model, PS {:.2f}x its state; checkpoint write {:.2f} s, restore {:.2f} s",
@@ -296,15 +320,19 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
         c.ps_peak / ps_state, ckpts[i].capture_s + ckpts[i].write_s, ckpts[i].restore_s));
   }
   table.Print();
-  Table ct({"PS shard", "params + Adam state", "capture s", "durable write s", "restore s"});
+  Table ct({"PS shard", "params + Adam state", "capture s", "durable write s", "restore s",
+            "of which read s"});
   for (size_t i = 0; i < ckpts.size(); ++i)
     ct.AddRow({fmt::format("1 of {}", runs[i].servers), fmt::format("{:.2f} GB", ckpts[i].bytes / kGB),
-               Fixed(ckpts[i].capture_s, 2), Fixed(ckpts[i].write_s, 2), Fixed(ckpts[i].restore_s, 2)});
+               Fixed(ckpts[i].capture_s, 2), Fixed(ckpts[i].write_s, 2), Fixed(ckpts[i].restore_s, 2),
+               Fixed(ckpts[i].restore_read_s, 2)});
   std::cout << "\n  checkpoint of one PS (its own code in this process, RocksDB synced):\n";
   ct.Print();
   std::cout << "  worker compute: the worker's own split of its steps (worker log), against the plain\n"
-               "  trainer's forward + backward of the same model on this thread. Peak RSS: VmHWM of\n"
-               "  the processes; 'vs model' divides by the model's float32 bytes, 'vs its state' by\n"
+               "  trainer's forward + backward of the same model on this thread, timed right before\n"
+               "  and right after the cluster ran (their mean). Peak RSS: VmHWM of the processes;\n"
+               "  'vs model' divides by the model's float32 bytes, 'beyond params + grads' is what\n"
+               "  the worker holds on top of its two model-sized buffers, 'vs its state' divides by\n"
                "  the PS's parameters + Adam moments. ckpt rounds: the scheduler's coordinated rounds,\n"
                "  from the request to every PS having written (includes training up to its clock).\n";
   report.json["large"] = {{"parameters", params},

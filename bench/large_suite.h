@@ -2,7 +2,8 @@
 // Adam, batch 64, BSP) on 1 PS + 1 worker and 2 PS + 1 worker, a few dozen
 // steps each. Prints samples/s; the worker's compute time per step against
 // the plain single-process trainer's (bench/plain_trainer.h, same OpenBLAS,
-// same model) timed in the same run; the worker's and the PS's peak resident
+// same model) timed right before and right after each cluster run; the
+// worker's and the PS's peak resident
 // memory (sampled from /proc while the job runs) against the bytes they
 // must hold; the scheduler's checkpoint rounds during the runs; and the time
 // to capture and durably write one PS's checkpoint (parameters and Adam
