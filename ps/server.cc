@@ -189,6 +189,10 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
     // bring it to exactly the roster.
     for (uint32_t r = 0; r < initial; ++r) st.roster[r] = 0;
   }
+  // The sparse tables wait for the same ranks as the dense blocks.
+  std::vector<uint32_t> on_roster;
+  for (const auto& [rank, from] : st.roster) on_roster.push_back(rank);
+  PST_RETURN_IF_ERROR(st.sparse->shard().ResetRoster(on_roster, checkpoint != 0 ? clock : 0));
   st.checkpoint_begun = 0;
   ApplyRoster(workers);
   PST_LOG_INFO("generation {}: {} at clock {}, {} workers", generation,
@@ -247,6 +251,12 @@ void Server::ApplyRoster(const std::vector<WorkerSlot>& workers) {
       continue;
     }
     auto done = st.shard->RemoveWorker(it->first);
+    auto sparse_done = st.sparse->shard().RemoveWorker(it->first);
+    // BSP: a clock counts as completed once both its sparse and its dense
+    // pushes are in (a shard without dense blocks cannot tell from those).
+    if (st.joined.job.train.consistency == Consistency::kBsp && sparse_done.ok() &&
+        !st.sparse->shard().table_names().empty())
+      done = done.ok() && !st.range.empty() ? std::min(*done, *sparse_done) : *sparse_done;
     if (done.ok()) {
       MutexLock lock(&st.mu);
       st.report.removed[it->first] = *done;
@@ -257,7 +267,9 @@ void Server::ApplyRoster(const std::vector<WorkerSlot>& workers) {
   }
   for (const auto& [rank, from] : want) {
     if (st.roster.count(rank)) continue;
-    Status s = st.shard->AddWorker(rank, from);
+    Status s = st.sparse->shard().CheckAddWorker(rank, from);
+    if (s.ok()) s = st.shard->AddWorker(rank, from);
+    if (s.ok()) s = st.sparse->shard().AddWorker(rank, from);  // checked above: cannot fail
     if (s.ok()) {
       st.roster[rank] = from;
       MutexLock lock(&st.mu);
@@ -548,6 +560,7 @@ Status Server::Run() {
       st.poke = false;
     }
     st.handler->AnswerReadyPulls();  // roster changes (a worker left) can unblock pulls too
+    if (st.sparse) st.sparse->AnswerReadyPulls(socket_);
     const auto job_state = heartbeat->job_state();
     if (job_state == proto::JobState::DONE) {
       PST_LOG_INFO("job done at model version {}; largest staleness served: {}; exiting",

@@ -53,6 +53,9 @@ class SparseHandler {
   // Answers (or defers) the sparse request in `in`, whose identity frame
   // routes the reply on `socket`. REQUIRES: Handles(in's body).
   void Handle(InMessage& in, zmq::socket_t& socket, uint32_t generation);
+  // Answers the deferred pulls whose table got to their version (after a
+  // push, or a roster change that completed clocks).
+  void AnswerReadyPulls(zmq::socket_t& socket);
   // Answers every deferred pull with `why` (a rollback or shutdown).
   void AbortDeferred(zmq::socket_t& socket, const Status& why);
 
@@ -76,7 +79,6 @@ class SparseHandler {
   // Sends the rows (or the refusal) unless the table is not at the version
   // yet; returns false then.
   bool TryAnswer(Deferred& pull, zmq::socket_t& socket);
-  void AnswerReadyPulls(zmq::socket_t& socket);
 
   std::unique_ptr<SparseShard> shard_;
   SparseRequestLimits limits_;

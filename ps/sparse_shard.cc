@@ -19,6 +19,7 @@ StatusOr<std::unique_ptr<SparseShard>> SparseShard::Create(const SparseShardOpti
                                    std::to_string(options.slot_map->num_shards()) + " shards)");
   }
   std::unique_ptr<SparseShard> shard(new SparseShard(options));
+  shard->ranks_.assign(options.num_workers, Rank{RankState::kActive, 0});
   for (const SparseTableOptions& t : options.tables) {
     if (shard->tables_.count(t.name)) {
       return Status::InvalidArgument("sparse shard: table \"" + t.name + "\" defined twice");
@@ -95,9 +96,19 @@ Status SparseShard::PushBsp(uint32_t rank, uint64_t clock, TableState& st,
                             std::span<const uint64_t> ids, const float* grads,
                             uint32_t sample_count) {
   const std::string where = "sparse push to \"" + st.table->name() + "\": ";
-  if (rank >= options_.num_workers) {
-    return Status::InvalidArgument(where + "rank " + std::to_string(rank) + " is not one of the " +
-                                   std::to_string(options_.num_workers) + " workers");
+  if (rank >= ranks_.size() || ranks_[rank].state == RankState::kAbsent) {
+    return Status::InvalidArgument(where + "worker " + std::to_string(rank) +
+                                   " is not on this shard's roster");
+  }
+  if (ranks_[rank].state == RankState::kRemoved) {
+    return Status::FailedPrecondition(where + "worker " + std::to_string(rank) +
+                                      " left or was declared dead");
+  }
+  if (clock < ranks_[rank].from_clock) {
+    return Status::FailedPrecondition(where + "worker " + std::to_string(rank) +
+                                      " pushes from clock " +
+                                      std::to_string(ranks_[rank].from_clock) + ", not " +
+                                      std::to_string(clock));
   }
   if (clock < st.version) {
     return Status::FailedPrecondition(where + "clock " + std::to_string(clock) +
@@ -109,49 +120,150 @@ Status SparseShard::PushBsp(uint32_t rank, uint64_t clock, TableState& st,
                               std::to_string(st.version));
   }
   auto found = st.pending.find(clock);
-  if (found != st.pending.end() && found->second.pushed[rank]) {
+  if (found != st.pending.end() && found->second.by_rank.count(rank)) {
     return Status::AlreadyExists(where + "worker " + std::to_string(rank) +
                                  " already pushed clock " + std::to_string(clock));
   }
-  // Only now is state modified.
-  PendingClock& p = st.pending[clock];
-  if (p.pushed.empty()) p.pushed.assign(options_.num_workers, false);
-  p.pushed[rank] = true;
-  ++p.pushes;
-  p.samples += sample_count;
+  // Only now is state modified. The push is kept as it came: the clock sums
+  // the ranks' pushes in rank order once it is complete.
+  Contribution& c = st.pending[clock].by_rank[rank];
+  c.ids.assign(ids.begin(), ids.end());
+  c.grads.assign(grads, grads + ids.size() * st.table->dim());
+  c.samples = sample_count;
+  return ApplyCompleteClocks(st);
+}
+
+bool SparseShard::ClockComplete(const PendingClock* p, uint64_t clock) const {
+  bool any_active = false;
+  for (uint32_t r = 0; r < ranks_.size(); ++r) {
+    if (ranks_[r].state != RankState::kActive) continue;
+    any_active = true;
+    if (ranks_[r].from_clock <= clock && (p == nullptr || !p->by_rank.count(r))) return false;
+  }
+  return any_active;
+}
+
+Status SparseShard::ApplyClock(TableState& st, const PendingClock& p) {
   const uint32_t dim = st.table->dim();
-  for (size_t i = 0; i < ids.size(); ++i) {
-    auto [it, fresh] = p.index.try_emplace(ids[i], uint32_t(p.ids.size()));
-    if (fresh) {
-      p.ids.push_back(ids[i]);
-      p.sums.insert(p.sums.end(), grads + i * dim, grads + (i + 1) * dim);
-    } else {
-      float* sum = p.sums.data() + size_t(it->second) * dim;
-      for (uint32_t j = 0; j < dim; ++j) sum[j] += grads[i * dim + j];
+  uint64_t samples = 0;
+  std::unordered_map<uint64_t, uint32_t> index;  // id -> position in ids
+  std::vector<uint64_t> ids;
+  std::vector<float> sums;
+  for (const auto& [rank, c] : p.by_rank) {  // rank order: the same sums whatever the arrival order
+    samples += c.samples;
+    for (size_t i = 0; i < c.ids.size(); ++i) {
+      auto [it, fresh] = index.try_emplace(c.ids[i], uint32_t(ids.size()));
+      const float* g = c.grads.data() + i * dim;
+      if (fresh) {
+        ids.push_back(c.ids[i]);
+        sums.insert(sums.end(), g, g + dim);
+      } else {
+        float* sum = sums.data() + size_t(it->second) * dim;
+        for (uint32_t j = 0; j < dim; ++j) sum[j] += g[j];
+      }
     }
   }
-  return ApplyCompleteClocks(st);
+  if (ids.empty()) return Status::OK();
+  Status s = st.table->Push(ids, sums.data(), 1.0f / float(samples), st.version);
+  if (!s.ok()) ++dropped_clocks_;
+  return s;
 }
 
 Status SparseShard::ApplyCompleteClocks(TableState& st) {
   Status result;
   MaybeCapture(st);
-  while (!st.pending.empty() && st.pending.begin()->first == st.version &&
-         st.pending.begin()->second.pushes == options_.num_workers) {
-    PendingClock& p = st.pending.begin()->second;
-    if (!p.ids.empty()) {
-      Status s = st.table->Push(p.ids, p.sums.data(), 1.0f / float(p.samples), st.version);
-      if (!s.ok()) {
-        ++dropped_clocks_;
-        result = s;
-      }
+  for (;;) {
+    auto head = st.pending.find(st.version);
+    const PendingClock* p = head == st.pending.end() ? nullptr : &head->second;
+    if (!ClockComplete(p, st.version)) break;
+    if (p == nullptr) {
+      // Nobody pushed this clock and nobody active is due: skip to the next
+      // clock with pushes, the first clock of an active rank or the capture's.
+      uint64_t to = UINT64_MAX;
+      for (const Rank& r : ranks_)
+        if (r.state == RankState::kActive) to = std::min(to, r.from_clock);
+      auto next = st.pending.upper_bound(st.version);
+      if (next != st.pending.end()) to = std::min(to, next->first);
+      if (capture_ && !st.captured && capture_->clock > st.version) to = std::min(to, capture_->clock);
+      st.version = to;
+    } else {
+      Status s = ApplyClock(st, *p);
+      if (!s.ok()) result = s;
+      st.pending.erase(head);
+      ++st.version;
     }
-    st.pending.erase(st.pending.begin());
-    ++st.version;
     MaybeEvict(st);
     MaybeCapture(st);
   }
   return result;
+}
+
+Status SparseShard::ApplyAllTables() {
+  Status result;
+  if (options_.consistency != Consistency::kBsp) return result;
+  for (auto& [name, st] : tables_) {
+    Status s = ApplyCompleteClocks(st);
+    if (!s.ok()) result = s;
+  }
+  return result;
+}
+
+Status SparseShard::CheckAddWorker(uint32_t rank, uint64_t from_clock) const {
+  if (rank >= kMaxWorkers)
+    return Status::InvalidArgument("sparse shard: rank " + std::to_string(rank) + " is not below " +
+                                   std::to_string(kMaxWorkers));
+  if (rank < ranks_.size() && ranks_[rank].state == RankState::kActive)
+    return Status::AlreadyExists("sparse shard: worker " + std::to_string(rank) +
+                                 " is already on the roster");
+  if (options_.consistency == Consistency::kBsp) {
+    for (const auto& [name, st] : tables_) {
+      if (st.version > from_clock)
+        return Status::FailedPrecondition("sparse table \"" + name + "\" already applied clock " +
+                                          std::to_string(from_clock));
+    }
+  }
+  return Status::OK();
+}
+
+Status SparseShard::AddWorker(uint32_t rank, uint64_t from_clock) {
+  PST_RETURN_IF_ERROR(CheckAddWorker(rank, from_clock));
+  if (rank >= ranks_.size()) ranks_.resize(rank + 1);
+  ranks_[rank] = Rank{RankState::kActive, from_clock};
+  return Status::OK();
+}
+
+StatusOr<uint64_t> SparseShard::RemoveWorker(uint32_t rank) {
+  if (rank >= ranks_.size() || ranks_[rank].state != RankState::kActive)
+    return Status::NotFound("sparse shard: worker " + std::to_string(rank) +
+                            " is not on the roster");
+  const uint64_t from = ranks_[rank].from_clock;
+  uint64_t completed = tables_.empty() ? from : UINT64_MAX;
+  for (const auto& [name, st] : tables_) {
+    // Clocks below the version were pushed by every active rank due then.
+    uint64_t c = std::max(from, st.version);
+    for (auto it = st.pending.find(c); it != st.pending.end() && it->first == c &&
+                                       it->second.by_rank.count(rank);
+         it = st.pending.find(c))
+      ++c;
+    completed = std::min(completed, c);
+  }
+  ranks_[rank].state = RankState::kRemoved;
+  Status s = ApplyAllTables();
+  s.IgnoreError();  // a clock dropped for a full table is counted in dropped_clocks()
+  return completed;
+}
+
+Status SparseShard::ResetRoster(const std::vector<uint32_t>& ranks, uint64_t from_clock) {
+  for (uint32_t r : ranks)
+    if (r >= kMaxWorkers)
+      return Status::InvalidArgument("sparse shard: rank " + std::to_string(r) +
+                                     " is not below " + std::to_string(kMaxWorkers));
+  ranks_.clear();
+  for (uint32_t r : ranks) {
+    if (r >= ranks_.size()) ranks_.resize(r + 1);
+    ranks_[r] = Rank{RankState::kActive, from_clock};
+  }
+  return ApplyAllTables();
 }
 
 void SparseShard::MaybeEvict(TableState& st) {

@@ -6,12 +6,16 @@
 //  - ASP/SSP: every push is applied on arrival with its own mean gradient
 //    (sums / sample_count); a table's version is one past the largest clock
 //    applied.
-//  - BSP: a table applies clock t once each of the num_workers ranks pushed
-//    it (possibly with no ids): the sums of all workers, per id, over the
-//    total sample count, in one table update; its version becomes t + 1 (and
-//    later clocks that are complete apply at once). Pulls ask for a version.
-//    Roster changes (workers joining or dying mid-job) are not followed yet:
-//    num_workers is fixed at Create.
+//  - BSP: a table applies clock t once every rank active for t (added with
+//    from_clock <= t and not removed, the roster pst::Shard keeps for the
+//    dense blocks) pushed it (possibly with no ids): the sums of all ranks'
+//    pushes for t, per id, over the total sample count, in one table update;
+//    its version becomes t + 1 (and later clocks that are complete apply at
+//    once). Each rank's push is kept as it came until its clock applies, and
+//    the sums are taken in rank order, so the update does not depend on the
+//    order in which pushes arrive. What a removed rank pushed still applies;
+//    clocks that wait for no active rank apply at once (with no active rank
+//    at all nothing applies). Pulls ask for a version.
 //  - Eviction: when a table's version passes a multiple of
 //    max(1, evict_after_steps / 4), rows older than evict_after_steps go.
 //  - Checkpoints (ps/sparse_checkpoint.h): BeginCapture(id, K) copies each
@@ -50,7 +54,8 @@ struct SparseShardOptions {
   std::vector<SparseTableOptions> tables;
   // How pushes are combined. Default: ASP.
   Consistency consistency = Consistency::kAsp;
-  // BSP: ranks [0, num_workers) push every table once per clock. Default: 1.
+  // BSP: ranks [0, num_workers) are active from clock 0 (see AddWorker,
+  // RemoveWorker, ResetRoster for changes). Default: 1.
   uint32_t num_workers = 1;
   // Which ids this shard serves: those whose slot the map gives to `shard`.
   // nullopt: every id (a single PS). Default: nullopt.
@@ -86,8 +91,9 @@ class SparseShard {
   // REQUIRES: table belongs to this shard; ids unique and owned (see
   // ps/sparse_request.h); grads holds ids.size() * dim finite floats.
   // Errors (nothing changed): kInvalidArgument (ids with sample_count 0; BSP:
-  // rank >= num_workers), kAlreadyExists (BSP: rank already pushed this
-  // clock), kFailedPrecondition (BSP: clock already applied), kOutOfRange
+  // rank never added), kAlreadyExists (BSP: rank already pushed this clock),
+  // kFailedPrecondition (BSP: clock already applied, rank removed, clock
+  // before the rank's from_clock), kOutOfRange
   // (BSP: clock beyond version + max_clocks_ahead), kResourceExhausted (ASP:
   // the table is full, see SparseTableOptions::max_rows). A BSP clock whose
   // combined update finds the table full is dropped whole, counted in
@@ -96,6 +102,26 @@ class SparseShard {
               const float* grads, uint32_t sample_count);
 
   uint64_t dropped_clocks() const { return dropped_clocks_; }
+
+  // BSP roster (under ASP/SSP these only keep the list; pushes never wait).
+  // Whether AddWorker(rank, from_clock) would succeed: kInvalidArgument (rank
+  // >= kMaxWorkers), kAlreadyExists (rank active), kFailedPrecondition (BSP:
+  // some table already applied clock from_clock, i.e. its version is past it;
+  // retry with a later clock).
+  Status CheckAddWorker(uint32_t rank, uint64_t from_clock) const;
+  // Makes `rank` active: every table waits for its pushes of every clock >=
+  // from_clock. Errors as CheckAddWorker (nothing changed).
+  Status AddWorker(uint32_t rank, uint64_t from_clock);
+  // `rank` left or died: never waited for again (clocks that waited only for
+  // it apply now); its pushes already taken still apply. Returns the clocks it
+  // completed (BSP; meaningless under ASP/SSP): the smallest, over tables, of
+  // the first clock >= its from_clock it did not push (from_clock without
+  // tables). kNotFound if it is not active.
+  StatusOr<uint64_t> RemoveWorker(uint32_t rank);
+  // The roster becomes exactly `ranks`, each active from `from_clock`
+  // (after a restore at that clock). kInvalidArgument (nothing changed) for a
+  // rank >= kMaxWorkers.
+  Status ResetRoster(const std::vector<uint32_t>& ranks, uint64_t from_clock);
 
   // What a capture copied: tables[i] / rows[i] per table, by name order.
   struct Capture {
@@ -132,14 +158,20 @@ class SparseShard {
                  const std::function<Status(const SparseChainFn&)>& replay);
 
  private:
-  // BSP: what the workers pushed for one clock of one table.
-  struct PendingClock {
-    std::vector<bool> pushed;  // per rank
-    uint32_t pushes = 0;
-    uint64_t samples = 0;
-    std::unordered_map<uint64_t, uint32_t> index;  // id -> position in ids
+  // BSP: one rank's push for one clock of one table, as it came.
+  struct Contribution {
     std::vector<uint64_t> ids;
-    std::vector<float> sums;  // ids.size() * dim
+    std::vector<float> grads;  // ids.size() * dim
+    uint32_t samples = 0;
+  };
+  // BSP: what the ranks pushed for one clock of one table, by rank.
+  struct PendingClock {
+    std::map<uint32_t, Contribution> by_rank;
+  };
+  enum class RankState : uint8_t { kAbsent, kActive, kRemoved };
+  struct Rank {
+    RankState state = RankState::kAbsent;
+    uint64_t from_clock = 0;
   };
   struct TableState {
     std::unique_ptr<SparseTable> table;
@@ -154,14 +186,22 @@ class SparseShard {
   const TableState& StateOf(const SparseTable& table) const;
   Status PushBsp(uint32_t rank, uint64_t clock, TableState& st, std::span<const uint64_t> ids,
                  const float* grads, uint32_t sample_count);
-  // Applies every complete clock at the head of st.pending.
+  // Applies every complete clock at the head of st.pending (and skips
+  // clocks that wait for no active rank).
   Status ApplyCompleteClocks(TableState& st);
+  // BSP: every active rank due at `clock` pushed it (p may be null: none did).
+  bool ClockComplete(const PendingClock* p, uint64_t clock) const;
+  // Applies clock st.version from p: the ranks' sums in rank order.
+  Status ApplyClock(TableState& st, const PendingClock& p);
+  // Applies the complete clocks of every table.
+  Status ApplyAllTables();
   void MaybeEvict(TableState& st);
   // Copies st's table into the capture if it is due (BSP: at its clock).
   void MaybeCapture(TableState& st);
   void CaptureTable(TableState& st);
 
   SparseShardOptions options_;
+  std::vector<Rank> ranks_;  // indexed by rank
   std::map<std::string, TableState, std::less<>> tables_;
   uint64_t dropped_clocks_ = 0;
   std::optional<Capture> capture_;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -111,6 +112,94 @@ TEST_CASE("Sparse recovery: kill -9 of a worker under ASP while the other waits 
   REQUIRE(result["epochs"].size() == 2);
   testing::CheckEverySampleOnce(result);
   CHECK(result["final_test_auc"].get<double>() >= 0.65);
+  testing::RequireNoOrphans(run_dir);
+}
+
+// Under BSP the sparse tables wait for the roster the scheduler gives the PS
+// (as the dense blocks do): a dead worker is no longer waited for, its
+// replacement is from its start clock.
+TEST_CASE("Sparse recovery: kill -9 of a worker under BSP, its replacement joins and trains",
+          "[integration]") {
+  const std::string data = testing::MakeSparseData();
+  SparseJob j;
+  j.model = "fm";
+  const std::string job = testing::WriteSparseJob(data, j);
+  const std::string run_dir = MakeTempDir() + "/run";
+  bool killed = false;
+  std::thread fault([&] {
+    if (testing::WaitForStatus(run_dir, [](const std::string& b) { return WorkerAtClock(b, 5); },
+                               seconds(90))
+            .empty())
+      return;
+    std::vector<Proc> workers = Processes(run_dir, "pstrain-worker");
+    killed = !workers.empty() && kill(workers[0].pid, SIGKILL) == 0;
+  });
+  auto r = testing::RunPstrain({"pstrain", "launch", "--job", job, "--run-dir", run_dir,
+                                "--progress", "lines", "--heartbeat-ms", "100",
+                                "--heartbeat-timeout-ms", "1000"},
+                               seconds(240));
+  fault.join();
+  INFO(r.output);
+  REQUIRE(killed);
+  REQUIRE(r.exit_code == 0);
+  const std::string sched = ReadFile(run_dir + "/logs/scheduler.log");
+  CHECK(sched.find("the rest of its lease went back to the pool") != std::string::npos);
+  CHECK(sched.find("is ready; PS will wait for it from clock") != std::string::npos);
+  auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+  REQUIRE(result["epochs"].size() == 2);
+  testing::CheckEverySampleOnce(result);
+  CHECK(result["final_test_auc"].get<double>() >= 0.7);
+  testing::RequireNoOrphans(run_dir);
+}
+
+// The samples worker `rank` trained, from the last progress line of the run's metrics.
+uint64_t WorkerSamples(const std::string& run_dir, uint32_t rank) {
+  std::string last;
+  std::istringstream lines(ReadFile(run_dir + "/metrics.jsonl"));
+  for (std::string line; std::getline(lines, line);)
+    if (line.find("\"type\":\"progress\"") != std::string::npos) last = line;
+  if (last.empty()) return 0;
+  const nlohmann::json progress = nlohmann::json::parse(last);
+  for (const auto& n : progress["nodes"])
+    if (n["role"] == "worker" && n["rank"] == rank) return n["samples"].get<uint64_t>();
+  return 0;
+}
+
+TEST_CASE("Sparse recovery: pstrain scale adds a worker to a sparse BSP job and it trains",
+          "[integration]") {
+  const std::string data = testing::MakeSparseData();
+  SparseJob j;
+  j.model = "fm";
+  j.workers = 1;
+  j.epochs = 3;
+  const std::string job = testing::WriteSparseJob(data, j);
+  const std::string run_dir = MakeTempDir() + "/run";
+  bool scaled = false;
+  std::thread steer([&] {
+    if (testing::WaitForStatus(run_dir, [](const std::string& b) { return WorkerAtClock(b, 3); },
+                               seconds(90))
+            .empty())
+      return;
+    auto s = testing::RunPstrain({"pstrain", "scale", "--run-dir", run_dir, "--workers", "2"},
+                                 seconds(30));
+    scaled = s.exit_code == 0;
+  });
+  // Each step sleeps 20 ms, so the 3 epochs (318 steps for one worker) last
+  // long enough for the added worker to start, load its data and join.
+  auto r = testing::RunPstrain({"pstrain", "launch", "--job", job, "--run-dir", run_dir,
+                                "--progress", "lines", "--heartbeat-ms", "100",
+                                "--step-delay-ms", "20"},
+                               seconds(240));
+  steer.join();
+  INFO(r.output);
+  REQUIRE(scaled);
+  REQUIRE(r.exit_code == 0);
+  const std::string sched = ReadFile(run_dir + "/logs/scheduler.log");
+  CHECK(sched.find("is ready; PS will wait for it from clock") != std::string::npos);
+  CHECK(WorkerSamples(run_dir, 1) > 0);
+  auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+  REQUIRE(result["epochs"].size() == 3);
+  testing::CheckEverySampleOnce(result);
   testing::RequireNoOrphans(run_dir);
 }
 

@@ -82,6 +82,86 @@ TEST_CASE("SparseShard BSP: a clock applies the sum over workers once all pushed
   CHECK(s->version(t) == 3);
 }
 
+TEST_CASE("SparseShard BSP: clocks follow the roster as workers leave and join", "[ps]") {
+  SparseShardOptions o;
+  o.tables = {Table("e", 1), Table("f", 1)};
+  o.consistency = Consistency::kBsp;
+  o.num_workers = 2;
+  auto s = Make(o);
+  SparseTable& e = *s->FindTable("e");
+  SparseTable& f = *s->FindTable("f");
+  const uint64_t id = 7;
+  const float init = Row(*s, e, id)[0];
+  const float g0 = 2, g1 = 6;
+  // Clock 0: both push "e"; worker 1 dies after pushing clock 1 of "e" only.
+  for (uint32_t r : {0u, 1u}) {
+    REQUIRE(s->Push(r, 0, e, {&id, 1}, r == 0 ? &g0 : &g1, 1).ok());
+    REQUIRE(s->Push(r, 0, f, {}, nullptr, 0).ok());
+  }
+  REQUIRE(s->Push(1, 1, e, {&id, 1}, &g1, 1).ok());
+  REQUIRE(s->Push(0, 1, e, {}, nullptr, 0).ok());
+  CHECK(s->version(e) == 2);
+  CHECK(s->version(f) == 1);  // waits for worker 1's clock 1
+  auto done = s->RemoveWorker(1);
+  REQUIRE(done.ok());
+  CHECK(*done == 1);  // clock 1 is not complete on every table
+  CHECK(s->version(f) == 1);  // still waits for worker 0
+  REQUIRE(s->Push(0, 1, f, {}, nullptr, 0).ok());
+  CHECK(s->version(f) == 2);
+  // Clock 0: (2 + 6) / 2 samples; clock 1: worker 1's 6 over its 1 sample.
+  CHECK(Row(*s, e, id)[0] == init - 4.0f - 6.0f);
+  CHECK(s->Push(1, 2, e, {}, nullptr, 0).code() == StatusCode::kFailedPrecondition);
+  CHECK(s->RemoveWorker(1).status().code() == StatusCode::kNotFound);
+  CHECK(s->Push(5, 2, e, {}, nullptr, 0).code() == StatusCode::kInvalidArgument);
+  // Worker 5 joins from clock 4: clocks 2 and 3 wait for worker 0 only.
+  CHECK(s->CheckAddWorker(5, 1).code() == StatusCode::kFailedPrecondition);
+  REQUIRE(s->AddWorker(5, 4).ok());
+  CHECK(s->AddWorker(5, 4).code() == StatusCode::kAlreadyExists);
+  CHECK(s->Push(5, 3, e, {}, nullptr, 0).code() == StatusCode::kFailedPrecondition);
+  for (uint64_t c : {2u, 3u}) REQUIRE(s->Push(0, c, e, {}, nullptr, 0).ok());
+  CHECK(s->version(e) == 4);
+  REQUIRE(s->Push(0, 4, e, {}, nullptr, 0).ok());
+  CHECK(s->version(e) == 4);  // waits for worker 5
+  REQUIRE(s->Push(5, 4, e, {&id, 1}, &g0, 1).ok());
+  CHECK(s->version(e) == 5);
+  // With every worker gone nothing applies; a worker joining later starts
+  // the clocks again from its own.
+  REQUIRE(s->RemoveWorker(0).ok());
+  REQUIRE(s->RemoveWorker(5).ok());
+  CHECK(s->version(e) == 5);
+  REQUIRE(s->AddWorker(0, 9).ok());
+  REQUIRE(s->Push(0, 9, e, {}, nullptr, 0).ok());
+  CHECK(s->version(e) == 10);
+  // After a restore the roster is exactly the given ranks.
+  REQUIRE(s->ResetRoster({3}, 10).ok());
+  CHECK(s->Push(0, 10, e, {}, nullptr, 0).code() == StatusCode::kInvalidArgument);
+  REQUIRE(s->Push(3, 10, e, {}, nullptr, 0).ok());
+  CHECK(s->version(e) == 11);
+}
+
+TEST_CASE("SparseShard BSP: a clock's sums do not depend on the order pushes arrive", "[ps]") {
+  // Three workers push the same id with values whose float sum depends on
+  // the order of addition: (1e8 + -1e8) + 1 = 1 but (1e8 + 1) + -1e8 = 0.
+  SparseShardOptions o;
+  o.tables = {Table("e", 1)};
+  o.consistency = Consistency::kBsp;
+  o.num_workers = 3;
+  const uint64_t id = 11;
+  const std::vector<float> g = {1e8f, -1e8f, 1.0f};
+  std::vector<float> rows;
+  for (const std::vector<uint32_t>& order :
+       {std::vector<uint32_t>{0, 1, 2}, {0, 2, 1}, {2, 1, 0}, {1, 2, 0}}) {
+    auto s = Make(o);
+    SparseTable& t = *s->FindTable("e");
+    const float init = Row(*s, t, id)[0];
+    for (uint32_t r : order) REQUIRE(s->Push(r, 0, t, {&id, 1}, &g[r], 1).ok());
+    REQUIRE(s->version(t) == 1);
+    rows.push_back(Row(*s, t, id)[0] - init);
+  }
+  // Rank order: (1e8 + -1e8) + 1 = 1, over 3 samples, lr 1.
+  for (float r : rows) CHECK(r == -1.0f / 3.0f);
+}
+
 TEST_CASE("SparseShard: only ids of the shard's slots are served", "[ps]") {
   auto map = SlotMap::Even(16, 2);
   REQUIRE(map.ok());
