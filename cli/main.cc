@@ -261,11 +261,16 @@ int main(int argc, char** argv) {
   eval->add_option(
       "--data-dir", eval_options.data_dir,
       "Directory with the Fashion-MNIST IDX files (default: the job's data directory)");
+  eval->add_option("--test", eval_options.test_file,
+                   "Sparse models: test file in the job's data format (default: the job's "
+                   "data.test)");
   eval->add_flag("--json", eval_options.json, "Print the result as JSON");
   eval->footer(
       "Evaluates the model of a complete checkpoint (the latest unless --checkpoint) on the\n"
       "Fashion-MNIST test split (the job's test_limit applies) with the workers' code, and prints\n"
-      "the test accuracy and mean loss. Works on a running job and on a finished one.\n"
+      "the test accuracy and mean loss; a sparse model (lr, fm, embedding_mlp) on the job's test\n"
+      "file (or --test), printing test AUC, log-loss and accuracy as its workers compute them.\n"
+      "Works on a running job and on a finished one.\n"
       "Examples:\n"
       "  pstrain eval runs/20261123-061500-4242\n"
       "  pstrain eval runs/20261123-061500-4242 --checkpoint 12 --json");

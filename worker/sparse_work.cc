@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <string>
 
-#include "common/binary_metrics.h"
 #include "common/job_tables.h"
 #include "common/key_range.h"
 #include "common/log.h"
 #include "common/slot_map.h"
 #include "common/sparse_model_tables.h"
+#include "worker/sparse_evaluation.h"
 
 namespace pst {
 
@@ -219,31 +219,18 @@ Status SparseWork::Evaluate(PsClient& ps, const EvalOrder& order, uint64_t clock
   PST_ASSIGN_OR_RETURN(std::unique_ptr<SparseReader> reader,
                        SparseReader::Open({job_.sparse_data.test}, reader_options_));
   const SparseCaller caller{options_.rank, clock, generation_};
-  BinaryMetrics metrics;
-  uint64_t correct = 0;
-  std::vector<float> probabilities;
-  SparseBatch batch;
-  for (;;) {
-    PST_ASSIGN_OR_RETURN(const size_t n, reader->ReadBatch(options_.eval_batch, &batch));
-    if (n == 0) break;
-    DedupIds(batch.ids, &ids_);
-    PST_RETURN_IF_ERROR(PullSparse(caller, version, &params));
-    PST_RETURN_IF_ERROR(model_->Predict(batch, params, &probabilities));
-    for (size_t i = 0; i < n; ++i) {
-      metrics.Add(probabilities[i], batch.labels[i]);
-      correct += (probabilities[i] >= 0.5f) == (batch.labels[i] > 0.5f);
-    }
-  }
-  if (reader->bad_lines() > 0)
-    PST_LOG_WARN("test file: skipped {} malformed lines, the last: {}", reader->bad_lines(),
-                 reader->last_bad_line());
-  if (metrics.size() == 0)
-    return Status::InvalidArgument("test file '" + job_.sparse_data.test + "' holds no records");
-  // A test file of one class has no AUC; 0.5 says "no ranking skill" then.
-  const StatusOr<double> auc_or = metrics.Auc();
-  const double auc = auc_or.ok() ? *auc_or : 0.5;
-  PST_ASSIGN_OR_RETURN(const double log_loss, metrics.LogLoss());
-  const uint64_t total = metrics.size();
+  PST_ASSIGN_OR_RETURN(
+      const SparseEvaluation ev,
+      EvaluateSparseModel(*model_, *reader, job_.sparse_data.test, options_.eval_batch, &ids_,
+                          [&](const UniqueIds&, ModelParams* p) {
+                            return PullSparse(caller, version, p);
+                          },
+                          &params));
+  if (ev.bad_lines > 0)
+    PST_LOG_WARN("test file: skipped {} malformed lines, the last: {}", ev.bad_lines,
+                 ev.last_bad_line);
+  const double auc = ev.auc, log_loss = ev.log_loss;
+  const uint64_t correct = ev.correct, total = ev.samples;
   PST_LOG_INFO("epoch {}: test AUC {:.4f}, log-loss {:.4f}, accuracy {:.4f}", order.epoch + 1, auc,
                log_loss, double(correct) / double(total));
   const TrainSpec& t = job_.train;

@@ -204,5 +204,114 @@ TEST_CASE("Sparse tools: export writes sorted ids and rows that numpy reads, equ
   CHECK(py_sum == Approx(sum).epsilon(1e-9));
 }
 
+
+// Computes, in numpy, an FM's test AUC (ties count one half), log-loss (p
+// clamped to [1e-7, 1 - 1e-7]) and accuracy at 0.5 from an export directory
+// and a libsvm file whose ids all have rows: an implementation that shares
+// nothing with pstrain's.
+constexpr char kNumpyFmEval[] = R"(
+import numpy as np, sys
+d, path = sys.argv[1], sys.argv[2]
+ids = np.load(d + '/fm.rows.ids.npy'); rows = np.load(d + '/fm.rows.rows.npy').astype(np.float64)
+bias = float(np.load(d + '/fm.dense.npy')[0])
+ps, ys = [], []
+for line in open(path):
+    tok = line.split()
+    ys.append(float(tok[0]))
+    feats = [(int(t.split(':')[0]), float(t.split(':')[1])) for t in tok[1:]]
+    at = np.searchsorted(ids, np.array([f for f, _ in feats], dtype=np.uint64))
+    assert (ids[at] == np.array([f for f, _ in feats], dtype=np.uint64)).all()
+    x = np.array([v for _, v in feats])
+    r = rows[at]
+    vx = r[:, 1:] * x[:, None]
+    z = bias + (r[:, 0] * x).sum() + 0.5 * ((vx.sum(0) ** 2).sum() - (vx ** 2).sum())
+    ps.append(np.float32(1.0 / (1.0 + np.exp(-z))))
+p = np.array(ps, dtype=np.float32).astype(np.float64); y = np.array(ys)
+order = np.argsort(p, kind='stable'); ranks = np.empty(len(p))
+sp = p[order]; i = 0
+while i < len(sp):
+    j = i
+    while j + 1 < len(sp) and sp[j + 1] == sp[i]: j += 1
+    ranks[order[i:j + 1]] = (i + j) / 2.0 + 1.0
+    i = j + 1
+npos = (y == 1).sum(); nneg = len(y) - npos
+auc = (ranks[y == 1].sum() - npos * (npos + 1) / 2.0) / (npos * nneg)
+q = np.clip(p, 1e-7, 1 - 1e-7)
+loss = -np.mean(np.where(y == 1, np.log(q), np.log(1 - q)))
+acc = np.mean((p >= 0.5) == (y == 1))
+print(repr(float(auc)), repr(float(loss)), repr(float(acc)), len(y))
+)";
+
+TEST_CASE("Sparse tools: eval gives the workers' AUC, log-loss and accuracy, equal to an "
+          "independent computation from the export",
+          "[integration]") {
+  const std::string dir = MakeTempDir();
+  nlohmann::json result;
+  const std::string run_dir = TrainFm(dir, &result);
+  const CheckpointRecord last = CompleteCheckpoints(run_dir).back();
+
+  // The job's test file. The numbers are not compared with result.json's:
+  // no checkpoint is taken at the last clock, and which clock the latest one
+  // has depends on timing; the exact check is the numpy one below.
+  auto ev = RunPstrain({"pstrain", "eval", run_dir, "--json"}, seconds(60));
+  INFO(ev.output);
+  REQUIRE(ev.exit_code == 0);
+  auto j = nlohmann::json::parse(testing::LastLine(ev.output));
+  CHECK(j["checkpoint"] == last.id);
+  CHECK(j["samples"] == kTest);
+  CHECK(j["auc"].get<double>() > 0.6);
+  CHECK(j["log_loss"].get<double>() < std::log(2.0));
+
+  // A test file of ids that all have rows, so numpy can compute the FM from
+  // the export alone; labels from the hidden model.
+  const std::string out = dir + "/export";
+  auto ex = RunPstrain({"pstrain", "export", run_dir, "--checkpoint", std::to_string(last.id),
+                        "--out", out},
+                       seconds(60));
+  INFO(ex.output);
+  REQUIRE(ex.exit_code == 0);
+  auto ids = ReadNpy(out + "/fm.rows.ids.npy");
+  REQUIRE(ids.ok());
+  REQUIRE(ids->u64.size() > 100);
+  {
+    std::mt19937_64 rng(5);
+    std::ofstream known(dir + "/known.svm");
+    for (int i = 0; i < 3000; ++i) {
+      std::vector<uint64_t> f;
+      for (int k = 0; k < 6; ++k) f.push_back(ids->u64[rng() % ids->u64.size()]);
+      std::sort(f.begin(), f.end());
+      f.erase(std::unique(f.begin(), f.end()), f.end());
+      double z = -0.3;
+      for (uint64_t id : f) z += double(int(id * 2654435761u % 7) - 3) * 0.6;
+      known << (double(rng() % 10000) / 10000.0 < 1.0 / (1.0 + std::exp(-z)) ? 1 : 0);
+      for (uint64_t id : f) known << ' ' << id << ':' << (1 + rng() % 3) * 0.5;
+      known << '\n';
+    }
+  }
+  auto ek = RunPstrain({"pstrain", "eval", run_dir, "--checkpoint", std::to_string(last.id),
+                        "--test", dir + "/known.svm", "--json"},
+                       seconds(60));
+  INFO(ek.output);
+  REQUIRE(ek.exit_code == 0);
+  auto k = nlohmann::json::parse(testing::LastLine(ek.output));
+  std::ofstream(dir + "/fm_eval.py") << kNumpyFmEval;
+  std::istringstream py(Shell("timeout 60 /usr/bin/python3 " + dir + "/fm_eval.py " + out + " " +
+                              dir + "/known.svm"));
+  double auc = 0, loss = 0, accuracy = 0;
+  uint64_t n = 0;
+  py >> auc >> loss >> accuracy >> n;
+  CHECK(n == 3000);
+  CHECK(k["samples"] == 3000);
+  // Same float32 probabilities up to the order of a double sum: AUC within
+  // one flipped pair of near-equal scores, loss and accuracy to rounding.
+  CHECK(std::abs(k["auc"].get<double>() - auc) < 1e-5);
+  CHECK(std::abs(k["log_loss"].get<double>() - loss) < 1e-6);
+  CHECK(std::abs(k["accuracy"].get<double>() - accuracy) < 1e-3);
+
+  auto bad = RunPstrain({"pstrain", "eval", run_dir, "--test", dir + "/none.svm"}, seconds(30));
+  CHECK(bad.exit_code != 0);
+  CHECK(bad.output.find("none.svm") != std::string::npos);
+}
+
 }  // namespace
 }  // namespace pst
