@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
 # Installs what pstrain needs on Debian 12 (only the packages that are missing;
 # apt-get needs root) and builds the project into build/. Safe to run again: a
-# second run only rebuilds what changed.
+# second run only rebuilds what changed. With --no-build it only installs
+# (deploy/ci.sh builds its own checked builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+build=1
+case "${1:-}" in
+  "") ;;
+  --no-build) build=0 ;;
+  *) echo "bootstrap: error: unknown option '$1' (usage: bash deploy/bootstrap.sh [--no-build])" >&2; exit 2 ;;
+esac
 
 packages=(
   cmake g++ pkg-config ninja-build ccache
@@ -16,7 +23,7 @@ packages=(
   iproute2 nftables curl jq  # multi-host tests: network-namespace hosts, link faults, HTTP checks
   slurm-wlm munge            # the Slurm tests run a real slurmctld and slurmd nodes
   prometheus                 # the monitoring test scrapes a job with a real Prometheus
-  clang libclang-rt-14-dev llvm-14  # deploy/ci_extra.sh: sanitizer runtimes, libFuzzer, llvm-symbolizer
+  clang libclang-rt-14-dev llvm-14  # deploy/ci.sh: clang's sanitizer runtimes, libFuzzer, llvm-symbolizer
 )
 # tests/k8s validates the Kubernetes manifests with npm packages: Node.js and npm from Debian,
 # unless the machine already has both commands.
@@ -36,6 +43,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y --no-install-recommends "${missing[@]}"
 fi
 
+[ "$build" -eq 1 ] || exit 0
 echo "bootstrap: configuring and building into build/"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 cmake --build build
