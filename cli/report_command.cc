@@ -44,6 +44,8 @@ Status WriteRunPlots(const std::string& run_dir, const std::vector<nlohmann::jso
   PlotSeries epoch_loss{"epoch train loss", "#d62728", {}, true};
   PlotSeries accuracy{"test accuracy", "#2ca02c", {}, false};
   PlotSeries throughput{"samples/s", "#ff7f0e", {}, false};
+  PlotSeries auc{"test AUC", "#9467bd", {}, false};
+  PlotSeries log_loss{"test log-loss", "#8c564b", {}, false};
   for (const nlohmann::json& j : history) {
     if (!j.is_object()) continue;
     const std::string type = Type(j);
@@ -57,6 +59,10 @@ Status WriteRunPlots(const std::string& run_dir, const std::vector<nlohmann::jso
     } else if (type == "epoch") {
       epoch_loss.points.emplace_back(Num(j, "end_elapsed"), Num(j, "train_loss"));
       accuracy.points.emplace_back(Num(j, "epoch"), Num(j, "test_accuracy"));
+      if (j.contains("test_auc") && j["test_auc"].is_number()) {  // a sparse model
+        auc.points.emplace_back(Num(j, "epoch"), Num(j, "test_auc"));
+        log_loss.points.emplace_back(Num(j, "epoch"), Num(j, "test_log_loss"));
+      }
     }
   }
   LinePlot lp{"Training loss", "training time (s)", "loss", {loss, epoch_loss}};
@@ -68,7 +74,10 @@ Status WriteRunPlots(const std::string& run_dir, const std::vector<nlohmann::jso
   PST_RETURN_IF_ERROR(WriteFile(run_dir + "/loss.svg", RenderSvg(lp)));
   PST_RETURN_IF_ERROR(WriteFile(run_dir + "/accuracy.svg", RenderSvg(ap)));
   PST_RETURN_IF_ERROR(WriteFile(run_dir + "/throughput.svg", RenderSvg(tp)));
-  return Status::OK();
+  if (auc.points.empty()) return Status::OK();
+  LinePlot qp{"Test AUC and log-loss per epoch", "epoch", "AUC, log-loss", {auc, log_loss}};
+  qp.x_integer = true;
+  return WriteFile(run_dir + "/auc.svg", RenderSvg(qp));
 }
 
 Status RunReportCommand(const ReportOptions& options, std::ostream& out) {
@@ -136,7 +145,8 @@ Status RunReportCommand(const ReportOptions& options, std::ostream& out) {
   summary["metrics_lines"] = history.ok() ? history->size() : 0;
   nlohmann::json files = nlohmann::json::object();
   for (const char* f :
-       {"model.safetensors", "loss.svg", "accuracy.svg", "throughput.svg", "metrics.jsonl"}) {
+       {"model.safetensors", "loss.svg", "accuracy.svg", "throughput.svg", "auc.svg",
+        "metrics.jsonl"}) {
     const std::string path = dir + "/" + f;
     if (fs::exists(path, ec)) files[f] = path;
   }
@@ -163,6 +173,8 @@ Status RunReportCommand(const ReportOptions& options, std::ostream& out) {
                        e["compute_pct"].get<double>(), e["wait_pct"].get<double>(),
                        e["push_pct"].get<double>());
   out << fmt::format("final test accuracy: {:.4f}\n", Num(result, "final_test_accuracy"));
+  if (result.contains("final_test_auc") && result["final_test_auc"].is_number())
+    out << fmt::format("final test AUC: {:.4f}\n", Num(result, "final_test_auc"));
   out << fmt::format("training time: {:.2f} s, {:.0f} samples/s\n", Num(result, "wall_seconds"),
                      Num(result, "samples_per_second"));
   const double target = Num(result, "target_accuracy");
@@ -176,7 +188,7 @@ Status RunReportCommand(const ReportOptions& options, std::ostream& out) {
     out << "target accuracy: none set\n";
   }
   std::vector<std::string> plots;
-  for (const char* f : {"loss.svg", "accuracy.svg", "throughput.svg"})
+  for (const char* f : {"loss.svg", "accuracy.svg", "throughput.svg", "auc.svg"})
     if (files.contains(f)) plots.push_back(files[f].get<std::string>());
   std::string joined;
   for (const std::string& p : plots) joined += (joined.empty() ? "" : ", ") + p;

@@ -27,7 +27,9 @@ struct ReportOptions {
 Status RunReportCommand(const ReportOptions& options, std::ostream& out);
 
 // Writes <run_dir>/loss.svg, accuracy.svg and throughput.svg from the lines
-// of metrics.jsonl (see cli/run_history.h); fewer lines give emptier plots.
+// of metrics.jsonl (see cli/run_history.h), and for a sparse model (epoch
+// lines with a "test_auc") auc.svg: test AUC and log-loss per epoch; fewer
+// lines give emptier plots.
 // kUnavailable if a file cannot be written.
 Status WriteRunPlots(const std::string& run_dir, const std::vector<nlohmann::json>& history);
 

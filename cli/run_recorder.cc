@@ -1,6 +1,7 @@
 #include "cli/run_recorder.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -92,8 +93,11 @@ void RunRecorder::WritePlots() {
   auto lines = ReadRunHistory(run_dir_ + "/metrics.jsonl");
   if (!lines.ok()) return;
   Status ps = WriteRunPlots(run_dir_, *lines);
+  std::error_code ec;
+  const bool auc = std::filesystem::exists(run_dir_ + "/auc.svg", ec);  // a sparse model's
   if (ps.ok())
-    progress_.Line(fmt::format("plots: {0}/loss.svg, {0}/accuracy.svg, {0}/throughput.svg", run_dir_));
+    progress_.Line(fmt::format("plots: {0}/loss.svg, {0}/accuracy.svg, {0}/throughput.svg{1}",
+                               run_dir_, auc ? ", " + run_dir_ + "/auc.svg" : ""));
   else
     progress_.Line("warning: " + ps.message());
 }

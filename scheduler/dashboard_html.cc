@@ -78,6 +78,13 @@ const char kDashboardHtml[] = R"HTML(<!DOCTYPE html>
     <svg id="epoch-loss" width="560" height="220" data-points="0"></svg>
     <svg id="epoch-accuracy" width="560" height="220" data-points="0"></svg>
   </div>
+  <div class="chart" id="auc-section" hidden>
+    <h2>Per epoch (sparse model)</h2>
+    <div class="legend"><span style="color:#9467bd">&#9632; test AUC</span>
+      <span style="color:#8c564b">&#9632; test log-loss</span></div>
+    <svg id="epoch-auc" width="560" height="220" data-points="0"></svg>
+    <svg id="epoch-logloss" width="560" height="220" data-points="0"></svg>
+  </div>
 </div>
 
 <script>
@@ -222,6 +229,12 @@ function render(s) {
   const ev = s.epochs.filter(e => e.evaluated && e.test_accuracy !== null);
   drawChart(document.getElementById("epoch-accuracy"), ev.map(e => [e.epoch, e.test_accuracy]),
             "#d62728", "epoch");
+  const auc = s.epochs.filter(e => e.evaluated && e.test_auc !== null);
+  document.getElementById("auc-section").hidden = auc.length === 0;
+  drawChart(document.getElementById("epoch-auc"), auc.map(e => [e.epoch, e.test_auc]),
+            "#9467bd", "epoch");
+  drawChart(document.getElementById("epoch-logloss"), auc.map(e => [e.epoch, e.test_loss]),
+            "#8c564b", "epoch");
 }
 
 async function poll() {

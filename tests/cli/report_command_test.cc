@@ -69,5 +69,33 @@ TEST_CASE("WriteRunPlots: writes the three plots, even from no history", "[cli]"
   CHECK(WriteRunPlots(dir + "/missing", {}).code() == StatusCode::kUnavailable);
 }
 
+TEST_CASE("WriteRunPlots: a sparse model's epochs give auc.svg with the AUC and log-loss curves",
+          "[cli]") {
+  const std::string dir = FreshDir("auc");
+  std::vector<nlohmann::json> history = {
+      {{"type", "epoch"}, {"epoch", 1}, {"train_loss", 0.6}, {"test_accuracy", 0.7},
+       {"test_auc", 0.71}, {"test_log_loss", 0.58}, {"end_elapsed", 1.0}},
+      {{"type", "epoch"}, {"epoch", 2}, {"train_loss", 0.5}, {"test_accuracy", 0.72},
+       {"test_auc", 0.78}, {"test_log_loss", 0.52}, {"end_elapsed", 2.0}}};
+  REQUIRE(WriteRunPlots(dir, history).ok());
+  std::ifstream in(dir + "/auc.svg");
+  const std::string svg((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(svg.find("Test AUC and log-loss per epoch") != std::string::npos);
+  CHECK(svg.find(">test AUC<") != std::string::npos);
+  CHECK(svg.find(">test log-loss<") != std::string::npos);
+  // One line per series, each through its two epochs.
+  size_t lines = 0;
+  for (size_t at = svg.find("<polyline"); at != std::string::npos; at = svg.find("<polyline", at + 1))
+    ++lines;
+  CHECK(lines == 2);
+
+  // The MLP's epochs (no AUC) give no auc.svg.
+  const std::string mlp = FreshDir("mlp");
+  history[0].erase("test_auc");
+  history[1]["test_auc"] = nullptr;
+  REQUIRE(WriteRunPlots(mlp, history).ok());
+  CHECK_FALSE(std::filesystem::exists(mlp + "/auc.svg"));
+}
+
 }  // namespace
 }  // namespace pst

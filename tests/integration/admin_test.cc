@@ -16,6 +16,7 @@
 
 #include "cli/child_process.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/sparse_job.h"
 
 namespace pst {
 namespace {
@@ -334,6 +335,59 @@ TEST_CASE("Admin: the dashboard shows the nodes and growing curves in headless C
   const auto code = launch->Wait(milliseconds(180000));
   REQUIRE(code.has_value());
   CHECK(*code == 0);
+  RequireNoOrphans(run_dir);
+}
+
+TEST_CASE("Admin: a sparse job's test AUC and log-loss per epoch reach /status, the dashboard "
+          "and auc.svg",
+          "[integration]") {
+  REQUIRE(std::system("command -v chromium >/dev/null 2>&1") == 0);
+  testing::SparseJob j;
+  j.servers = 1;
+  j.workers = 1;
+  j.epochs = 3;
+  const std::string job = testing::WriteSparseJob(testing::MakeSparseData(), j);
+  const std::string dir = MakeTempDir();
+  const std::string run_dir = dir + "/run";
+  const std::string log = dir + "/launch.log";
+  // About 1 s per epoch, so the dashboard is up while epochs are evaluated.
+  auto launch = ChildProcess::Start(std::string(PST_BIN_DIR) + "/pstrain",
+                                    {"launch", "--job", job, "--run-dir", run_dir,
+                                     "--worker-delay-ms", "10", "--progress", "lines"},
+                                    log);
+  REQUIRE(launch.ok());
+  const std::string url = WaitForLine(log, "admin: ", milliseconds(30000));
+  INFO("launch output:\n" << ReadFile(log));
+  REQUIRE(!url.empty());
+  // Wait (bounded) until an epoch is evaluated.
+  const auto deadline = Clock::now() + seconds(60);
+  nlohmann::json epoch;
+  while (Clock::now() < deadline) {
+    const auto r = HttpGet(url + "status");
+    if (r.status != 200) break;  // the job ended: the checks below say what is missing
+    const auto st = nlohmann::json::parse(r.body);
+    if (!st["epochs"].empty() && st["epochs"][0]["test_auc"].is_number()) {
+      epoch = st["epochs"][0];
+      break;
+    }
+    std::this_thread::sleep_for(milliseconds(100));
+  }
+  REQUIRE(epoch.is_object());
+  CHECK(epoch["test_auc"].get<double>() > 0.5);
+  CHECK(epoch["test_loss"].get<double>() < std::log(2.0));  // the log-loss
+  const std::string dom = DumpDom(url, dir);
+  INFO("DOM:\n" << dom);
+  CHECK(CurvePoints(dom, "epoch-auc") >= 1);
+  CHECK(CurvePoints(dom, "epoch-logloss") >= 1);
+  CHECK(dom.find("id=\"auc-section\" hidden") == std::string::npos);
+
+  const auto code = launch->Wait(milliseconds(120000));
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+  const std::string svg = ReadFile(run_dir + "/auc.svg");
+  CHECK(svg.find(">test AUC<") != std::string::npos);
+  CHECK(svg.find("<polyline") != std::string::npos);
+  CHECK(ReadFile(log).find(run_dir + "/auc.svg") != std::string::npos);  // the "plots:" line
   RequireNoOrphans(run_dir);
 }
 

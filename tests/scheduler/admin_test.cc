@@ -542,6 +542,25 @@ TEST_CASE("Admin: sparse tables reach /status and /metrics per table and shard",
   CHECK_FALSE(Find(samples, "pstrain_sparse_rows", {{"table", "lr"}, {"shard", "1"}}));
 }
 
+TEST_CASE("Admin: a sparse job's epochs carry test AUC and log-loss on /status, which the "
+          "dashboard draws",
+          "[scheduler]") {
+  AdminSnapshot s = HandBuilt();
+  s.epochs[0].has_auc = true;
+  s.epochs[0].test_auc = 0.77;
+  s.epochs[0].test_loss = 0.52;
+  const auto j = nlohmann::json::parse(RenderStatusJson(s));
+  CHECK(j["epochs"][0]["test_auc"] == Approx(0.77));
+  CHECK(j["epochs"][0]["test_loss"] == Approx(0.52));
+  CHECK(j["epochs"][1]["test_auc"].is_null());  // not evaluated
+  s.epochs[0].has_auc = false;                   // the MLP
+  CHECK(nlohmann::json::parse(RenderStatusJson(s))["epochs"][0]["test_auc"].is_null());
+  const std::string html = kDashboardHtml;
+  for (const char* id : {"epoch-auc", "epoch-logloss", "auc-section"})
+    CHECK(html.find(std::string("id=\"") + id + "\"") != std::string::npos);
+  CHECK(html.find("e.test_auc") != std::string::npos);
+}
+
 TEST_CASE("Admin: the dashboard is self-contained and polls /status", "[scheduler]") {
   const std::string html = kDashboardHtml;
   CHECK(html.rfind("<!DOCTYPE html>", 0) == 0);
