@@ -11,7 +11,7 @@
 #include <fmt/format.h>
 
 #include "bench/ctr_reference.h"
-#include "bench/sparse_in_process.h"
+#include "cli/local_sparse_trainer.h"
 #include "cli/launcher.h"
 #include "common/job_file.h"
 #include "common/job_spec.h"
@@ -138,7 +138,9 @@ Status RunThroughput(const SparseTrainConfig& config, const std::string& tmp_dir
 
   std::vector<Trained> runs;
   Progress("sparse-train: embedding + MLP in this process (PS tables, no network)");
-  PST_ASSIGN_OR_RETURN(InProcessResult in, TrainSparseInProcess(job));
+  SparseLocalOptions local;
+  local.evaluate_every_epoch = false;
+  PST_ASSIGN_OR_RETURN(SparseLocalResult in, TrainSparseLocal(job, local));
   const Trained base{"in process, one thread", in.samples, in.train_seconds, in.test_auc};
   runs.push_back(base);
   Progress("sparse-train: embedding + MLP, reference trainer in this process");
@@ -176,7 +178,7 @@ Status RunThroughput(const SparseTrainConfig& config, const std::string& tmp_dir
   }
   table.Print();
   std::cout << "  in process: the worker's reader and model with the PS's tables and optimizers "
-               "on one thread, no network\n  (bench/sparse_in_process.h); reference: "
+               "on one thread, no network\n  (cli/local_sparse_trainer.h); reference: "
                "pstrain-ctr-reference's plain trainer (the quality baseline).\n"
                "  train s: the training passes only (the clusters' epochs from first lease to "
                "close), evaluations excluded.\n";

@@ -19,6 +19,7 @@
 #include "cli/job_flags.h"
 #include "cli/key_setup.h"
 #include "cli/launcher.h"
+#include "cli/local_sparse_trainer.h"
 #include "cli/local_trainer.h"
 #include "cli/report_command.h"
 #include "cli/status_command.h"
@@ -129,12 +130,29 @@ pst::Status RunDrillCommand(const pst::JobFlags& flags, const NetworkFlags& net,
   return s;
 }
 
+// A sparse job in one process: the 1-worker BSP schedule (cli/local_sparse_trainer.h).
+pst::Status RunLocalSparse(const pst::JobSpec& job) {
+  std::cout << fmt::format("training {} on {} in one process (1 worker, BSP)\n",
+                           pst::ModelKindName(job.model.kind), job.sparse_data.train);
+  pst::SparseLocalOptions lo;
+  lo.on_epoch = [&](const pst::SparseLocalEpoch& e) {
+    std::cout << fmt::format(
+                     "epoch {}/{}  train loss {:.4f}  test AUC {:.4f}  test log-loss {:.4f}  "
+                     "test accuracy {:.4f}  {:.1f} s\n",
+                     e.epoch + 1, job.train.epochs, e.train_loss, e.test_auc, e.test_log_loss,
+                     e.test_accuracy, e.seconds)
+              << std::flush;
+  };
+  PST_ASSIGN_OR_RETURN(pst::SparseLocalResult r, pst::TrainSparseLocal(job, lo));
+  std::cout << fmt::format("trained in {:.1f} s ({:.0f} samples/s)\n", r.train_seconds,
+                           r.samples / std::max(1e-9, r.train_seconds));
+  std::cout << fmt::format("final test AUC: {:.4f}\n", r.test_auc);
+  return pst::Status::OK();
+}
+
 pst::Status RunLocal(const pst::JobFlags& flags, uint32_t workers_override) {
   PST_ASSIGN_OR_RETURN(pst::JobSpec job, flags.Resolve());
-  if (job.sparse())
-    return pst::Status::InvalidArgument(
-        "pstrain local trains the MLP only; for a sparse model use pstrain-ctr-reference "
-        "(one process) or pstrain launch");
+  if (job.sparse()) return RunLocalSparse(job);
   std::cout << "loading data from " << job.data_dir << "\n";
   PST_ASSIGN_OR_RETURN(pst::Dataset train, pst::LoadFashionMnist(job.data_dir, true, job.train.train_limit));
   PST_ASSIGN_OR_RETURN(pst::Dataset test, pst::LoadFashionMnist(job.data_dir, false, job.train.test_limit));

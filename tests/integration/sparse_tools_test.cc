@@ -313,5 +313,51 @@ TEST_CASE("Sparse tools: eval gives the workers' AUC, log-loss and accuracy, equ
   CHECK(bad.output.find("none.svm") != std::string::npos);
 }
 
+// The test AUC of every epoch in `pstrain local`'s output.
+std::vector<double> LocalAucs(const std::string& output) {
+  std::vector<double> aucs;
+  std::istringstream in(output);
+  for (std::string line; std::getline(in, line);) {
+    const size_t at = line.find("test AUC ");
+    if (line.rfind("epoch ", 0) == 0 && at != std::string::npos)
+      aucs.push_back(std::stod(line.substr(at + 9)));
+  }
+  return aucs;
+}
+
+TEST_CASE("Sparse tools: pstrain local trains a sparse job as a 1-worker BSP cluster does",
+          "[integration]") {
+  const std::string dir = MakeTempDir();
+  WriteLibsvm(dir + "/train.svm", kTrain, 1);
+  WriteLibsvm(dir + "/test.svm", kTest, 2);
+  const std::string job = dir + "/job.toml";
+  std::ofstream(job) << "[data]\nformat = \"libsvm\"\ntrain = \"" << dir
+                     << "/train.svm\"\ntest = \"" << dir << "/test.svm\"\n"
+                     << "[model]\nkind = \"fm\"\nfactors = 4\n"
+                     << "[optimizer]\nkind = \"adagrad\"\nlearning_rate = 0.1\n"
+                     << "[train]\nbatch_size = 64\nbatches_per_shard = 8\nepochs = 2\n"
+                     << "[checkpoint]\nevery_steps = 0\n"
+                     << "[cluster]\nservers = 1\nworkers = 1\n";
+  auto local = RunPstrain({"pstrain", "local", "--job", job}, seconds(120));
+  INFO(local.output);
+  REQUIRE(local.exit_code == 0);
+  const std::vector<double> aucs = LocalAucs(local.output);
+  REQUIRE(aucs.size() == 2);
+  CHECK(aucs[1] > 0.6);  // the hidden model's ids are learnt
+  CHECK(testing::LastLine(local.output).rfind("final test AUC: ", 0) == 0);
+
+  const std::string run_dir = dir + "/run";
+  auto launch = RunPstrain({"pstrain", "launch", "--job", job, "--run-dir", run_dir}, seconds(300));
+  INFO(launch.output);
+  REQUIRE(launch.exit_code == 0);
+  testing::RequireNoOrphans(run_dir);
+  const auto result = nlohmann::json::parse(ReadFile(run_dir + "/result.json"));
+  REQUIRE(result["epochs"].size() == 2);
+  // The same tables, rules, model and batches; only the summation order of
+  // float sums may differ.
+  for (size_t e = 0; e < 2; ++e)
+    CHECK(std::abs(result["epochs"][e]["test_auc"].get<double>() - aucs[e]) < 1e-3);
+}
+
 }  // namespace
 }  // namespace pst

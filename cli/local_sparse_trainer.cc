@@ -1,10 +1,9 @@
-#include "bench/sparse_in_process.h"
+#include "cli/local_sparse_trainer.h"
 
 #include <chrono>
 #include <memory>
 #include <vector>
 
-#include "common/binary_metrics.h"
 #include "common/sparse_model_tables.h"
 #include "common/table_spec.h"
 #include "ps/optimizer.h"
@@ -14,9 +13,10 @@
 #include "worker/mlp.h"
 #include "worker/models/model_factory.h"
 #include "worker/models/unique_ids.h"
+#include "worker/sparse_evaluation.h"
 #include "worker/sparse_work.h"
 
-namespace pst::bench {
+namespace pst {
 namespace {
 
 // The job's tables as the PS holds them.
@@ -48,7 +48,8 @@ StatusOr<Tables> MakeTables(const std::vector<TableSpec>& specs) {
 
 }  // namespace
 
-StatusOr<InProcessResult> TrainSparseInProcess(const JobSpec& job) {
+StatusOr<SparseLocalResult> TrainSparseLocal(const JobSpec& job,
+                                             const SparseLocalOptions& options) {
   PST_RETURN_IF_ERROR(ValidateJobSpec(job));
   if (!job.sparse()) return Status::InvalidArgument("in-process sparse trainer: not a sparse job");
   PST_ASSIGN_OR_RETURN(std::unique_ptr<SparseModel> model,
@@ -62,28 +63,35 @@ StatusOr<InProcessResult> TrainSparseInProcess(const JobSpec& job) {
   UniqueIds ids;
   std::vector<std::vector<float>> rows(tables.sparse.size());
   ModelGrads grads;
-  auto pull = [&] {
-    DedupIds(batch.ids, &ids);
-    ModelParams params;
+  // The rows of `unique` and the dense tables into *params.
+  auto pull = [&](const UniqueIds& unique, ModelParams* params) {
+    params->sparse.clear();
+    params->dense.clear();
     for (size_t t = 0; t < tables.sparse.size(); ++t) {
-      rows[t].resize(ids.size() * tables.sparse[t]->dim());
-      tables.sparse[t]->Pull(ids.ids, rows[t].data());
-      params.sparse.push_back({&ids, rows[t].data()});
+      rows[t].resize(unique.size() * tables.sparse[t]->dim());
+      tables.sparse[t]->Pull(unique.ids, rows[t].data());
+      params->sparse.push_back({&unique, rows[t].data()});
     }
-    for (const auto& d : tables.dense) params.dense.push_back(d.data());
-    return params;
+    for (const auto& d : tables.dense) params->dense.push_back(d.data());
+    return Status::OK();
   };
 
-  InProcessResult result;
+  SparseLocalResult result;
   uint64_t step = 0;
-  std::vector<float> probabilities;
+  ModelParams params;
   for (uint32_t epoch = 0; epoch < job.train.epochs; ++epoch) {
+    SparseLocalEpoch e;
+    e.epoch = epoch;
     PST_ASSIGN_OR_RETURN(auto train, SparseReader::Open({job.sparse_data.train}, reader_options));
     const auto t0 = std::chrono::steady_clock::now();
+    double loss_sum = 0;
     while (true) {
       PST_ASSIGN_OR_RETURN(size_t n, train->ReadBatch(job.train.batch_size, &batch));
       if (n == 0) break;
-      PST_RETURN_IF_ERROR(model->ForwardBackward(batch, pull(), &grads).status());
+      DedupIds(batch.ids, &ids);
+      PST_RETURN_IF_ERROR(pull(ids, &params));
+      PST_ASSIGN_OR_RETURN(const double loss, model->ForwardBackward(batch, params, &grads));
+      loss_sum += loss;
       ++step;
       const float scale = 1.0f / float(n);
       for (size_t t = 0; t < tables.sparse.size(); ++t)
@@ -91,21 +99,28 @@ StatusOr<InProcessResult> TrainSparseInProcess(const JobSpec& job) {
       for (size_t t = 0; t < tables.dense.size(); ++t)
         tables.optimizers[t]->ApplyScaled(tables.dense[t].data(), grads.dense[t].data(), scale,
                                           step);
-      result.samples += n;
+      e.samples += n;
     }
-    result.train_seconds +=
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    e.train_loss = e.samples ? loss_sum / double(e.samples) : 0;
+    result.samples += e.samples;
+    result.train_seconds += e.seconds;
+    if (options.evaluate_every_epoch || epoch + 1 == job.train.epochs) {
+      PST_ASSIGN_OR_RETURN(auto test, SparseReader::Open({job.sparse_data.test}, reader_options));
+      PST_ASSIGN_OR_RETURN(const SparseEvaluation ev,
+                           EvaluateSparseModel(*model, *test, job.sparse_data.test,
+                                               SparseWorkOptions{}.eval_batch, &ids, pull,
+                                               &params));
+      e.evaluated = true;
+      e.test_auc = ev.auc;
+      e.test_log_loss = ev.log_loss;
+      e.test_accuracy = double(ev.correct) / double(ev.samples);
+      result.test_auc = ev.auc;
+    }
+    result.epochs.push_back(e);
+    if (options.on_epoch) options.on_epoch(e);
   }
-  PST_ASSIGN_OR_RETURN(auto test, SparseReader::Open({job.sparse_data.test}, reader_options));
-  BinaryMetrics metrics;
-  while (true) {
-    PST_ASSIGN_OR_RETURN(size_t n, test->ReadBatch(job.train.batch_size, &batch));
-    if (n == 0) break;
-    PST_RETURN_IF_ERROR(model->Predict(batch, pull(), &probabilities));
-    for (size_t i = 0; i < n; ++i) metrics.Add(probabilities[i], batch.labels[i]);
-  }
-  PST_ASSIGN_OR_RETURN(result.test_auc, metrics.Auc());
   return result;
 }
 
-}  // namespace pst::bench
+}  // namespace pst
