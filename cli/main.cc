@@ -103,7 +103,10 @@ pst::Status RunLaunch(const pst::JobFlags& flags, const NetworkFlags& net, pst::
   if (!s.ok()) return s;
   const pst::LaunchResult& r = *result;
   std::cout << fmt::format("trained {} epochs in {:.1f} s ({:.0f} samples/s); model: {}; summary: {}/result.json\n",
-                           r.epochs.size(), r.wall_seconds, r.samples_per_second, r.model_path, r.run_dir);
+                           r.epochs.size(), r.wall_seconds, r.samples_per_second,
+                           options.job.sparse() ? "in the checkpoints (pstrain export " + r.run_dir + ")"
+                                                : r.model_path,
+                           r.run_dir);
   if (r.generation > 0 || r.restarts > 0)
     std::cout << fmt::format("recovered from failures: {} rollback(s), {} clocks redone, {} process restart(s)\n",
                              r.generation, r.redone_clocks, r.restarts);

@@ -105,7 +105,9 @@ void RunRecorder::WritePlots() {
 Status WriteResultJson(const std::string& path, const LaunchOptions& options, const LaunchResult& r) {
   nlohmann::json j;
   j["run_dir"] = r.run_dir;
-  j["model"] = r.model_path;
+  // A sparse job's workers write no model file: its model is in the checkpoints
+  // (`pstrain export`).
+  j["model"] = options.job.sparse() ? nlohmann::json() : nlohmann::json(r.model_path);
   j["servers"] = options.job.num_servers;
   j["workers"] = options.job.num_workers;
   j["step_delay_ms"] = options.step_delay_ms;

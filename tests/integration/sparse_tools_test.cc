@@ -132,6 +132,7 @@ TEST_CASE("Sparse tools: export writes sorted ids and rows that numpy reads, equ
   const std::string dir = MakeTempDir();
   nlohmann::json result;
   const std::string run_dir = TrainFm(dir, &result);
+  CHECK(result["model"].is_null());  // no model file: the model is in the checkpoints
   const std::vector<CheckpointRecord> records = CompleteCheckpoints(run_dir);
   REQUIRE(records.size() >= 4);
 
