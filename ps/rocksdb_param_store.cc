@@ -15,6 +15,7 @@
 #include <numeric>
 #include <iterator>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "common/rocksdb_open.h"
@@ -564,21 +565,65 @@ StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamSto
                             std::to_string(manifest->checkpoint_id));
   }
 
+  // The blocks in `threads` parts of the shard's key range, each read and
+  // decoded (CRC, copy) by a thread of its own: a large checkpoint's restore
+  // is bound by those, not by the disk.
   const std::string prefix = BlockPrefix(checkpoint_id);
-  const std::string end = PrefixEnd(prefix);
-  rocksdb::Slice upper(end);
+  const KeyRange range = manifest->range;
+  const size_t threads = manifest->num_blocks >= 16 && range.size() >= options_.read_threads
+                             ? std::max<size_t>(1, options_.read_threads)
+                             : 1;
+  std::vector<std::string> bounds{prefix};
+  for (size_t i = 1; i < threads; ++i)
+    bounds.push_back(BlockKey(checkpoint_id, range.begin + range.size() / threads * i));
+  bounds.push_back(PrefixEnd(prefix));
+  std::vector<std::vector<BlockState>> parts(threads);
+  std::vector<Status> status(threads);
+  auto read_part = [&](size_t i) {
+    status[i] = ReadBlocks(checkpoint_id, manifest->num_blocks, bounds[i], bounds[i + 1], ctx,
+                           &parts[i]);
+  };
+  std::vector<std::thread> helpers;
+  for (size_t i = 1; i < threads; ++i) helpers.emplace_back(read_part, i);
+  read_part(0);
+  for (std::thread& t : helpers) t.join();
+  std::vector<BlockState> blocks;
+  for (size_t i = 0; i < threads; ++i) {
+    PST_RETURN_IF_ERROR(status[i]);
+    if (blocks.size() + parts[i].size() > manifest->num_blocks)
+      return Status::DataLoss(ctx + ": more blocks stored than the manifest's " +
+                              std::to_string(manifest->num_blocks));
+    if (blocks.empty()) {
+      blocks = std::move(parts[i]);
+    } else {
+      std::move(parts[i].begin(), parts[i].end(), std::back_inserter(blocks));
+    }
+  }
+  Status valid = ValidateCheckpoint(*manifest, blocks);
+  if (!valid.ok())
+    return Status::DataLoss("param store " + path() + ": inconsistent " + valid.message());
+  return std::make_pair(std::move(manifest).value(), std::move(blocks));
+}
+
+Status RocksDbParamStore::ReadBlocks(uint64_t checkpoint_id, uint64_t max_blocks,
+                                     const std::string& from, const std::string& to,
+                                     const std::string& ctx, std::vector<BlockState>* out) {
+  const std::string prefix = BlockPrefix(checkpoint_id);
+  rocksdb::ReadOptions ro;
+  ro.verify_checksums = true;
+  ro.fill_cache = false;  // a restore reads everything once
+  rocksdb::Slice upper(to);
   ro.iterate_upper_bound = &upper;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-  std::vector<BlockState> blocks;
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
+  for (it->Seek(from); it->Valid(); it->Next()) {
     std::string_view key = View(it->key());
     uint64_t first_key;
     if (!key.starts_with(prefix) || !ParseHex16(key.substr(prefix.size()), &first_key)) {
       return Status::DataLoss(ctx + ": malformed block key '" + std::string(key) + "'");
     }
-    if (blocks.size() == manifest->num_blocks) {
+    if (out->size() == max_blocks) {
       return Status::DataLoss(ctx + ": more blocks stored than the manifest's " +
-                              std::to_string(manifest->num_blocks));
+                              std::to_string(max_blocks));
     }
     uint64_t block_ckpt = 0;
     StatusOr<BlockState> block = DecodeBlock(View(it->value()), &block_ckpt);
@@ -587,13 +632,9 @@ StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> RocksDbParamSto
       return Status::DataLoss(ctx + ": block " + std::string(key) +
                               " holds data of another checkpoint or key");
     }
-    blocks.push_back(std::move(block).value());
+    out->push_back(std::move(block).value());
   }
-  PST_RETURN_IF_ERROR(FromRocks(it->status(), path(), "param store: read blocks", LockHeld));
-  Status valid = ValidateCheckpoint(*manifest, blocks);
-  if (!valid.ok())
-    return Status::DataLoss("param store " + path() + ": inconsistent " + valid.message());
-  return std::make_pair(std::move(manifest).value(), std::move(blocks));
+  return FromRocks(it->status(), path(), "param store: read blocks", LockHeld);
 }
 
 Status RocksDbParamStore::Prune(size_t keep) {

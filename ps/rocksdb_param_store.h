@@ -80,6 +80,10 @@ struct RocksDbParamStoreOptions {
   // file is synced before it is ingested, so durability does not depend on
   // sync_writes. 0 = always. Default: 64 MiB.
   uint64_t ingest_min_bytes = 64ull << 20;
+  // A checkpoint of 16 blocks or more is read by this many threads, each
+  // reading and decoding (CRC, copy) a contiguous part of the shard's keys:
+  // a large restore is bound by that work, not by the disk. Default: 2.
+  size_t read_threads = 2;
 };
 
 class RocksDbParamStore final : public ParamStore {
@@ -151,6 +155,11 @@ class RocksDbParamStore final : public ParamStore {
   // REQUIRES: no key of that checkpoint exists; block first keys are distinct.
   Status IngestCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
                           const std::vector<SparseRowsDelta>& sparse);
+  // Reads and decodes the blocks of checkpoint_id whose keys lie in
+  // [from, to) into *out, in key order; kDataLoss for a malformed or foreign
+  // block, or more than max_blocks. Thread-safe (RocksDB iterators).
+  Status ReadBlocks(uint64_t checkpoint_id, uint64_t max_blocks, const std::string& from,
+                    const std::string& to, const std::string& ctx, std::vector<BlockState>* out);
   // ReadCheckpoint (require_commit) or ReadWrittenCheckpoint.
   StatusOr<std::pair<CheckpointManifest, std::vector<BlockState>>> Read(uint64_t checkpoint_id,
                                                                         bool require_commit);

@@ -37,7 +37,8 @@ TrainStep::TrainStep(Model& model, const TrainStepOptions& options)
       // promises no bound, reads the freshest values it can (after its own
       // push): prefetching there cost short runs several points of accuracy
       // for little speed.
-      prefetch_(options.train.consistency == Consistency::kSsp && options.train.staleness >= 1) {
+      prefetch_(options.train.consistency == Consistency::kSsp && options.train.staleness >= 1),
+      early_copy_(4 * model.num_keys() >= options.early_copy_min_bytes) {
   const uint64_t keys = model.num_keys();
   // (Every buffer is a copy of the model: a large model's worker memory is
   // mostly these.)
@@ -148,6 +149,7 @@ StatusOr<StepResult> TrainStep::Run(PsClient& ps, uint32_t rank, uint64_t clock,
   const bool waited_all = complete_clock_ == clock || ps.pull_views();
   // Copying arrived values counts as waiting for pulls (transfer, not compute).
   auto take_arrived = [&]() -> Status {
+    if (!early_copy_) return Status::OK();
     const auto w0 = SteadyClock::now();
     Status s = TakeArrived(ps, clock, then_pull);
     result.waited += SteadyClock::now() - w0;

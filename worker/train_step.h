@@ -11,7 +11,8 @@
 // the same buffer once the pass is done reading those keys (the first
 // layer's weights right after the forward pass has applied them), and with
 // prefetch the next step's into the other buffer at any time; so a large
-// model's answers are not held as received frames on top of the buffers. Step t's
+// model's answers are not held as received frames on top of the buffers
+// (TrainStepOptions::early_copy_min_bytes). Step t's
 // gradient blocks are sent zero-copy and may still be in flight when step t+1
 // starts, but a pass writes no gradient before it has waited for all its
 // parameters (ModelHooks::wait_params), and those answered step t's pushes
@@ -51,6 +52,11 @@ struct TrainStepOptions {
   std::chrono::milliseconds timeout{300000};
   // Ends every wait with kCancelled when set. May be null. Default: null.
   const std::atomic<bool>* interrupt = nullptr;
+  // Pulled values are taken into the buffers during the pass (see above)
+  // only for a model of at least this many bytes (float32): a small model's
+  // answers cost little memory to hold until the next pass, and its steps
+  // are short enough that looking for them costs. Default: 64 MiB.
+  uint64_t early_copy_min_bytes = uint64_t{64} << 20;
 };
 
 // The version a pull for clock `c` must wait for: BSP, every update of clocks
@@ -120,6 +126,7 @@ class TrainStep {
   Model& model_;
   TrainStepOptions options_;
   bool prefetch_;
+  bool early_copy_;  // see TrainStepOptions::early_copy_min_bytes
   ModelHooks hooks_;
   // Not zeroed: pulls and passes write them before they are read, and a
   // large model's pages are then touched only as they are first used.

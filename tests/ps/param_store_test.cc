@@ -554,6 +554,40 @@ TEST_CASE("RocksDbParamStore: corrupt stored values read as kDataLoss", "[ps]") 
   RequireSame(*ok, good);
 }
 
+TEST_CASE("RocksDbParamStore: a checkpoint read by several threads is the one written", "[ps]") {
+  TempDir dir;
+  const std::string path = dir.path() + "/shard0";
+  // 40 blocks of 25 keys (the last shorter): read in parts by 1 to 3 threads.
+  const Checkpoint c = MakeCheckpoint(1, {100, 1090}, 25);
+  REQUIRE(c.blocks.size() == 40);
+  const Checkpoint bad = MakeCheckpoint(2, {100, 1090}, 25);
+  const Checkpoint extra = MakeCheckpoint(3, {100, 1090}, 25);
+  {
+    auto db = RocksDbParamStore::Open(DbOptions(path));
+    RequireOk(db.status());
+    for (const Checkpoint* k : {&c, &bad, &extra}) RequireOk(WriteAndCommit(**db, *k));
+  }
+  WithRawDb(path, [](rocksdb::DB* db) {
+    // 2: flipped bits in a block of the second half; 3: an extra block there.
+    std::string v = RawGet(db, RocksDbParamStore::BlockKey(2, 1000));
+    v[v.size() / 2] = static_cast<char>(v[v.size() / 2] ^ 0x5a);
+    RawPut(db, RocksDbParamStore::BlockKey(2, 1000), v);
+    RawPut(db, RocksDbParamStore::BlockKey(3, 1010), RawGet(db, RocksDbParamStore::BlockKey(3, 1000)));
+  });
+  for (size_t threads : {1, 2, 3}) {
+    INFO(threads << " threads");
+    RocksDbParamStoreOptions o = DbOptions(path);
+    o.read_threads = threads;
+    auto db = RocksDbParamStore::Open(o);
+    RequireOk(db.status());
+    auto got = (*db)->ReadCheckpoint(1);
+    RequireOk(got.status());
+    RequireSame(*got, c);
+    CHECK((*db)->ReadCheckpoint(2).status().code() == StatusCode::kDataLoss);
+    CHECK((*db)->ReadCheckpoint(3).status().code() == StatusCode::kDataLoss);
+  }
+}
+
 TEST_CASE("RocksDbParamStore: a second open of an open database is kUnavailable", "[ps]") {
   RocksEnv env;
   auto second = RocksDbParamStore::Open(DbOptions(env.path));

@@ -49,7 +49,7 @@ Dataset Data() {
 // A 1-PS job in this process with the test as its worker: a PsClient to
 // the PS, the job's MLP and a TrainStep on it.
 struct Fixture {
-  explicit Fixture(const JobSpec& job_spec) : job(job_spec) {
+  explicit Fixture(const JobSpec& job_spec, bool early_copy = false) : job(job_spec) {
     auto c = testing::InProcessCluster::Start(job, 0, "");
     REQUIRE(c.ok());
     cluster = std::move(c).value();
@@ -68,6 +68,7 @@ struct Fixture {
     TrainStepOptions so;
     so.train = job.train;
     so.timeout = milliseconds(10000);
+    if (early_copy) so.early_copy_min_bytes = 0;
     auto s = TrainStep::Create(*mlp, so);
     REQUIRE(s.ok());
     step = std::move(s).value();
@@ -82,9 +83,14 @@ struct Fixture {
 
 TEST_CASE("TrainStep: steps at explicit clocks update the PS as local SGD would", "[worker]") {
   uint64_t block_keys = 0;
+  bool early_copy = false;
   SECTION("one block (pull views)") { block_keys = 0; }
   SECTION("blocks of 256 keys (waits and pushes per block)") { block_keys = 256; }
-  Fixture f(Job(block_keys));
+  SECTION("blocks of 256 keys, values taken as soon as they may land") {
+    block_keys = 256;
+    early_copy = true;
+  }
+  Fixture f(Job(block_keys), early_copy);
   const JobSpec& job = f.job;
   const Dataset data = Data();
   CHECK(f.ps->pull_views() == (block_keys == 0));
