@@ -163,10 +163,13 @@ StatusOr<StepResult> TrainStep::Run(PsClient& ps, uint32_t rank, uint64_t clock,
     PST_RETURN_IF_ERROR(s);
     return take_arrived();
   };
-  hooks_.params_free = [&](uint64_t begin, uint64_t end) -> Status {
-    NoteFreed({begin, end});
-    return take_arrived();
-  };
+  hooks_.params_free = nullptr;
+  if (early_copy_) {
+    hooks_.params_free = [&](uint64_t begin, uint64_t end) -> Status {
+      NoteFreed({begin, end});
+      return take_arrived();
+    };
+  }
   // With clipping the norm is known only at the end of the pass, so blocks
   // are pushed then instead of as they are finished.
   const bool clip = options_.clip_norm > 0;
