@@ -230,12 +230,12 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
     lo.progress = ProgressStyle::kQuiet;
     lo.timeout = std::chrono::seconds(900);
     lo.admin_port = -1;
-    Progress(fmt::format("large: pstrain launch, {} PS + 1 worker, {} steps, checkpoint every {}",
-                         servers, config.steps, job.checkpoint.every_steps));
     ClusterRun run;
     PST_ASSIGN_OR_RETURN(const PlainStepTimes before, time_plain("before the cluster"));
     if (runs.empty()) plain = before;
     run.plain_before_ms = before.compute_ms;
+    Progress(fmt::format("large: pstrain launch, {} PS + 1 worker, {} steps, checkpoint every {}",
+                         servers, config.steps, job.checkpoint.every_steps));
     std::ostringstream out;
     std::atomic<bool> interrupted{false};
     RssSampler sampler(lo.run_dir);
