@@ -11,6 +11,9 @@
 //   sparse-train  embedding + MLP samples/s in one process vs 1 + 1 and 2 + 2
 //             clusters, and LR / FM test AUC of the example jobs against the
 //             single-process reference trainer;
+//   sparse-large  a 10^7-row sparse table: a cluster trains it; PS memory,
+//             checkpoint write (full, incremental) and restore times (not
+//             part of "all": a few GB and minutes);
 //   large     a 100M-parameter dense model: samples/s, worker compute against
 //             the plain trainer, memory, checkpoint write and restore (not
 //             part of "all": it needs a few GB and minutes).
@@ -34,6 +37,7 @@
 #include "bench/large_suite.h"
 #include "bench/pushpull_suite.h"
 #include "bench/scheduler_load_suite.h"
+#include "bench/sparse_large_suite.h"
 #include "bench/sparse_suite.h"
 #include "bench/sparse_train_suite.h"
 #include "bench/time_to_accuracy_suite.h"
@@ -79,10 +83,10 @@ int main(int argc, char** argv) {
   std::string json_path;
   std::string bin_dir = SelfDir();
   app.add_option("--suite", suite,
-                 "pushpull|train|consistency|tta|elastic|sparse|sparse-train|scheduler|large|all "
-                 "(all: every suite but large)")
+                 "pushpull|train|consistency|tta|elastic|sparse|sparse-train|sparse-large|scheduler|"
+                 "large|all (all: every suite but sparse-large and large)")
       ->check(CLI::IsMember({"pushpull", "train", "consistency", "tta", "elastic", "sparse",
-                             "sparse-train", "scheduler", "large", "all"}))
+                             "sparse-train", "sparse-large", "scheduler", "large", "all"}))
       ->capture_default_str();
   app.add_option("--iters", iters,
                  "Timed round trips per pushpull row (default: 200 for the model size, 100 for "
@@ -211,6 +215,13 @@ int main(int argc, char** argv) {
     pst::Status e = pst::bench::RunSchedulerLoadSuite(load, report).WithContext("scheduler");
     if (!e.ok()) report.summary.push_back("scheduler: FAILED (" + e.ToString() + ")");
     if (s.ok()) s = e;
+  }
+  if (suite == "sparse-large") {
+    pst::bench::SparseLargeConfig lc;
+    lc.bin_dir = bin_dir;
+    pst::Status l = pst::bench::RunSparseLargeSuite(lc, report).WithContext("sparse-large");
+    if (!l.ok()) report.summary.push_back("sparse-large: FAILED (" + l.ToString() + ")");
+    if (s.ok()) s = l;
   }
   if (suite == "large") {
     pst::bench::LargeConfig lc;

@@ -1,6 +1,7 @@
 #include "bench/bench_util.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -137,6 +138,13 @@ WorkerTiming ReadWorkerTiming(const std::string& run_dir, uint32_t rank) {
     t.push_ms = std::stod(m[4]);
   }
   return t;
+}
+
+uint64_t ResidentBytes() {
+  std::ifstream statm("/proc/self/statm");
+  uint64_t size = 0, resident = 0;
+  statm >> size >> resident;
+  return resident * uint64_t(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace pst::bench

@@ -101,6 +101,9 @@ struct WorkerTiming {
 // the line is missing).
 WorkerTiming ReadWorkerTiming(const std::string& run_dir, uint32_t rank);
 
+// This process's resident memory (/proc/self/statm), bytes.
+uint64_t ResidentBytes();
+
 // "1.23 GB/s"-style formatting helpers.
 std::string FormatCount(uint64_t n);  // 9990999 -> "9,990,999"
 std::string Fixed(double v, int decimals);

@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "bench/plain_trainer.h"
+#include "bench/cluster_run.h"
 #include "cli/launcher.h"
 #include "common/key_range.h"
 #include "common/model_layout.h"
@@ -32,86 +33,6 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr double kGB = 1e9;
-
-// The content of a /proc file, or "" if it cannot be read (the process may
-// exit while it is read: ifstream would throw then).
-std::string ReadProcFile(const fs::path& path) {
-  std::string out;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return out;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) out.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return out;
-}
-
-// Peak resident memory of a cluster's processes, by role, sampled from
-// /proc/PID/status (VmHWM: the kernel's own high-water mark, so peaks
-// between samples count) every 100 ms while a job runs. A process belongs to
-// the run when its command line mentions the run directory.
-class RssSampler {
- public:
-  explicit RssSampler(std::string run_dir) : run_dir_(std::move(run_dir)) {
-    thread_ = std::thread([this] { Loop(); });
-  }
-  ~RssSampler() { Stop(); }
-  void Stop() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-  // Largest VmHWM seen per role ("pstrain-worker", "pstrain-ps"), bytes.
-  std::map<std::string, uint64_t> peaks() EXCLUDES(mu_) {
-    MutexLock lock(&mu_);
-    return peaks_;
-  }
-
- private:
-  void Loop() {
-    while (!stop_) {
-      Sample();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-  void Sample() {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator("/proc", ec)) {
-      const std::string pid = entry.path().filename().string();
-      if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      const std::string cmdline = ReadProcFile(entry.path() / "cmdline");
-      if (cmdline.find(run_dir_) == std::string::npos) continue;
-      std::string role;
-      for (const char* r : {"pstrain-worker", "pstrain-ps"})
-        if (cmdline.find(r) != std::string::npos && cmdline.find(r) < cmdline.find('\0')) role = r;
-      if (role.empty()) continue;
-      std::istringstream status(ReadProcFile(entry.path() / "status"));
-      for (std::string line; std::getline(status, line);) {
-        if (line.rfind("VmHWM:", 0) != 0) continue;
-        const uint64_t bytes = std::stoull(line.substr(6)) * 1024;
-        MutexLock lock(&mu_);
-        peaks_[role] = std::max(peaks_[role], bytes);
-      }
-    }
-  }
-
-  const std::string run_dir_;
-  std::atomic<bool> stop_{false};
-  Mutex mu_;
-  std::map<std::string, uint64_t> peaks_ GUARDED_BY(mu_);
-  std::thread thread_;
-};
-
-// The scheduler's "checkpoint N complete at clock K (X ms)" lines: each
-// round's time from its start to every PS having written it (which includes
-// the clocks the cluster still had to train to reach K).
-std::vector<double> ReadCheckpointRounds(const std::string& run_dir) {
-  static const std::regex kLine(R"(checkpoint \d+ complete at clock \d+ \((\d+) ms\))");
-  std::vector<double> ms;
-  std::ifstream in(run_dir + "/logs/scheduler.log");
-  std::smatch m;
-  for (std::string line; std::getline(in, line);)
-    if (std::regex_search(line, m, kLine)) ms.push_back(std::stod(m[1]));
-  return ms;
-}
 
 struct CheckpointTimes {
   uint64_t bytes = 0;          // parameters and optimizer state written

@@ -35,13 +35,6 @@ uint64_t HeapInUse() {
   return mi.uordblks + mi.hblkhd;
 }
 
-uint64_t ResidentBytes() {
-  std::ifstream statm("/proc/self/statm");
-  uint64_t size = 0, resident = 0;
-  statm >> size >> resident;
-  return resident * uint64_t(sysconf(_SC_PAGESIZE));
-}
-
 // The id of rank r (1-based): a bijection, so hot ranks are scattered over
 // the id space (and over slots) as hashed feature ids are.
 uint64_t IdOfRank(uint64_t rank) { return Mix64(rank - 1); }

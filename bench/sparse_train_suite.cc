@@ -11,8 +11,8 @@
 #include <fmt/format.h>
 
 #include "bench/ctr_reference.h"
+#include "bench/cluster_run.h"
 #include "cli/local_sparse_trainer.h"
-#include "cli/launcher.h"
 #include "common/job_file.h"
 #include "common/job_spec.h"
 #include "datagen/synthetic_ctr.h"
@@ -80,29 +80,16 @@ StatusOr<Trained> TrainReference(const JobSpec& job) {
 
 StatusOr<Trained> TrainCluster(const JobSpec& job, const std::string& run_dir,
                                const std::string& bin_dir) {
-  LaunchOptions lo;
-  lo.job = job;
-  lo.run_dir = run_dir;
-  lo.bin_dir = bin_dir;
-  lo.progress = ProgressStyle::kQuiet;
-  lo.timeout = std::chrono::seconds(900);
-  lo.admin_port = -1;
-  std::ostringstream out;
-  std::atomic<bool> interrupted{false};
-  auto r = Launch(lo, interrupted, out);
-  if (!r.ok()) {
-    std::cout << out.str();
-    return r.status().WithContext(fmt::format("launch {} PS + {} workers (kept {})",
-                                              job.num_servers, job.num_workers, run_dir));
-  }
+  PST_ASSIGN_OR_RETURN(LaunchResult r,
+                       LaunchQuiet(job, run_dir, bin_dir, std::chrono::seconds(900)));
   Trained t;
   t.name = fmt::format("{} PS + {} worker{}", job.num_servers, job.num_workers,
                        job.num_workers == 1 ? "" : "s");
-  for (const EpochSummary& e : r->epochs) {
+  for (const EpochSummary& e : r.epochs) {
     t.samples += e.samples;
     t.train_seconds += e.seconds;
   }
-  t.test_auc = r->final_test_auc;
+  t.test_auc = r.final_test_auc;
   std::error_code ec;
   fs::remove_all(run_dir, ec);
   return t;
@@ -122,18 +109,7 @@ Status RunThroughput(const SparseTrainConfig& config, const std::string& tmp_dir
   PST_ASSIGN_OR_RETURN(SyntheticCtrStats gs,
                        GenerateSyntheticCtr(g, data + "/train.tsv", data + "/test.tsv"));
 
-  JobSpec job;
-  job.model.kind = ModelKind::kEmbeddingMlp;
-  job.model.embedding_dim = 16;
-  job.model.hidden = {64, 32};
-  job.optimizer.kind = OptimizerKind::kAdagrad;
-  job.optimizer.learning_rate = 0.05f;
-  job.train.batch_size = 256;
-  job.train.epochs = 1;
-  job.train.batches_per_shard = 16;
-  job.sparse_data.format = DataFormat::kCriteoTsv;
-  job.sparse_data.train = data + "/train.tsv";
-  job.sparse_data.test = data + "/test.tsv";
+  JobSpec job = SyntheticEmbeddingMlpJob(data);
   PST_RETURN_IF_ERROR(ValidateJobSpec(job));
 
   std::vector<Trained> runs;

@@ -369,6 +369,7 @@ Status SparseShard::Restore(const std::vector<SparseTableManifest>& tables,
     if (!d.sketch.empty()) PST_RETURN_IF_ERROR(t.LoadSketch(d.sketch));
     return Status::OK();
   };
+  for (size_t i = 0; i < tables.size(); ++i) by_index[i]->Reserve(tables[i].rows);
   PST_RETURN_IF_ERROR(replay(apply));
   for (size_t i = 0; i < tables.size(); ++i) {
     const SparseTableManifest& m = tables[i];

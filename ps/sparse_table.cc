@@ -14,6 +14,8 @@ constexpr uint64_t kInitialCapacity = 1024;
 // How far ahead LookUp and the update loops prefetch: enough to cover a DRAM
 // miss at a few ns of work per id.
 constexpr size_t kPrefetchAhead = 16;
+// Reserve sizes the index for at most this many rows (a 2^25-bucket index, 256 MiB).
+constexpr uint64_t kMaxReservedRows = uint64_t{3} << 23;
 
 uint32_t ClampStep(uint64_t step) {
   return step >= UINT32_MAX ? UINT32_MAX - 1 : static_cast<uint32_t>(step);
@@ -207,18 +209,32 @@ uint32_t SparseTable::AllocateRecord() {
 }
 
 uint32_t SparseTable::CreateRow(uint64_t id, uint32_t hash) {
+  const uint32_t r = AddRecord(id, hash);
+  float* row = DataOf(r);
+  InitRow(options_.init, id, options_.dim, row);
+  optimizer_->InitState(row + options_.dim);
+  return r;
+}
+
+uint32_t SparseTable::AddRecord(uint64_t id, uint32_t hash) {
   if ((rows_ + 1) * 4 > capacity_ * 3) GrowIndex();
   const uint32_t r = AllocateRecord();
   IdOf(r) = id;
   LastOf(r) = 0;
-  float* row = DataOf(r);
-  InitRow(options_.init, id, options_.dim, row);
-  optimizer_->InitState(row + options_.dim);
   InsertBucket(hash, r);
   MarkChanged(r);
   ++rows_;
   ++admitted_;
   return r;
+}
+
+void SparseTable::Reserve(uint64_t rows) {
+  // A hint from a checkpoint manifest: bounded, so a corrupt count cannot make
+  // the index huge (past the bound the index grows as usual).
+  rows = std::min({rows, max_rows_, kMaxReservedRows});
+  uint64_t capacity = capacity_;
+  while (rows * 4 > capacity * 3) capacity *= 2;
+  if (capacity != capacity_) RebuildIndex(capacity);
 }
 
 void SparseTable::InsertBucket(uint32_t hash, uint32_t record) {
@@ -228,10 +244,12 @@ void SparseTable::InsertBucket(uint32_t hash, uint32_t record) {
   buckets_[pos] = Bucket{hash, record};
 }
 
-void SparseTable::GrowIndex() {
+void SparseTable::GrowIndex() { RebuildIndex(capacity_ * 2); }
+
+void SparseTable::RebuildIndex(uint64_t capacity) {
   std::unique_ptr<Bucket[]> old = std::move(buckets_);
   const uint64_t old_capacity = capacity_;
-  capacity_ *= 2;
+  capacity_ = capacity;
   buckets_.reset(new Bucket[capacity_]);
   std::fill(buckets_.get(), buckets_.get() + capacity_, Bucket{0, kNoRecord});
   for (uint64_t i = 0; i < old_capacity; ++i) {
@@ -369,7 +387,7 @@ Status SparseTable::PutRow(uint64_t id, const float* row_and_state, uint64_t las
       return Status::ResourceExhausted("sparse table \"" + options_.name + "\": max_rows " +
                                        std::to_string(max_rows_) + " reached");
     }
-    r = CreateRow(id, hash);
+    r = AddRecord(id, hash);  // no initial values: overwritten at once
   }
   std::memcpy(DataOf(r), row_and_state, stride_ * sizeof(float));
   LastOf(r) = ClampStep(last_step);

@@ -144,6 +144,10 @@ class SparseTable {
   // Forgets the changes tracked so far (after a restore: the table equals the
   // checkpoint it was restored from).
   void ForgetChanges();
+  // Restore: sizes the index for `rows` rows at once (a restore of a large
+  // table then rehashes nothing as PutRow fills it), up to max_rows and
+  // 3 * 2^23 rows. Never shrinks it.
+  void Reserve(uint64_t rows);
   // Restore: drops id's row if present (no counter changes); returns whether
   // it was present.
   bool DropRow(uint64_t id);
@@ -186,10 +190,15 @@ class SparseTable {
   void LookUp(std::span<const uint64_t> ids);
   // Creates id's record (initial row and state) and indexes it. REQUIRES: id absent.
   uint32_t CreateRow(uint64_t id, uint32_t hash);
+  // CreateRow without writing the row and state (the caller does).
+  uint32_t AddRecord(uint64_t id, uint32_t hash);
   uint32_t AllocateRecord();
   void InsertBucket(uint32_t hash, uint32_t record);
   void EraseBucket(size_t pos);
   void GrowIndex();
+  // Re-inserts every bucket into a fresh index of `capacity` (a power of two
+  // holding the rows at most 3/4 full).
+  void RebuildIndex(uint64_t capacity);
   void MarkChanged(uint32_t r) {
     uint64_t& word = changed_[r >> 6];
     const uint64_t bit = uint64_t{1} << (r & 63);

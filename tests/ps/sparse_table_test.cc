@@ -270,6 +270,33 @@ TEST_CASE("SparseTable: ForEachRow and PutRow round-trip rows and optimizer stat
   }
 }
 
+TEST_CASE("SparseTable: Reserve sizes the index once and keeps every row", "[ps]") {
+  SparseTableOptions o;
+  o.name = "t";
+  o.dim = 4;
+  auto a = Make(o);
+  std::vector<uint64_t> ids;
+  for (uint64_t i = 0; i < 5000; ++i) ids.push_back(Mix64(i));
+  std::vector<float> g(ids.size() * 4, 0.5f);
+  REQUIRE(a->Push(std::span<const uint64_t>(ids).first(1000), g.data(), 1.0f, 1).ok());
+  const uint64_t before = a->stats().bytes;
+  a->Reserve(100'000);
+  const uint64_t reserved = a->stats().bytes;
+  CHECK(reserved >= before + (100'000 * 4 / 3 - 2048) * 8);  // 8-byte buckets, <= 3/4 full
+  for (uint64_t id : std::span<const uint64_t>(ids).first(1000)) CHECK(a->FindRow(id) != nullptr);
+  // Filling up to the reserved rows grows the chunks, never the index.
+  REQUIRE(a->Push(std::span<const uint64_t>(ids).subspan(1000), g.data(), 1.0f, 2).ok());
+  const uint64_t chunk_bytes = uint64_t{SparseTable::kChunkRows} *
+                               (8 + 4 + 4 * (o.dim + a->state_floats()));
+  CHECK(a->stats().bytes - reserved <= chunk_bytes);
+  CHECK(a->stats().rows == 5000);
+  // A corrupt manifest's count cannot make the index larger than max_rows needs.
+  o.max_rows = 10'000;
+  auto b = Make(o);
+  b->Reserve(uint64_t{1} << 40);
+  CHECK(b->stats().bytes < 16384 * 8 + 4096);
+}
+
 TEST_CASE("SparseTable: memory per row stays within 1.5x of raw key + row + state", "[ps]") {
   SparseTableOptions o;
   o.name = "t";
