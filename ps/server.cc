@@ -19,6 +19,7 @@
 #include "ps/rocksdb_param_store.h"
 #include "ps/shard.h"
 #include "ps/sparse_chain.h"
+#include "ps/sparse_digest.h"
 #include "ps/sparse_handler.h"
 
 namespace pst {
@@ -220,10 +221,21 @@ StatusOr<uint64_t> Server::RestoreSparse(SparseHandler& sparse, const Checkpoint
   if (!s.ok())
     return s.WithContext("restoring the sparse tables of checkpoint " +
                          std::to_string(m.checkpoint_id) + " in " + options_.state_dir);
-  uint64_t rows = 0;
-  for (const SparseTableManifest& t : m.sparse_tables) rows += t.rows;
-  PST_LOG_INFO("restored {} sparse rows of {} table(s) from checkpoint {} ({} increment(s))", rows,
-               m.sparse_tables.size(), m.checkpoint_id, m.sparse_chain);
+  uint64_t rows = 0, digest = 0;
+  for (size_t i = 0; i < m.sparse_tables.size(); ++i) {
+    rows += m.sparse_tables[i].rows;
+    const SparseTable& t = *sparse.shard().FindTable(m.sparse_tables[i].name);
+    const size_t stride = t.dim() + t.state_floats();
+    t.ForEachRow([&](uint64_t id, const float* row, uint64_t) {
+      digest += SparseRowDigest(i, id, row, stride);
+    });
+  }
+  // The digest lets an operator (and the tests) check the restored rows
+  // against the checkpoint's store (ps/sparse_digest.h).
+  PST_LOG_INFO(
+      "restored {} sparse rows of {} table(s) from checkpoint {} ({} increment(s)); rows digest "
+      "{:016x}",
+      rows, m.sparse_tables.size(), m.checkpoint_id, m.sparse_chain, digest);
   return increment_rows;
 }
 

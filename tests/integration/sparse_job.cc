@@ -30,6 +30,7 @@ std::string WriteSparseJob(const std::string& data, const SparseJob& j) {
       << "[train]\nbatch_size = 256\nbatches_per_shard = 8\nepochs = " << j.epochs
       << "\nconsistency = \"" << j.consistency << "\"\nstaleness = 1\n"
       << "[checkpoint]\nevery_steps = " << j.checkpoint_every_steps
+      << "\nkeep = " << j.checkpoint_keep
       << "\n[cluster]\nservers = " << j.servers << "\nworkers = " << j.workers << "\n"
       << j.extra;
   return path;

@@ -26,6 +26,7 @@ struct SparseJob {
   uint32_t workers = 2;
   uint32_t epochs = 2;
   uint32_t checkpoint_every_steps = 0;
+  uint32_t checkpoint_keep = 3;
   std::string extra;  // more TOML
 };
 
