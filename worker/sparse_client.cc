@@ -110,7 +110,7 @@ Status SparseClient::AwaitAll(const std::vector<Part>& parts,
                               const std::function<Status(const Part&, InMessage&)>& check) {
   Status first;
   for (const Part& part : parts) {
-    auto reply = channels_[part.shard]->Await(part.request_id, options_.timeout);
+    auto reply = channels_[part.shard]->Await(part.request_id, options_.timeout, options_.interrupt);
     Status s = reply.ok() ? check(part, *reply) : reply.status();
     if (first.ok() && !s.ok()) first = s.WithContext(channels_[part.shard]->endpoint());
   }

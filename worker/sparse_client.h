@@ -7,6 +7,7 @@
 // EXPERIMENTAL: folds into PsClient once that serves tables of both kinds.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -37,6 +38,9 @@ struct SparseClientOptions {
   bool push_to_every_shard = false;
   // Bound on waiting for each answer. Default: 30 s.
   std::chrono::milliseconds timeout{30000};
+  // Ends every wait for an answer with kCancelled when set (a rollback: a PS
+  // that died never answers). May be null. Default: null.
+  const std::atomic<bool>* interrupt = nullptr;
   // The cluster's keys: every connection uses CurveZMQ with them (see
   // common/cluster_keys.h). Null: plain TCP. Default: null.
   std::shared_ptr<const ClusterKeys> curve;

@@ -110,6 +110,7 @@ Status SparseWork::Connect(const std::vector<ServerEntry>& servers, uint32_t gen
   o.max_ids_per_request = job_.network.max_ids_per_request;  // the PS refuses more
   o.push_to_every_shard = job_.train.consistency == Consistency::kBsp;
   o.timeout = options_.timeout;
+  o.interrupt = options_.interrupt;
   o.curve = options_.curve;
   PST_ASSIGN_OR_RETURN(client_, SparseClient::Create(ctx_, o));
   generation_ = generation;
