@@ -7,7 +7,7 @@
 namespace pst {
 namespace {
 
-TEST_CASE("SparseRowDigest: a sum over rows is order-free; any change of row, id or table shows",
+TEST_CASE("SparseRowDigest: a sum over rows is order-free, any change of row, id or table shows",
           "[ps]") {
   const std::vector<float> a = {1.0f, -2.0f, 0.5f}, b = {3.0f, 4.0f, 0.0f};
   const uint64_t ab = SparseRowDigest(0, 7, a.data(), 3) + SparseRowDigest(0, 9, b.data(), 3);
