@@ -384,7 +384,10 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
   for (uint32_t i = 0; i < job.num_servers && s.ok(); ++i) {
     std::vector<std::string> args{"--scheduler", *endpoint, "--bind", options.bind_host,
                                   "--log-level", options.log_level, "--shard-id", std::to_string(i),
-                                  "--state-dir", state_dir + "/ps-" + std::to_string(i)};
+                                  "--state-dir", state_dir + "/ps-" + std::to_string(i),
+                                  // A PS binds before it learns its job: this sets its
+                                  // ZeroMQ message cap (ZMQ_MAXMSGSIZE) from the job file.
+                                  "--max-frame-bytes", std::to_string(job.network.max_frame_bytes)};
     if (cpus) args.insert(args.end(), {"--cpus", FormatCpuList(cpus->shared)});
     if (curve) args.insert(args.end(), {"--key-dir", job.network.key_dir});
     s = procs.Spawn("ps " + std::to_string(i), "pstrain-ps", std::move(args));

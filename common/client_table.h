@@ -6,6 +6,7 @@
 // the server sends back as the request's error reply; the refusal is counted
 // (LimitRefusals) for /metrics. So the server's per-client state is bounded by
 // max_clients * max_in_flight_per_client entries, whatever peers send.
+// Refusals are logged through a LogThrottle per limit.
 //
 // Not thread-safe: the server's serving thread owns it.
 #pragma once
@@ -17,6 +18,7 @@
 
 #include <zmq.hpp>
 
+#include "common/log_throttle.h"
 #include "common/status.h"
 #include "proto/scheduler.capnp.h"
 
@@ -36,12 +38,15 @@ struct ClientLimits {
   std::chrono::milliseconds idle_timeout{60000};
 };
 
-// Requests refused by each limit, since the server started.
+// Requests refused by each limit, since the server started; and connections
+// its CURVE server refused (counted by its ZapHandler, not by ClientTable).
 struct LimitRefusals {
   uint64_t frame = 0;      // a frame or message over the wire limits (common/wire.h)
   uint64_t ids = 0;        // more keys or ids in one request than allowed
   uint64_t clients = 0;    // a new client beyond max_clients
   uint64_t in_flight = 0;  // a request beyond max_in_flight_per_client
+  uint64_t client_key = 0;  // a CURVE client key that is not the cluster's
+  uint64_t handshake = 0;   // a failed handshake: no CURVE, another server key
 };
 
 // The wire form (a PS's heartbeat carries its refusals to the scheduler).
@@ -68,16 +73,19 @@ class ClientTable {
   Status Admit(const zmq::message_t& identity, Clock::time_point now);
   // Holds one more request of `identity` (admitted before). kResourceExhausted
   // (counted) if it already has max_in_flight_per_client held.
-  Status Hold(const zmq::message_t& identity);
+  Status Hold(const zmq::message_t& identity) { return Hold(Key(identity)); }
+  Status Hold(const std::string& identity);  // the identity's bytes
   // Releases one held request of `identity`; nothing if none is held.
-  void Release(const zmq::message_t& identity);
+  void Release(const zmq::message_t& identity) { Release(Key(identity)); }
+  void Release(const std::string& identity);
 
   // Counts a refusal by a limit checked elsewhere (frames, ids).
   void CountFrameRefusal() { ++refusals_.frame; }
   void CountIdsRefusal() { ++refusals_.ids; }
 
   size_t size() const { return clients_.size(); }
-  uint32_t held(const zmq::message_t& identity) const;
+  uint32_t held(const zmq::message_t& identity) const { return held(Key(identity)); }
+  uint32_t held(const std::string& identity) const;
   const LimitRefusals& refusals() const { return refusals_; }
 
  private:
@@ -95,6 +103,8 @@ class ClientTable {
   ClientLimits limits_;
   std::unordered_map<std::string, Client> clients_;
   LimitRefusals refusals_;
+  LogThrottle clients_log_;
+  LogThrottle in_flight_log_;
 };
 
 }  // namespace pst

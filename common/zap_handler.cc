@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cstring>
 
 #include <zmq_addon.hpp>
@@ -13,10 +12,6 @@ namespace pst {
 namespace {
 
 constexpr char kZapEndpoint[] = "inproc://zeromq.zap.01";
-
-// Logs the first ten of a kind, then every power of two, so a flood of
-// intruders costs a few log lines.
-bool WorthLogging(uint64_t count) { return count <= 10 || std::has_single_bit(count); }
 
 std::string Z85Of(const std::string& raw) {
   if (raw.size() != 32) return "(not a 32-byte key)";
@@ -104,9 +99,9 @@ void ZapHandler::Answer() {
     ++admitted_;
   } else {
     const uint64_t n = ++refused_;
-    if (WorthLogging(n))
-      PST_LOG_WARN("refused a connection from {}: client key {} ({}) is not this cluster's ({} refused so far)",
-                   address, Z85Of(key), mechanism.empty() ? "no mechanism" : mechanism, n);
+    if (std::string more; refused_log_.Note(LogThrottle::Clock::now(), &more))
+      PST_LOG_WARN("refused a connection from {}: client key {} ({}) is not this cluster's ({} refused so far){}",
+                   address, Z85Of(key), mechanism.empty() ? "no mechanism" : mechanism, n, more);
   }
   std::array<zmq::const_buffer, 6> reply{zmq::str_buffer("1.0"),
                                          zmq::buffer(request_id),
@@ -127,10 +122,10 @@ void ZapHandler::TakeMonitorEvent() {
   std::memcpy(&value, static_cast<const char*>(event[0].data()) + 2, sizeof(value));
   if (id != ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL) return;
   const uint64_t n = ++failed_handshakes_;
-  if (WorthLogging(n))
+  if (std::string more; handshake_log_.Note(LogThrottle::Clock::now(), &more))
     PST_LOG_WARN("refused a connection on {}: its handshake failed (protocol error 0x{:x}: no CURVE, or not "
-                 "this cluster's server key) ({} so far)",
-                 event.size() > 1 ? event[1].to_string() : "?", value, n);
+                 "this cluster's server key) ({} so far){}",
+                 event.size() > 1 ? event[1].to_string() : "?", value, n, more);
 }
 
 }  // namespace pst

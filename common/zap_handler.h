@@ -4,7 +4,7 @@
 // key is one of the allowed keys and refuses every other one. It can also watch
 // a server socket for handshakes that fail before reaching it (a peer speaking
 // plain ZMTP, or CURVE with another cluster's server key). Refusals are counted
-// and logged (the first ten, then at every power of two).
+// and logged (through a LogThrottle per kind).
 //
 // Threading: a thread of its own polls the ZAP socket (a REP bound to
 // inproc://zeromq.zap.01) and the monitor socket; the counters may be read from
@@ -20,6 +20,7 @@
 
 #include <zmq.hpp>
 
+#include "common/log_throttle.h"
 #include "common/status.h"
 
 namespace pst {
@@ -59,6 +60,8 @@ class ZapHandler {
   std::atomic<uint64_t> admitted_{0};
   std::atomic<uint64_t> refused_{0};
   std::atomic<uint64_t> failed_handshakes_{0};
+  LogThrottle refused_log_;    // the thread's own
+  LogThrottle handshake_log_;  // the thread's own
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

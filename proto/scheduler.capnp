@@ -112,6 +112,11 @@ struct LimitRefusals {
   ids @1 :UInt64;       # more ids in one request than allowed
   clients @2 :UInt64;   # a new client beyond max_clients
   inFlight @3 :UInt64;  # a request beyond max_in_flight_per_client
+  # Connections its CURVE server refused (common/zap_handler.h): a client key
+  # that is not the cluster's; a failed handshake (no CURVE, another cluster's
+  # server key).
+  clientKey @4 :UInt64;
+  handshake @5 :UInt64;
 }
 
 # Answers a heartbeat with the job's desired state; nodes converge to it (every

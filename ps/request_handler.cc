@@ -65,7 +65,8 @@ void RequestHandler::HandlePush(InMessage& in, const PushCall& push) {
              : push.retire ? shard_->Retire(push.rank)
                            : shard_->Push(push.rank, push.clock, push.keys, push.sample_count,
                                           push.vals, push.num_vals);
-  if (!s.ok()) PST_LOG_WARN("rejected push from worker {}: {}", push.rank, s.message());
+  if (std::string more; !s.ok() && rejected_log_.Note(LogThrottle::Clock::now(), &more))
+    PST_LOG_WARN("rejected push from worker {}: {}{}", push.rank, s.message(), more);
   // The pulls this push unblocked go out before its answer and before the
   // next message is read: a worker waiting for the first block of the next
   // version gets it while later blocks are still on their way in. An empty

@@ -15,6 +15,7 @@
 
 #include "common/client_table.h"
 #include "common/key_range.h"
+#include "common/log_throttle.h"
 #include "common/wire.h"
 #include "ps/ps_request.h"
 #include "ps/shard.h"
@@ -79,6 +80,7 @@ class RequestHandler {
   uint32_t generation_ = 0;
   std::deque<PendingPull> pending_pulls_;
   uint64_t max_staleness_ = 0;
+  LogThrottle rejected_log_;  // rejected pushes
 };
 
 }  // namespace pst

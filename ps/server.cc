@@ -9,6 +9,7 @@
 #include "common/heartbeat.h"
 #include "common/job_tables.h"
 #include "common/log.h"
+#include "common/log_throttle.h"
 #include "common/mutex.h"
 #include "common/registration.h"
 #include "common/sparse_table_report.h"
@@ -63,6 +64,7 @@ class ServerState {
   KeyRange range;
   // The workers (and anyone else) sending requests, with the job's limits.
   ClientTable clients;
+  RefusedMessageLog refused_log;  // the serving thread's
   SparseRequestLimits sparse_limits;
   std::unique_ptr<Shard> shard;
   std::unique_ptr<RequestHandler> handler;  // serves `shard`, knows the generation
@@ -394,6 +396,10 @@ void Server::Converge() {
   }
   MutexLock lock(&st.mu);
   st.report.refusals = st.clients.refusals();
+  if (zap_) {
+    st.report.refusals.client_key = zap_->refused();
+    st.report.refusals.handshake = zap_->failed_handshakes();
+  }
   st.report.generation = st.handler->generation();
   // Heartbeats carry a clock comparable to the workers' (placing checkpoint
   // rounds and joining workers): under ASP/SSP a version counts every
@@ -542,7 +548,7 @@ Status Server::Run() {
         else if (s.code() == StatusCode::kResourceExhausted) st.clients.CountFrameRefusal();
       }
       if (!s.ok()) {
-        PST_LOG_WARN("refused message: {}", s.message());
+        st.refused_log.Log(s);
         if (in.identity().size() > 0) {
           OutMessage out;
           if (in.has_envelope()) out.envelope().setRequestId(in.envelope().getRequestId());

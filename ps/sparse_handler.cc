@@ -89,7 +89,8 @@ void SparseHandler::HandlePull(InMessage& in, zmq::socket_t& socket, uint32_t ge
   auto call = DecodeSparsePull(req, frames, *shard_, limits_);
   if (call.status().code() == StatusCode::kResourceExhausted && clients_) clients_->CountIdsRefusal();
   if (!call.ok()) {
-    PST_LOG_WARN("rejected sparse pull: {}", call.status().message());
+    if (std::string more; rejected_log_.Note(LogThrottle::Clock::now(), &more))
+      PST_LOG_WARN("rejected sparse pull: {}{}", call.status().message(), more);
     ReplyPullStatus(socket, in.identity(), id, call.status());
     return;
   }
@@ -123,7 +124,8 @@ void SparseHandler::HandlePush(InMessage& in, zmq::socket_t& socket, uint32_t ge
                                  call->sample_count)
                   : call.status();
   }
-  if (!s.ok()) PST_LOG_WARN("rejected sparse push from worker {}: {}", req.getRank(), s.message());
+  if (std::string more; !s.ok() && rejected_log_.Note(LogThrottle::Clock::now(), &more))
+    PST_LOG_WARN("rejected sparse push from worker {}: {}{}", req.getRank(), s.message(), more);
   OutMessage out;
   out.envelope().setRequestId(in.envelope().getRequestId());
   SetRpcStatus(s, out.envelope().getBody().initSparsePushResponse().initStatus());

@@ -20,6 +20,7 @@
 #include <zmq.hpp>
 
 #include "common/client_table.h"
+#include "common/log_throttle.h"
 #include "common/status.h"
 #include "common/table_spec.h"
 #include "common/wire.h"
@@ -84,6 +85,7 @@ class SparseHandler {
   SparseRequestLimits limits_;
   std::deque<Deferred> deferred_;
   ClientTable* clients_ = nullptr;
+  LogThrottle rejected_log_;  // rejected pulls and pushes
 };
 
 // Serves `handler` on the bound ROUTER socket until *stop is true (checked

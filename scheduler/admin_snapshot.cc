@@ -352,12 +352,18 @@ std::string RenderPrometheus(const AdminSnapshot& s) {
   x.Sample("pstrain_samples_per_second", "", s.SamplesPerSecond());
 
   x.Family("pstrain_refused_connections_total", "counter",
-           "Connections the scheduler refused: reason=\"client_key\", a CURVE client key that is "
-           "not the cluster's; reason=\"handshake\", no CURVE or another cluster's server key.");
-  x.Sample("pstrain_refused_connections_total", "reason=\"client_key\"",
-           static_cast<double>(s.refused_client_key));
-  x.Sample("pstrain_refused_connections_total", "reason=\"handshake\"",
-           static_cast<double>(s.refused_handshake));
+           "Connections a server's CURVE socket refused: reason=\"client_key\", a CURVE client "
+           "key that is not the cluster's; reason=\"handshake\", no CURVE or another cluster's "
+           "server key.");
+  auto connections = [&x](const std::string& labels, const LimitRefusals& r) {
+    x.Sample("pstrain_refused_connections_total", labels + ",reason=\"client_key\"",
+             static_cast<double>(r.client_key));
+    x.Sample("pstrain_refused_connections_total", labels + ",reason=\"handshake\"",
+             static_cast<double>(r.handshake));
+  };
+  connections("role=\"scheduler\",rank=\"0\"", s.scheduler_refusals);
+  for (const AdminNode& n : s.nodes)
+    if (n.role == "ps") connections(NodeLabels(n), n.refusals);
 
   x.Family("pstrain_limit_refusals_total", "counter",
            "Requests a server refused by a limit (an error reply, kResourceExhausted): "

@@ -42,7 +42,8 @@ struct AdminNode {
   LatencyHistogram push_latency{};
   // PS: its sparse tables (rows, memory, admission, eviction).
   std::vector<SparseTableReport> sparse_tables{};
-  // PS: requests it refused by each limit. Only on /metrics.
+  // PS: requests it refused by each limit, connections its CURVE server
+  // refused. Only on /metrics.
   LimitRefusals refusals;
 };
 
@@ -119,13 +120,8 @@ struct AdminSnapshot {
   uint32_t desired_workers = 0;              // workers the job should have (pstrain scale)
   std::vector<AdminCheckpoint> checkpoints;  // complete checkpoints, oldest first
   std::vector<AdminRollback> rollbacks;      // oldest first
-  // Connections the scheduler's CURVE server refused (a secured job): by the
-  // ZAP handler (a client key that is not the cluster's), and in the handshake
-  // (a peer without CURVE, or with another cluster's server key). Only on
-  // /metrics; 0 for a plain job and from SnapshotFromProto.
-  uint64_t refused_client_key = 0;
-  uint64_t refused_handshake = 0;
-  // Requests the scheduler refused by each limit. Only on /metrics.
+  // Requests the scheduler refused by each limit, and connections its CURVE
+  // server refused (0 for a plain job). Only on /metrics.
   LimitRefusals scheduler_refusals;
 
   // Epochs whose evaluation is in.

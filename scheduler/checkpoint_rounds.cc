@@ -13,6 +13,10 @@ bool CheckpointRounds::Request(const CheckpointCall& call, const std::string& id
                  resp.initStatus());
     return false;
   }
+  if (Status held = clients_.Hold(identity); !held.ok()) {
+    SetRpcStatus(held, resp.initStatus());
+    return false;
+  }
   const auto timeout = call.timeout_ms ? std::chrono::milliseconds(call.timeout_ms)
                                        : core_.options.checkpoint_request_timeout;
   st_.checkpoint_waiters.push_back({identity, request_id, Clock::now() + timeout});
@@ -21,6 +25,7 @@ bool CheckpointRounds::Request(const CheckpointCall& call, const std::string& id
 }
 
 void CheckpointRounds::Answer(const CheckpointWaiter& w, const Status& s, const CompleteCheckpoint* done) {
+  clients_.Release(w.identity);
   OutMessage out;
   out.envelope().setRequestId(w.request_id);
   auto resp = out.envelope().getBody().initCheckpointResponse();

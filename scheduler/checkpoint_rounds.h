@@ -3,13 +3,16 @@
 // when one is due (every_steps, every_seconds, or asked for by `pstrain
 // checkpoint`), feeds the PS reports to the CheckpointCoordinator
 // (scheduler/checkpoint_coordinator.h), records a complete checkpoint in the
-// job store (the commit point) and answers the clients waiting for one. Run()
-// thread only; not thread-safe.
+// job store (the commit point) and answers the clients waiting for one. Each
+// waiting client holds one of its requests in the scheduler's ClientTable
+// until it is answered, so network.max_in_flight_per_client bounds how many
+// one client can leave waiting. Run() thread only; not thread-safe.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "common/client_table.h"
 #include "common/status.h"
 #include "scheduler/requests.h"
 #include "scheduler/scheduler_core.h"
@@ -18,14 +21,17 @@ namespace pst {
 
 class CheckpointRounds {
  public:
-  explicit CheckpointRounds(SchedulerCore& core) : core_(core), st_(core.st) {}
+  CheckpointRounds(SchedulerCore& core, ClientTable& clients)
+      : core_(core), st_(core.st), clients_(clients) {}
   CheckpointRounds(const CheckpointRounds&) = delete;
   CheckpointRounds& operator=(const CheckpointRounds&) = delete;
 
   // A client asks for a checkpoint now. Returns true when the request is
   // answered later (once a round completes or fails, or its timeout passes);
-  // false when `resp` holds the answer already (kFailedPrecondition: the job
-  // is not running).
+  // false when `resp` holds the answer already: kFailedPrecondition if the
+  // job is not running, kResourceExhausted (counted) if the client has
+  // max_in_flight_per_client requests waiting already. REQUIRES: `identity`
+  // was admitted to the ClientTable.
   bool Request(const CheckpointCall& call, const std::string& identity, uint64_t request_id,
                proto::CheckpointResponse::Builder resp);
   // While running: updates the pace, starts a due round, decides the round
@@ -50,6 +56,7 @@ class CheckpointRounds {
 
   SchedulerCore& core_;
   SchedulerState& st_;
+  ClientTable& clients_;
 };
 
 }  // namespace pst

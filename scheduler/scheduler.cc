@@ -75,11 +75,11 @@ StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
 void Scheduler::PublishSnapshot() {
   if (!admin_ || !core_) return;
   AdminSnapshot snapshot = BuildAdminSnapshot(*core_, admin_->url());
-  if (zap_) {
-    snapshot.refused_client_key = zap_->refused();
-    snapshot.refused_handshake = zap_->failed_handshakes();
-  }
   snapshot.scheduler_refusals = clients_.refusals();
+  if (zap_) {
+    snapshot.scheduler_refusals.client_key = zap_->refused();
+    snapshot.scheduler_refusals.handshake = zap_->failed_handshakes();
+  }
   admin_->Publish(std::move(snapshot));
 }
 
@@ -119,8 +119,7 @@ void Scheduler::HandleMessages() {
     OutMessage out;
     bool answer_now = true;
     if (!s.ok()) {
-      PST_LOG_WARN("{} message: {}",
-                   s.code() == StatusCode::kInvalidArgument ? "malformed" : "refused", s.message());
+      refused_log_.Log(s);
       if (in.has_envelope()) out.envelope().setRequestId(in.envelope().getRequestId());
       SetRpcStatus(s, out.envelope().getBody().initError());
     } else {
@@ -176,7 +175,7 @@ Status Scheduler::Run() {
   SchedulerState& st = *state_;
   st.admin_url = admin_url();
   core_ = std::make_unique<SchedulerCore>(options_, st, socket_, endpoint_);
-  rounds_ = std::make_unique<CheckpointRounds>(*core_);
+  rounds_ = std::make_unique<CheckpointRounds>(*core_, clients_);
   recovery_ = std::make_unique<Recovery>(*core_, *rounds_);
   membership_ = std::make_unique<Membership>(*core_, *recovery_);
   leases_ = std::make_unique<LeaseService>(*core_, *membership_);

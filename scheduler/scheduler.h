@@ -27,6 +27,7 @@
 
 #include "common/bind.h"
 #include "common/client_table.h"
+#include "common/log_throttle.h"
 #include "common/status.h"
 #include "scheduler/requests.h"
 #include "scheduler/scheduler_options.h"
@@ -85,6 +86,7 @@ class Scheduler {
   zmq::socket_t socket_;
   // Every client that sent a request, with the job's network limits.
   ClientTable clients_;
+  RefusedMessageLog refused_log_;
   std::string endpoint_;
   std::atomic<bool> stop_{false};
   std::unique_ptr<SchedulerState> state_;

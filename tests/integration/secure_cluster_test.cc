@@ -57,7 +57,8 @@ bool WaitFor(const std::function<bool()>& done) {
   return true;
 }
 
-// The value of a /metrics sample such as `pstrain_refused_connections_total{reason="handshake"}`.
+// The value of a /metrics sample such as
+// `pstrain_refused_connections_total{role="ps",rank="0",reason="handshake"}`.
 double MetricValue(const std::string& metrics, const std::string& sample) {
   const size_t at = metrics.find("\n" + sample + " ");
   if (at == std::string::npos) return -1;
@@ -205,14 +206,20 @@ TEST_CASE("Secure cluster: intruders without the cluster key are refused and cha
         CHECK(r.exit_code != -1);
       }
     }
-    // Counted by the scheduler and logged by the scheduler and the PS.
+    // Counted by the scheduler and the PS (its counts arrive with its
+    // heartbeats), and logged by both.
     const std::string admin_url = ReadFile(run_dir + "/scheduler.endpoint.admin");
     const std::string metrics_url = admin_url.substr(0, admin_url.find_last_not_of("\n/") + 1) + "/metrics";
     std::string metrics;
     CHECK(WaitFor([&] {
       metrics = testing::HttpGet(metrics_url).body;
-      return MetricValue(metrics, "pstrain_refused_connections_total{reason=\"handshake\"}") >= 2 &&
-             MetricValue(metrics, "pstrain_refused_connections_total{reason=\"client_key\"}") >= 1;
+      for (const std::string server : {"role=\"scheduler\",rank=\"0\"", "role=\"ps\",rank=\"0\""}) {
+        const std::string refused = "pstrain_refused_connections_total{" + server + ",reason=";
+        if (MetricValue(metrics, refused + "\"handshake\"}") < 2 ||
+            MetricValue(metrics, refused + "\"client_key\"}") < 1)
+          return false;
+      }
+      return true;
     }));
     INFO(metrics);
     CHECK(ReadFile(run_dir + "/logs/scheduler.log").find("is not this cluster's") != std::string::npos);

@@ -327,9 +327,9 @@ TEST_CASE("Admin: /metrics has the checkpoint and recovery metrics", "[scheduler
 
 TEST_CASE("Admin: /metrics counts the scheduler's and each PS's refusals by limit", "[scheduler]") {
   AdminSnapshot s = HandBuilt();
-  s.scheduler_refusals = {1, 0, 5, 0};
-  s.nodes[0].refusals = {2, 3, 4, 6};  // ps 0
-  s.nodes[1].refusals = {9, 9, 9, 9};  // a worker: never shown
+  s.scheduler_refusals = {1, 0, 5, 0, 7, 8};
+  s.nodes[0].refusals = {2, 3, 4, 6, 10, 11};  // ps 0
+  s.nodes[1].refusals = {9, 9, 9, 9, 9, 9};    // a worker: never shown
   std::map<std::string, std::string> types;
   const auto samples = ParseExposition(RenderPrometheus(s), &types);
   CHECK(types["pstrain_limit_refusals_total"] == "counter");
@@ -347,6 +347,18 @@ TEST_CASE("Admin: /metrics counts the scheduler's and each PS's refusals by limi
   CHECK(value("ps", "clients") == 4);
   CHECK(value("ps", "in_flight") == 6);
   CHECK(value("worker", "frame") == -1);
+  // Connections refused by CURVE, per server.
+  CHECK(types["pstrain_refused_connections_total"] == "counter");
+  auto refused = [&](const std::string& role, const std::string& reason) {
+    const Sample* x = Find(samples, "pstrain_refused_connections_total",
+                           {{"role", role}, {"rank", "0"}, {"reason", reason}});
+    return x ? x->value : -1;
+  };
+  CHECK(refused("scheduler", "client_key") == 7);
+  CHECK(refused("scheduler", "handshake") == 8);
+  CHECK(refused("ps", "client_key") == 10);
+  CHECK(refused("ps", "handshake") == 11);
+  CHECK(refused("worker", "handshake") == -1);
 }
 
 TEST_CASE("Admin: a recovering job is named so on /metrics and /status", "[scheduler]") {

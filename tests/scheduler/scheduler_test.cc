@@ -193,6 +193,29 @@ class Node {
     return std::nullopt;
   }
 
+  // Sends `pstrain checkpoint`'s request (answered once a round is decided,
+  // or its timeout passed); returns its id for Answer / Answered.
+  uint64_t AskCheckpoint(milliseconds timeout) {
+    OutMessage msg;
+    msg.envelope().getBody().initCheckpointRequest().setTimeoutMs(timeout.count());
+    auto id = channel_->Send(msg);
+    RequireOk(id.status());
+    return *id;
+  }
+  // Whether request `id` has been answered: a JobStatus call on the same
+  // connection follows it, so anything answered at once has arrived by then.
+  bool Answered(uint64_t id) {
+    JobStatus();
+    channel_->Pump();
+    return channel_->HasReply(id);
+  }
+  // The status a checkpoint request `id` was answered with (waits for it).
+  Status CheckpointAnswer(uint64_t id) {
+    auto reply = channel_->Await(id, kCallTimeout);
+    if (!reply.ok()) return reply.status();
+    return FromRpcStatus(reply->envelope().getBody().getCheckpointResponse().getStatus());
+  }
+
   uint32_t rank() const { return rank_; }
   uint64_t clock() const { return clock_; }
 
@@ -475,6 +498,48 @@ TEST_CASE("Scheduler: a running worker's heartbeat is answered only with news, o
   CHECK(leave->leave);
   w0.HeartbeatOrSilence();  // its first in the running job
   CHECK_FALSE(w0.HeartbeatOrSilence());
+}
+
+TEST_CASE("Scheduler: one client leaves at most max_in_flight_per_client checkpoint requests waiting",
+          "[scheduler]") {
+  SchedulerOptions o = SmallJob(1);
+  o.job.network.max_in_flight_per_client = 2;
+  InProcessScheduler sched(o);
+  Node ps(sched.ctx(), sched.endpoint(), proto::Role::SERVER);
+  Node worker(sched.ctx(), sched.endpoint(), proto::Role::WORKER);
+  RequireOk(ps.Register());
+  RequireOk(worker.Register());
+  REQUIRE(HeartbeatUntil({}, [&] { return Running(ps); }));
+  // The test's PS never reports a checkpoint written, so requests wait for
+  // their timeout.
+  Node a(sched.ctx(), sched.endpoint(), proto::Role::WORKER);
+  const uint64_t a1 = a.AskCheckpoint(milliseconds(60000));
+  const uint64_t a2 = a.AskCheckpoint(milliseconds(60000));
+  const uint64_t a3 = a.AskCheckpoint(milliseconds(60000));
+  CHECK_FALSE(a.Answered(a1));
+  CHECK_FALSE(a.Answered(a2));
+  REQUIRE(a.Answered(a3));
+  const Status refused = a.CheckpointAnswer(a3);
+  CHECK(refused.code() == StatusCode::kResourceExhausted);
+  CHECK(refused.message().find("network.max_in_flight_per_client") != std::string::npos);
+
+  // Another client has places of its own; an answered request gives its place back.
+  Node b(sched.ctx(), sched.endpoint(), proto::Role::WORKER);
+  const uint64_t b1 = b.AskCheckpoint(milliseconds(50));
+  const uint64_t b2 = b.AskCheckpoint(milliseconds(50));
+  CHECK(b.CheckpointAnswer(b1).code() == StatusCode::kDeadlineExceeded);
+  CHECK(b.CheckpointAnswer(b2).code() == StatusCode::kDeadlineExceeded);
+  const uint64_t b3 = b.AskCheckpoint(milliseconds(60000));
+  const uint64_t b4 = b.AskCheckpoint(milliseconds(60000));
+  CHECK_FALSE(b.Answered(b3));
+  CHECK_FALSE(b.Answered(b4));
+
+  // The job ends: every waiting request is answered.
+  auto order = worker.TrainUntilEvaluation(kSamples, 2);
+  REQUIRE(order);
+  RequireOk(worker.Eval(order->first, order->second, 30, 40));
+  for (auto [node, id] : {std::pair{&a, a1}, {&a, a2}, {&b, b3}, {&b, b4}})
+    CHECK(node->CheckpointAnswer(id).code() == StatusCode::kFailedPrecondition);
 }
 
 }  // namespace
