@@ -14,6 +14,7 @@
 
 #include "cli/child_process.h"
 #include "common/channel.h"
+#include "common/job_spec.h"
 #include "common/wire.h"
 
 namespace pst::bench {
@@ -28,6 +29,7 @@ struct SimNode {
   proto::Role role = proto::Role::WORKER;
   uint32_t rank = 0;
   bool started = false;  // JobStart received
+  milliseconds heartbeat_interval{500};  // as the scheduler told it
   Clock::time_point next_heartbeat;
   uint64_t heartbeat_id = 0;  // 0: none in flight
   // Worker: the lease request in flight and the last lease, reported with the next.
@@ -92,6 +94,7 @@ Status RegisterAll(std::vector<SimNode>& nodes, milliseconds timeout) {
         auto resp = in.envelope().getBody().getRegisterResponse();
         PST_RETURN_IF_ERROR(FromRpcStatus(resp.getStatus()));
         n.rank = resp.getRank();
+        n.heartbeat_interval = milliseconds(resp.getHeartbeatIntervalMs());
         got[i] = true;
         ++registered;
       }
@@ -110,6 +113,7 @@ struct PhaseResult {
   double cpu_share = 0;        // scheduler CPU seconds per wall second
   double heartbeats_per_s = 0;    // sent
   double answers_per_s = 0;       // heartbeat answers received
+  milliseconds interval{0};       // the heartbeat interval the nodes were told last
   double leases_per_s = 0;
   std::vector<double> lease_rtt;  // seconds
 };
@@ -184,7 +188,7 @@ StatusOr<PhaseResult> RunPhase(std::vector<SimNode>& nodes, bool leases, pid_t s
   const auto t0 = Clock::now();
   // Spread the nodes' heartbeats and first requests over one interval.
   for (size_t i = 0; i < nodes.size(); ++i) {
-    nodes[i].next_heartbeat = t0 + config.heartbeat * i / nodes.size();
+    nodes[i].next_heartbeat = t0 + nodes[i].heartbeat_interval * i / nodes.size();
     nodes[i].next_lease = t0 + config.lease_interval * i / nodes.size();
   }
   PST_ASSIGN_OR_RETURN(const double cpu0, CpuSeconds(scheduler));
@@ -196,7 +200,7 @@ StatusOr<PhaseResult> RunPhase(std::vector<SimNode>& nodes, bool leases, pid_t s
         // scheduler answers a worker only when it has news or now and then).
         if (n.heartbeat_id != 0) n.channel->Discard(n.heartbeat_id);
         PST_RETURN_IF_ERROR(SendHeartbeat(n));
-        n.next_heartbeat += config.heartbeat;
+        n.next_heartbeat += n.heartbeat_interval;
         ++heartbeats;
       }
       if (leases && n.role == proto::Role::WORKER && !n.done && n.lease_id == 0 && now >= n.next_lease)
@@ -206,7 +210,9 @@ StatusOr<PhaseResult> RunPhase(std::vector<SimNode>& nodes, bool leases, pid_t s
     for (SimNode& n : nodes) {
       if (n.heartbeat_id != 0 && n.channel->HasReply(n.heartbeat_id)) {
         PST_ASSIGN_OR_RETURN(InMessage in, n.channel->Await(n.heartbeat_id, milliseconds(0)));
-        PST_RETURN_IF_ERROR(FromRpcStatus(in.envelope().getBody().getHeartbeatResponse().getStatus()));
+        auto resp = in.envelope().getBody().getHeartbeatResponse();
+        PST_RETURN_IF_ERROR(FromRpcStatus(resp.getStatus()));
+        if (resp.getHeartbeatIntervalMs() > 0) n.heartbeat_interval = milliseconds(resp.getHeartbeatIntervalMs());
         n.heartbeat_id = 0;
         ++answers;
       }
@@ -227,51 +233,86 @@ StatusOr<PhaseResult> RunPhase(std::vector<SimNode>& nodes, bool leases, pid_t s
   r.heartbeats_per_s = heartbeats / wall;
   r.answers_per_s = answers / wall;
   r.leases_per_s = r.lease_rtt.size() / wall;
+  r.interval = nodes.back().heartbeat_interval;
   return r;
 }
 
-}  // namespace
+// One pstrain-scheduler process and the simulated nodes, registered and started.
+struct LoadCluster {
+  explicit LoadCluster(ChildProcess p) : scheduler(std::move(p)) {}
+  ChildProcess scheduler;
+  std::unique_ptr<zmq::context_t> ctx;  // outlives the nodes' sockets
+  std::vector<SimNode> nodes;
+  double register_seconds = 0;
+};
 
-Status RunSchedulerLoadSuite(const SchedulerLoadConfig& config, Report& report) {
-  Progress(fmt::format("scheduler: 1 scheduler process, {} simulated workers + 1 PS", config.workers));
-  PST_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("scheduler"));
-  const uint32_t batch_size = 64, batches_per_shard = 2;
-  // Enough shards that no epoch ends within the phases: 50 leases per worker.
-  const uint64_t num_samples = uint64_t{batch_size} * batches_per_shard * config.workers * 50;
+// Starts a scheduler whose job has config.workers workers and 1 PS, asking
+// for at most `heartbeat_budget` heartbeats/s (0: always config.heartbeat),
+// and registers every simulated node.
+StatusOr<std::unique_ptr<LoadCluster>> StartLoadCluster(const SchedulerLoadConfig& config,
+                                                        const std::string& dir, uint32_t heartbeat_budget,
+                                                        uint32_t batch_size, uint32_t batches_per_shard) {
   std::ofstream(dir + "/job.toml") << fmt::format(
       "[train]\nepochs = 2\nbatch_size = {}\nbatches_per_shard = {}\nconsistency = \"asp\"\n"
       "[cluster]\nservers = 1\nworkers = {}\n[checkpoint]\nevery_steps = 0\n"
-      "[network]\nheartbeat_ms = {}\nheartbeat_timeout_ms = 10000\nmax_clients = {}\n",
-      batch_size, batches_per_shard, config.workers, config.heartbeat.count(),
+      "[network]\nheartbeat_ms = {}\nheartbeat_timeout_ms = 10000\nmax_heartbeats_per_second = {}\n"
+      "max_clients = {}\n",
+      batch_size, batches_per_shard, config.workers, config.heartbeat.count(), heartbeat_budget,
       config.workers + 64);  // one connection per simulated node
   PST_ASSIGN_OR_RETURN(
-      ChildProcess scheduler,
+      ChildProcess process,
       ChildProcess::Start(config.bin_dir + "/pstrain-scheduler",
                           {"--job", dir + "/job.toml", "--bind", "127.0.0.1", "--port", "0",
                            "--admin-port", "-1", "--endpoint-file", dir + "/endpoint",
                            "--form-timeout-ms", "120000", "--log-level", "warn"},
                           dir + "/scheduler.log"));
+  auto c = std::make_unique<LoadCluster>(std::move(process));
   std::string endpoint;
   for (int i = 0; i < 200 && endpoint.empty(); ++i) {
     std::ifstream(dir + "/endpoint") >> endpoint;
     if (endpoint.empty()) std::this_thread::sleep_for(milliseconds(50));
   }
   if (endpoint.empty())
-    return Status::Unavailable("the scheduler did not start: " + scheduler.LastLogLine());
-
-  zmq::context_t ctx(1);
-  ctx.set(zmq::ctxopt::max_sockets, static_cast<int>(config.workers) + 64);
-  std::vector<SimNode> nodes(config.workers + 1);
-  nodes[0].role = proto::Role::SERVER;
-  for (SimNode& n : nodes) {
-    PST_ASSIGN_OR_RETURN(n.channel, Channel::Connect(ctx, endpoint));
+    return Status::Unavailable("the scheduler did not start: " + c->scheduler.LastLogLine());
+  c->ctx = std::make_unique<zmq::context_t>(1);
+  c->ctx->set(zmq::ctxopt::max_sockets, static_cast<int>(config.workers) + 64);
+  c->nodes.resize(config.workers + 1);
+  c->nodes[0].role = proto::Role::SERVER;
+  for (SimNode& n : c->nodes) {
+    PST_ASSIGN_OR_RETURN(n.channel, Channel::Connect(*c->ctx, endpoint));
   }
   const auto t_reg = Clock::now();
-  Status s = RegisterAll(nodes, milliseconds(60000));
-  if (!s.ok()) return s.WithContext("registering (scheduler log: " + scheduler.LastLogLine() + ")");
-  const double reg_s = std::chrono::duration<double>(Clock::now() - t_reg).count();
-  Progress(fmt::format("scheduler: {} nodes registered and started in {:.2f} s", nodes.size(), reg_s));
+  Status s = RegisterAll(c->nodes, milliseconds(60000));
+  if (!s.ok()) return s.WithContext("registering (scheduler log: " + c->scheduler.LastLogLine() + ")");
+  c->register_seconds = std::chrono::duration<double>(Clock::now() - t_reg).count();
+  Progress(fmt::format("scheduler: {} nodes registered and started in {:.2f} s (heartbeat budget {})",
+                       c->nodes.size(), c->register_seconds,
+                       heartbeat_budget ? std::to_string(heartbeat_budget) + "/s" : "off"));
+  return c;
+}
 
+}  // namespace
+
+Status RunSchedulerLoadSuite(const SchedulerLoadConfig& config, Report& report) {
+  Progress(fmt::format("scheduler: 1 scheduler process, {} simulated workers + 1 PS", config.workers));
+  const uint32_t batch_size = 64, batches_per_shard = 2;
+  // Enough shards that no epoch ends within the phases: 50 leases per worker.
+  const uint64_t num_samples = uint64_t{batch_size} * batches_per_shard * config.workers * 50;
+  // First at the fixed interval (what one heartbeat costs), then with the
+  // job default budget (what the scheduler costs as shipped).
+  PST_ASSIGN_OR_RETURN(const std::string fixed_dir, MakeTempDir("scheduler-fixed"));
+  PST_ASSIGN_OR_RETURN(auto fixed, StartLoadCluster(config, fixed_dir, 0, batch_size, batches_per_shard));
+  PST_ASSIGN_OR_RETURN(PhaseResult hb_fixed,
+                       RunPhase(fixed->nodes, false, fixed->scheduler.pid(), config, num_samples, batch_size));
+  fixed->scheduler.Stop(milliseconds(3000));
+  fixed.reset();
+  Progress("scheduler: fixed-interval heartbeats measured; now with the default heartbeat budget");
+  PST_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("scheduler"));
+  PST_ASSIGN_OR_RETURN(auto cluster, StartLoadCluster(config, dir, JobSpec{}.network.max_heartbeats_per_second,
+                                                      batch_size, batches_per_shard));
+  std::vector<SimNode>& nodes = cluster->nodes;
+  ChildProcess& scheduler = cluster->scheduler;
+  const double reg_s = cluster->register_seconds;
   PST_ASSIGN_OR_RETURN(PhaseResult hb, RunPhase(nodes, false, scheduler.pid(), config, num_samples, batch_size));
   Progress("scheduler: heartbeats only measured; now with leases");
   PST_ASSIGN_OR_RETURN(PhaseResult lease, RunPhase(nodes, true, scheduler.pid(), config, num_samples, batch_size));
@@ -281,18 +322,26 @@ Status RunSchedulerLoadSuite(const SchedulerLoadConfig& config, Report& report) 
   const LatencyStats rtt = Summarize(lease.lease_rtt);
 
   std::cout << fmt::format(
-      "\nScheduler under load: {} simulated workers + 1 PS, heartbeat every {} ms, each worker asks for "
-      "a lease {} ms after its last answer; {} s per phase\n",
+      "\nScheduler under load: {} simulated workers + 1 PS, job heartbeat_ms {}; each worker asks for a lease {} ms "
+      "after its last answer; {} s per phase\n",
       config.workers, config.heartbeat.count(), config.lease_interval.count(), config.window.count() / 1000);
   // CPU per request: less sensitive to the machine's load than the share.
-  const double hb_us = 1e6 * hb.cpu_share / std::max(1.0, hb.heartbeats_per_s);
+  const auto per_heartbeat_us = [](const PhaseResult& p) {
+    return 1e6 * p.cpu_share / std::max(1.0, p.heartbeats_per_s);
+  };
+  const double hb_us = per_heartbeat_us(hb), hb_fixed_us = per_heartbeat_us(hb_fixed);
   const double lease_us =
       1e6 * (lease.cpu_share - hb.cpu_share) / std::max(1.0, lease.leases_per_s);
-  Table t({"phase", "scheduler CPU (of one core)", "heartbeats/s", "answered/s", "leases/s", "CPU per request",
-           "lease p50 ms", "lease p99 ms"});
-  t.AddRow({"heartbeats only", Fixed(100 * hb.cpu_share, 1) + "%", Fixed(hb.heartbeats_per_s, 0),
-            Fixed(hb.answers_per_s, 0), "-", Fixed(hb_us, 1) + " us/heartbeat", "-", "-"});
-  t.AddRow({"heartbeats + leases", Fixed(100 * lease.cpu_share, 1) + "%", Fixed(lease.heartbeats_per_s, 0),
+  Table t({"phase", "heartbeat interval", "scheduler CPU (of one core)", "heartbeats/s", "answered/s", "leases/s",
+           "CPU per request", "lease p50 ms", "lease p99 ms"});
+  t.AddRow({"heartbeats only, budget off", std::to_string(hb_fixed.interval.count()) + " ms",
+            Fixed(100 * hb_fixed.cpu_share, 1) + "%", Fixed(hb_fixed.heartbeats_per_s, 0),
+            Fixed(hb_fixed.answers_per_s, 0), "-", Fixed(hb_fixed_us, 1) + " us/heartbeat", "-", "-"});
+  t.AddRow({"heartbeats only (default)", std::to_string(hb.interval.count()) + " ms",
+            Fixed(100 * hb.cpu_share, 1) + "%", Fixed(hb.heartbeats_per_s, 0), Fixed(hb.answers_per_s, 0), "-",
+            Fixed(hb_us, 1) + " us/heartbeat", "-", "-"});
+  t.AddRow({"heartbeats + leases (default)", std::to_string(lease.interval.count()) + " ms",
+            Fixed(100 * lease.cpu_share, 1) + "%", Fixed(lease.heartbeats_per_s, 0),
             Fixed(lease.answers_per_s, 0), Fixed(lease.leases_per_s, 0), Fixed(lease_us, 1) + " us/lease",
             Fixed(rtt.p50_ms, 2), Fixed(rtt.p99_ms, 2)});
   t.Print();
@@ -304,15 +353,21 @@ Status RunSchedulerLoadSuite(const SchedulerLoadConfig& config, Report& report) 
                               {"heartbeats_per_second", hb.heartbeats_per_s},
                               {"heartbeat_answers_per_second", hb.answers_per_s},
                               {"heartbeat_cpu_us", hb_us},
+                              {"heartbeat_interval_ms", hb.interval.count()},
+                              {"fixed_interval_cpu_share", hb_fixed.cpu_share},
+                              {"fixed_interval_heartbeats_per_second", hb_fixed.heartbeats_per_s},
+                              {"fixed_interval_heartbeat_cpu_us", hb_fixed_us},
                               {"lease_cpu_us", lease_us},
                               {"lease_phase_cpu_share", lease.cpu_share},
                               {"leases_per_second", lease.leases_per_s},
                               {"lease_p50_ms", rtt.p50_ms},
                               {"lease_p99_ms", rtt.p99_ms}};
   report.summary.push_back(fmt::format(
-      "scheduler, {} workers: {:.1f}% of a core for heartbeats (goal < 5%; {:.1f} us each), lease p50 {:.2f} ms p99 {:.2f} ms "
+      "scheduler, {} workers: {:.1f}% of a core for heartbeats at the default budget ({} ms interval; goal < 5%), "
+      "{:.1f}% with the budget off ({} ms; {:.1f} us each), lease p50 {:.2f} ms p99 {:.2f} ms "
       "(goal < 5 ms) at {:.0f} leases/s ({:.1f}% CPU)",
-      config.workers, 100 * hb.cpu_share, hb_us, rtt.p50_ms, rtt.p99_ms, lease.leases_per_s, 100 * lease.cpu_share));
+      config.workers, 100 * hb.cpu_share, hb.interval.count(), 100 * hb_fixed.cpu_share, hb_fixed.interval.count(),
+      hb_fixed_us, rtt.p50_ms, rtt.p99_ms, lease.leases_per_s, 100 * lease.cpu_share));
   return Status::OK();
 }
 

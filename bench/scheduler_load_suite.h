@@ -3,7 +3,8 @@
 // the job's interval, data-shard lease requests and their reports, evaluation
 // reports when asked; no training, no parameter traffic. Measures the
 // scheduler's CPU share (its /proc utime + stime over wall time) while only
-// heartbeats flow, then again with every worker also asking for a lease at a
+// heartbeats flow (first against a scheduler asked to keep the fixed job
+// interval, then at the default heartbeat budget), then again with every worker also asking for a lease at a
 // fixed interval, and the lease round trips (request sent -> answer received)
 // of that phase. The job is ASP with checkpoints off, so leases never wait for
 // a clock barrier.

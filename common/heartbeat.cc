@@ -32,14 +32,16 @@ void Heartbeater::Loop(zmq::context_t* ctx) {
   auto channel = std::move(channel_or).value();
   auto last_answer = std::chrono::steady_clock::now();
   uint64_t pending = 0;
+  auto interval = options_.interval;
   while (!stop_) {
     OutMessage msg;
     fill_(msg.envelope().getBody().initHeartbeatRequest());
     auto id = channel->Send(msg);
     if (pending) channel->Discard(pending);
     pending = id.ok() ? *id : 0;
-    const auto next = std::chrono::steady_clock::now() + options_.interval;
-    while (!stop_ && std::chrono::steady_clock::now() < next) {
+    // Against the interval as it is now: an answer may change it.
+    const auto sent_at = std::chrono::steady_clock::now();
+    while (!stop_ && std::chrono::steady_clock::now() < sent_at + interval) {
       Channel* c = channel.get();
       PollChannels(&c, 1, std::chrono::milliseconds(pending ? 5 : 10));
       if (poke_.exchange(false)) break;
@@ -50,6 +52,10 @@ void Heartbeater::Loop(zmq::context_t* ctx) {
           last_answer = std::chrono::steady_clock::now();
           auto resp = reply->envelope().getBody().getHeartbeatResponse();
           state_ = resp.getState();
+          // A large job's scheduler asks for fewer heartbeats; never so few
+          // that the scheduler would count as lost between two of them.
+          if (const uint64_t ms = resp.getHeartbeatIntervalMs(); ms > 0)
+            interval = std::min(std::chrono::milliseconds(ms), options_.lost_after / 4);
           if (on_reply_) {
             try {
               on_reply_(resp);

@@ -23,7 +23,8 @@ namespace pst {
 struct HeartbeaterOptions {
   // Scheduler address, e.g. "tcp://127.0.0.1:5000". Required.
   std::string scheduler_endpoint;
-  // Time between heartbeats. Default: 500 ms.
+  // Time between heartbeats, until the scheduler's answer names another
+  // (heartbeatIntervalMs; it lengthens it for large jobs). Default: 500 ms.
   std::chrono::milliseconds interval{500};
   // With no answer for this long the scheduler counts as lost. Default: 30 s.
   std::chrono::milliseconds lost_after{30000};

@@ -426,6 +426,7 @@ Status ReadNetwork(const toml::table& t, NetworkSpec* n) {
   }
   PST_RETURN_IF_ERROR(r.Unsigned("heartbeat_ms", &n->heartbeat_ms));
   PST_RETURN_IF_ERROR(r.Unsigned("heartbeat_timeout_ms", &n->heartbeat_timeout_ms));
+  PST_RETURN_IF_ERROR(r.Unsigned("max_heartbeats_per_second", &n->max_heartbeats_per_second));
   PST_RETURN_IF_ERROR(r.String("key_dir", &n->key_dir));
   PST_RETURN_IF_ERROR(r.Unsigned("max_clients", &n->max_clients));
   PST_RETURN_IF_ERROR(r.Unsigned("max_in_flight_per_client", &n->max_in_flight_per_client));
@@ -654,6 +655,7 @@ std::string JobSpecToToml(const JobSpec& spec) {
   AppendKey(&out, "admin_port", std::to_string(n.admin_port));
   AppendKey(&out, "heartbeat_ms", std::to_string(n.heartbeat_ms));
   AppendKey(&out, "heartbeat_timeout_ms", std::to_string(n.heartbeat_timeout_ms));
+  AppendKey(&out, "max_heartbeats_per_second", std::to_string(n.max_heartbeats_per_second));
   if (!n.key_dir.empty()) AppendKey(&out, "key_dir", Quoted(n.key_dir));
   AppendKey(&out, "max_clients", std::to_string(n.max_clients));
   AppendKey(&out, "max_in_flight_per_client", std::to_string(n.max_in_flight_per_client));

@@ -134,6 +134,8 @@ struct HeartbeatResponse {
   leave @9 :Bool;                # worker: hand back your lease and leave (scaled down)
   directiveSeq @10 :UInt64;      # grows whenever the fields above change; a node
                                  # ignores an answer older than one it applied
+  heartbeatIntervalMs @11 :UInt64;  # heartbeat every this from now on (0: unchanged);
+                                 # the scheduler lengthens it for large jobs
 }
 
 # Worker -> scheduler: report the lease just finished (if any) and ask for the next.

@@ -62,6 +62,10 @@ int main(int argc, char** argv) {
   auto* hb_timeout =
       app.add_option("--heartbeat-timeout-ms", hb_timeout_ms, "Silence after which a node is dead")
           ->capture_default_str();
+  auto* hb_rate = app.add_option("--max-heartbeats-per-second", options.max_heartbeats_per_second,
+                                 "Heartbeat budget of the whole job: more nodes lengthen the interval "
+                                 "(0 = always --heartbeat-ms)")
+                      ->capture_default_str();
   app.add_option("--form-timeout-ms", form_ms, "How long to wait for every node to register")
       ->capture_default_str();
   auto* admin_bind = app.add_option("--admin-bind", options.admin_bind,
@@ -108,6 +112,7 @@ int main(int argc, char** argv) {
     if (!hb->count()) options.heartbeat_interval = std::chrono::milliseconds(n.heartbeat_ms);
     if (!hb_timeout->count())
       options.heartbeat_timeout = std::chrono::milliseconds(n.heartbeat_timeout_ms);
+    if (!hb_rate->count()) options.max_heartbeats_per_second = n.max_heartbeats_per_second;
   }
 
   // --key-dir overrides the job file's network.key_dir.

@@ -133,7 +133,7 @@ void Membership::Register(const RegisterCall& call, const std::string& identity,
                    options.job.num_servers, st_.workers.size(), options.job.num_workers);
     }
   }
-  resp.setHeartbeatIntervalMs(options.heartbeat_interval.count());
+  resp.setHeartbeatIntervalMs(HeartbeatInterval().count());
   SetRpcStatus(s, resp.initStatus());
 }
 
@@ -210,6 +210,7 @@ bool Membership::Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::
   resp.setGeneration(st_.generation);
   resp.setRestoreCheckpoint(st_.restore_checkpoint);
   resp.setResumeClock(st_.resume_clock);
+  resp.setHeartbeatIntervalMs(HeartbeatInterval().count());
   return answer;
 }
 
@@ -350,16 +351,32 @@ void Membership::SendToNewcomers() {
   joiners_.clear();
 }
 
+std::chrono::milliseconds Membership::HeartbeatInterval() const {
+  const SchedulerOptions& options = core_.options;
+  if (options.max_heartbeats_per_second == 0) return options.heartbeat_interval;
+  const uint64_t expected = uint64_t{options.job.num_servers} +
+                            std::max<uint64_t>(options.job.num_workers, st_.desired_workers);
+  const uint64_t nodes = std::max<uint64_t>(expected, live_nodes_);
+  const auto wanted = std::chrono::milliseconds((nodes * 1000 + options.max_heartbeats_per_second - 1) /
+                                                options.max_heartbeats_per_second);
+  // Never so long that heartbeat_timeout would be fewer than four silences.
+  const auto longest = std::max(options.heartbeat_interval, options.heartbeat_timeout / 4);
+  return std::clamp(wanted, options.heartbeat_interval, longest);
+}
+
 bool Membership::SweepHeartbeats(Clock::time_point now) {
   const SchedulerOptions& options = core_.options;
+  const auto interval = HeartbeatInterval();
   bool all_gone = true;
+  size_t live = 0;
   for (auto* list : {&st_.servers, &st_.workers}) {
     for (NodeInfo& n : *list) {
       if (n.Gone() || n.identity.empty()) continue;
       all_gone = false;
+      ++live;
       const auto age = now - n.last_seen;
       if (age <= options.heartbeat_timeout) {
-        if (age > 3 * options.heartbeat_interval) n.state = proto::NodeState::SUSPECT;
+        if (age > 3 * interval) n.state = proto::NodeState::SUSPECT;
         continue;
       }
       n.state = proto::NodeState::DEAD;
@@ -377,6 +394,7 @@ bool Membership::SweepHeartbeats(Clock::time_point now) {
       }
     }
   }
+  live_nodes_ = live;
   return all_gone;
 }
 
@@ -425,7 +443,7 @@ void Membership::AdmitWorkers() {
   }
 }
 
-void Membership::FillDirective(proto::HeartbeatResponse::Builder resp) {
+void Membership::UpdateDirectiveSeq() {
   // directive_seq grows whenever any of it changes, so a PS can ignore an
   // older copy arriving late.
   uint64_t sig = (uint64_t{st_.generation} << 32) ^ static_cast<uint64_t>(st_.state);
@@ -444,6 +462,10 @@ void Membership::FillDirective(proto::HeartbeatResponse::Builder resp) {
     st_.directive_sig = sig;
     ++st_.directive_seq;
   }
+}
+
+void Membership::FillDirective(proto::HeartbeatResponse::Builder resp) {
+  UpdateDirectiveSeq();
   FillRoster(st_, resp.initWorkers(CountRoster(st_)));
   resp.setState(st_.state);
   resp.setGeneration(st_.generation);
@@ -453,12 +475,13 @@ void Membership::FillDirective(proto::HeartbeatResponse::Builder resp) {
   resp.setCheckpointClock(st_.coordinator.clock());
   resp.setCommittedCheckpoint(st_.checkpoints.empty() ? 0 : st_.checkpoints.back().id);
   resp.setDirectiveSeq(st_.directive_seq);
+  resp.setHeartbeatIntervalMs(HeartbeatInterval().count());
   SetRpcStatus(Status::OK(), resp.initStatus());
 }
 
 void Membership::PushDirective() {
-  OutMessage directive;
-  FillDirective(directive.envelope().getBody().initHeartbeatResponse());
+  // Checked every tick: the message is built only when the directive changed.
+  UpdateDirectiveSeq();
   if (st_.directive_seq == pushed_seq_) return;
   pushed_seq_ = st_.directive_seq;
   for (const NodeInfo& p : st_.servers) {

@@ -58,6 +58,10 @@ class Membership {
   // timeout (a dead worker is let go, a dead PS starts a rollback). Returns
   // true when every registered node is gone.
   bool SweepHeartbeats(Clock::time_point now);
+  // The heartbeat interval nodes are told to use: options.heartbeat_interval,
+  // lengthened so that the job's nodes send at most
+  // options.max_heartbeats_per_second (see SchedulerOptions).
+  std::chrono::milliseconds HeartbeatInterval() const;
   // Returns the leases of removed workers once every PS stopped waiting for them.
   void ProgressRemovals();
   // Moves a joining worker's start clock when a PS is already past it.
@@ -88,6 +92,8 @@ class Membership {
   Status SendJobStart(const NodeInfo& n);
   // What every PS should converge to (see proto HeartbeatResponse).
   void FillDirective(proto::HeartbeatResponse::Builder resp);
+  // Advances st_.directive_seq if the directive differs from the last one.
+  void UpdateDirectiveSeq();
   // Records a worker's latency histograms (an invalid one is logged once).
   void TakeLatencies(const HeartbeatCall& call, NodeInfo& n);
   // Whether worker n's heartbeat gets an answer (see Heartbeat); if so,
@@ -102,6 +108,7 @@ class Membership {
   // Nodes that registered while the job runs: SendToNewcomers sends them the job.
   std::vector<size_t> joiners_;         // worker indices
   std::vector<uint32_t> replacements_;  // PS ranks
+  size_t live_nodes_ = 0;                // nodes alive at the last sweep
   uint64_t pushed_seq_ = 0;             // the directive last pushed to every PS
 };
 

@@ -99,6 +99,8 @@ class Scheduler {
   std::unique_ptr<LeaseService> leases_;
   std::chrono::steady_clock::time_point published_at_;
   uint64_t published_sig_ = 0;
+  std::chrono::steady_clock::time_point swept_at_;  // last sweep (see Tick)
+  bool all_gone_ = false;  // no node left at the last sweep
 };
 
 }  // namespace pst

@@ -80,10 +80,22 @@ struct SchedulerOptions {
   // every heartbeat. PS heartbeats are always answered (they carry the
   // directive). Default: 5 s.
   std::chrono::milliseconds heartbeat_answer_interval{5000};
+  // Most heartbeats per second the scheduler asks for: with more nodes than
+  // this many per heartbeat_interval, the interval it tells nodes (at
+  // registration and in heartbeat answers) grows to nodes / this, at most
+  // heartbeat_timeout / 4, so a thousand-worker job costs the scheduler no
+  // more than a 500-node one while a silent node is still found dead after
+  // heartbeat_timeout. 0 keeps heartbeat_interval whatever the job's size.
+  // Default: 1000.
+  uint32_t max_heartbeats_per_second = 1000;
   // The periodic work runs at most this often (it walks every node, which
   // after every message would cost more than the messages with a thousand
   // nodes), and at least every loop_wait. Default: 5 ms.
   std::chrono::milliseconds tick_interval{5};
+  // The periodic work that walks every node but need not be prompt (heartbeat
+  // timeouts, worker admission and removal, checkpoint rounds) runs at most
+  // this often, and at least every heartbeat_interval. Default: 50 ms.
+  std::chrono::milliseconds sweep_interval{50};
   // Most messages handled in one loop turn before the periodic work. Default: 4096.
   uint32_t messages_per_turn = 4096;
   // How often a running job's state is saved to the store (and at every

@@ -46,12 +46,13 @@ class FakeScheduler {
     }
     return std::nullopt;
   }
-  void Answer(Beat& beat, proto::JobState state, uint32_t generation) {
+  void Answer(Beat& beat, proto::JobState state, uint32_t generation, uint64_t interval_ms = 0) {
     OutMessage out;
     out.envelope().setRequestId(beat.msg.envelope().getRequestId());
     auto resp = out.envelope().getBody().initHeartbeatResponse();
     resp.setState(state);
     resp.setGeneration(generation);
+    resp.setHeartbeatIntervalMs(interval_ms);
     REQUIRE(SendMessage(socket_, out, &beat.msg.identity()).ok());
   }
 
@@ -129,6 +130,34 @@ TEST_CASE("Heartbeater: beats carry the node's fields and answers set the job st
   CHECK(hb->job_state() == proto::JobState::DONE);
   CHECK(f.seen_generation == 5);
   CHECK_FALSE(hb->lost_contact());
+}
+
+TEST_CASE("Heartbeater: an answer naming an interval changes the beat's pace at once", "[common]") {
+  Fixture f;
+  HeartbeaterOptions o;
+  o.interval = std::chrono::hours(1);
+  o.lost_after = std::chrono::hours(4);
+  auto hb = f.Start(o);
+  auto beat = f.scheduler.Next(10s);
+  REQUIRE(beat.has_value());
+  // No Poke: with the hour it started with, no second beat would come.
+  f.scheduler.Answer(*beat, proto::JobState::RUNNING, 1, /*interval_ms=*/20);
+  auto second = f.scheduler.Next(10s);
+  REQUIRE(second.has_value());
+  f.scheduler.Answer(*second, proto::JobState::RUNNING, 1);  // 0: keeps the 20 ms
+  CHECK(f.scheduler.Next(10s).has_value());
+
+  // An interval too long to tell the scheduler apart from a lost one is cut
+  // to a quarter of lost_after.
+  Fixture g;
+  HeartbeaterOptions short_lost;
+  short_lost.interval = std::chrono::hours(1);
+  short_lost.lost_after = 200ms;
+  auto hb2 = g.Start(short_lost);
+  auto first = g.scheduler.Next(10s);
+  REQUIRE(first.has_value());
+  g.scheduler.Answer(*first, proto::JobState::RUNNING, 1, /*interval_ms=*/3'600'000);
+  CHECK(g.scheduler.Next(10s).has_value());  // after 50 ms, not an hour
 }
 
 TEST_CASE("Heartbeater: a scheduler that stops answering counts as lost", "[common]") {

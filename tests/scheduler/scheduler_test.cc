@@ -47,6 +47,7 @@ class Node {
     if (!reply.ok()) return reply.status();
     auto resp = reply->envelope().getBody().getRegisterResponse();
     rank_ = resp.getRank();
+    interval_ = milliseconds(resp.getHeartbeatIntervalMs());
     return FromRpcStatus(resp.getStatus());
   }
 
@@ -65,7 +66,9 @@ class Node {
     }
     auto reply = channel_->Call(msg, kCallTimeout);
     RequireOk(reply.status());
-    return reply->envelope().getBody().getHeartbeatResponse().getState();
+    auto resp = reply->envelope().getBody().getHeartbeatResponse();
+    interval_ = milliseconds(resp.getHeartbeatIntervalMs());
+    return resp.getState();
   }
 
   // A heartbeat the scheduler may leave unanswered: a JobStatus call on the
@@ -217,12 +220,15 @@ class Node {
   }
 
   uint32_t rank() const { return rank_; }
+  // The heartbeat interval the last registration or heartbeat answer named.
+  milliseconds heartbeat_interval() const { return interval_; }
   uint64_t clock() const { return clock_; }
 
  private:
   proto::Role role_;
   std::unique_ptr<Channel> channel_;
   uint32_t rank_ = 0;
+  milliseconds interval_{0};
   uint64_t clock_ = 0;
 };
 
@@ -540,6 +546,39 @@ TEST_CASE("Scheduler: one client leaves at most max_in_flight_per_client checkpo
   RequireOk(worker.Eval(order->first, order->second, 30, 40));
   for (auto [node, id] : {std::pair{&a, a1}, {&a, a2}, {&b, b3}, {&b, b4}})
     CHECK(node->CheckpointAnswer(id).code() == StatusCode::kFailedPrecondition);
+
+TEST_CASE("Scheduler: a large job is told a heartbeat interval within the heartbeat budget", "[scheduler]") {
+  // 1 PS + 3 workers, 20 ms heartbeats, a budget of 40 heartbeats/s: 4 nodes
+  // may beat every 100 ms.
+  SchedulerOptions o = SmallJob(3);
+  o.max_heartbeats_per_second = 40;
+  InProcessScheduler sched(o);
+  Node ps(sched.ctx(), sched.endpoint(), proto::Role::SERVER);
+  std::vector<std::unique_ptr<Node>> workers;
+  RequireOk(ps.Register());
+  CHECK(ps.heartbeat_interval() == milliseconds(100));
+  for (int i = 0; i < 3; ++i) {
+    workers.push_back(std::make_unique<Node>(sched.ctx(), sched.endpoint(), proto::Role::WORKER));
+    RequireOk(workers.back()->Register());
+    CHECK(workers.back()->heartbeat_interval() == milliseconds(100));
+  }
+  REQUIRE(HeartbeatUntil({}, [&] { return Running(ps); }));
+  // Scaled out to 7 workers: 8 nodes, every 200 ms, told in the answers.
+  RequireOk(ps.Scale(7));
+  CHECK(ps.Heartbeat() == proto::JobState::RUNNING);
+  CHECK(ps.heartbeat_interval() == milliseconds(200));
+
+  // Never beyond a quarter of the timeout; with the budget off, the job's own.
+  o.max_heartbeats_per_second = 1;
+  InProcessScheduler tight(o);
+  Node ps2(tight.ctx(), tight.endpoint(), proto::Role::SERVER);
+  RequireOk(ps2.Register());
+  CHECK(ps2.heartbeat_interval() == o.heartbeat_timeout / 4);
+  o.max_heartbeats_per_second = 0;
+  InProcessScheduler off(o);
+  Node ps3(off.ctx(), off.endpoint(), proto::Role::SERVER);
+  RequireOk(ps3.Register());
+  CHECK(ps3.heartbeat_interval() == o.heartbeat_interval);
 }
 
 }  // namespace
