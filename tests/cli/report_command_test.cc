@@ -20,7 +20,7 @@ std::string FreshDir(const std::string& name) {
   return dir.string();
 }
 
-TEST_CASE("RunReportCommand: summarises result.json; errors name the problem", "[cli]") {
+TEST_CASE("RunReportCommand: summarises result.json, errors name the problem", "[cli]") {
   const std::string dir = FreshDir("run");
   std::ostringstream out;
   SECTION("no result.json") {

@@ -113,7 +113,7 @@ std::string Post(uint16_t port, const std::string& path, const std::string& auth
   return Exchange(port, req + "\r\n");
 }
 
-TEST_CASE("HttpServer: POST handlers need the bearer token; GET stays open", "[common]") {
+TEST_CASE("HttpServer: POST handlers need the bearer token, GET stays open", "[common]") {
   HttpServerOptions options;
   options.post_token = std::string(64, 'a') + "b";
   auto server = StartServer(options);

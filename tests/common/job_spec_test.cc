@@ -5,7 +5,7 @@
 namespace pst {
 namespace {
 
-TEST_CASE("BlockKeys: a set value wins; automatic is larger only where workers prefetch",
+TEST_CASE("BlockKeys: a set value wins, automatic is larger only where workers prefetch",
           "[common]") {
   TrainSpec t;
   CHECK(t.block_keys == 0);  // automatic by default

@@ -55,7 +55,7 @@ TEST_CASE("LatencyHistogram: a bound belongs to its own bucket (le is inclusive)
   CHECK(OnlyBucket(inf) == static_cast<int>(H::kNumBuckets - 1));
 }
 
-TEST_CASE("LatencyHistogram: sum and count; negative counts as 0, NaN is ignored", "[common]") {
+TEST_CASE("LatencyHistogram: sum and count, negative counts as 0, NaN is ignored", "[common]") {
   H h;
   CHECK(h.count() == 0);
   CHECK(h.sum() == 0);

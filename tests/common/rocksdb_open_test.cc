@@ -52,7 +52,7 @@ TEST_CASE("OpenStoreDb: creates the database with its format marker and reopens 
   CHECK(second.status().message().rfind("held " + path, 0) == 0);
 }
 
-TEST_CASE("OpenStoreDb: refuses other formats and foreign databases; reports empty ones",
+TEST_CASE("OpenStoreDb: refuses other formats and foreign databases, reports empty ones",
           "[common]") {
   TempDir dir;
   const std::string path = dir.path() + "/db";

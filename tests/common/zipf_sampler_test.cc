@@ -48,7 +48,7 @@ TEST_CASE("ZipfSampler: large n keeps the head ratio 2^s and stays in range", "[
   CHECK(max_seen > 100000);  // the tail is reached
 }
 
-TEST_CASE("ZipfSampler: deterministic per seed; bad parameters rejected", "[common]") {
+TEST_CASE("ZipfSampler: deterministic per seed, bad parameters rejected", "[common]") {
   auto a = ZipfSampler::Create(1000, 1.1, 5);
   auto b = ZipfSampler::Create(1000, 1.1, 5);
   auto c = ZipfSampler::Create(1000, 1.1, 6);

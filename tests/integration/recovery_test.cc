@@ -53,7 +53,7 @@ void RequireCheckpointsReadable(const std::string& run_dir) {
   }
 }
 
-TEST_CASE("Recovery: checkpoints are complete on every shard; export and eval read them",
+TEST_CASE("Recovery: checkpoints are complete on every shard, export and eval read them",
           "[integration]") {
   const std::string run_dir = MakeTempDir() + "/run";
   auto r = RunPstrain(With({"pstrain", "launch", "--run-dir", run_dir, "--progress", "lines"}, kJob),

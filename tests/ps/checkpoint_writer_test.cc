@@ -225,7 +225,7 @@ TEMPLATE_TEST_CASE("CheckpointWriter: store errors come back in the Result", "[p
   REQUIRE(got->second == MakeCheckpoint(1).blocks);
 }
 
-TEST_CASE("CheckpointWriter: the caller is not blocked by a slow write; Drain times out", "[ps]") {
+TEST_CASE("CheckpointWriter: the caller is not blocked by a slow write, Drain times out", "[ps]") {
   std::promise<void> gate;
   auto gated =
       std::make_unique<GatedStore>(std::make_unique<MemoryParamStore>(), gate.get_future().share());

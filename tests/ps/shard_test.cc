@@ -665,7 +665,7 @@ TEST_CASE("Shard: BSP worker removed mid-clock is no longer waited for", "[ps]")
   CheckUnchanged(*s, before);
 }
 
-TEST_CASE("Shard: BSP RemoveWorker counts completed clocks; its pending pushes stay", "[ps]") {
+TEST_CASE("Shard: BSP RemoveWorker counts completed clocks, its pending pushes stay", "[ps]") {
   auto s = MakeShard();
   const std::vector<float> init_a = InitialValues(kA), init_b = InitialValues(kB);
   REQUIRE(PushGrad(*s, 1, 0, kA, 5).ok());
@@ -1082,7 +1082,7 @@ TEST_CASE("Shard: ASP capture completes when the slow worker stops", "[ps]") {
   CheckValues(*s, kA, SgdStep(a, {Grad(0, 2, kA)}, 1));
 }
 
-TEST_CASE("Shard: a new capture replaces the one in flight; cancel applies held pushes", "[ps]") {
+TEST_CASE("Shard: a new capture replaces the one in flight, cancel applies held pushes", "[ps]") {
   auto s = MakeShard(AsyncJob(Consistency::kAsp, 0));
   std::vector<float> a = InitialValues(kA);
   REQUIRE(s->BeginCapture(1, 1).ok());

@@ -225,7 +225,7 @@ TEMPLATE_TEST_CASE("Sparse checkpoint: evicted rows leave tombstones in the next
   CHECK(r->FindTable("emb")->stats().evicted == s->FindTable("emb")->stats().evicted);
 }
 
-TEMPLATE_TEST_CASE("Sparse checkpoint: an increment needs its parent; prune keeps chains", "[ps]",
+TEMPLATE_TEST_CASE("Sparse checkpoint: an increment needs its parent, prune keeps chains", "[ps]",
                    MemoryEnv, RocksEnv) {
   TestType env;
   auto s = MakeShard();

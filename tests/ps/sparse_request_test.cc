@@ -47,7 +47,7 @@ struct Pull {
   }
 };
 
-TEST_CASE("DecodeSparsePush: a good push decodes; nothing is applied by decoding", "[ps]") {
+TEST_CASE("DecodeSparsePush: a good push decodes, nothing is applied by decoding", "[ps]") {
   auto shard = TwoTables();
   Push p("item", {7, 9});
   std::vector<float> grads = {1, 2, 3, 4};

@@ -34,7 +34,7 @@ std::vector<float> PullOne(SparseTable& t, uint64_t id) {
   return out;
 }
 
-TEST_CASE("InitRow: a function of (seed, id, dim) only; kinds and scale", "[ps]") {
+TEST_CASE("InitRow: a function of (seed, id, dim) only, kinds and scale", "[ps]") {
   RowInit init;
   init.seed = 11;
   init.scale = 0.5f;

@@ -416,7 +416,7 @@ TEST_CASE("Scheduler: a worker joining while nobody is left ends the wait", "[sc
   CHECK(ps.JobStatus().state == proto::JobState::RUNNING);
 }
 
-TEST_CASE("Scheduler: a new PS for a shard whose PS answers is refused; once it is gone, accepted",
+TEST_CASE("Scheduler: a new PS for a shard whose PS answers is refused, once it is gone, accepted",
           "[scheduler]") {
   SchedulerOptions o = SmallJob(1);
   o.heartbeat_timeout = milliseconds(1000);
@@ -546,6 +546,7 @@ TEST_CASE("Scheduler: one client leaves at most max_in_flight_per_client checkpo
   RequireOk(worker.Eval(order->first, order->second, 30, 40));
   for (auto [node, id] : {std::pair{&a, a1}, {&a, a2}, {&b, b3}, {&b, b4}})
     CHECK(node->CheckpointAnswer(id).code() == StatusCode::kFailedPrecondition);
+}
 
 TEST_CASE("Scheduler: a large job is told a heartbeat interval within the heartbeat budget", "[scheduler]") {
   // 1 PS + 3 workers, 20 ms heartbeats, a budget of 40 heartbeats/s: 4 nodes

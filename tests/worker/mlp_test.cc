@@ -467,7 +467,7 @@ bool SameBits(const std::vector<float>& a, const std::vector<float>& b) {
   return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
 }
 
-TEST_CASE("Mlp: hooks with whole tensors give the plain call's bits; blocks only round",
+TEST_CASE("Mlp: hooks with whole tensors give the plain call's bits, blocks only round",
           "[worker]") {
   std::mt19937 rng(17);
   for (const std::vector<uint32_t>& sizes :

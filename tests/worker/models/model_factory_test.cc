@@ -5,7 +5,7 @@
 namespace pst {
 namespace {
 
-TEST_CASE("CreateSparseModel: each kind declares its tables; unknown kinds are named",
+TEST_CASE("CreateSparseModel: each kind declares its tables, unknown kinds are named",
           "[worker]") {
   SparseModelConfig config;
   config.num_fields = 3;
