@@ -187,8 +187,8 @@ struct NetworkSpec {
   uint32_t heartbeat_timeout_ms = 10000;
   // Most heartbeats per second the scheduler asks of the whole job: a job
   // with more nodes than this per heartbeat_ms gets a longer interval (at
-  // most heartbeat_timeout_ms / 4). 0 = always heartbeat_ms. Default: 1000.
-  uint32_t max_heartbeats_per_second = 1000;
+  // most heartbeat_timeout_ms / 4). 0 = always heartbeat_ms. Default: 500.
+  uint32_t max_heartbeats_per_second = 500;
   // The cluster's key directory (`pstrain keygen DIR`): with it every
   // connection uses CurveZMQ and only key holders may join; the admin
   // endpoint's POSTs need its admin.token. "" = plain TCP. Default: "".

@@ -84,10 +84,10 @@ struct SchedulerOptions {
   // this many per heartbeat_interval, the interval it tells nodes (at
   // registration and in heartbeat answers) grows to nodes / this, at most
   // heartbeat_timeout / 4, so a thousand-worker job costs the scheduler no
-  // more than a 500-node one while a silent node is still found dead after
+  // more than a 250-node one while a silent node is still found dead after
   // heartbeat_timeout. 0 keeps heartbeat_interval whatever the job's size.
-  // Default: 1000.
-  uint32_t max_heartbeats_per_second = 1000;
+  // Default: 500.
+  uint32_t max_heartbeats_per_second = 500;
   // The periodic work runs at most this often (it walks every node, which
   // after every message would cost more than the messages with a thousand
   // nodes), and at least every loop_wait. Default: 5 ms.
