@@ -145,9 +145,9 @@ bool Scheduler::Tick(uint64_t total_keys) {
   if (st.state == proto::JobState::FORMING) membership_->StartJobIfFormed(now, total_keys);
   membership_->SendToNewcomers();
   // What walks every node but has seconds to act (heartbeat timeouts) or
-  // where a few tens of ms do not matter (admission, removals, checkpoint
-  // rounds) runs at the slower sweep cadence: with a thousand nodes these
-  // walks cost more per tick than a tick's messages.
+  // where a few tens of ms do not matter (admission, removals) runs at the
+  // slower sweep cadence: with a thousand nodes these walks cost more per
+  // tick than a tick's messages.
   const bool sweep = now - swept_at_ >= options_.sweep_interval;
   if (sweep) {
     swept_at_ = now;
@@ -155,9 +155,13 @@ bool Scheduler::Tick(uint64_t total_keys) {
   }
   recovery_->Tick(now);
   leases_->WatchWorkers(now);
-  if (sweep && st.state == proto::JobState::RUNNING) {
-    membership_->ProgressRemovals();
-    membership_->AdmitWorkers();
+  if (st.state == proto::JobState::RUNNING) {
+    if (sweep) {
+      membership_->ProgressRemovals();
+      membership_->AdmitWorkers();
+    }
+    // Every tick: a fast job's rounds (checkpoint.every_steps) are placed
+    // clocks ahead and must keep pace with it.
     rounds_->Tick(now);
   }
   if (st.state == proto::JobState::RUNNING || st.state == proto::JobState::RECOVERING)

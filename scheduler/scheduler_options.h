@@ -93,7 +93,7 @@ struct SchedulerOptions {
   // nodes), and at least every loop_wait. Default: 5 ms.
   std::chrono::milliseconds tick_interval{5};
   // The periodic work that walks every node but need not be prompt (heartbeat
-  // timeouts, worker admission and removal, checkpoint rounds) runs at most
+  // timeouts, worker admission and removal) runs at most
   // this often, and at least every heartbeat_interval. Default: 50 ms.
   std::chrono::milliseconds sweep_interval{50};
   // Most messages handled in one loop turn before the periodic work. Default: 4096.

@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -20,10 +21,43 @@
 
 namespace pst::testing {
 
+namespace {
+
+// Every directory MakeTempDir created in this process, removed when the
+// process exits (ctest runs one test case per process), so runs leave
+// nothing under /tmp. PST_KEEP_TEST_DIRS=1 keeps them for a post-mortem.
+class TempDirRegistry {
+ public:
+  void Add(const std::string& dir) {
+    std::lock_guard<std::mutex> lock(mu_);
+    dirs_.push_back(dir);
+  }
+  ~TempDirRegistry() {
+    if (getenv("PST_KEEP_TEST_DIRS")) return;
+    for (const std::string& d : dirs_) {
+      std::error_code ec;
+      std::filesystem::remove_all(d, ec);
+    }
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> dirs_;
+};
+
+TempDirRegistry& Registry() {
+  static TempDirRegistry registry;
+  return registry;
+}
+
+}  // namespace
+
 std::string MakeTempDir() {
   char tmpl[] = "/tmp/pstrain-test-XXXXXX";
   const char* dir = mkdtemp(tmpl);
-  return dir ? dir : "/tmp";
+  REQUIRE(dir != nullptr);
+  Registry().Add(dir);
+  return dir;
 }
 
 std::string ReadFile(const std::string& path) {

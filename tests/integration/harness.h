@@ -22,7 +22,9 @@ struct CommandResult {
 CommandResult RunPstrain(const std::vector<std::string>& argv, std::chrono::seconds timeout,
                          std::chrono::milliseconds signal_after = std::chrono::milliseconds(0));
 
-// A fresh directory under /tmp.
+// A fresh directory under /tmp, removed with its contents when the test
+// process exits (kept if PST_KEEP_TEST_DIRS is set). Fails the current test
+// if it cannot be created.
 std::string MakeTempDir();
 
 // PIDs of live processes whose command line contains `needle`.
