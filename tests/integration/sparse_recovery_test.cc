@@ -285,9 +285,11 @@ TEST_CASE("Sparse recovery: kill -9 of a PS, restored rows are exactly the check
     std::vector<Proc> ps = Processes(run_dir, "ps-1");
     killed = ps.size() == 1 && kill(ps[0].pid, SIGKILL) == 0;
   });
+  // Steps slowed to 20 ms: on a quiet machine the whole job otherwise takes
+  // 0.4 s and ends before its second checkpoint completes (the fault point).
   auto r = testing::RunPstrain({"pstrain", "launch", "--job", job, "--run-dir", run_dir,
                                 "--progress", "lines", "--heartbeat-ms", "100",
-                                "--heartbeat-timeout-ms", "1000"},
+                                "--heartbeat-timeout-ms", "1000", "--step-delay-ms", "20"},
                                seconds(240));
   fault.join();
   INFO(r.output);
