@@ -246,23 +246,30 @@ class StatusPoller {
   Clock::time_point last_query_ = Clock::now() - std::chrono::seconds(1);
 };
 
-// A process exits non-zero when the job failed, possibly before the next
-// status tells the launcher: asks the scheduler, so that the job's failure
-// (which says why) is reported rather than the exit. nullopt when the job has
-// not failed or the scheduler does not answer within a second.
-std::optional<Status> JobFailure(Channel& scheduler, const std::string& run_dir) {
+// The job's state now, asked synchronously (the poller's last answer can be
+// 250 ms old); nullopt when the scheduler does not answer within a second.
+std::optional<proto::JobState> CurrentState(Channel& scheduler, std::string* message) {
   OutMessage req;
   req.envelope().getBody().initJobStatusRequest();
   auto reply = scheduler.Call(req, std::chrono::milliseconds(1000));
   if (!reply.ok() || !reply->envelope().getBody().isJobStatusResponse()) return std::nullopt;
   try {
     auto st = reply->envelope().getBody().getJobStatusResponse();
-    if (st.getState() != proto::JobState::FAILED) return std::nullopt;
-    return Status::Aborted("the job failed: " + std::string(st.getMessage().cStr()) + " (logs: " + run_dir +
-                           "/logs)");
+    if (message) *message = st.getMessage().cStr();
+    return st.getState();
   } catch (const kj::Exception&) {
     return std::nullopt;
   }
+}
+
+// A process exits non-zero when the job failed, possibly before the next
+// status tells the launcher: asks the scheduler, so that the job's failure
+// (which says why) is reported rather than the exit. nullopt when the job has
+// not failed or the scheduler does not answer within a second.
+std::optional<Status> JobFailure(Channel& scheduler, const std::string& run_dir) {
+  std::string message;
+  if (CurrentState(scheduler, &message) != proto::JobState::FAILED) return std::nullopt;
+  return Status::Aborted("the job failed: " + message + " (logs: " + run_dir + "/logs)");
 }
 
 }  // namespace
@@ -415,6 +422,14 @@ StatusOr<LaunchResult> Launch(const LaunchOptions& options, const std::atomic<bo
                                                        options.timeout.count(), result.run_dir)));
     std::vector<std::string> exited;
     s = procs.Poll(watch.state, &exited);
+    if (!s.ok() && watch.state == proto::JobState::FORMING) {
+      // A worker's death is fatal only while the job forms; the job may have
+      // started since the last status, so decide on the state now.
+      if (auto now = CurrentState(*channel, nullptr); now && *now != proto::JobState::FORMING) {
+        watch.state = *now;
+        s = procs.Poll(watch.state, &exited);
+      }
+    }
     result.restarts = procs.restarts();
     if (!s.ok()) return fail(JobFailure(*channel, result.run_dir).value_or(s));
     for (const std::string& name : exited) faults.OnExit(name, watch.elapsed_s);
