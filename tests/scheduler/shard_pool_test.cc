@@ -998,35 +998,80 @@ struct SimStats {
   int deaths = 0, rollbacks = 0, reopened = 0, pieces = 0;
 };
 
-SimStats SimulateFailures(uint32_t seed, bool lockstep) {
-  CAPTURE(seed, lockstep);
-  std::mt19937 rng(seed);
-  auto chance = [&](double p) { return std::uniform_real_distribution<double>(0, 1)(rng) < p; };
-  auto pick = [&](uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng); };
-  const uint64_t samples = 150 + pick(150);
-  const uint32_t batch = 5 + static_cast<uint32_t>(pick(6));
-  const uint32_t per_shard = 2 + static_cast<uint32_t>(pick(3));
-  const uint32_t epochs = 2 + static_cast<uint32_t>(pick(3));
-  CAPTURE(samples, batch, per_shard, epochs);
-  auto pool = std::make_unique<ShardPool>(samples, batch, per_shard, epochs, lockstep);
-  std::vector<SimWorker> workers(2 + pick(3));
-  std::vector<std::vector<Trained>> trained(epochs);
-  std::map<uint32_t, std::pair<uint64_t, uint64_t>> evals;  // epoch -> (version, asked at)
-  SimStats stats;
+// One simulated run: a pool, its workers, and what they trained.
+class FailureSim {
+ public:
+  FailureSim(uint32_t seed, bool lockstep) : rng_(seed), lockstep_(lockstep) {
+    samples_ = 150 + Pick(150);
+    batch_ = 5 + static_cast<uint32_t>(Pick(6));
+    per_shard_ = 2 + static_cast<uint32_t>(Pick(3));
+    epochs_ = 2 + static_cast<uint32_t>(Pick(3));
+    pool_ = std::make_unique<ShardPool>(samples_, batch_, per_shard_, epochs_, lockstep);
+    workers_.resize(2 + Pick(3));
+    trained_.resize(epochs_);
+  }
 
-  auto covered = [&](uint32_t e) {
-    Coverage c(samples);
-    for (const Trained& t : trained[e]) c.Add(t.begin, t.end);
+  SimStats Run() {
+    CAPTURE(samples_, batch_, per_shard_, epochs_);
+    for (int step = 0;; ++step) {
+      REQUIRE(step < 200000);
+      if (EveryoneDone()) {
+        if (pool_->finished()) break;
+        // Work came back after everyone left (a late death): someone new joins.
+        uint64_t clock = 0;
+        for (const SimWorker& x : workers_) clock = std::max(clock, x.clock);
+        Join(clock);
+      }
+      if (step % 50 == 0) CheckOutstandingAndReload();
+      InjectFaults();
+      StepOneWorker();
+    }
+    CheckOutstanding();
+    CHECK(pool_->pieces_waiting() == 0);
+    for (uint32_t e = 0; e < epochs_; ++e) {
+      CAPTURE(e);
+      CHECK(Covered(e));
+      REQUIRE(evals_.count(e));
+      if (lockstep_) CHECK(evals_[e].first == LastClock(e));
+    }
+    return stats_;
+  }
+
+ private:
+  bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  uint64_t Pick(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+
+  bool Covered(uint32_t e) const {
+    Coverage c(samples_);
+    for (const Trained& t : trained_[e]) c.Add(t.begin, t.end);
     return c.Wrong() == 0;
-  };
-  auto kill = [&](uint32_t w) {
-    SimWorker& x = workers[w];
+  }
+  // One past the last clock at which epoch e was trained.
+  uint64_t LastClock(uint32_t e) const {
+    uint64_t last = 0;
+    for (const Trained& t : trained_[e]) last = std::max(last, t.clock + 1);
+    return last;
+  }
+  std::vector<uint32_t> Active() const {
+    std::vector<uint32_t> active;
+    for (uint32_t w = 0; w < workers_.size(); ++w)
+      if (workers_[w].alive && !workers_[w].done) active.push_back(w);
+    return active;
+  }
+  bool EveryoneDone() const {
+    for (const SimWorker& x : workers_)
+      if (x.alive && !x.done) return false;
+    return true;
+  }
+
+  void Kill(uint32_t w) {
+    SimWorker& x = workers_[w];
     uint64_t completed = x.clock;
     uint64_t expected = 0;
     if (x.busy || x.pending) {
       // The last one or two pushes may be lost.
-      completed = std::max(x.start, x.clock - std::min<uint64_t>(x.clock, pick(3)));
-      auto& list = trained[x.lease.epoch];
+      completed = std::max(x.start, x.clock - std::min<uint64_t>(x.clock, Pick(3)));
+      auto& list = trained_[x.lease.epoch];
       for (auto it = list.begin(); it != list.end();) {
         const bool mine = it->worker == w && it->clock >= x.start;
         if (mine && it->clock >= completed) {
@@ -1037,72 +1082,88 @@ SimStats SimulateFailures(uint32_t seed, bool lockstep) {
         }
       }
     }
-    const nlohmann::json closed = pool->ToJson()["closed"];
-    CHECK(pool->ReturnWorker(w, completed) == expected);
-    if (pool->ToJson()["closed"] < closed) ++stats.reopened;
+    const nlohmann::json closed = pool_->ToJson()["closed"];
+    CHECK(pool_->ReturnWorker(w, completed) == expected);
+    if (pool_->ToJson()["closed"] < closed) ++stats_.reopened;
     x = SimWorker{};
     x.alive = false;
-    ++stats.deaths;
-  };
-  auto join = [&](uint64_t clock) {
+    ++stats_.deaths;
+  }
+
+  void Join(uint64_t clock) {
     SimWorker x;
     x.clock = clock;
-    workers.push_back(x);
-  };
-  auto rollback = [&]() {
+    workers_.push_back(x);
+  }
+
+  void Rollback() {
     // Every worker (done ones too) has completed its clocks < K.
     uint64_t min_clock = UINT64_MAX;
-    for (const SimWorker& x : workers)
+    for (const SimWorker& x : workers_)
       if (x.alive) min_clock = std::min(min_clock, x.clock);
     if (min_clock == UINT64_MAX) return;
-    const uint64_t k = min_clock - std::min<uint64_t>(min_clock, pick(12));
-    pool->Rollback(k);
-    for (auto& list : trained)
-      list.erase(
-          std::remove_if(list.begin(), list.end(), [&](const Trained& t) { return t.clock >= k; }),
-          list.end());
-    for (auto it = evals.begin(); it != evals.end();)
-      it = it->second.second >= k ? evals.erase(it) : std::next(it);
-    for (SimWorker& x : workers) {
+    const uint64_t k = min_clock - std::min<uint64_t>(min_clock, Pick(12));
+    pool_->Rollback(k);
+    for (auto& list : trained_)
+      list.erase(std::remove_if(list.begin(), list.end(), [&](const Trained& t) { return t.clock >= k; }),
+                 list.end());
+    for (auto it = evals_.begin(); it != evals_.end();)
+      it = it->second.second >= k ? evals_.erase(it) : std::next(it);
+    for (SimWorker& x : workers_) {
       if (!x.alive) continue;
       x = SimWorker{};
       x.clock = k;
     }
-    ++stats.rollbacks;
-  };
-  auto ask = [&](uint32_t w) {
-    SimWorker& x = workers[w];
+    ++stats_.rollbacks;
+  }
+
+  void InjectFaults() {
+    if (stats_.rollbacks < 3 && Chance(0.004)) Rollback();
+    if (stats_.deaths < 6 && Chance(0.01)) {
+      const std::vector<uint32_t> alive = Active();
+      if (alive.size() > 1) Kill(alive[Pick(alive.size())]);
+    }
+    if (Chance(0.005)) {
+      uint64_t clock = UINT64_MAX;
+      for (uint32_t w : Active()) clock = std::min(clock, workers_[w].clock);
+      if (clock != UINT64_MAX) Join(clock);
+    }
+  }
+
+  // An evaluation order: its epoch is complete and no lease of it is out.
+  void CheckEvaluation(const ShardGrant& g, const SimWorker& x) {
+    REQUIRE(g.eval_epoch < epochs_);
+    CAPTURE(g.eval_epoch);
+    CHECK(Covered(g.eval_epoch));
+    for (const SimWorker& y : workers_)
+      CHECK_FALSE(((y.busy || y.pending) && y.lease.epoch == g.eval_epoch && !lockstep_));
+    if (lockstep_) {
+      CHECK(g.eval_version == LastClock(g.eval_epoch));
+      CHECK(g.eval_version <= x.clock);
+    }
+    evals_[g.eval_epoch] = {g.eval_version, x.clock};
+  }
+
+  void Ask(uint32_t w) {
+    SimWorker& x = workers_[w];
     if (x.pending) {
-      CHECK(pool->Complete(w, x.lease.epoch, x.lease.shard));
-      CHECK_FALSE(pool->Complete(w, x.lease.epoch, x.lease.shard));
+      CHECK(pool_->Complete(w, x.lease.epoch, x.lease.shard));
+      CHECK_FALSE(pool_->Complete(w, x.lease.epoch, x.lease.shard));
       x.pending = false;
     }
     for (;;) {
-      const ShardGrant g = pool->Next(w, x.clock);
-      if (g.evaluate) {
-        REQUIRE(g.eval_epoch < epochs);
-        CAPTURE(g.eval_epoch);
-        CHECK(covered(g.eval_epoch));
-        for (const SimWorker& y : workers)
-          CHECK_FALSE(((y.busy || y.pending) && y.lease.epoch == g.eval_epoch && !lockstep));
-        if (lockstep) {
-          uint64_t last = 0;
-          for (const Trained& t : trained[g.eval_epoch]) last = std::max(last, t.clock + 1);
-          CHECK(g.eval_version == last);
-          CHECK(g.eval_version <= x.clock);
-        }
-        evals[g.eval_epoch] = {g.eval_version, x.clock};
-      }
+      const ShardGrant g = pool_->Next(w, x.clock);
+      if (g.evaluate) CheckEvaluation(g, x);
       switch (g.kind) {
         case Kind::kLease:
-          REQUIRE(g.epoch < epochs);
+          REQUIRE(g.epoch < epochs_);
           REQUIRE(g.sample_begin < g.sample_end);
-          REQUIRE(g.sample_end <= samples);
-          stats.pieces += g.piece;
+          REQUIRE(g.sample_end <= samples_);
+          stats_.pieces += g.piece;
           x.busy = true;
           x.lease = g;
           x.start = x.clock;
-          x.batches = (g.sample_end - g.sample_begin + batch - 1) / batch;
+          x.batches = (g.sample_end - g.sample_begin + batch_ - 1) / batch_;
           return;
         case Kind::kIdle:
           REQUIRE(g.idle_until > x.clock);
@@ -1117,93 +1178,70 @@ SimStats SimulateFailures(uint32_t seed, bool lockstep) {
           FAIL("Next answered kNone");
       }
     }
-  };
-  auto train = [&](uint32_t w) {
-    SimWorker& x = workers[w];
+  }
+
+  void Train(uint32_t w) {
+    SimWorker& x = workers_[w];
     const uint64_t i = x.clock - x.start;
-    const uint64_t begin = x.lease.sample_begin + i * batch;
-    trained[x.lease.epoch].push_back(
-        {w, x.clock, begin, std::min(x.lease.sample_end, begin + batch)});
+    const uint64_t begin = x.lease.sample_begin + i * batch_;
+    trained_[x.lease.epoch].push_back({w, x.clock, begin, std::min(x.lease.sample_end, begin + batch_)});
     ++x.clock;
     if (i + 1 == x.batches) {
       x.busy = false;
       x.pending = true;
     }
-  };
-  auto check_outstanding = [&]() {
-    std::vector<ShardLease> expected;
-    for (uint32_t w = 0; w < workers.size(); ++w) {
-      const SimWorker& x = workers[w];
-      if (x.busy || x.pending)
-        expected.push_back({w, x.lease.epoch, x.lease.shard, x.lease.sample_begin,
-                            x.lease.sample_end, x.start, x.batches});
-    }
-    CHECK(pool->OutstandingLeases() == expected);
-  };
-  auto everyone_done = [&]() {
-    for (const SimWorker& x : workers)
-      if (x.alive && !x.done) return false;
-    return true;
-  };
+  }
 
-  for (int step = 0;; ++step) {
-    REQUIRE(step < 200000);
-    if (everyone_done()) {
-      if (pool->finished()) break;
-      // Work came back after everyone left (a late death): someone new joins.
-      uint64_t clock = 0;
-      for (const SimWorker& x : workers) clock = std::max(clock, x.clock);
-      join(clock);
-    }
-    if (step % 50 == 0) {
-      check_outstanding();
-      StatusOr<ShardPool> copy = ShardPool::FromJson(nlohmann::json::parse(pool->ToJson().dump()));
-      REQUIRE(copy.ok());
-      CHECK(copy->ToJson() == pool->ToJson());
-      pool = std::make_unique<ShardPool>(std::move(copy).value());
-    }
-    if (stats.rollbacks < 3 && chance(0.004)) rollback();
-    if (stats.deaths < 6 && chance(0.01)) {
-      std::vector<uint32_t> alive;
-      for (uint32_t w = 0; w < workers.size(); ++w)
-        if (workers[w].alive && !workers[w].done) alive.push_back(w);
-      if (alive.size() > 1) kill(alive[pick(alive.size())]);
-    }
-    if (chance(0.005)) {
-      uint64_t clock = UINT64_MAX;
-      for (const SimWorker& x : workers)
-        if (x.alive && !x.done) clock = std::min(clock, x.clock);
-      if (clock != UINT64_MAX) join(clock);
-    }
-    // One step of the worker with the lowest clock (lockstep) or a random one.
-    std::vector<uint32_t> active;
-    for (uint32_t w = 0; w < workers.size(); ++w)
-      if (workers[w].alive && !workers[w].done) active.push_back(w);
-    if (active.empty()) continue;
-    uint32_t w = active[pick(active.size())];
-    if (lockstep) {
+  // One step of the worker with the lowest clock (lockstep) or a random one.
+  void StepOneWorker() {
+    const std::vector<uint32_t> active = Active();
+    if (active.empty()) return;
+    uint32_t w = active[Pick(active.size())];
+    if (lockstep_) {
       for (uint32_t v : active)
-        if (workers[v].clock < workers[w].clock) w = v;
+        if (workers_[v].clock < workers_[w].clock) w = v;
     }
-    if (workers[w].busy) {
-      train(w);
+    if (workers_[w].busy) {
+      Train(w);
     } else {
-      ask(w);
+      Ask(w);
     }
   }
-  check_outstanding();
-  CHECK(pool->pieces_waiting() == 0);
-  for (uint32_t e = 0; e < epochs; ++e) {
-    CAPTURE(e);
-    CHECK(covered(e));
-    REQUIRE(evals.count(e));
-    if (lockstep) {
-      uint64_t last = 0;
-      for (const Trained& t : trained[e]) last = std::max(last, t.clock + 1);
-      CHECK(evals[e].first == last);
+
+  void CheckOutstanding() {
+    std::vector<ShardLease> expected;
+    for (uint32_t w = 0; w < workers_.size(); ++w) {
+      const SimWorker& x = workers_[w];
+      if (x.busy || x.pending)
+        expected.push_back({w, x.lease.epoch, x.lease.shard, x.lease.sample_begin, x.lease.sample_end, x.start,
+                            x.batches});
     }
+    CHECK(pool_->OutstandingLeases() == expected);
   }
-  return stats;
+
+  // The pool survives its JSON form unchanged (as a restarted scheduler reads it).
+  void CheckOutstandingAndReload() {
+    CheckOutstanding();
+    StatusOr<ShardPool> copy = ShardPool::FromJson(nlohmann::json::parse(pool_->ToJson().dump()));
+    REQUIRE(copy.ok());
+    CHECK(copy->ToJson() == pool_->ToJson());
+    pool_ = std::make_unique<ShardPool>(std::move(copy).value());
+  }
+
+  std::mt19937 rng_;
+  bool lockstep_;
+  uint64_t samples_ = 0;
+  uint32_t batch_ = 0, per_shard_ = 0, epochs_ = 0;
+  std::unique_ptr<ShardPool> pool_;
+  std::vector<SimWorker> workers_;
+  std::vector<std::vector<Trained>> trained_;
+  std::map<uint32_t, std::pair<uint64_t, uint64_t>> evals_;  // epoch -> (version, asked at)
+  SimStats stats_;
+};
+
+SimStats SimulateFailures(uint32_t seed, bool lockstep) {
+  CAPTURE(seed, lockstep);
+  return FailureSim(seed, lockstep).Run();
 }
 
 TEST_CASE("ShardPool: random deaths, joins and rollbacks train each epoch exactly once",
