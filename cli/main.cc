@@ -308,22 +308,16 @@ class ExportCommand : public Subcommand {
   explicit ExportCommand(CLI::App& parent) {
     app_ = parent.add_subcommand("export", "Write a checkpoint's model (safetensors; .npy files for sparse)");
     app_->add_option("RUN_DIR", options_.run_dir, "Run directory of a `pstrain launch`")->required();
-    checkpoint_opt_ =
-        app_->add_option("--checkpoint", checkpoint_, "Checkpoint id (default: the latest complete one)");
+    app_->add_option("--checkpoint", options_.checkpoint, "Checkpoint id (default: the latest complete one)");
     app_->add_option("--out", options_.out,
                      "Output file, or directory for a sparse model (default: "
                      "RUN_DIR/export/model-<id>.safetensors or RUN_DIR/export/model-<id>/)");
     app_->footer(pst::kExportHelpFooter);
   }
-  pst::Status Run(int*) override {
-    if (checkpoint_opt_->count() > 0) options_.checkpoint = checkpoint_;
-    return pst::RunExportCommand(options_, std::cout);
-  }
+  pst::Status Run(int*) override { return pst::RunExportCommand(options_, std::cout); }
 
  private:
   pst::ExportOptions options_;
-  uint64_t checkpoint_ = 0;
-  CLI::Option* checkpoint_opt_ = nullptr;
 };
 
 class EvalCommand : public Subcommand {
@@ -331,8 +325,7 @@ class EvalCommand : public Subcommand {
   explicit EvalCommand(CLI::App& parent) {
     app_ = parent.add_subcommand("eval", "Evaluate a checkpoint's model on the test set");
     app_->add_option("RUN_DIR", options_.run_dir, "Run directory of a `pstrain launch`")->required();
-    checkpoint_opt_ =
-        app_->add_option("--checkpoint", checkpoint_, "Checkpoint id (default: the latest complete one)");
+    app_->add_option("--checkpoint", options_.checkpoint, "Checkpoint id (default: the latest complete one)");
     app_->add_option("--data-dir", options_.data_dir,
                      "Directory with the Fashion-MNIST IDX files (default: the job's data directory)");
     app_->add_option("--test", options_.test_file,
@@ -349,15 +342,10 @@ class EvalCommand : public Subcommand {
         "  pstrain eval runs/20261123-061500-4242\n"
         "  pstrain eval runs/20261123-061500-4242 --checkpoint 12 --json");
   }
-  pst::Status Run(int*) override {
-    if (checkpoint_opt_->count() > 0) options_.checkpoint = checkpoint_;
-    return pst::RunEvalCommand(options_, std::cout);
-  }
+  pst::Status Run(int*) override { return pst::RunEvalCommand(options_, std::cout); }
 
  private:
   pst::EvalOptions options_;
-  uint64_t checkpoint_ = 0;
-  CLI::Option* checkpoint_opt_ = nullptr;
 };
 
 // --scheduler or --run-dir, and the key directory, of the commands that steer a running job.
@@ -421,16 +409,16 @@ class DrillCommand : public Subcommand {
     app_->add_option("--run-dir", options_.launch.run_dir, "Directory for the two runs (baseline/, fault/)")
         ->capture_default_str();
     app_->add_option("--drill-seed", options_.seed, "Seeds the moment and the target")->capture_default_str();
-    at_opt_ = app_->add_option("--at", at_, "Inject at this fraction of the job's samples (0-1)")
-                  ->check(CLI::Range(0.01, 0.99));
-    target_opt_ = app_->add_option("--target", target_, "Index of the worker or PS to hit");
+    app_->add_option("--at", options_.at, "Inject at this fraction of the job's samples (0-1)")
+        ->check(CLI::Range(0.01, 0.99));
+    app_->add_option("--target", options_.target, "Index of the worker or PS to hit");
     app_->add_option("--count", options_.count, "Workers to add or remove")->capture_default_str();
     app_->add_option("--pause-s", options_.pause_seconds, "pause-worker: seconds stopped")->capture_default_str();
     app_->add_option("--tolerance", options_.tolerance_pp,
                      "Largest accuracy loss against the baseline, in percentage points")
         ->capture_default_str();
-    baseline_opt_ = app_->add_option("--baseline-accuracy", baseline_,
-                                     "Skip the baseline run and compare against this accuracy");
+    app_->add_option("--baseline-accuracy", options_.baseline_accuracy,
+                     "Skip the baseline run and compare against this accuracy");
     net_.Register(*app_);
     app_->add_option("--progress", progress_, "auto|bar|lines|quiet")
         ->check(CLI::IsMember({"auto", "bar", "lines", "quiet"}))->capture_default_str();
@@ -443,9 +431,6 @@ class DrillCommand : public Subcommand {
         "  pstrain drill pause-worker --pause-s 5 --drill-seed 7");
   }
   pst::Status Run(int* exit_code) override {
-    if (at_opt_->count() > 0) options_.at = at_;
-    if (target_opt_->count() > 0) options_.target = target_;
-    if (baseline_opt_->count() > 0) options_.baseline_accuracy = baseline_;
     if (options_.launch.run_dir.empty()) options_.launch.run_dir = "runs/drill";
     // Drills detect faults faster than a production job would by default.
     if (!net_.heartbeat_ms) net_.heartbeat_ms = 100;
@@ -461,9 +446,6 @@ class DrillCommand : public Subcommand {
   pst::DrillOptions options_;
   NetworkFlags net_;
   std::string scenario_, progress_ = "lines";
-  double at_ = 0, baseline_ = 0;
-  uint32_t target_ = 0;
-  CLI::Option *at_opt_ = nullptr, *target_opt_ = nullptr, *baseline_opt_ = nullptr;
 };
 
 class KeygenCommand : public Subcommand {
