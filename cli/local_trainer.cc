@@ -4,6 +4,7 @@
 #include <chrono>
 #include <optional>
 
+#include "common/consistency.h"
 #include "common/key_range.h"
 #include "ps/shard.h"
 #include "scheduler/shard_pool.h"
@@ -28,7 +29,7 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
                                  const LocalOptions& options) {
   PST_RETURN_IF_ERROR(ValidateJobSpec(job));
   if (options.num_workers == 0) return Status::InvalidArgument("need at least one worker");
-  if (job.train.consistency != Consistency::kBsp)
+  if (!ConsistencyPolicy(job.train).lockstep())
     return Status::InvalidArgument(
         "the in-process trainer runs the BSP schedule only; use consistency bsp");
   if (train.num_samples == 0) return Status::InvalidArgument("the training set is empty");

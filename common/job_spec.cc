@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "common/consistency.h"
 #include "common/optimizer_catalog.h"
 #include "common/sparse_model_tables.h"
 
@@ -206,8 +207,7 @@ Status ValidateJobSpec(const JobSpec& s) {
 
 uint64_t BlockKeys(const TrainSpec& train) {
   if (train.block_keys != 0) return train.block_keys;
-  const bool prefetch = train.consistency == Consistency::kSsp && train.staleness >= 1;
-  return prefetch ? kPrefetchBlockKeys : kPipelinedBlockKeys;
+  return ConsistencyPolicy(train).prefetch() ? kPrefetchBlockKeys : kPipelinedBlockKeys;
 }
 
 }  // namespace pst

@@ -1,5 +1,6 @@
 #include "scheduler/lease_service.h"
 
+#include "common/consistency.h"
 #include "common/log.h"
 #include "scheduler/membership.h"
 
@@ -15,7 +16,7 @@ Status LeaseService::OpenPool(const ShardCall& call) {
     if (call.num_samples == 0) return Status::InvalidArgument("the training set is empty");
     const TrainSpec& t = core_.options.job.train;
     st_.pool.emplace(call.num_samples, t.batch_size, t.batches_per_shard, t.epochs,
-                     /*lockstep=*/t.consistency == Consistency::kBsp);
+                     ConsistencyPolicy(t).lockstep());
     st_.train_started = Clock::now();
     st_.epochs.resize(t.epochs);
     st_.epochs[0].start_ms = NowMs();

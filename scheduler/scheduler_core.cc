@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/consistency.h"
 #include "common/log.h"
 #include "scheduler/state_json.h"
 
@@ -30,7 +31,7 @@ void SchedulerCore::SendTo(const std::string& identity, OutMessage& msg) {
 
 uint64_t SchedulerCore::FastestClock() const {
   uint64_t c = st.resume_clock;
-  const bool servers = options.job.train.consistency == Consistency::kBsp;
+  const bool servers = ConsistencyPolicy(options.job.train).lockstep();
   for (const auto* list : {&st.servers, &st.workers})
     for (const NodeInfo& n : *list)
       if (!n.Gone() && !n.identity.empty() && n.generation == st.generation &&

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "common/consistency.h"
 #include "common/job_tables.h"
 #include "common/key_range.h"
 #include "common/log.h"
@@ -108,7 +109,7 @@ Status SparseWork::Connect(const std::vector<ServerEntry>& servers, uint32_t gen
                        SlotMap::Even(kDefaultSparseSlots, static_cast<uint32_t>(servers.size())));
   o.slot_map = std::move(map);
   o.max_ids_per_request = job_.network.max_ids_per_request;  // the PS refuses more
-  o.push_to_every_shard = job_.train.consistency == Consistency::kBsp;
+  o.push_to_every_shard = ConsistencyPolicy(job_.train).lockstep();
   o.timeout = options_.timeout;
   o.interrupt = options_.interrupt;
   o.curve = options_.curve;
@@ -167,7 +168,7 @@ StatusOr<StepResult> SparseWork::Run(PsClient& ps, uint32_t rank, uint64_t clock
   next_pos_ += n;
   StepResult result;
   DedupIds(batch_.ids, &ids_);
-  const uint64_t version = PullVersionFor(job_.train, clock);
+  const uint64_t version = ConsistencyPolicy(job_.train).PullVersion(clock);
   const SparseCaller caller{rank, clock, generation_};
   ModelParams params;
   PST_ASSIGN_OR_RETURN(result.waited, PullDense(ps, clock, version, dense_params_, &params));

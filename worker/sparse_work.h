@@ -31,6 +31,7 @@
 #include <zmq.hpp>
 
 #include "common/channel.h"
+#include "common/consistency.h"
 #include "common/job_spec.h"
 #include "worker/data/sparse_file_index.h"
 #include "worker/lease_work.h"
@@ -96,7 +97,7 @@ class SparseWork : public LeaseWork {
   // Pulls the rows of ids_ from every sparse table into rows_; fills params->sparse.
   Status PullSparse(const SparseCaller& caller, uint64_t version, ModelParams* params);
   uint64_t SparseVersion(uint64_t version) const {
-    return job_.train.consistency == Consistency::kBsp ? version : 0;
+    return ConsistencyPolicy(job_.train).lockstep() ? version : 0;
   }
   Status Report(const EvalOrder& order, uint64_t correct, uint64_t total, double loss_sum,
                 double auc);

@@ -8,18 +8,6 @@ namespace pst {
 
 using SteadyClock = std::chrono::steady_clock;
 
-uint64_t PullVersionFor(const TrainSpec& train, uint64_t c) {
-  switch (train.consistency) {
-    case Consistency::kBsp:
-      return c;
-    case Consistency::kSsp:
-      return c > train.staleness ? c - train.staleness : 0;
-    case Consistency::kAsp:
-      return 0;
-  }
-  return c;
-}
-
 StatusOr<std::unique_ptr<TrainStep>> TrainStep::Create(Model& model,
                                                        const TrainStepOptions& options) {
   PST_RETURN_IF_ERROR(ValidateTrainSpec(options.train));
@@ -37,7 +25,7 @@ TrainStep::TrainStep(Model& model, const TrainStepOptions& options)
       // promises no bound, reads the freshest values it can (after its own
       // push): prefetching there cost short runs several points of accuracy
       // for little speed.
-      prefetch_(options.train.consistency == Consistency::kSsp && options.train.staleness >= 1),
+      prefetch_(ConsistencyPolicy(options.train).prefetch()),
       early_copy_(4 * model.num_keys() >= options.early_copy_min_bytes) {
   const uint64_t keys = model.num_keys();
   // (Every buffer is a copy of the model: a large model's worker memory is

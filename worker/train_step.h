@@ -37,6 +37,7 @@
 #include "common/status.h"
 #include "worker/dataset.h"
 #include "worker/model.h"
+#include "common/consistency.h"
 #include "worker/ps_client.h"
 
 namespace pst {
@@ -58,10 +59,6 @@ struct TrainStepOptions {
   // are short enough that looking for them costs. Default: 64 MiB.
   uint64_t early_copy_min_bytes = uint64_t{64} << 20;
 };
-
-// The version a pull for clock `c` must wait for: BSP, every update of clocks
-// < c; SSP, every live worker's first c - s clocks; ASP, nothing.
-uint64_t PullVersionFor(const TrainSpec& train, uint64_t c);
 
 // What one step did and where its time went.
 struct StepResult {
@@ -110,7 +107,7 @@ class TrainStep {
   TrainStep(Model& model, const TrainStepOptions& options);
   float* buffer(uint64_t clock) { return params_[prefetch_ ? clock % 2 : 0].get(); }
   PullTarget TargetFor(uint64_t clock) {
-    return {buffer(clock), clock, PullVersionFor(options_.train, clock)};
+    return {buffer(clock), clock, ConsistencyPolicy(options_.train).PullVersion(clock)};
   }
   // What the pass reads: the pull's buffer, or its answer in place when pull
   // views are on (one block: nothing to overlap, so it waits for it here).

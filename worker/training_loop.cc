@@ -4,6 +4,7 @@
 #include <string>
 #include <thread>
 
+#include "common/consistency.h"
 #include "common/log.h"
 
 namespace pst {
@@ -73,7 +74,7 @@ void TrainingLoop::DropGeneration(const Status& why) {
 }
 
 Status TrainingLoop::TrainUntilInterrupted() {
-  const bool bsp = p_.job->train.consistency == Consistency::kBsp;
+  const bool bsp = ConsistencyPolicy(p_.job->train).lockstep();
   while (!*p_.stop) {
     if (*p_.interrupt) return Status::OK();  // a rollback started or we were asked to leave
     if (p_.heartbeat->job_state() == proto::JobState::FAILED)
@@ -177,7 +178,7 @@ StatusOr<bool> TrainingLoop::NextLease() {
     PST_RETURN_IF_ERROR(p_.work->BeginLease(a.epoch, a.sample_begin, a.sample_end));
   } else if (a.kind == Kind::kIdle) {
     idle_until_ = a.idle_until;
-    if (p_.job->train.consistency != Consistency::kBsp) WaitForOthers(a.idle_until);
+    if (ConsistencyPolicy(p_.job->train).ask_ahead()) WaitForOthers(a.idle_until);
   } else {
     done_ = true;
   }
@@ -200,9 +201,7 @@ Status TrainingLoop::Evaluate(const EvalOrder& order, bool final_model) {
   if (p_.work->target_reached()) return Status::OK();
   if (!ps_) return Status::Internal("an evaluation order before the scheduler said where to go on");
   // BSP: the model of version order.version (== clock); ASP/SSP: the current one.
-  const uint64_t version = p_.job->train.consistency == Consistency::kBsp
-                               ? order.version
-                               : PullVersionFor(p_.job->train, clock_);
+  const uint64_t version = ConsistencyPolicy(p_.job->train).EvalVersion(order.version, clock_);
   return p_.work->Evaluate(*ps_, order, clock_, version, final_model);
 }
 
@@ -253,12 +252,9 @@ void TrainingLoop::LogTotals() const {
       "{} shard requests, {} of them sent ahead (during a lease's last step); {} "
       "leases reported on their own",
       p_.leases->requests(), p_.leases->requests_ahead(), p_.leases->reports());
-  const Consistency c = p_.job->train.consistency;
+  const ConsistencyPolicy policy(p_.job->train);
   PST_LOG_INFO("largest staleness observed: {} (consistency {}, bound {})",
-               progress.max_staleness.load(), ConsistencyName(c),
-               c == Consistency::kSsp   ? std::to_string(p_.job->train.staleness)
-               : c == Consistency::kBsp ? std::string("0")
-                                        : std::string("none"));
+               progress.max_staleness.load(), ConsistencyName(policy.kind()), policy.BoundText());
 }
 
 }  // namespace pst

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "common/channel.h"
+#include "common/consistency.h"
 #include "common/cpu_affinity.h"
 #include "common/log.h"
 #include "common/registration.h"
@@ -94,7 +95,7 @@ Status Worker::Run() {
   LeaseClientOptions lo;
   lo.rank = joined.rank;
   lo.num_samples = work->num_samples();
-  lo.ask_ahead = job.train.consistency != Consistency::kBsp;
+  lo.ask_ahead = ConsistencyPolicy(job.train).ask_ahead();
   lo.timeout = options_.request_timeout;
   lo.interrupt = &interrupt_;
   LeaseClient leases(*sched, lo);

@@ -145,17 +145,5 @@ TEST_CASE("TrainStep: Run needs its Prepare and a batch of 1 to batch_size sampl
   CHECK(TrainStep::Create(*f.mlp, bad).status().code() == StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("TrainStep: the version a pull waits for follows the consistency model", "[worker]") {
-  TrainSpec t;
-  t.consistency = Consistency::kBsp;
-  CHECK(PullVersionFor(t, 7) == 7);
-  t.consistency = Consistency::kAsp;
-  CHECK(PullVersionFor(t, 7) == 0);
-  t.consistency = Consistency::kSsp;
-  t.staleness = 3;
-  CHECK(PullVersionFor(t, 7) == 4);
-  CHECK(PullVersionFor(t, 2) == 0);
-}
-
 }  // namespace
 }  // namespace pst
