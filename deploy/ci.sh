@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The checked builds: what CI runs (.ci/run, the README's test command, is
-# `bash deploy/ci.sh`). It installs what is missing (deploy/bootstrap.sh
-# --no-build), then runs three stages, each in a build directory of its own:
+# The checked builds (CI, .ci/run = the README's test command, runs the plain
+# suite, then `bash deploy/ci.sh tsan fuzz`). It installs what is missing
+# (deploy/bootstrap.sh --no-build), then runs three stages, each in a build
+# directory of its own:
 #   asan: build-asan/, the whole project with g++ and AddressSanitizer +
 #         UndefinedBehaviorSanitizer (any undefined behaviour aborts;
 #         LeakSanitizer runs at every exit); runs every ctest test: unit
