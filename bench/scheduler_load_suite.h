@@ -1,13 +1,15 @@
-// Suite "scheduler": one real pstrain-scheduler process against N simulated
-// workers (and one simulated PS) in this process: registration, heartbeats at
-// the job's interval, data-shard lease requests and their reports, evaluation
-// reports when asked; no training, no parameter traffic. Measures the
-// scheduler's CPU share (its /proc utime + stime over wall time) while only
-// heartbeats flow (first against a scheduler asked to keep the fixed job
-// interval, then at the default heartbeat budget), then again with every worker also asking for a lease at a
-// fixed interval, and the lease round trips (request sent -> answer received)
-// of that phase. The job is ASP with checkpoints off, so leases never wait for
-// a clock barrier.
+// Suite "scheduler": one real pstrain-scheduler process (as shipped, with its
+// admin endpoint, which nobody reads here) against N simulated workers (and
+// one simulated PS) in this process: registration, heartbeats at the job's
+// interval, data-shard lease requests and their reports, evaluation reports
+// when asked; no training, no parameter traffic. Measures the scheduler's CPU
+// share (its /proc utime + stime over wall time) while only heartbeats flow
+// (first against a scheduler asked to keep the fixed job interval, then at
+// the default heartbeat budget, after half a phase of no messages at all),
+// then again with every worker also asking for a lease at a fixed interval,
+// and the lease round trips (request sent -> answer received) of that phase.
+// The job is ASP with checkpoints off, so leases never wait for a clock
+// barrier.
 #pragma once
 
 #include <chrono>

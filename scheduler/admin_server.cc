@@ -1,5 +1,6 @@
 #include "scheduler/admin_server.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <utility>
@@ -69,11 +70,11 @@ StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& bin
   });
   self->http_->Handle("/healthz", [] { return HttpResponse{200, "text/plain", "ok\n"}; });
   self->http_->Handle("/status", [self] {
-    return HttpResponse{200, "application/json", RenderStatusJson(*self->Latest())};
+    return HttpResponse{200, "application/json", RenderStatusJson(*self->Fresh())};
   });
   self->http_->Handle("/metrics", [self] {
     return HttpResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                        RenderPrometheus(*self->Latest())};
+                        RenderPrometheus(*self->Fresh())};
   });
   self->http_->HandlePost("/scale", [self](const HttpRequest& r) { return self->Scale(r); });
   self->http_->HandlePost("/checkpoint", [self](const HttpRequest& r) { return self->Checkpoint(r); });
@@ -110,10 +111,30 @@ HttpResponse AdminServer::Checkpoint(const HttpRequest& request) {
                                   done->id, done->clock, done->duration_ms)};
 }
 
-void AdminServer::Publish(AdminSnapshot snapshot) {
+void AdminServer::Publish(AdminSnapshot snapshot, uint64_t answers) {
   auto next = std::make_shared<const AdminSnapshot>(std::move(snapshot));
   MutexLock lock(&mu_);
   snapshot_ = std::move(next);
+  answered_ = std::max(answered_, answers);
+  published_.SignalAll();
+}
+
+void AdminServer::SetOnDemand(bool on) {
+  MutexLock lock(&mu_);
+  on_demand_ = on;
+  published_.SignalAll();
+}
+
+std::shared_ptr<const AdminSnapshot> AdminServer::Fresh() {
+  const auto deadline = std::chrono::steady_clock::now() + kFreshWait;
+  MutexLock lock(&mu_);
+  if (!on_demand_) return snapshot_;
+  // Counted under mu_, so a Publish cannot slip in between reading the count
+  // and waiting (it would be missed until the next request).
+  const uint64_t mine = requests_.fetch_add(1, std::memory_order_acq_rel) + 1;
+  while (on_demand_ && answered_ < mine)
+    if (!published_.WaitUntil(&mu_, deadline)) break;
+  return snapshot_;
 }
 
 std::shared_ptr<const AdminSnapshot> AdminServer::Latest() {

@@ -11,10 +11,17 @@
 //                                 checkpoint is complete; default 60 s)
 // The POSTs are sent to the scheduler's own ZeroMQ endpoint, as the CLI does;
 // the answer is JSON, or the error as text with a 4xx/5xx status.
-// Thread-safe: Publish() is called from the scheduler's thread; requests are
-// answered on the HTTP server's own thread (common/http_server.h).
+// Snapshots on demand: while the scheduler's loop serves them (SetOnDemand),
+// a GET of /status or /metrics asks it for a fresh snapshot and waits for it
+// (at most kFreshWait), so none is built while nobody reads and none served
+// is older than the request.
+// Thread-safe: Publish(), Requests() and SetOnDemand() are called from the
+// scheduler's thread; requests are answered on the HTTP server's own thread
+// (common/http_server.h).
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -56,19 +63,36 @@ class AdminServer {
   const std::string& url() const { return url_; }
   uint16_t port() const { return http_->port(); }
 
-  // Replaces the snapshot the endpoints show.
-  void Publish(AdminSnapshot snapshot) EXCLUDES(mu_);
+  // Replaces the snapshot the endpoints show. `answers`: the Requests()
+  // count read before the snapshot was built; the GETs up to it are answered
+  // with this one.
+  void Publish(AdminSnapshot snapshot, uint64_t answers = 0) EXCLUDES(mu_);
+  // How many fresh snapshots GETs asked for so far: when it moved since the
+  // last Publish, the scheduler's loop publishes one. Cheap (an atomic read).
+  uint64_t Requests() const { return requests_.load(std::memory_order_acquire); }
+  // true: GETs wait for a fresh snapshot (the scheduler's loop runs); false:
+  // they serve the latest at once, and waiting ones are answered now.
+  void SetOnDemand(bool on) EXCLUDES(mu_);
+  // Longest a GET waits for a fresh snapshot before it serves the latest
+  // (the scheduler's loop may be busy, say probing a PS endpoint).
+  static constexpr std::chrono::milliseconds kFreshWait{1000};
 
  private:
   AdminServer(std::unique_ptr<HttpServer> http, std::string url, AdminControl control)
       : http_(std::move(http)), url_(std::move(url)), control_(std::move(control)) {}
   std::shared_ptr<const AdminSnapshot> Latest() EXCLUDES(mu_);
+  // Latest() when not on demand; else asks for a fresh snapshot and waits for it.
+  std::shared_ptr<const AdminSnapshot> Fresh() EXCLUDES(mu_);
   // POST handlers (on the HTTP thread).
   HttpResponse Scale(const HttpRequest& request);
   HttpResponse Checkpoint(const HttpRequest& request);
 
   Mutex mu_;
+  CondVar published_;  // signalled by Publish and SetOnDemand
   std::shared_ptr<const AdminSnapshot> snapshot_ GUARDED_BY(mu_);
+  std::atomic<uint64_t> requests_{0};  // fresh snapshots asked for
+  uint64_t answered_ GUARDED_BY(mu_) = 0;  // requests the latest snapshot answers
+  bool on_demand_ GUARDED_BY(mu_) = false;
   zmq::context_t ctx_{1};  // the POSTs' connections to the scheduler (HTTP thread only)
   std::unique_ptr<HttpServer> http_;
   std::string url_;

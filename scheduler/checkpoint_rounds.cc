@@ -59,30 +59,43 @@ void CheckpointRounds::ExpireWaiters(Clock::time_point now) {
   }
 }
 
-void CheckpointRounds::UpdatePace(Clock::time_point now, uint64_t fastest) {
-  if (st_.pace_at == Clock::time_point{} || fastest < st_.pace_version) {
-    st_.pace_at = now;
-    st_.pace_version = fastest;
-  } else if (now - st_.pace_at >= core_.options.pace_window) {
-    st_.clocks_per_second =
-        (fastest - st_.pace_version) / std::chrono::duration<double>(now - st_.pace_at).count();
-    st_.pace_at = now;
-    st_.pace_version = fastest;
-    st_.pace_known = true;
-  }
+uint64_t CheckpointRounds::Fastest(std::optional<uint64_t>* memo) const {
+  if (!*memo) *memo = core_.FastestClock();
+  return **memo;
 }
 
-void CheckpointRounds::MaybeBegin(Clock::time_point now, uint64_t fastest) {
+void CheckpointRounds::UpdatePace(Clock::time_point now, std::optional<uint64_t>* fastest) {
+  const bool restart = st_.pace_at == Clock::time_point{} || st_.generation != pace_generation_;
+  if (!restart && now - st_.pace_at < core_.options.pace_window) return;
+  const uint64_t f = Fastest(fastest);
+  if (restart || f < st_.pace_version) {
+    st_.pace_at = now;
+    st_.pace_version = f;
+    pace_generation_ = st_.generation;
+    return;
+  }
+  st_.clocks_per_second = (f - st_.pace_version) / std::chrono::duration<double>(now - st_.pace_at).count();
+  st_.pace_at = now;
+  st_.pace_version = f;
+  st_.pace_known = true;
+}
+
+void CheckpointRounds::MaybeBegin(Clock::time_point now, std::optional<uint64_t>* fastest) {
   const CheckpointSpec& spec = core_.options.job.checkpoint;
   if (!st_.pool || !st_.pace_known) return;  // nothing trained yet, or no pace to place K by
-  const bool due_steps = spec.every_steps > 0 && fastest >= st_.last_checkpoint_clock + spec.every_steps;
+  bool due_steps = false;
+  if (spec.every_steps > 0) {
+    const uint64_t due_at = st_.last_checkpoint_clock + spec.every_steps;
+    // No node ever reported a clock that far: no walk needed to know.
+    due_steps = std::max(st_.clock_bound, st_.resume_clock) >= due_at && Fastest(fastest) >= due_at;
+  }
   const bool due_time =
       spec.every_seconds > 0 && now - st_.last_checkpoint_at >= std::chrono::seconds(spec.every_seconds);
   if (!(st_.checkpoint_wanted || due_steps || due_time)) return;
   // Rounds reach the PS with the pushed directive, within about a PS loop turn.
   st_.coordinator.SetPace(st_.clocks_per_second, core_.options.directive_latency);
   [[maybe_unused]] const uint64_t id = st_.coordinator.Begin(
-      fastest, now,
+      Fastest(fastest), now,
       CheckpointRoundWait(core_.options.checkpoint_wait, st_.coordinator.margin(), st_.clocks_per_second,
                           CheckpointShardBytes(core_.options.job)));
   st_.checkpoint_wanted = false;
@@ -92,7 +105,7 @@ void CheckpointRounds::MaybeBegin(Clock::time_point now, uint64_t fastest) {
   // round's checkpoint under it would report the new one done at once, with
   // values from another clock.
   core_.SaveState(/*sync=*/true);
-  PST_LOG_DEBUG("checkpoint {} at clock {} requested (fastest {})", id, st_.coordinator.clock(), fastest);
+  PST_LOG_DEBUG("checkpoint {} at clock {} requested (fastest {})", id, st_.coordinator.clock(), Fastest(fastest));
 }
 
 bool CheckpointRounds::Commit(const CompleteCheckpoint& c) {
@@ -112,9 +125,9 @@ bool CheckpointRounds::Commit(const CompleteCheckpoint& c) {
 }
 
 void CheckpointRounds::Tick(Clock::time_point now) {
-  const uint64_t fastest = core_.FastestClock();
-  UpdatePace(now, fastest);
-  if (!st_.coordinator.active()) return MaybeBegin(now, fastest);
+  std::optional<uint64_t> fastest;
+  UpdatePace(now, &fastest);
+  if (!st_.coordinator.active()) return MaybeBegin(now, &fastest);
   std::vector<CheckpointCoordinator::ShardReport> reports;
   for (const NodeInfo& p : st_.servers)
     reports.push_back({!p.Gone() && p.generation == st_.generation, p.clock, p.checkpoint_written,

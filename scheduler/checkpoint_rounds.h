@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/client_table.h"
@@ -35,7 +36,9 @@ class CheckpointRounds {
   bool Request(const CheckpointCall& call, const std::string& identity, uint64_t request_id,
                proto::CheckpointResponse::Builder resp);
   // While running: updates the pace, starts a due round, decides the round
-  // in flight from the PS reports.
+  // in flight from the PS reports. Cheap on most calls (it runs every loop
+  // tick): the walk over every node for the fastest clock happens once per
+  // pace window and when a round may be due.
   void Tick(Clock::time_point now);
   // Answers waiting clients whose timeout passed, or all of them once the
   // job stopped running.
@@ -45,10 +48,13 @@ class CheckpointRounds {
   void Abort(const std::string& why);
 
  private:
-  // Measures how many clocks per second the fastest node advances.
-  void UpdatePace(Clock::time_point now, uint64_t fastest);
+  // core_.FastestClock(), computed at most once per Tick (*memo).
+  uint64_t Fastest(std::optional<uint64_t>* memo) const;
+  // Measures how many clocks per second the fastest node advances, over
+  // windows of options.pace_window (restarted by a rollback).
+  void UpdatePace(Clock::time_point now, std::optional<uint64_t>* fastest);
   // Starts a round if one is due.
-  void MaybeBegin(Clock::time_point now, uint64_t fastest);
+  void MaybeBegin(Clock::time_point now, std::optional<uint64_t>* fastest);
   // Records a round every PS wrote: the commit point. False if the store
   // could not record it (the round does not count).
   bool Commit(const CompleteCheckpoint& c);
@@ -57,6 +63,7 @@ class CheckpointRounds {
   SchedulerCore& core_;
   SchedulerState& st_;
   ClientTable& clients_;
+  uint32_t pace_generation_ = 0;  // the generation the pace window started in
 };
 
 }  // namespace pst

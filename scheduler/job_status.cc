@@ -122,13 +122,4 @@ void SampleHistory(const SchedulerOptions& options, SchedulerState& st) {
   st.history_at = now;
 }
 
-uint64_t StatusSignature(const SchedulerState& st) {
-  uint64_t sig = static_cast<uint64_t>(st.state);
-  for (const auto* list : {&st.servers, &st.workers})
-    for (const NodeInfo& n : *list) sig = sig * 31 + static_cast<uint64_t>(n.state) + 1;
-  for (const EpochRecord& e : st.epochs) sig = sig * 31 + (e.evaluated ? 2 : 1);
-  sig = sig * 31 + std::hash<std::string>{}(st.waiting_for);
-  return sig;
-}
-
 }  // namespace pst

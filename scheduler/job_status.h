@@ -23,8 +23,4 @@ AdminSnapshot BuildAdminSnapshot(const SchedulerCore& core, const std::string& a
 // the workers trained something since the last point.
 void SampleHistory(const SchedulerOptions& options, SchedulerState& st);
 
-// Changes whenever something a dashboard should show at once changes: the
-// job state, node states, a finished evaluation, what the job waits for.
-uint64_t StatusSignature(const SchedulerState& st);
-
 }  // namespace pst

@@ -52,6 +52,7 @@ Status LeaseService::ShardImpl(const ShardCall& call, proto::ShardResponse::Buil
     n->in_roster = true;
     n->started = false;
     n->from_clock = core_.FastestClock() + st_.coordinator.margin();
+    st_.roster_changed = true;
     PST_LOG_INFO("{} is ready; PS will wait for it from clock {}", Describe(*n), n->from_clock);
   }
   if (st_.state == proto::JobState::RECOVERING || !n->in_roster) {
@@ -77,7 +78,7 @@ Status LeaseService::ShardImpl(const ShardCall& call, proto::ShardResponse::Buil
   }
   // Shard requests tell the clock more often than heartbeats do (checkpoint
   // rounds are placed ahead of the fastest clock).
-  n->clock = std::max(n->clock, call.clock);
+  st_.ReportClock(*n, std::max(n->clock, call.clock));
   PST_RETURN_IF_ERROR(OpenPool(call));
   if (call.has_completed) {
     const uint32_t e = call.completed_epoch;
@@ -153,8 +154,12 @@ std::string LeaseService::PendingWork() const {
 }
 
 void LeaseService::WatchWorkers(Clock::time_point now) {
-  bool live = false;
-  for (const NodeInfo& w : st_.workers) live = live || (!w.Gone() && !w.identity.empty());
+  bool live = false;  // runs every tick: stops at the first live worker
+  for (const NodeInfo& w : st_.workers)
+    if (!w.Gone() && !w.identity.empty()) {
+      live = true;
+      break;
+    }
   if (live || st_.state != proto::JobState::RUNNING) {
     if (!st_.waiting_for.empty() && live) PST_LOG_INFO("a worker is back; the job goes on");
     st_.waiting_for.clear();

@@ -166,7 +166,7 @@ bool Membership::Heartbeat(const HeartbeatCall& call, proto::HeartbeatResponse::
   } else {
     n->last_seen = now;
     if (n->state == proto::NodeState::SUSPECT) n->state = proto::NodeState::ALIVE;
-    n->clock = call.clock;
+    st_.ReportClock(*n, call.clock);
     if (n->rate_since == Clock::time_point{} || call.samples < n->rate_samples) {
       n->rate_since = now;
       n->rate_samples = call.samples;
@@ -247,6 +247,7 @@ void Membership::StopWaitingFor(NodeInfo& n) {
   if (!n.in_roster) return;
   n.in_roster = false;
   n.removing = true;
+  st_.roster_changed = true;
 }
 
 void Membership::Scale(const ScaleCall& call, proto::ScaleResponse::Builder resp) {
@@ -313,6 +314,7 @@ void Membership::StartJobIfFormed(Clock::time_point now, uint64_t total_keys) {
     w.from_clock = st_.resume_clock;
     w.started = true;  // the PS get the roster with the job
   }
+  st_.roster_changed = true;
   for (auto* list : {&st_.servers, &st_.workers}) {
     for (const NodeInfo& n : *list) {
       Status s = SendJobStart(n);
@@ -330,12 +332,14 @@ void Membership::StartJobIfFormed(Clock::time_point now, uint64_t total_keys) {
 }
 
 void Membership::SendToNewcomers() {
-  bool workers_live = false;
-  for (const NodeInfo& w : st_.workers) workers_live = workers_live || !w.Gone();
-  for (uint32_t k : servers_left_)
-    if (st_.state == proto::JobState::RUNNING)
-      recovery_.Start("PS " + std::to_string(k) + " left", /*expected=*/!workers_live);
-  servers_left_.clear();
+  if (!servers_left_.empty()) {  // runs every tick: no walk unless needed
+    bool workers_live = false;
+    for (const NodeInfo& w : st_.workers) workers_live = workers_live || !w.Gone();
+    for (uint32_t k : servers_left_)
+      if (st_.state == proto::JobState::RUNNING)
+        recovery_.Start("PS " + std::to_string(k) + " left", /*expected=*/!workers_live);
+    servers_left_.clear();
+  }
   // A replacement PS rolls the job back (unless a rollback is already under
   // way), then gets the job.
   for (uint32_t k : replacements_) {
@@ -436,6 +440,7 @@ void Membership::AdmitWorkers() {
       if (!has && p.clock > w.from_clock) {
         // That PS is already past the clock: pick a later one.
         w.from_clock = core_.FastestClock() + st_.coordinator.margin();
+        st_.roster_changed = true;
         PST_LOG_INFO("worker {} will start at clock {}", w.rank, w.from_clock);
         break;
       }
@@ -443,21 +448,26 @@ void Membership::AdmitWorkers() {
   }
 }
 
-void Membership::UpdateDirectiveSeq() {
+void Membership::UpdateDirectiveSeq(bool rehash_roster) {
   // directive_seq grows whenever any of it changes, so a PS can ignore an
   // older copy arriving late.
-  uint64_t sig = (uint64_t{st_.generation} << 32) ^ static_cast<uint64_t>(st_.state);
-  auto mix = [&sig](uint64_t v) { sig = sig * 1000003u ^ v; };
-  mix(st_.restore_checkpoint);
-  mix(st_.resume_clock);
-  mix(st_.coordinator.id());
-  mix(st_.coordinator.clock());
-  mix(st_.checkpoints.empty() ? 0 : st_.checkpoints.back().id);
-  for (const NodeInfo& w : st_.workers) {
-    if (!w.in_roster) continue;
-    mix(w.rank);
-    mix(w.from_clock);
+  auto mix = [](uint64_t& sig, uint64_t v) { sig = sig * 1000003u ^ v; };
+  if (rehash_roster || st_.roster_changed) {
+    roster_hash_ = 0;
+    for (const NodeInfo& w : st_.workers) {
+      if (!w.in_roster) continue;
+      mix(roster_hash_, w.rank);
+      mix(roster_hash_, w.from_clock);
+    }
+    st_.roster_changed = false;
   }
+  uint64_t sig = (uint64_t{st_.generation} << 32) ^ static_cast<uint64_t>(st_.state);
+  mix(sig, st_.restore_checkpoint);
+  mix(sig, st_.resume_clock);
+  mix(sig, st_.coordinator.id());
+  mix(sig, st_.coordinator.clock());
+  mix(sig, st_.checkpoints.empty() ? 0 : st_.checkpoints.back().id);
+  mix(sig, roster_hash_);
   if (sig != st_.directive_sig) {
     st_.directive_sig = sig;
     ++st_.directive_seq;
@@ -465,7 +475,7 @@ void Membership::UpdateDirectiveSeq() {
 }
 
 void Membership::FillDirective(proto::HeartbeatResponse::Builder resp) {
-  UpdateDirectiveSeq();
+  UpdateDirectiveSeq(/*rehash_roster=*/true);
   FillRoster(st_, resp.initWorkers(CountRoster(st_)));
   resp.setState(st_.state);
   resp.setGeneration(st_.generation);
@@ -479,9 +489,9 @@ void Membership::FillDirective(proto::HeartbeatResponse::Builder resp) {
   SetRpcStatus(Status::OK(), resp.initStatus());
 }
 
-void Membership::PushDirective() {
+void Membership::PushDirective(bool rehash_roster) {
   // Checked every tick: the message is built only when the directive changed.
-  UpdateDirectiveSeq();
+  UpdateDirectiveSeq(rehash_roster);
   if (st_.directive_seq == pushed_seq_) return;
   pushed_seq_ = st_.directive_seq;
   for (const NodeInfo& p : st_.servers) {

@@ -67,8 +67,10 @@ class Membership {
   // Moves a joining worker's start clock when a PS is already past it.
   void AdmitWorkers();
   // Sends a changed directive to every PS at once rather than with its next
-  // heartbeat answer.
-  void PushDirective();
+  // heartbeat answer. Runs every tick, so it walks the roster only when
+  // SchedulerState::roster_changed says it may have changed, or when
+  // rehash_roster (every sweep, which catches a change nobody flagged).
+  void PushDirective(bool rehash_roster);
 
   // The PS stop waiting for worker n; its lease goes back to the pool once
   // every PS has said how many clocks it completed (ProgressRemovals).
@@ -92,8 +94,9 @@ class Membership {
   Status SendJobStart(const NodeInfo& n);
   // What every PS should converge to (see proto HeartbeatResponse).
   void FillDirective(proto::HeartbeatResponse::Builder resp);
-  // Advances st_.directive_seq if the directive differs from the last one.
-  void UpdateDirectiveSeq();
+  // Advances st_.directive_seq if the directive differs from the last one;
+  // the roster's part is re-hashed if rehash_roster or st_.roster_changed.
+  void UpdateDirectiveSeq(bool rehash_roster);
   // Records a worker's latency histograms (an invalid one is logged once).
   void TakeLatencies(const HeartbeatCall& call, NodeInfo& n);
   // Whether worker n's heartbeat gets an answer (see Heartbeat); if so,
@@ -110,6 +113,7 @@ class Membership {
   std::vector<uint32_t> replacements_;  // PS ranks
   size_t live_nodes_ = 0;                // nodes alive at the last sweep
   uint64_t pushed_seq_ = 0;             // the directive last pushed to every PS
+  uint64_t roster_hash_ = 0;            // the roster's part of the directive's signature
 };
 
 }  // namespace pst

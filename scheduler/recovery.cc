@@ -12,6 +12,9 @@ void Recovery::Start(const std::string& reason, bool expected) {
   const uint64_t fastest = core_.FastestClock();
   rounds_.Abort("the job is rolling back: " + reason);
   ++st_.generation;
+  // Only nodes of the new generation count for FastestClock(), and each
+  // reports its clock (ReportClock) with the heartbeat that tells its generation.
+  st_.clock_bound = 0;
   st_.restore_checkpoint = st_.checkpoints.empty() ? 0 : st_.checkpoints.back().id;
   st_.resume_clock = st_.checkpoints.empty() ? 0 : st_.checkpoints.back().clock;
   const uint64_t k = st_.resume_clock;
@@ -39,6 +42,7 @@ void Recovery::Start(const std::string& reason, bool expected) {
     w.from_clock = k;
     w.started = false;
   }
+  st_.roster_changed = true;
   RollbackRecord r;
   r.generation = st_.generation;
   r.checkpoint_id = st_.restore_checkpoint;

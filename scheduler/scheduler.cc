@@ -76,13 +76,15 @@ StatusOr<std::unique_ptr<Scheduler>> Scheduler::Create(zmq::context_t& ctx,
 
 void Scheduler::PublishSnapshot() {
   if (!admin_ || !core_) return;
+  // Read before building: the GETs counted so far are answered by this one.
+  published_for_ = admin_->Requests();
   AdminSnapshot snapshot = BuildAdminSnapshot(*core_, admin_->url());
   snapshot.scheduler_refusals = clients_.refusals();
   if (zap_) {
     snapshot.scheduler_refusals.client_key = zap_->refused();
     snapshot.scheduler_refusals.handshake = zap_->failed_handshakes();
   }
-  admin_->Publish(std::move(snapshot));
+  admin_->Publish(std::move(snapshot), published_for_);
 }
 
 bool Scheduler::Dispatch(const SchedulerCall& call, const InMessage& in, OutMessage& out) {
@@ -165,18 +167,15 @@ bool Scheduler::Tick(uint64_t total_keys) {
     rounds_->Tick(now);
   }
   if (st.state == proto::JobState::RUNNING || st.state == proto::JobState::RECOVERING)
-    membership_->PushDirective();
+    membership_->PushDirective(/*rehash_roster=*/sweep);
   if (st.state == proto::JobState::RUNNING && now - st.saved_at > options_.save_interval)
     core_->SaveState(/*sync=*/false);
   rounds_->ExpireWaiters(now);
   if (admin_) {
     SampleHistory(options_, st);
-    const uint64_t sig = StatusSignature(st);
-    if (sig != published_sig_ || now - published_at_ >= options_.publish_interval) {
-      PublishSnapshot();
-      published_sig_ = sig;
-      published_at_ = now;
-    }
+    // Built only when a GET asks for one (a thousand nodes' snapshot costs
+    // more than the ticks between two scrapes).
+    if (admin_->Requests() != published_for_) PublishSnapshot();
   }
   if (st.state != proto::JobState::DONE && st.state != proto::JobState::FAILED) return false;
   // Stay a little after the last node left so clients can read the final status.
@@ -197,8 +196,6 @@ Status Scheduler::Run() {
   st.desired_workers = st.desired_workers ? st.desired_workers : options_.job.num_workers;
   if (!st.admin_url.empty())
     PST_LOG_INFO("admin endpoint (dashboard, /status, /metrics) at {}", st.admin_url);
-  published_at_ = Clock::now();
-  published_sig_ = StatusSignature(st);
   PublishSnapshot();
   // The dense key space of the job's tables (a sparse model's sparse tables
   // are hash-partitioned by slot instead).
@@ -212,8 +209,12 @@ Status Scheduler::Run() {
   // every tick_interval rather than after every message.
   auto ticked = Clock::now() - options_.tick_interval;
   auto wait = options_.loop_wait;
+  if (admin_) admin_->SetOnDemand(true);  // until the loop ends
   while (!stop_) {
-    PST_RETURN_IF_ERROR(WaitReadable(socket_, wait));
+    if (Status s = WaitReadable(socket_, wait); !s.ok()) {
+      if (admin_) admin_->SetOnDemand(false);
+      return s;
+    }
     HandleMessages();
     const auto now = Clock::now();
     if (now - ticked < options_.tick_interval) {
@@ -226,6 +227,7 @@ Status Scheduler::Run() {
   }
   core_->SaveState(/*sync=*/true);
   PublishSnapshot();
+  if (admin_) admin_->SetOnDemand(false);  // the final snapshot, served at once from now on
   if (stop_) return Status::Cancelled("scheduler stopped by signal");
   if (st.state == proto::JobState::FAILED) return Status::Aborted("job failed: " + st.failure);
   return Status::OK();

@@ -15,7 +15,7 @@
 // class only runs the loop. Single-threaded: Run() does everything on the calling
 // thread; Shutdown() may be called from any thread. The HTTP admin endpoint
 // (scheduler/admin_server.h) runs on a thread of its own and only sees the
-// snapshots Run() publishes (every 200 ms and on state changes).
+// snapshots Run() publishes (one per GET that asks, within a loop turn).
 #pragma once
 
 #include <atomic>
@@ -97,8 +97,7 @@ class Scheduler {
   std::unique_ptr<Recovery> recovery_;
   std::unique_ptr<Membership> membership_;
   std::unique_ptr<LeaseService> leases_;
-  std::chrono::steady_clock::time_point published_at_;
-  uint64_t published_sig_ = 0;
+  uint64_t published_for_ = 0;  // the admin Requests() the last snapshot answered
   std::chrono::steady_clock::time_point swept_at_;  // last sweep (see Tick)
   bool all_gone_ = false;  // no node left at the last sweep
 };

@@ -101,9 +101,6 @@ struct SchedulerOptions {
   // How often a running job's state is saved to the store (and at every
   // change that must survive a crash). Default: 2 s.
   std::chrono::milliseconds save_interval{2000};
-  // How often the admin endpoint gets a fresh snapshot (and at once on a
-  // visible change). Default: 200 ms.
-  std::chrono::milliseconds publish_interval{200};
   // One point of the admin endpoint's live training curve per this. Default: 1 s.
   std::chrono::milliseconds history_interval{1000};
   // The pace (clocks per second) is measured over windows of this. Default: 250 ms.

@@ -4,6 +4,7 @@
 // (scheduler/state_json.h) persist what a restarted scheduler needs.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -148,6 +149,13 @@ class SchedulerState {
   std::map<uint32_t, std::pair<uint32_t, uint64_t>> evals_out;
   uint64_t directive_sig = 0;  // see FillDirective in scheduler.cc
   uint64_t directive_seq = 0;
+  // Set wherever a worker's place in the roster (in_roster, from_clock) may
+  // have changed: the loop's directive check re-hashes the roster only then
+  // and at every sweep, not every tick (Membership::PushDirective).
+  bool roster_changed = true;
+  // At least every clock a node ever reported (see ReportClock): while it is
+  // below a threshold, so is SchedulerCore::FastestClock(), without a walk.
+  uint64_t clock_bound = 0;
   std::string failure;
   // Non-empty while the job cannot go on by itself (see LeaseService::
   // WatchWorkers): what it waits for; and since when no worker is live.
@@ -175,6 +183,11 @@ class SchedulerState {
     const bool over = state == proto::JobState::DONE || state == proto::JobState::FAILED;
     const auto until = over ? ended : Clock::now();
     return std::chrono::duration_cast<std::chrono::milliseconds>(until - train_started).count();
+  }
+  // Records the clock node n reported; every write of NodeInfo::clock goes here.
+  void ReportClock(NodeInfo& n, uint64_t clock) {
+    n.clock = clock;
+    clock_bound = std::max(clock_bound, clock);
   }
   NodeInfo* Find(proto::Role role, uint32_t rank) {
     auto& v = role == proto::Role::SERVER ? servers : workers;

@@ -4,6 +4,8 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <regex>
@@ -641,6 +643,53 @@ TEST_CASE("Admin: AdminServer serves the published snapshot", "[scheduler]") {
   auto named = AdminServer::Start("127.0.0.1", 0, "trainer-1");
   REQUIRE(named.ok());
   CHECK((*named)->url().rfind("http://trainer-1:", 0) == 0);
+}
+
+TEST_CASE("Admin: on demand, each GET is answered with a snapshot built after it asked", "[scheduler]") {
+  auto admin = AdminServer::Start("127.0.0.1", 0, "");
+  REQUIRE(admin.ok());
+  AdminServer& server = **admin;
+  const uint16_t port = server.port();
+  AdminSnapshot stale = HandBuilt();
+  stale.model = "stale";
+  server.Publish(stale);
+  server.SetOnDemand(true);
+  // The scheduler's loop, as Scheduler::Run does it: a snapshot only when a
+  // GET asked, numbered so each answer shows which build it was.
+  std::atomic<bool> stop{false};
+  std::atomic<int> builds{0};
+  std::thread loop([&] {
+    uint64_t answered = 0;
+    while (!stop) {
+      const uint64_t asked = server.Requests();
+      if (asked != answered) {
+        AdminSnapshot s = HandBuilt();
+        s.model = "build-" + std::to_string(++builds);
+        server.Publish(s, asked);
+        answered = asked;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(builds == 0);  // nobody asked: nothing built
+  CHECK(nlohmann::json::parse(Body(Fetch(port, "/status")))["job"]["model"] == "build-1");
+  CHECK(Body(Fetch(port, "/metrics")).find("pstrain_epochs_completed") != std::string::npos);
+  CHECK(builds == 2);
+  CHECK(nlohmann::json::parse(Body(Fetch(port, "/status")))["job"]["model"] == "build-3");
+  CHECK(Body(Fetch(port, "/healthz")) == "ok\n");
+  CHECK(builds == 3);  // /healthz needs no snapshot
+  stop = true;
+  loop.join();
+
+  // No loop to answer: the GET serves the latest snapshot after kFreshWait.
+  const auto t0 = std::chrono::steady_clock::now();
+  CHECK(nlohmann::json::parse(Body(Fetch(port, "/status")))["job"]["model"] == "build-3");
+  CHECK(std::chrono::steady_clock::now() - t0 >= AdminServer::kFreshWait);
+  // Not on demand (the loop ended): the latest, without waiting for a build.
+  server.SetOnDemand(false);
+  server.Publish(stale);
+  CHECK(nlohmann::json::parse(Body(Fetch(port, "/status")))["job"]["model"] == "stale");
 }
 
 }  // namespace
