@@ -65,7 +65,7 @@ StatusOr<std::unique_ptr<SparseHandler>> RestoreShard(
     const std::function<Status(const SparseChainFn&)>& replay) {
   PST_ASSIGN_OR_RETURN(std::vector<TableSpec> tables, SparseModelTables(job));
   PST_ASSIGN_OR_RETURN(auto handler,
-                       SparseHandler::ForJob(tables, Consistency::kAsp, 1, 1, 0, {}));
+                       SparseHandler::ForJob(tables, Consistency::kAsp, 1, SlotMap::Even(1, 1).value(), 0, {}));
   PST_RETURN_IF_ERROR(handler->shard().Restore(m.sparse_tables, replay));
   return handler;
 }

@@ -43,6 +43,16 @@ Status DecodeJobStart(proto::JobStart::Reader start, JoinedJob* out) {
   }
   if (out->servers.empty() || out->num_workers == 0)
     return Status::InvalidArgument("job start: no servers or no workers");
+  out->slot_map.reset();
+  if (out->job.sparse()) {
+    auto list = start.getSlotMap();
+    std::vector<uint32_t> shards;
+    shards.reserve(list.size());
+    for (uint32_t shard : list) shards.push_back(shard);
+    auto map = SlotMap::FromAssignment(std::move(shards), static_cast<uint32_t>(out->servers.size()));
+    if (!map.ok()) return map.status().WithContext("job start: the sparse slot map");
+    out->slot_map = std::move(map).value();
+  }
   return Status::OK();
 }
 

@@ -6,12 +6,14 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/channel.h"
 #include "common/job_spec.h"
 #include "common/key_range.h"
+#include "common/slot_map.h"
 #include "common/status.h"
 #include "proto/scheduler.capnp.h"
 
@@ -42,6 +44,9 @@ struct JoinedJob {
   uint64_t restore_checkpoint = 0;
   uint64_t resume_clock = 0;
   std::vector<WorkerSlot> workers;  // PS: the workers to wait for
+  // Sparse jobs: the scheduler's map of virtual slots to PS ranks (one per
+  // server); unset for dense jobs.
+  std::optional<SlotMap> slot_map;
 };
 
 // Decodes a list of proto WorkerSlot (as JobStart and heartbeats carry them).

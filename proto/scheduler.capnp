@@ -49,6 +49,8 @@ struct JobStart {
   restoreCheckpoint @4 :UInt64;  # PS: restore this complete checkpoint (0: initial model)
   resumeClock @5 :UInt64;        # the clock training (re)starts at
   workers @6 :List(WorkerSlot);  # PS: the workers to wait for, from their clocks
+  slotMap @7 :List(UInt32);      # sparse jobs: the PS rank of each virtual slot
+                                 # (the scheduler's SlotMap); empty for dense jobs
 }
 
 # A worker the PS must wait for (BSP) / account for (SSP), from clock fromClock.

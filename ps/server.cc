@@ -139,10 +139,15 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
   PST_ASSIGN_OR_RETURN(std::vector<TableSpec> tables, JobTables(st.joined.job));
   PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(tables, st.joined.job.train, st.range, initial,
                                                  options_.max_clocks_ahead));
+  // A dense job has no slot map (and no sparse table: its handler refuses
+  // every sparse request); any map with a shard per server does.
+  PST_ASSIGN_OR_RETURN(const SlotMap slot_map,
+                       st.joined.slot_map ? StatusOr<SlotMap>(*st.joined.slot_map)
+                                          : SlotMap::Even(kDefaultSparseSlots,
+                                                          uint32_t(st.joined.servers.size())));
   PST_ASSIGN_OR_RETURN(auto sparse,
-                       SparseHandler::ForJob(tables, st.joined.job.train.consistency, initial,
-                                             uint32_t(st.joined.servers.size()), st.joined.rank,
-                                             st.sparse_limits));
+                       SparseHandler::ForJob(tables, st.joined.job.train.consistency, initial, slot_map,
+                                             st.joined.rank, st.sparse_limits));
   sparse->set_clients(&st.clients);
   if (st.sparse_chain == nullptr)
     st.sparse_chain = std::make_unique<SparseChain>(options_.sparse_max_chain);

@@ -40,7 +40,7 @@ StatusOr<std::unique_ptr<SparseHandler>> SparseHandler::Create(const SparseShard
 
 StatusOr<std::unique_ptr<SparseHandler>> SparseHandler::ForJob(
     const std::vector<TableSpec>& tables, Consistency consistency, uint32_t num_workers,
-    uint32_t num_servers, uint32_t server_rank, const SparseRequestLimits& limits) {
+    const SlotMap& slot_map, uint32_t server_rank, const SparseRequestLimits& limits) {
   SparseShardOptions o;
   for (const TableSpec& t : tables) {
     if (t.kind != TableKind::kSparse) continue;
@@ -49,8 +49,7 @@ StatusOr<std::unique_ptr<SparseHandler>> SparseHandler::ForJob(
   }
   o.consistency = consistency;
   o.num_workers = std::max<uint32_t>(1, num_workers);
-  PST_ASSIGN_OR_RETURN(SlotMap map, SlotMap::Even(kDefaultSparseSlots, num_servers));
-  o.slot_map = std::move(map);
+  o.slot_map = slot_map;
   o.shard = server_rank;
   return Create(o, limits);
 }

@@ -36,14 +36,15 @@ class SparseHandler {
   // kInvalidArgument for invalid shard options (see SparseShard::Create).
   static StatusOr<std::unique_ptr<SparseHandler>> Create(const SparseShardOptions& options,
                                                          const SparseRequestLimits& limits);
-  // The handler of server `server_rank` of `num_servers` for a job's tables:
-  // its sparse ones (none is fine: every sparse request is then refused), the
-  // ids split over kDefaultSparseSlots slots evenly between the servers.
-  // kInvalidArgument for a table sparse rows cannot serve.
+  // The handler of server `server_rank` for a job's tables: its sparse ones
+  // (none is fine: every sparse request is then refused), serving the ids
+  // whose slot `slot_map` (the scheduler's) gives to `server_rank`.
+  // kInvalidArgument for a table sparse rows cannot serve, or a rank the map
+  // has no shard for.
   static StatusOr<std::unique_ptr<SparseHandler>> ForJob(const std::vector<TableSpec>& tables,
                                                          Consistency consistency,
                                                          uint32_t num_workers,
-                                                         uint32_t num_servers,
+                                                         const SlotMap& slot_map,
                                                          uint32_t server_rank,
                                                          const SparseRequestLimits& limits);
   SparseHandler(const SparseHandler&) = delete;

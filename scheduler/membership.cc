@@ -295,6 +295,11 @@ Status Membership::SendJobStart(const NodeInfo& n) {
   js.setResumeClock(n.role == proto::Role::WORKER ? n.from_clock : st_.resume_clock);
   FillServerList(st_, core_.ranges, js.initServers(st_.servers.size()));
   FillRoster(st_, js.initWorkers(CountRoster(st_)));
+  if (core_.slot_map) {
+    const std::vector<uint32_t>& shards = core_.slot_map->assignment();
+    auto list = js.initSlotMap(static_cast<unsigned>(shards.size()));
+    for (size_t s = 0; s < shards.size(); ++s) list.set(static_cast<unsigned>(s), shards[s]);
+  }
   zmq::message_t id(n.identity.data(), n.identity.size());
   return SendMessage(core_.socket, start, &id);
 }

@@ -202,6 +202,10 @@ Status Scheduler::Run() {
   PST_ASSIGN_OR_RETURN(const std::vector<TableSpec> tables, JobTables(options_.job));
   const uint64_t dense_keys = DenseKeyCount(tables);
   core_->ranges = PartitionKeys(dense_keys, options_.job.num_servers);
+  if (options_.job.sparse()) {
+    PST_ASSIGN_OR_RETURN(SlotMap map, SlotMap::Even(kDefaultSparseSlots, options_.job.num_servers));
+    core_->slot_map = std::move(map);
+  }
   if (st.state == proto::JobState::FORMING)
     PST_LOG_INFO("scheduler listening at {}; waiting for {} PS and {} workers", endpoint_,
                  options_.job.num_servers, options_.job.num_workers);

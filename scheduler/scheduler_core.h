@@ -7,12 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <zmq.hpp>
 
 #include "common/key_range.h"
+#include "common/slot_map.h"
 #include "common/wire.h"
 #include "scheduler/scheduler_options.h"
 #include "scheduler/scheduler_state.h"
@@ -48,6 +50,9 @@ class SchedulerCore {
   zmq::socket_t& socket;
   const std::string endpoint;
   std::vector<KeyRange> ranges;  // PS rank -> its keys; set once the job is known
+  // Sparse jobs: which PS holds each virtual slot of the sparse tables' ids;
+  // set once the job is known and sent with JobStart to every node.
+  std::optional<SlotMap> slot_map;
 };
 
 // "PS 0 (pid 123 on host)", for log lines and errors.

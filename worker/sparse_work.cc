@@ -64,6 +64,8 @@ StatusOr<std::unique_ptr<SparseWork>> SparseWork::Create(zmq::context_t& ctx, Ch
                                                          const JobSpec& job,
                                                          const SparseWorkOptions& options) {
   if (!job.sparse()) return Status::InvalidArgument("sparse work: the job's model is the MLP");
+  if (!options.slot_map)
+    return Status::InvalidArgument("sparse work: no slot map (the scheduler sends it with the job)");
   PST_ASSIGN_OR_RETURN(std::unique_ptr<SparseModel> model,
                        CreateSparseModel(SparseModelConfigFor(job)));
   PST_RETURN_IF_ERROR(CheckTables(*model, job));
@@ -105,9 +107,10 @@ SparseWork::SparseWork(zmq::context_t& ctx, Channel& scheduler, const JobSpec& j
 Status SparseWork::Connect(const std::vector<ServerEntry>& servers, uint32_t generation) {
   SparseClientOptions o;
   for (const ServerEntry& s : servers) o.endpoints.push_back(s.endpoint);
-  PST_ASSIGN_OR_RETURN(SlotMap map,
-                       SlotMap::Even(kDefaultSparseSlots, static_cast<uint32_t>(servers.size())));
-  o.slot_map = std::move(map);
+  if (!options_.slot_map || options_.slot_map->num_shards() != servers.size())
+    return Status::InvalidArgument("sparse work: the scheduler's slot map does not match its " +
+                                   std::to_string(servers.size()) + " servers");
+  o.slot_map = options_.slot_map;
   o.max_ids_per_request = job_.network.max_ids_per_request;  // the PS refuses more
   o.push_to_every_shard = ConsistencyPolicy(job_.train).lockstep();
   o.timeout = options_.timeout;

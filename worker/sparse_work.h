@@ -25,6 +25,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include "common/channel.h"
 #include "common/consistency.h"
 #include "common/job_spec.h"
+#include "common/slot_map.h"
 #include "worker/data/sparse_file_index.h"
 #include "worker/lease_work.h"
 #include "worker/models/model_factory.h"
@@ -48,6 +50,9 @@ struct SparseWorkOptions {
   std::chrono::milliseconds timeout{300000};
   // Ends waits with kCancelled when set. May be null. Default: null.
   const std::atomic<bool>* interrupt = nullptr;
+  // Which PS holds each virtual slot of the ids: the scheduler's map from
+  // JobStart (JoinedJob::slot_map). Required.
+  std::optional<SlotMap> slot_map;
   // Test samples per evaluation batch. Default: 4096.
   uint32_t eval_batch = 4096;
   // The cluster's keys for the sparse connections (CurveZMQ); null: plain TCP.

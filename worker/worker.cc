@@ -32,16 +32,17 @@ namespace {
 // The work of the job's model: the MLP on the IDX dataset, or a sparse model
 // on its data files.
 StatusOr<std::unique_ptr<LeaseWork>> CreateWork(zmq::context_t& ctx, const JobSpec& job,
-                                                uint32_t rank, Channel& sched,
+                                                const JoinedJob& joined, Channel& sched,
                                                 const WorkerOptions& options,
                                                 const std::atomic<bool>* interrupt) {
   if (!job.sparse()) {
     PST_ASSIGN_OR_RETURN(std::unique_ptr<DenseWork> dense,
-                         DenseWork::Create(job, rank, sched, options, interrupt));
+                         DenseWork::Create(job, joined.rank, sched, options, interrupt));
     return std::unique_ptr<LeaseWork>(std::move(dense));
   }
   SparseWorkOptions so;
-  so.rank = rank;
+  so.rank = joined.rank;
+  so.slot_map = joined.slot_map;
   so.timeout = options.request_timeout;
   so.interrupt = interrupt;
   so.curve = options.curve;
@@ -91,7 +92,7 @@ Status Worker::Run() {
   // Before the training thread is pinned: evaluations then run on the
   // process's other CPUs, beside training.
   PST_ASSIGN_OR_RETURN(std::unique_ptr<LeaseWork> work,
-                       CreateWork(ctx_, job, joined.rank, *sched, options_, &interrupt_));
+                       CreateWork(ctx_, job, joined, *sched, options_, &interrupt_));
   LeaseClientOptions lo;
   lo.rank = joined.rank;
   lo.num_samples = work->num_samples();

@@ -13,6 +13,7 @@
 #include "common/channel.h"
 #include "common/job_spec.h"
 #include "common/job_tables.h"
+#include "common/slot_map.h"
 #include "common/table_spec.h"
 #include "tests/inprocess_cluster.h"
 
@@ -302,6 +303,30 @@ TEST_CASE("Server: requests over the job's limits get kResourceExhausted naming 
   CHECK(w.Call(push1).ok());
   CHECK(Values(w.ps->Await(*again_id, kWait)).version == 2);
   CHECK(Values(w.ps->Await(*next_id, kWait)).version == 2);
+  CHECK((*cluster)->Stop().ok());
+}
+
+// The sparse ids' partition is the scheduler's: every node gets its slot
+// map with the job, and each PS serves the slots the map gives it.
+TEST_CASE("Server: a sparse job's nodes get the scheduler's slot map with the job", "[ps]") {
+  JobSpec job;
+  job.model.kind = ModelKind::kFm;
+  job.model.factors = 4;
+  job.sparse_data.format = DataFormat::kLibsvm;
+  job.sparse_data.train = "train.svm";  // never read: no worker trains here
+  job.sparse_data.test = "test.svm";
+  job.num_servers = 2;
+  job.num_workers = 1;
+  job.checkpoint.every_steps = 0;
+  auto cluster = testing::InProcessCluster::Start(job, /*run_workers=*/0, "");
+  REQUIRE(cluster.ok());
+  auto w = (*cluster)->JoinAsWorker();
+  REQUIRE(w.ok());
+  REQUIRE(w->joined.slot_map.has_value());
+  const SlotMap& map = *w->joined.slot_map;
+  CHECK(map.num_shards() == 2);
+  CHECK(map.num_slots() == kDefaultSparseSlots);
+  CHECK(map.assignment() == SlotMap::Even(kDefaultSparseSlots, 2)->assignment());
   CHECK((*cluster)->Stop().ok());
 }
 
