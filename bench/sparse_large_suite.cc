@@ -101,7 +101,7 @@ StatusOr<CheckpointRun> WriteCheckpoint(SparseShard& shard, CheckpointWriter& wr
   for (const SparseTableManifest& t : cap->tables) r.rows += t.changed;
   *manifest = m;
   const auto t1 = Clock::now();
-  writer.Write(std::move(m), {}, std::move(cap->rows));
+  writer.Write(std::move(m), std::vector<BlockState>{}, std::move(cap->rows));
   cap.reset();
   PST_RETURN_IF_ERROR(writer.Drain(std::chrono::minutes(20)));
   r.write_s = Since(t1);

@@ -81,21 +81,29 @@ T CheckpointWriter::Call(std::function<T(ParamStore&)> fn) {
 
 void CheckpointWriter::Write(CheckpointManifest m, std::vector<BlockState> blocks,
                              std::vector<SparseRowsDelta> sparse) {
+  Write(std::move(m), std::make_shared<VectorBlockSource>(std::move(blocks)), std::move(sparse));
+}
+
+void CheckpointWriter::Write(CheckpointManifest m, std::shared_ptr<BlockSource> blocks,
+                             std::vector<SparseRowsDelta> sparse) {
   struct Data {
     CheckpointManifest m;
-    std::vector<BlockState> blocks;
+    std::shared_ptr<BlockSource> blocks;
     std::vector<SparseRowsDelta> sparse;
   };
   // shared_ptr: std::function needs a copyable callable.
   auto data = std::make_shared<Data>(Data{std::move(m), std::move(blocks), std::move(sparse)});
   Enqueue([data](ParamStore& store) -> std::optional<Result> {
     const auto start = std::chrono::steady_clock::now();
-    Status s = store.WriteCheckpoint(data->m, data->blocks, data->sparse);
+    Status s = store.WriteCheckpoint(data->m, *data->blocks, data->sparse);
+    data->blocks->Close();
     const uint64_t id = data->m.checkpoint_id;
-    // Free the copy now, not when the task is destroyed.
-    std::vector<BlockState>().swap(data->blocks);
+    // Free the blocks and rows now, not when the task is destroyed.
+    data->blocks.reset();
     std::vector<SparseRowsDelta>().swap(data->sparse);
-    return Result{Result::Op::kWrite, id, std::move(s), MsSince(start)};
+    Result r{Result::Op::kWrite, id, std::move(s), MsSince(start)};
+    r.finished = std::chrono::steady_clock::now();
+    return r;
   });
 }
 

@@ -9,12 +9,13 @@
 // every operation queued before them, and the store is never used by two
 // threads.
 //
-// Typical use on the PS, at a clock boundary: copy the shard's blocks, queue
-// Write(manifest, blocks) (the copy is moved in, so training goes on at
+// Typical use on the PS, at a clock boundary: capture the shard's blocks
+// (ps/live_capture.h), queue Write(manifest, blocks) (training goes on at
 // once), report Write's Result to the scheduler when Poll() returns it, then
 // queue Commit(id) (or Delete(id) if the round is aborted) and Prune(keep).
 //
-// Memory: each queued Write holds its blocks until it has run. The writer
+// Memory: each queued Write holds its blocks until it has run (a live
+// capture: the blocks copied before the writer read them). The writer
 // does not bound the queue; callers keep at most one Write in flight (see
 // queued()).
 //
@@ -52,6 +53,8 @@ class CheckpointWriter {
     Status status;
     // Time the store call took (excluding time in the queue), ms.
     double duration_ms = 0;
+    // When the operation finished (kWrite only).
+    std::chrono::steady_clock::time_point finished;
   };
 
   // Starts the writer thread, which takes ownership of `store`.
@@ -69,6 +72,10 @@ class CheckpointWriter {
   // DeleteCheckpoint(id) and Prune(keep). Return at once.
   // (`sparse`: the rows of m.sparse_tables, see ParamStore::WriteCheckpoint.)
   void Write(CheckpointManifest m, std::vector<BlockState> blocks,
+             std::vector<SparseRowsDelta> sparse = {});
+  // The same with blocks read from `blocks` (e.g. a pst::LiveCapture) while
+  // the write runs; the writer Closes it when the write is done.
+  void Write(CheckpointManifest m, std::shared_ptr<BlockSource> blocks,
              std::vector<SparseRowsDelta> sparse = {});
   void Commit(uint64_t checkpoint_id);
   void Delete(uint64_t checkpoint_id);

@@ -5,9 +5,9 @@
 
 namespace pst {
 
-Status MemoryParamStore::WriteCheckpoint(const CheckpointManifest& m,
-                                         const std::vector<BlockState>& blocks,
+Status MemoryParamStore::WriteCheckpoint(const CheckpointManifest& m, BlockSource& source,
                                          const std::vector<SparseRowsDelta>& sparse) {
+  PST_ASSIGN_OR_RETURN(std::vector<BlockState> blocks, source.ReadAll());
   PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks, sparse));
   return TEST_WriteCheckpointUnchecked(m, blocks, sparse);
 }

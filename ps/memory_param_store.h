@@ -20,7 +20,8 @@ class MemoryParamStore final : public ParamStore {
   MemoryParamStore& operator=(const MemoryParamStore&) = delete;
 
   using ParamStore::WriteCheckpoint;
-  Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+  // Copies every block (the store keeps them in memory).
+  Status WriteCheckpoint(const CheckpointManifest& m, BlockSource& blocks,
                          const std::vector<SparseRowsDelta>& sparse) override;
   Status ReadSparseChain(uint64_t checkpoint_id, bool require_commit,
                          const SparseChainFn& fn) override;

@@ -45,22 +45,10 @@
 
 #include "common/key_range.h"
 #include "common/status.h"
+#include "ps/block_source.h"
 #include "ps/sparse_checkpoint.h"
 
 namespace pst {
-
-// One block of a shard: its values and the optimizer slots beside them.
-struct BlockState {
-  KeyRange keys;
-  uint64_t version = 0;          // clocks/updates applied to the block
-  uint64_t optimizer_steps = 0;  // optimizer steps taken (LR schedule position)
-  std::vector<float> values;     // keys.size() floats
-  // One vector of keys.size() floats per slot, in the order of
-  // CheckpointManifest::slot_names (Optimizer::SlotNames()).
-  std::vector<std::vector<float>> slots;
-
-  bool operator==(const BlockState&) const = default;  // float ==, not bit-exact
-};
 
 // What a checkpoint holds. Stored next to the blocks and checked against them
 // when the checkpoint is read.
@@ -93,8 +81,17 @@ class ParamStore {
   // kAlreadyExists if that id was written before (committed or not);
   // kFailedPrecondition if m.sparse_parent is not a checkpoint written here
   // (never written, or deleted).
-  virtual Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+  // The blocks are read from `blocks` once each, in order (a live capture
+  // may hand each out only once); a block that fails validation ends the
+  // write with nothing stored.
+  virtual Status WriteCheckpoint(const CheckpointManifest& m, BlockSource& blocks,
                                  const std::vector<SparseRowsDelta>& sparse) = 0;
+  // The same with blocks held in memory.
+  Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+                         const std::vector<SparseRowsDelta>& sparse) {
+    VectorBlockSource source(&blocks);
+    return WriteCheckpoint(m, source, sparse);
+  }
   // A checkpoint without sparse tables.
   Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks) {
     return WriteCheckpoint(m, blocks, {});
@@ -157,62 +154,14 @@ class ParamStore {
 // per slot name; slot names are non-empty and distinct. Otherwise
 // kInvalidArgument naming the first problem. Writers call it on their input;
 // readers call it on what they read and report a failure as kDataLoss.
-inline Status ValidateCheckpoint(const CheckpointManifest& m,
-                                 const std::vector<BlockState>& blocks) {
-  const std::string id = "checkpoint " + std::to_string(m.checkpoint_id) + ": ";
-  if (m.range.end < m.range.begin) return Status::InvalidArgument(id + "inverted key range");
-  if ((m.sparse_parent == 0) != (m.sparse_chain == 0) || m.sparse_chain > kMaxSparseChain ||
-      (m.sparse_parent != 0 && m.sparse_parent >= m.checkpoint_id)) {
-    return Status::InvalidArgument(id + "sparse parent " + std::to_string(m.sparse_parent) +
-                                   " at chain length " + std::to_string(m.sparse_chain) +
-                                   " (a parent is an older checkpoint, chains hold 1.." +
-                                   std::to_string(kMaxSparseChain) + " increments)");
-  }
-  std::unordered_set<std::string> names;
-  for (const std::string& name : m.slot_names) {
-    if (name.empty()) return Status::InvalidArgument(id + "empty slot name");
-    if (!names.insert(name).second)
-      return Status::InvalidArgument(id + "duplicate slot name '" + name + "'");
-  }
-  if (blocks.size() != m.num_blocks) {
-    return Status::InvalidArgument(id + "manifest says " + std::to_string(m.num_blocks) +
-                                   " blocks, got " + std::to_string(blocks.size()));
-  }
-  uint64_t next = m.range.begin;
-  for (size_t i = 0; i < blocks.size(); ++i) {
-    const BlockState& b = blocks[i];
-    const std::string where = id + "block " + std::to_string(i) + " [" +
-                              std::to_string(b.keys.begin) + ", " + std::to_string(b.keys.end) +
-                              "): ";
-    if (b.keys.empty()) return Status::InvalidArgument(where + "empty or inverted");
-    if (b.keys.begin != next) {
-      return Status::InvalidArgument(where + "expected to start at " + std::to_string(next) +
-                                     " (blocks must tile the shard range in order)");
-    }
-    if (b.keys.end > m.range.end) return Status::InvalidArgument(where + "past the shard range");
-    if (b.values.size() != b.keys.size()) {
-      return Status::InvalidArgument(where + std::to_string(b.values.size()) + " values, want " +
-                                     std::to_string(b.keys.size()));
-    }
-    if (b.slots.size() != m.slot_names.size()) {
-      return Status::InvalidArgument(where + std::to_string(b.slots.size()) + " slots, want " +
-                                     std::to_string(m.slot_names.size()));
-    }
-    for (size_t s = 0; s < b.slots.size(); ++s) {
-      if (b.slots[s].size() != b.keys.size()) {
-        return Status::InvalidArgument(where + "slot '" + m.slot_names[s] + "' has " +
-                                       std::to_string(b.slots[s].size()) + " floats, want " +
-                                       std::to_string(b.keys.size()));
-      }
-    }
-    next = b.keys.end;
-  }
-  if (next != m.range.end) {
-    return Status::InvalidArgument(id + "blocks end at " + std::to_string(next) +
-                                   ", shard range ends at " + std::to_string(m.range.end));
-  }
-  return Status::OK();
-}
+// Writers that see one block at a time (a BlockSource) make the same checks
+// in three steps: ValidateCheckpointStart(m, number of blocks), then
+// ValidateBlock for each block in order (`next` starts at m.range.begin), then
+// ValidateCheckpointEnd.
+Status ValidateCheckpointStart(const CheckpointManifest& m, size_t num_blocks);
+Status ValidateBlock(const CheckpointManifest& m, size_t i, const BlockView& b, uint64_t* next);
+Status ValidateCheckpointEnd(const CheckpointManifest& m, uint64_t next);
+Status ValidateCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks);
 
 // ValidateCheckpoint(m, blocks) and ValidateSparseRows for m's sparse tables.
 inline Status ValidateCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,

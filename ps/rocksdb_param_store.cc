@@ -118,7 +118,7 @@ StatusOr<CheckpointManifest> DecodeManifest(std::string_view value) {
   return m;
 }
 
-std::string EncodeBlock(uint64_t checkpoint_id, const BlockState& b) {
+std::string EncodeBlock(uint64_t checkpoint_id, const BlockView& b) {
   RecordEncoder e(kBlockFormat,
                   4 + 4 + 5 * 8 + 8 + (b.values.size() * (1 + b.slots.size())) * sizeof(float) + 4);
   e.U64(checkpoint_id);
@@ -129,7 +129,7 @@ std::string EncodeBlock(uint64_t checkpoint_id, const BlockState& b) {
   e.U32(static_cast<uint32_t>(b.slots.size()));
   e.U32(0);  // reserved
   e.Floats(b.values);
-  for (const std::vector<float>& slot : b.slots) e.Floats(slot);
+  for (std::span<const float> slot : b.slots) e.Floats(slot);
   return std::move(e).Finish();
 }
 
@@ -165,13 +165,13 @@ StatusOr<BlockState> DecodeBlock(std::string_view value, uint64_t* checkpoint_id
 }
 
 // Bytes of values and optimizer state in a checkpoint's blocks and sparse rows.
-uint64_t StateBytes(const std::vector<BlockState>& blocks,
+// (The blocks' size as the manifest's slot names give it: known before any
+// block is read.)
+uint64_t StateBytes(const CheckpointManifest& m, const BlockSource& blocks,
                     const std::vector<SparseRowsDelta>& sparse) {
   uint64_t bytes = 0;
-  for (const BlockState& b : blocks) {
-    bytes += b.values.size() * sizeof(float);
-    for (const std::vector<float>& slot : b.slots) bytes += slot.size() * sizeof(float);
-  }
+  for (size_t i = 0; i < blocks.size(); ++i)
+    bytes += blocks.keys(i).size() * (1 + m.slot_names.size()) * sizeof(float);
   for (const SparseRowsDelta& d : sparse)
     bytes += d.data.size() * sizeof(float) + d.ids.size() * 12 + d.removed.size() * 8 +
              d.sketch.size();
@@ -221,6 +221,31 @@ rocksdb::Status PutSparsePieces(
     }
   }
   return s;
+}
+
+// Calls put(key, value) for every block of checkpoint m.checkpoint_id, in
+// the order `order` gives, reading each block from `blocks` once; with
+// `validate`, checks each block and the tiling as ValidateCheckpoint does
+// (REQUIRES then: order is 0, 1, 2...). A block is encoded inside the read
+// and put after it, so a live source is released before the put.
+Status PutBlocks(const CheckpointManifest& m, BlockSource& blocks, const std::vector<size_t>& order,
+                 bool validate,
+                 const std::function<rocksdb::Status(const std::string&, const std::string&)>& put,
+                 rocksdb::Status* put_status) {
+  uint64_t next = m.range.begin;
+  for (size_t i : order) {
+    std::string value;
+    KeyRange keys;
+    PST_RETURN_IF_ERROR(blocks.Read(i, [&](const BlockView& b) {
+      if (validate) PST_RETURN_IF_ERROR(ValidateBlock(m, i, b, &next));
+      keys = b.keys;
+      value = EncodeBlock(m.checkpoint_id, b);
+      return Status::OK();
+    }));
+    *put_status = put(RocksDbParamStore::BlockKey(m.checkpoint_id, keys.begin), value);
+    if (!put_status->ok()) return Status::OK();
+  }
+  return validate ? ValidateCheckpointEnd(m, next) : Status::OK();
 }
 
 // Decodes one sparse piece of checkpoint `id` (whose tables `tables`
@@ -344,18 +369,25 @@ Status RocksDbParamStore::CheckWritable(const char* what) const {
                                     " was opened read-only");
 }
 
-Status RocksDbParamStore::WriteCheckpoint(const CheckpointManifest& m,
-                                          const std::vector<BlockState>& blocks,
+Status RocksDbParamStore::WriteCheckpoint(const CheckpointManifest& m, BlockSource& blocks,
                                           const std::vector<SparseRowsDelta>& sparse) {
   PST_RETURN_IF_ERROR(CheckWritable("write checkpoint"));
-  PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks, sparse));
-  return TEST_WriteCheckpointUnchecked(m, blocks, sparse);
+  PST_RETURN_IF_ERROR(ValidateCheckpointStart(m, blocks.size()));
+  PST_RETURN_IF_ERROR(ValidateSparseRows(m.sparse_tables, sparse, m.sparse_parent == 0)
+                          .WithContext("checkpoint " + std::to_string(m.checkpoint_id)));
+  return Write(m, blocks, sparse, /*validate=*/true);
 }
 
 Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest& m,
                                                         const std::vector<BlockState>& blocks,
                                                         const std::vector<SparseRowsDelta>& sparse) {
   PST_RETURN_IF_ERROR(CheckWritable("write checkpoint"));
+  VectorBlockSource source(&blocks);
+  return Write(m, source, sparse, /*validate=*/false);
+}
+
+Status RocksDbParamStore::Write(const CheckpointManifest& m, BlockSource& blocks,
+                                const std::vector<SparseRowsDelta>& sparse, bool validate) {
   const uint64_t id = m.checkpoint_id;
   const std::string what = "param store: write checkpoint " + std::to_string(id);
   Status exists = Exists(ManifestKey(id));
@@ -374,11 +406,18 @@ Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest
     PST_RETURN_IF_ERROR(parent);
   }
 
+  // Validated blocks tile the range in order; unchecked ones are put in key order.
+  std::vector<size_t> order(blocks.size());
+  std::iota(order.begin(), order.end(), size_t{0});
+  if (!validate)
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return blocks.keys(a).begin < blocks.keys(b).begin;
+    });
   rocksdb::WriteBatch batch;
   // Clear any stray keys of this id first (ops in a batch apply in order).
   std::string error;
   AddDeletes(&batch, id, &error);
-  if (error.empty() && StateBytes(blocks, sparse) >= options_.ingest_min_bytes) {
+  if (error.empty() && StateBytes(m, blocks, sparse) >= options_.ingest_min_bytes) {
     // Stray keys are deleted first, through the log, so the ingested file
     // (a later sequence number) supersedes them. Only when there are any: a
     // tombstone over the file's range would place it in level 0, where
@@ -389,12 +428,14 @@ Status RocksDbParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest
       wo.sync = options_.sync_writes;
       PST_RETURN_IF_ERROR(FromRocks(db_->Write(wo, &batch), path(), what, LockHeld));
     }
-    return IngestCheckpoint(m, blocks, sparse);
+    return IngestCheckpoint(m, blocks, order, validate, sparse);
   }
   rocksdb::Status s = error.empty() ? batch.Put(ManifestKey(id), EncodeManifest(m))
                                     : rocksdb::Status::InvalidArgument(error);
-  for (size_t i = 0; s.ok() && i < blocks.size(); ++i) {
-    s = batch.Put(BlockKey(id, blocks[i].keys.begin), EncodeBlock(id, blocks[i]));
+  if (s.ok()) {
+    PST_RETURN_IF_ERROR(PutBlocks(
+        m, blocks, order, validate,
+        [&batch](const std::string& k, const std::string& v) { return batch.Put(k, v); }, &s));
   }
   if (s.ok()) {
     s = PutSparsePieces(id, m.sparse_tables, sparse,
@@ -424,25 +465,28 @@ StatusOr<bool> RocksDbParamStore::HasBlocksOf(uint64_t checkpoint_id) {
   return false;
 }
 
-Status RocksDbParamStore::IngestCheckpoint(const CheckpointManifest& m,
-                                           const std::vector<BlockState>& blocks,
+Status RocksDbParamStore::IngestCheckpoint(const CheckpointManifest& m, BlockSource& blocks,
+                                           const std::vector<size_t>& order, bool validate,
                                            const std::vector<SparseRowsDelta>& sparse) {
   const uint64_t id = m.checkpoint_id;
   const std::string what = "param store: ingest checkpoint " + std::to_string(id);
   // An SST file takes keys in ascending order: the blocks by first key
   // (fixed-width hex sorts numerically), then the manifest, then the sparse
   // pieces by sequence number ("block/" < "manifest/" < "sparse/").
-  std::vector<size_t> order(blocks.size());
-  std::iota(order.begin(), order.end(), size_t{0});
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return blocks[a].keys.begin < blocks[b].keys.begin; });
   const std::string file = path() + "/ingest-" + Hex16(id) + ".sst";
   rocksdb::SstFileWriter writer(rocksdb::EnvOptions(), db_->GetOptions());
   rocksdb::Status s = writer.Open(file);
-  // Encode one block at a time: the shard's state is never copied whole.
-  for (size_t i = 0; s.ok() && i < order.size(); ++i) {
-    const BlockState& b = blocks[order[i]];
-    s = writer.Put(BlockKey(id, b.keys.begin), EncodeBlock(id, b));
+  // One block at a time: the shard's state is never copied whole.
+  Status blocks_ok;
+  if (s.ok()) {
+    blocks_ok = PutBlocks(
+        m, blocks, order, validate,
+        [&writer](const std::string& k, const std::string& v) { return writer.Put(k, v); }, &s);
+  }
+  if (!blocks_ok.ok()) {
+    std::error_code ec;
+    std::filesystem::remove(file, ec);
+    return blocks_ok;
   }
   if (s.ok()) s = writer.Put(ManifestKey(id), EncodeManifest(m));
   if (s.ok()) {

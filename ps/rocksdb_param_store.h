@@ -36,8 +36,9 @@
 // A value that fails its CRC, its framing or the ids in its key reads as
 // kDataLoss.
 //
-// Memory: WriteCheckpoint builds one WriteBatch holding the whole encoded
-// checkpoint (about one extra copy of the shard's state).
+// Memory: below ingest_min_bytes, WriteCheckpoint builds one WriteBatch
+// holding the whole encoded checkpoint (one extra copy of its state); above
+// it, one encoded block at a time.
 #pragma once
 
 #include <cstdint>
@@ -107,7 +108,7 @@ class RocksDbParamStore final : public ParamStore {
   static constexpr uint64_t kSparsePieceRows = 8192;
 
   using ParamStore::WriteCheckpoint;
-  Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+  Status WriteCheckpoint(const CheckpointManifest& m, BlockSource& blocks,
                          const std::vector<SparseRowsDelta>& sparse) override;
   Status ReadSparseChain(uint64_t checkpoint_id, bool require_commit,
                          const SparseChainFn& fn) override;
@@ -150,10 +151,16 @@ class RocksDbParamStore final : public ParamStore {
   StatusOr<bool> HasBlocksOf(uint64_t checkpoint_id);
   // The manifest of checkpoint_id: kNotFound if absent, kDataLoss if corrupt.
   StatusOr<CheckpointManifest> ReadManifest(uint64_t checkpoint_id);
+  // WriteCheckpoint after the checks of its arguments (with `validate`, the
+  // blocks are checked as they are read).
+  Status Write(const CheckpointManifest& m, BlockSource& blocks,
+               const std::vector<SparseRowsDelta>& sparse, bool validate);
   // Writes the manifest and blocks of checkpoint m.checkpoint_id into one SST
-  // file and ingests it (see RocksDbParamStoreOptions::ingest_min_bytes).
+  // file and ingests it (see RocksDbParamStoreOptions::ingest_min_bytes);
+  // blocks are read in `order` (ascending keys).
   // REQUIRES: no key of that checkpoint exists; block first keys are distinct.
-  Status IngestCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+  Status IngestCheckpoint(const CheckpointManifest& m, BlockSource& blocks,
+                          const std::vector<size_t>& order, bool validate,
                           const std::vector<SparseRowsDelta>& sparse);
   // Reads and decodes the blocks of checkpoint_id whose keys lie in
   // [from, to) into *out, in key order; kDataLoss for a malformed or foreign

@@ -1,7 +1,9 @@
 #include "ps/server.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
+#include <memory>
 
 #include "common/bind.h"
 #include "common/channel.h"
@@ -15,6 +17,7 @@
 #include "common/sparse_table_report.h"
 #include "ps/checkpoint_writer.h"
 #include "ps/job_fingerprint.h"
+#include "ps/live_capture.h"
 #include "ps/memory_param_store.h"
 #include "ps/request_handler.h"
 #include "ps/rocksdb_param_store.h"
@@ -78,7 +81,39 @@ class ServerState {
   std::map<uint32_t, uint64_t> roster;
   uint64_t checkpoint_begun = 0;      // newest round id started
   uint64_t checkpoint_committed = 0;  // newest id committed here
+  double capture_pause_ms = 0;        // the dense BeginCapture of the capture in flight
+  // A checkpoint handed to the writer, for its log line once written.
+  struct Round {
+    uint64_t clock = 0;
+    std::chrono::steady_clock::time_point ready;  // every block and table captured
+    double pause_ms = 0;                          // serving thread's capture work
+    std::shared_ptr<LiveCapture> blocks;          // for its copy-on-write figures
+  };
+  std::map<uint64_t, Round> rounds;  // by checkpoint id
 };
+
+namespace {
+
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+// One line per checkpoint this PS wrote, with what it cost this PS (bench/
+// large_suite.cc reads it): from the round's clock (every block captured)
+// to durable, the serving thread's capture pause, the writer's time, and
+// what training changed before the writer read it (copied on write).
+void LogRound(const CheckpointWriter::Result& r, const ServerState::Round& round) {
+  const LiveCapture::Stats cow = round.blocks->stats();
+  PST_LOG_INFO(
+      "checkpoint {} at clock {} durable {:.0f} ms after its clock: capture pause {:.1f} ms, "
+      "write {:.0f} ms, copied on write {:.1f} MB ({} blocks, {:.1f} ms)",
+      r.id, round.clock,
+      std::chrono::duration<double, std::milli>(r.finished - round.ready).count(), round.pause_ms,
+      r.duration_ms, cow.bytes_copied / 1e6, cow.blocks_copied, cow.copy_ms);
+}
+
+}  // namespace
 
 Server::Server(zmq::context_t& ctx, ServerOptions options, BoundRouter bound)
     : ctx_(ctx),
@@ -303,6 +338,63 @@ void Server::ApplyRoster(const std::vector<WorkerSlot>& workers) {
   }
 }
 
+void Server::WriteReadyCapture() {
+  ServerState& st = *state_;
+  Shard& shard = *st.shard;
+  SparseShard& sparse = st.sparse->shard();
+  const auto begin = std::chrono::steady_clock::now();
+  // Under ASP/SSP the sparse tables are copied once the dense blocks are.
+  if (shard.capture_ready() && st.joined.job.train.consistency != Consistency::kBsp)
+    sparse.CaptureRemaining();
+  if (!shard.capture_ready() || !sparse.capture_ready()) return;
+  auto cap = shard.TakeLiveCapture();
+  auto sparse_cap = sparse.TakeCapture();
+  if (!cap || !sparse_cap) return;
+  CheckpointManifest m;
+  m.checkpoint_id = cap->id;
+  m.clock = cap->clock;
+  m.job_fingerprint = JobFingerprint(st.joined.job);
+  m.range = st.range;
+  m.slot_names = cap->slot_names;
+  m.num_blocks = cap->blocks->size();
+  m.sparse_parent = st.sparse_next.parent;
+  m.sparse_chain = st.sparse_next.chain;
+  uint64_t stored = 0;
+  for (const SparseTableManifest& t : sparse_cap->tables) stored += t.changed + t.removed;
+  st.sparse_chain->Captured(cap->id, st.sparse_next, stored);
+  m.sparse_tables = std::move(sparse_cap->tables);
+  ServerState::Round& round = st.rounds[cap->id];
+  round.clock = cap->clock;
+  round.ready = std::chrono::steady_clock::now();
+  // The serving thread's own capture work: marking the dense blocks at
+  // BeginCapture, copying the sparse tables, taking the capture.
+  round.pause_ms = st.capture_pause_ms + sparse_cap->copy_ms + MsSince(begin);
+  round.blocks = cap->blocks;
+  st.writer->Write(std::move(m), std::move(cap->blocks), std::move(sparse_cap->rows));
+}
+
+void Server::PollWriter() {
+  ServerState& st = *state_;
+  for (const auto& r : st.writer->Poll()) {
+    if (r.op != CheckpointWriter::Result::Op::kWrite) {
+      if (!r.status.ok()) PST_LOG_WARN("checkpoint {}: {}", r.id, r.status.message());
+      continue;
+    }
+    auto round = st.rounds.extract(r.id);
+    MutexLock lock(&st.mu);
+    st.poke = true;
+    if (r.status.ok()) {
+      st.report.checkpoint_written = std::max(st.report.checkpoint_written, r.id);
+      if (!round.empty()) LogRound(r, round.mapped());
+    } else {
+      st.sparse_chain->Lost(r.id);
+      st.report.checkpoint_failed = std::max(st.report.checkpoint_failed, r.id);
+      st.report.checkpoint_error = r.status.message();
+      PST_LOG_ERROR("checkpoint {} not written: {}", r.id, r.status.message());
+    }
+  }
+}
+
 void Server::Converge() {
   ServerState& st = *state_;
   ServerState::Directive d;
@@ -332,7 +424,9 @@ void Server::Converge() {
   SparseShard& sparse = st.sparse->shard();
   if (d.checkpoint_id > st.checkpoint_begun && d.checkpoint_clock > 0) {
     st.checkpoint_begun = d.checkpoint_id;
+    const auto begin = std::chrono::steady_clock::now();
     Status s = shard.BeginCapture(d.checkpoint_id, d.checkpoint_clock);
+    st.capture_pause_ms = MsSince(begin);
     if (s.ok()) {
       uint64_t changed = 0, live = 0;
       for (const std::string& name : sparse.table_names()) {
@@ -354,46 +448,8 @@ void Server::Converge() {
       st.report.checkpoint_error = s.message();
     }
   }
-  // Under ASP/SSP the sparse tables are copied once the dense blocks are.
-  if (shard.capture_ready() && st.joined.job.train.consistency != Consistency::kBsp)
-    sparse.CaptureRemaining();
-  if (shard.capture_ready() && sparse.capture_ready()) {
-    auto cap = shard.TakeCapture();
-    auto sparse_cap = sparse.TakeCapture();
-    if (cap && sparse_cap) {
-      CheckpointManifest m;
-      m.checkpoint_id = cap->id;
-      m.clock = cap->clock;
-      m.job_fingerprint = JobFingerprint(st.joined.job);
-      m.range = st.range;
-      m.slot_names = cap->slot_names;
-      m.num_blocks = cap->blocks.size();
-      m.sparse_parent = st.sparse_next.parent;
-      m.sparse_chain = st.sparse_next.chain;
-      uint64_t stored = 0;
-      for (const SparseTableManifest& t : sparse_cap->tables) stored += t.changed + t.removed;
-      st.sparse_chain->Captured(cap->id, st.sparse_next, stored);
-      m.sparse_tables = std::move(sparse_cap->tables);
-      st.writer->Write(std::move(m), std::move(cap->blocks), std::move(sparse_cap->rows));
-    }
-  }
-  for (const auto& r : st.writer->Poll()) {
-    if (r.op != CheckpointWriter::Result::Op::kWrite) {
-      if (!r.status.ok()) PST_LOG_WARN("checkpoint {}: {}", r.id, r.status.message());
-      continue;
-    }
-    MutexLock lock(&st.mu);
-    st.poke = true;
-    if (r.status.ok()) {
-      st.report.checkpoint_written = std::max(st.report.checkpoint_written, r.id);
-      PST_LOG_DEBUG("checkpoint {} written in {:.1f} ms", r.id, r.duration_ms);
-    } else {
-      st.sparse_chain->Lost(r.id);
-      st.report.checkpoint_failed = std::max(st.report.checkpoint_failed, r.id);
-      st.report.checkpoint_error = r.status.message();
-      PST_LOG_ERROR("checkpoint {} not written: {}", r.id, r.status.message());
-    }
-  }
+  WriteReadyCapture();
+  PollWriter();
   if (d.committed > st.checkpoint_committed) {
     st.checkpoint_committed = d.committed;
     st.writer->Commit(d.committed);

@@ -74,6 +74,10 @@ class Server {
   StatusOr<uint64_t> RestoreSparse(SparseHandler& sparse, const CheckpointManifest& m);
   // Adds and removes workers so the shard waits for exactly `workers`.
   void ApplyRoster(const std::vector<WorkerSlot>& workers);
+  // Hands a capture whose blocks and tables are all taken to the writer.
+  void WriteReadyCapture();
+  // Reports the writer's finished checkpoint writes (heartbeat, log).
+  void PollWriter();
   // Moves toward the scheduler's latest directive: a new generation (restore),
   // the roster, checkpoint rounds and commits; refreshes the heartbeat report.
   void Converge();

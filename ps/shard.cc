@@ -231,6 +231,7 @@ void Shard::ApplyAsync(Block& b, uint64_t clock, uint32_t sample_count, const fl
   // The push's own mean gradient, scaled as the optimizer reads it: the
   // network frame stays read-only and nothing is copied.
   (void)num_vals;  // == b.keys.size(), checked by Push
+  BeforeChange(b);
   b.optimizer->ApplyScaled(params_.data() + (b.keys.begin - range_.begin), vals,
                            1.0f / static_cast<float>(sample_count), ++b.optimizer_steps);
   ++b.version;
@@ -245,7 +246,7 @@ Status Shard::PushAsync(Block& b, uint32_t rank, uint64_t clock, uint32_t sample
                                       std::to_string(clock) + " of block " + RangeText(b.keys) +
                                       " but its next clock is " + std::to_string(expected));
   b.next_clock[rank] = clock + 1;
-  if (capture_ && !capture_->copied[IndexOf(b)]) {
+  if (capture_ && !Copied(b)) {
     if (clock >= capture_->clock) {
       HoldPush(b, rank, clock, sample_count, vals, num_vals);
       return Status::OK();
@@ -358,6 +359,7 @@ void Shard::ApplyReadyClocks(Block& b) {
       if (!ClockComplete(acc, b.version)) return;
       const float* grad = acc.borrowed ? acc.borrowed : acc.grad_sum.data();
       if (acc.samples > 0 && (acc.borrowed || !acc.grad_sum.empty())) {
+        BeforeChange(b);
         b.optimizer->ApplyScaled(params_.data() + (b.keys.begin - range_.begin), grad,
                                  1.0f / static_cast<float>(acc.samples), ++b.optimizer_steps);
         if (!acc.grad_sum.empty()) spare_sums_.push_back(std::move(acc.grad_sum));

@@ -21,14 +21,17 @@
 // but done) or removed (left or died). Pushes from absent ranks are
 // kInvalidArgument; from removed or retired ones kFailedPrecondition.
 //
-// Checkpoints: BeginCapture(id, K) copies every block's state "after exactly
+// Checkpoints: BeginCapture(id, K) marks every block's state "after exactly
 // the clocks < K" as soon as the block gets there, while training continues;
-// TakeCapture() hands over the copies once all blocks are done. Restore() puts
-// such a state back.
+// TakeLiveCapture() hands the marked blocks over once all are marked, as a
+// pst::LiveCapture that a writer thread reads from this shard's memory,
+// copy-on-write: a block is copied only if an update is about to change it
+// before the writer has read it. Restore() puts such a state back.
 //
 // Every method validates its arguments (range, roster, clock window, sizes)
 // and leaves the state untouched when it returns an error.
-// Not thread-safe.
+// Not thread-safe; only the LiveCaptures it hands out may be read by another
+// thread while its methods run (see ps/live_capture.h).
 #pragma once
 
 #include <cstdint>
@@ -43,6 +46,7 @@
 #include "common/key_range.h"
 #include "common/status.h"
 #include "common/table_spec.h"
+#include "ps/live_capture.h"
 #include "ps/optimizer.h"
 #include "ps/param_store.h"
 
@@ -56,6 +60,15 @@ struct CapturedCheckpoint {
   uint64_t clock = 0;
   std::vector<BlockState> blocks;
   std::vector<std::string> slot_names;  // Optimizer::SlotNames(), the order of BlockState::slots
+};
+
+// The same state as a live capture (see ps/live_capture.h): every block
+// marked, read from the shard's memory, copied only before it changes.
+struct LiveCheckpoint {
+  uint64_t id = 0;
+  uint64_t clock = 0;
+  std::shared_ptr<LiveCapture> blocks;
+  std::vector<std::string> slot_names;
 };
 
 class Shard {
@@ -75,6 +88,10 @@ class Shard {
   static StatusOr<std::unique_ptr<Shard>> Create(const std::vector<TableSpec>& tables,
                                                  const TrainSpec& train, KeyRange range,
                                                  uint32_t num_workers, uint64_t max_clocks_ahead);
+  // Detaches the live captures still being read (they copy what they still need).
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
 
   KeyRange range() const { return range_; }
   // The blocks, in key order; they tile range() (none if it is empty).
@@ -159,7 +176,7 @@ class Shard {
   const float* values(KeyRange keys) const { return params_.data() + (keys.begin - range_.begin); }
 
   // Starts capturing checkpoint `id` at clock boundary `clock` (K): each block
-  // is copied (values, optimizer slots, steps, version) in the state of
+  // is marked (values, optimizer slots, steps, version) in the state of
   // "initial (or restored) state + every push with clock < K, none with clock
   // >= K", as soon as it reaches that state:
   //  - BSP: when its version reaches K, before clock K is applied (at once if
@@ -168,8 +185,10 @@ class Shard {
   //    then, pushes with clock >= K to it are accepted (OK, and they count in
   //    the clock order and for SSP pulls) but held, copied, and applied in
   //    arrival order right after the block is copied.
-  // Removing or retiring a worker can complete blocks. Only the floats are
-  // copied; pushes cost nothing extra when no capture is in flight.
+  // Removing or retiring a worker can complete blocks. Nothing is copied at
+  // the mark: an update to a marked block copies it first (until the capture's
+  // reader has read it); pushes cost nothing extra when no capture is in
+  // flight or being read.
   // One capture at a time: a capture in flight is replaced (its held pushes
   // with clock < K are applied, those >= K stay held for the new one).
   // kFailedPrecondition ("missed", state and the old capture unchanged): BSP,
@@ -184,10 +203,13 @@ class Shard {
   // pushes, and a worker far ahead of the slowest would go on computing
   // gradients on values without them, to be applied later in one burst.
   bool HoldsPushOf(KeyRange keys, uint32_t rank) const;
-  // A capture is in flight and every block has been copied.
+  // A capture is in flight and every block has been marked.
   bool capture_ready() const;
   // The finished capture (then no capture is in flight), or nullopt (nothing
-  // changes) unless capture_ready().
+  // changes) unless capture_ready(). The shard keeps copying its blocks on
+  // change until the reader Closes it (or the shard goes away).
+  std::optional<LiveCheckpoint> TakeLiveCapture();
+  // TakeLiveCapture, with every block read (copied) at once.
   std::optional<CapturedCheckpoint> TakeCapture();
 
   // Replaces the whole state with a checkpoint taken at `clock`: values,
@@ -235,8 +257,7 @@ class Shard {
   struct Capture {
     uint64_t id = 0;
     uint64_t clock = 0;
-    std::vector<BlockState> blocks;  // per block, filled when copied
-    std::vector<char> copied;        // per block
+    std::shared_ptr<LiveCapture> live;  // a block is "copied" once marked there
     size_t num_copied = 0;
     std::vector<std::vector<HeldPush>> held;  // per block, arrival order
   };
@@ -272,8 +293,12 @@ class Shard {
   // Capture helpers (shard_capture.cc).
   // ASP/SSP: every live worker has pushed all clocks < capture_->clock to b.
   bool AsyncBlockReady(const Block& b) const;
-  // Copies b into capture_, then applies the pushes held for it.
+  // Marks b in capture_, then applies the pushes held for it.
   void CopyBlock(Block& b);
+  bool Copied(const Block& b) const { return capture_->live->marked(IndexOf(b)); }
+  // b's values or optimizer state are about to change: every capture that
+  // still needs b's current state copies it first.
+  void BeforeChange(const Block& b);
   // ASP/SSP: copies every block that became ready.
   void CopyReadyAsyncBlocks();
   void HoldPush(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count, const float* vals,
@@ -295,6 +320,8 @@ class Shard {
   // can tell whether it is too late.
   uint64_t applied_end_ = 0;
   std::unique_ptr<Capture> capture_;  // the capture in flight
+  // Captures handed out and not yet closed by their reader.
+  std::vector<std::shared_ptr<LiveCapture>> reading_;
 };
 
 }  // namespace pst

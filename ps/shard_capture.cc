@@ -1,6 +1,7 @@
 // Shard's checkpoint capture and restore (see ps/shard.h).
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <utility>
 
@@ -28,19 +29,25 @@ bool Shard::AsyncBlockReady(const Block& b) const {
   return true;
 }
 
+Shard::~Shard() {
+  for (const std::shared_ptr<LiveCapture>& c : reading_) c->Detach();
+}
+
+void Shard::BeforeChange(const Block& b) {
+  const size_t i = IndexOf(b);
+  if (capture_) capture_->live->BeforeChange(i);
+  if (reading_.empty()) return;
+  std::erase_if(reading_, [](const std::shared_ptr<LiveCapture>& c) { return c->closed(); });
+  for (const std::shared_ptr<LiveCapture>& c : reading_) c->BeforeChange(i);
+}
+
 void Shard::CopyBlock(Block& b) {
   const size_t i = IndexOf(b);
-  if (capture_->copied[i]) return;
-  BlockState& out = capture_->blocks[i];
-  out.keys = b.keys;
-  out.version = b.version;
-  out.optimizer_steps = b.optimizer_steps;
-  const float* vals = params_.data() + (b.keys.begin - range_.begin);
-  out.values.assign(vals, vals + b.keys.size());
-  out.slots.resize(slot_names_.size());
-  for (size_t s = 0; s < slot_names_.size(); ++s)
-    out.slots[s].assign(b.optimizer->slot(s), b.optimizer->slot(s) + b.keys.size());
-  capture_->copied[i] = 1;
+  if (Copied(b)) return;
+  LiveCapture::LiveBlock live{b.keys, b.version, b.optimizer_steps,
+                              params_.data() + (b.keys.begin - range_.begin), {}};
+  for (size_t s = 0; s < slot_names_.size(); ++s) live.slots.push_back(b.optimizer->slot(s));
+  capture_->live->Mark(i, std::move(live));
   ++capture_->num_copied;
   for (HeldPush& p : capture_->held[i]) {
     ApplyAsync(b, p.clock, p.sample_count, p.vals.data(), p.vals.size());
@@ -51,7 +58,7 @@ void Shard::CopyBlock(Block& b) {
 
 void Shard::CopyReadyAsyncBlocks() {
   for (Block& b : blocks_)
-    if (!capture_->copied[IndexOf(b)] && AsyncBlockReady(b)) CopyBlock(b);
+    if (!Copied(b) && AsyncBlockReady(b)) CopyBlock(b);
 }
 
 void Shard::HoldPush(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count,
@@ -81,13 +88,12 @@ Status Shard::BeginCapture(uint64_t id, uint64_t clock) {
   auto next = std::make_unique<Capture>();
   next->id = id;
   next->clock = clock;
-  next->blocks.resize(blocks_.size());
-  next->copied.assign(blocks_.size(), 0);
+  next->live = std::make_shared<LiveCapture>(blocks_.size());
   next->held.resize(blocks_.size());
-  if (capture_) {
+  if (std::unique_ptr<Capture> old = std::move(capture_)) {
     // Held pushes keep their order; those the new capture must include are applied now.
     for (size_t i = 0; i < blocks_.size(); ++i) {
-      for (HeldPush& p : capture_->held[i]) {
+      for (HeldPush& p : old->held[i]) {
         if (p.clock >= clock) {
           next->held[i].push_back(std::move(p));
           continue;
@@ -126,11 +132,23 @@ bool Shard::HoldsPushOf(KeyRange keys, uint32_t rank) const {
 
 bool Shard::capture_ready() const { return capture_ && capture_->num_copied == blocks_.size(); }
 
-std::optional<CapturedCheckpoint> Shard::TakeCapture() {
+std::optional<LiveCheckpoint> Shard::TakeLiveCapture() {
   if (!capture_ready()) return std::nullopt;
-  CapturedCheckpoint out{capture_->id, capture_->clock, std::move(capture_->blocks), slot_names_};
+  LiveCheckpoint out{capture_->id, capture_->clock, std::move(capture_->live), slot_names_};
   capture_.reset();
+  std::erase_if(reading_, [](const std::shared_ptr<LiveCapture>& c) { return c->closed(); });
+  reading_.push_back(out.blocks);
   return out;
+}
+
+std::optional<CapturedCheckpoint> Shard::TakeCapture() {
+  std::optional<LiveCheckpoint> live = TakeLiveCapture();
+  if (!live) return std::nullopt;
+  auto blocks = live->blocks->ReadAll();
+  live->blocks->Close();
+  if (!blocks.ok()) return std::nullopt;  // every block was marked: cannot happen
+  return CapturedCheckpoint{live->id, live->clock, std::move(blocks).value(),
+                            std::move(live->slot_names)};
 }
 
 Status Shard::Restore(uint64_t clock, const std::vector<BlockState>& blocks,
@@ -173,8 +191,11 @@ Status Shard::Restore(uint64_t clock, const std::vector<BlockState>& blocks,
     workers[r] = Worker{WorkerState::kActive, clock};
   }
 
-  // Validated: from here on nothing fails.
+  // Validated: from here on nothing fails. Captures still being read keep
+  // the state they marked.
   capture_.reset();
+  for (const std::shared_ptr<LiveCapture>& c : reading_) c->Detach();
+  reading_.clear();
   workers_ = std::move(workers);
   RebuildRoster();
   applied_end_ = clock;

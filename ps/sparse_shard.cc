@@ -1,6 +1,7 @@
 #include "ps/sparse_shard.h"
 
 #include <algorithm>
+#include <chrono>
 #include <utility>
 
 namespace pst {
@@ -299,8 +300,11 @@ void SparseShard::MaybeCapture(TableState& st) {
 }
 
 void SparseShard::CaptureTable(TableState& st) {
+  const auto start = std::chrono::steady_clock::now();
   SparseTableManifest m;
   SparseRowsDelta rows = st.table->TakeChanges(capture_->full, &m);
+  capture_->copy_ms +=
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   m.version = st.version;
   // Tables are captured in any order; the capture lists them by name.
   const auto at = std::lower_bound(

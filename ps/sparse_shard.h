@@ -130,6 +130,7 @@ class SparseShard {
     bool full = false;
     std::vector<SparseTableManifest> tables;
     std::vector<SparseRowsDelta> rows;
+    double copy_ms = 0;  // time spent copying the tables' rows
   };
   // Starts capturing checkpoint `id` at clock boundary `clock`: every
   // table's rows changed since the previous capture (all rows if `full`).

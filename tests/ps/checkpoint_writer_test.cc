@@ -89,7 +89,7 @@ class GatedStore final : public ParamStore {
   std::future<void> entered() { return entered_.get_future(); }
 
   using ParamStore::WriteCheckpoint;
-  Status WriteCheckpoint(const CheckpointManifest& m, const std::vector<BlockState>& blocks,
+  Status WriteCheckpoint(const CheckpointManifest& m, BlockSource& blocks,
                          const std::vector<SparseRowsDelta>& sparse) override {
     if (first_) {
       first_ = false;
