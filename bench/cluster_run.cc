@@ -119,4 +119,24 @@ std::vector<double> ReadCheckpointRounds(const std::string& run_dir) {
   return ms;
 }
 
+std::map<uint64_t, std::vector<PsCheckpointCost>> ReadPsCheckpointCosts(const std::string& run_dir) {
+  static const std::regex kLine(
+      R"(checkpoint (\d+) at clock (\d+) durable ([\d.]+) ms after its clock: capture pause )"
+      R"(([\d.]+) ms, write ([\d.]+) ms, copied on write ([\d.]+) MB \((\d+) blocks, ([\d.]+) ms\))");
+  std::map<uint64_t, std::vector<PsCheckpointCost>> out;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(run_dir + "/logs", ec)) {
+    if (!entry.path().filename().string().starts_with("ps-")) continue;
+    std::ifstream in(entry.path());
+    std::smatch m;
+    for (std::string line; std::getline(in, line);) {
+      if (!std::regex_search(line, m, kLine)) continue;
+      PsCheckpointCost c{std::stoull(m[1]), std::stoull(m[2]), std::stod(m[3]), std::stod(m[4]),
+                         std::stod(m[5]), std::stod(m[6]), std::stoull(m[7]), std::stod(m[8])};
+      out[c.id].push_back(c);
+    }
+  }
+  return out;
+}
+
 }  // namespace pst::bench

@@ -64,4 +64,21 @@ class RssSampler {
 // train to reach K).
 std::vector<double> ReadCheckpointRounds(const std::string& run_dir);
 
+// One PS's cost of one checkpoint, from its "checkpoint N at clock K durable
+// X ms after its clock: capture pause P ms, write W ms, copied on write C MB
+// (B blocks, T ms)" line (ps/server.cc).
+struct PsCheckpointCost {
+  uint64_t id = 0;
+  uint64_t clock = 0;
+  double durable_ms = 0;    // the round's clock reached (all captured) to durably written
+  double pause_ms = 0;      // the serving thread's capture work
+  double write_ms = 0;      // the writer thread's store call
+  double copied_mb = 0;     // blocks copied before the writer read them
+  uint64_t copied_blocks = 0;
+  double copy_ms = 0;       // the serving thread's copying
+};
+// Every such line of <run_dir>/logs/ps-*.log, by checkpoint id (one entry
+// per PS that wrote it).
+std::map<uint64_t, std::vector<PsCheckpointCost>> ReadPsCheckpointCosts(const std::string& run_dir);
+
 }  // namespace pst::bench

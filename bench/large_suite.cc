@@ -36,16 +36,19 @@ constexpr double kGB = 1e9;
 
 struct CheckpointTimes {
   uint64_t bytes = 0;          // parameters and optimizer state written
-  double capture_s = 0;        // BeginCapture to TakeCapture (copying the shard)
+  double capture_s = 0;        // BeginCapture to TakeLiveCapture (marking the blocks)
   double write_s = 0;          // the writer thread's durable write (RocksDB, synced)
+  double train_s = 0;          // the next clock's updates, applied while the writer runs
+  LiveCapture::Stats cow;      // what those updates copied before the writer read it
   double restore_s = 0;        // open the store, read the checkpoint, Shard::Restore
   double restore_read_s = 0;   // of which opening the store and ReadCheckpoint
 };
 
 // What a PS does for one coordinated checkpoint round and for a restore, on
 // the largest shard of `job` (parameters and Adam state after one update),
-// with its own code: Shard capture, CheckpointWriter over a synced
-// RocksDbParamStore in `dir`, then ReadCheckpoint and Shard::Restore.
+// with its own code: Shard's live capture, CheckpointWriter over a synced
+// RocksDbParamStore in `dir` while the next clock's updates are applied (in
+// key order, as a worker pushes them), then ReadCheckpoint and Shard::Restore.
 StatusOr<CheckpointTimes> TimeCheckpoint(const JobSpec& job, const std::string& dir) {
   PST_ASSIGN_OR_RETURN(ModelLayout layout, ModelLayout::FromSpec(job.model));
   const KeyRange range = PartitionKeys(layout.total(), job.num_servers)[0];
@@ -55,33 +58,40 @@ StatusOr<CheckpointTimes> TimeCheckpoint(const JobSpec& job, const std::string& 
   {
     PST_ASSIGN_OR_RETURN(auto shard, Shard::Create(tables, job.train, range, /*num_workers=*/1,
                                                    /*max_clocks_ahead=*/2));
-    {
-      const std::vector<float> grad(range.size(), 1e-3f);
+    const std::vector<float> grad(range.size(), 1e-3f);
+    auto push_clock = [&](uint64_t clock) -> Status {
       for (const KeyRange& b : shard->blocks())
-        PST_RETURN_IF_ERROR(shard->Push(0, 0, b, 64, grad.data() + (b.begin - range.begin),
+        PST_RETURN_IF_ERROR(shard->Push(0, clock, b, 64, grad.data() + (b.begin - range.begin),
                                         b.size()));
-    }
+      return Status::OK();
+    };
+    PST_RETURN_IF_ERROR(push_clock(0));
     PST_ASSIGN_OR_RETURN(auto store, RocksDbParamStore::Open({dir}));
     PST_ASSIGN_OR_RETURN(auto writer, CheckpointWriter::Start(std::move(store)));
     const auto t0 = Clock::now();
     PST_RETURN_IF_ERROR(shard->BeginCapture(1, 1));
-    auto cap = shard->TakeCapture();
+    auto cap = shard->TakeLiveCapture();
     if (!cap) return Status::Internal("capture at the shard's own clock was not ready at once");
     t.capture_s = Since(t0);
     slot_names = cap->slot_names;
-    for (const BlockState& b : cap->blocks) t.bytes += 4 * b.values.size() * (1 + b.slots.size());
+    t.bytes = 4 * range.size() * (1 + slot_names.size());
     CheckpointManifest m;
     m.checkpoint_id = 1;
     m.clock = 1;
     m.job_fingerprint = "bench";
     m.range = range;
     m.slot_names = cap->slot_names;
-    m.num_blocks = cap->blocks.size();
+    m.num_blocks = cap->blocks->size();
+    writer->Write(std::move(m), cap->blocks);
     const auto t1 = Clock::now();
-    writer->Write(std::move(m), std::move(cap->blocks));
+    PST_RETURN_IF_ERROR(push_clock(1));
+    t.train_s = Since(t1);
     PST_RETURN_IF_ERROR(writer->Drain(std::chrono::minutes(10)));
-    t.write_s = Since(t1);
-    for (const auto& r : writer->Poll()) PST_RETURN_IF_ERROR(r.status.WithContext("checkpoint write"));
+    t.cow = cap->blocks->stats();
+    for (const auto& r : writer->Poll()) {
+      PST_RETURN_IF_ERROR(r.status.WithContext("checkpoint write"));
+      t.write_s = r.duration_ms / 1e3;
+    }
     writer->Commit(1);
     PST_RETURN_IF_ERROR(writer->Drain(std::chrono::minutes(1)));
     for (const auto& r : writer->Poll()) PST_RETURN_IF_ERROR(r.status.WithContext("checkpoint commit"));
@@ -106,6 +116,7 @@ struct ClusterRun {
   WorkerTiming timing;
   uint64_t worker_peak = 0, ps_peak = 0;  // bytes (VmHWM)
   std::vector<double> checkpoint_rounds_ms;
+  std::map<uint64_t, std::vector<PsCheckpointCost>> ps_costs;  // by checkpoint id
   uint32_t checkpoints = 0;
 };
 
@@ -176,6 +187,7 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
     run.worker_peak = peaks.count("pstrain-worker") ? peaks.at("pstrain-worker") : 0;
     run.ps_peak = peaks.count("pstrain-ps") ? peaks.at("pstrain-ps") : 0;
     run.checkpoint_rounds_ms = ReadCheckpointRounds(lo.run_dir);
+    run.ps_costs = ReadPsCheckpointCosts(lo.run_dir);
     run.checkpoints = r->checkpoints;
     runs.push_back(run);
     std::error_code ec;
@@ -219,7 +231,14 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
                   Fixed(c.worker_peak / model_bytes, 2), fmt::format("{:.2f} GB", beyond / kGB),
                   fmt::format("{:.2f} GB", c.ps_peak / kGB), Fixed(c.ps_peak / ps_state, 2),
                   rounds.empty() ? "-" : rounds});
+    nlohmann::json jcosts = nlohmann::json::array();
+    for (const auto& [id, per_ps] : c.ps_costs)
+      for (const PsCheckpointCost& p : per_ps)
+        jcosts.push_back({{"checkpoint", id}, {"clock", p.clock}, {"durable_ms", p.durable_ms},
+                          {"capture_pause_ms", p.pause_ms}, {"write_ms", p.write_ms},
+                          {"copied_on_write_mb", p.copied_mb}, {"copying_ms", p.copy_ms}});
     jruns.push_back({{"servers", c.servers},
+                     {"ps_checkpoints", jcosts},
                      {"samples_per_second", c.samples_per_second},
                      {"worker_steps", c.timing.steps},
                      {"worker_compute_ms_per_step", compute},
@@ -232,6 +251,8 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
                      {"ps_peak_rss_bytes", c.ps_peak},
                      {"checkpoint_rounds_ms", c.checkpoint_rounds_ms},
                      {"checkpoint_write_s", ckpts[i].write_s + ckpts[i].capture_s},
+                     {"checkpoint_capture_pause_ms", ckpts[i].capture_s * 1e3},
+                     {"checkpoint_copied_on_write_bytes", ckpts[i].cow.bytes_copied},
                      {"checkpoint_restore_s", ckpts[i].restore_s},
                      {"checkpoint_restore_read_s", ckpts[i].restore_read_s}});
     report.summary.push_back(fmt::format(
@@ -241,21 +262,55 @@ Status RunLargeSuite(const LargeConfig& config, Report& report) {
         c.ps_peak / ps_state, ckpts[i].capture_s + ckpts[i].write_s, ckpts[i].restore_s));
   }
   table.Print();
-  Table ct({"PS shard", "params + Adam state", "capture s", "durable write s", "restore s",
-            "of which read s"});
-  for (size_t i = 0; i < ckpts.size(); ++i)
-    ct.AddRow({fmt::format("1 of {}", runs[i].servers), fmt::format("{:.2f} GB", ckpts[i].bytes / kGB),
-               Fixed(ckpts[i].capture_s, 2), Fixed(ckpts[i].write_s, 2), Fixed(ckpts[i].restore_s, 2),
-               Fixed(ckpts[i].restore_read_s, 2)});
-  std::cout << "\n  checkpoint of one PS (its own code in this process, RocksDB synced):\n";
+  Table ct({"PS shard", "params + Adam state", "capture pause ms", "durable write s",
+            "next clock s", "copied on write", "restore s", "of which read s"});
+  for (size_t i = 0; i < ckpts.size(); ++i) {
+    const CheckpointTimes& c = ckpts[i];
+    ct.AddRow({fmt::format("1 of {}", runs[i].servers), fmt::format("{:.2f} GB", c.bytes / kGB),
+               Fixed(c.capture_s * 1e3, 2), Fixed(c.write_s, 2), Fixed(c.train_s, 2),
+               fmt::format("{:.0f} MB ({:.0f}%)", c.cow.bytes_copied / 1e6,
+                           c.bytes ? 100.0 * c.cow.bytes_copied / c.bytes : 0.0),
+               Fixed(c.restore_s, 2), Fixed(c.restore_read_s, 2)});
+  }
+  std::cout << "\n  checkpoint of one PS (its own code in this process, RocksDB synced; the next\n"
+               "  clock's updates applied in key order while the writer runs):\n";
   ct.Print();
+  Table lt({"cluster", "checkpoint", "clock to durable ms", "capture pause ms", "write ms",
+            "copied on write", "copying ms"});
+  for (const ClusterRun& c : runs) {
+    for (const auto& [id, per_ps] : c.ps_costs) {
+      // The round is as late as its slowest PS; the copies add up over PSs.
+      PsCheckpointCost worst;
+      double copied_mb = 0, copy_ms = 0;
+      uint64_t blocks = 0;
+      for (const PsCheckpointCost& p : per_ps) {
+        worst.clock = p.clock;
+        worst.durable_ms = std::max(worst.durable_ms, p.durable_ms);
+        worst.pause_ms = std::max(worst.pause_ms, p.pause_ms);
+        worst.write_ms = std::max(worst.write_ms, p.write_ms);
+        copied_mb += p.copied_mb;
+        blocks += p.copied_blocks;
+        copy_ms = std::max(copy_ms, p.copy_ms);
+      }
+      lt.AddRow({fmt::format("{} PS + 1 worker", c.servers),
+                 fmt::format("{} at clock {}", id, worst.clock), Fixed(worst.durable_ms, 0),
+                 Fixed(worst.pause_ms, 1), Fixed(worst.write_ms, 0),
+                 fmt::format("{:.0f} MB ({} blocks)", copied_mb, blocks), Fixed(copy_ms, 1)});
+    }
+  }
+  std::cout << "\n  the live cluster's checkpoints, as each PS logged them (slowest PS per round):\n";
+  lt.Print();
   std::cout << "  worker compute: the worker's own split of its steps (worker log), against the plain\n"
                "  trainer's forward + backward of the same model on this thread, timed right before\n"
                "  and right after the cluster ran (their mean). Peak RSS: VmHWM of the processes;\n"
                "  'vs model' divides by the model's float32 bytes, 'beyond params + grads' is what\n"
                "  the worker holds on top of its two model-sized buffers, 'vs its state' divides by\n"
                "  the PS's parameters + Adam moments. ckpt rounds: the scheduler's coordinated rounds,\n"
-               "  from the request to every PS having written (includes training up to its clock).\n";
+               "  from the request to every PS having written (includes training up to its clock).\n"
+               "  Live checkpoints: 'clock to durable' from the moment the PS has captured every block\n"
+               "  at the round's clock to the write being synced; 'capture pause' the serving\n"
+               "  thread's capture work; 'copied on write' the blocks training changed before the\n"
+               "  writer read them ('copying ms': the serving thread's time spent on those copies).\n";
   report.json["large"] = {{"parameters", params},
                           {"plain_compute_ms", plain.compute_ms},
                           {"plain_adam_ms", plain.update_ms},

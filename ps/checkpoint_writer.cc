@@ -2,6 +2,8 @@
 
 #include <system_error>
 
+#include "ps/live_rows.h"
+
 namespace pst {
 namespace {
 
@@ -97,6 +99,8 @@ void CheckpointWriter::Write(CheckpointManifest m, std::shared_ptr<BlockSource> 
     const auto start = std::chrono::steady_clock::now();
     Status s = store.WriteCheckpoint(data->m, *data->blocks, data->sparse);
     data->blocks->Close();
+    for (SparseRowsDelta& d : data->sparse)
+      if (d.live) d.live->Close();
     const uint64_t id = data->m.checkpoint_id;
     // Free the blocks and rows now, not when the task is destroyed.
     data->blocks.reset();

@@ -9,7 +9,9 @@ Status MemoryParamStore::WriteCheckpoint(const CheckpointManifest& m, BlockSourc
                                          const std::vector<SparseRowsDelta>& sparse) {
   PST_ASSIGN_OR_RETURN(std::vector<BlockState> blocks, source.ReadAll());
   PST_RETURN_IF_ERROR(ValidateCheckpoint(m, blocks, sparse));
-  return TEST_WriteCheckpointUnchecked(m, blocks, sparse);
+  std::vector<SparseRowsDelta> rows = sparse;
+  for (SparseRowsDelta& d : rows) PST_RETURN_IF_ERROR(d.Materialize());
+  return TEST_WriteCheckpointUnchecked(m, blocks, rows);
 }
 
 Status MemoryParamStore::TEST_WriteCheckpointUnchecked(const CheckpointManifest& m,

@@ -20,7 +20,7 @@ class MemoryParamStore final : public ParamStore {
   MemoryParamStore& operator=(const MemoryParamStore&) = delete;
 
   using ParamStore::WriteCheckpoint;
-  // Copies every block (the store keeps them in memory).
+  // Copies every block and live sparse row (the store keeps them in memory).
   Status WriteCheckpoint(const CheckpointManifest& m, BlockSource& blocks,
                          const std::vector<SparseRowsDelta>& sparse) override;
   Status ReadSparseChain(uint64_t checkpoint_id, bool require_commit,

@@ -20,6 +20,7 @@
 
 #include "common/rocksdb_open.h"
 #include "common/rocksdb_records.h"
+#include "ps/live_rows.h"
 
 namespace pst {
 namespace {
@@ -172,10 +173,49 @@ uint64_t StateBytes(const CheckpointManifest& m, const BlockSource& blocks,
   uint64_t bytes = 0;
   for (size_t i = 0; i < blocks.size(); ++i)
     bytes += blocks.keys(i).size() * (1 + m.slot_names.size()) * sizeof(float);
-  for (const SparseRowsDelta& d : sparse)
-    bytes += d.data.size() * sizeof(float) + d.ids.size() * 12 + d.removed.size() * 8 +
-             d.sketch.size();
+  for (size_t t = 0; t < sparse.size() && t < m.sparse_tables.size(); ++t) {
+    const SparseRowsDelta& d = sparse[t];
+    bytes += d.row_count() * (12 + m.sparse_tables[t].stride() * sizeof(float)) +
+             d.removed.size() * 8 + d.sketch.size();
+  }
   return bytes;
+}
+
+// Hands the rows of `live` to put_rows(buffer, i, n) in pieces of `piece`
+// rows (the same pieces as for rows copied at the capture), one table chunk
+// at a time: a chunk's rows are copied into the buffer while the reader
+// holds it, and encoded after. Stops at the first error put_rows leaves in
+// *s (returned as is).
+rocksdb::Status PutLiveRows(
+    LiveRows& live, uint64_t piece,
+    const std::function<void(const SparseRowsDelta&, uint64_t, uint64_t)>& put_rows,
+    const rocksdb::Status* s) {
+  SparseRowsDelta buf;
+  const size_t stride = live.stride();
+  auto flush = [&](bool all) {
+    uint64_t i = 0;
+    for (; s->ok() && i < buf.ids.size() && buf.ids.size() - i >= (all ? 1 : piece); i += piece)
+      put_rows(buf, i, std::min<uint64_t>(piece, buf.ids.size() - i));
+    i = std::min<uint64_t>(i, buf.ids.size());
+    buf.ids.erase(buf.ids.begin(), buf.ids.begin() + i);
+    buf.last_steps.erase(buf.last_steps.begin(), buf.last_steps.begin() + i);
+    buf.data.erase(buf.data.begin(), buf.data.begin() + i * stride);
+  };
+  Status read = live.ForEachRow(
+      [&](uint64_t id, uint32_t last, const float* row) {
+        buf.ids.push_back(id);
+        buf.last_steps.push_back(last);
+        buf.data.insert(buf.data.end(), row, row + stride);
+        return Status::OK();
+      },
+      [&] {
+        flush(false);
+        return s->ok() ? Status::OK() : Status::Aborted("put failed");
+      });
+  if (!s->ok()) return *s;
+  if (!read.ok()) return rocksdb::Status::Aborted("sparse rows: " + read.ToString());
+  flush(true);
+  return *s;
 }
 
 // Calls put(key, value) for every sparse piece of checkpoint `id`, in key
@@ -204,15 +244,18 @@ rocksdb::Status PutSparsePieces(
       e.Raw(d.removed.data() + i, n * 8);
       s = put(RocksDbParamStore::SparseKey(id, seq++), std::move(e).Finish());
     }
-    for (uint64_t i = 0; s.ok() && i < d.ids.size(); i += kPiece) {
-      const uint64_t n = std::min<uint64_t>(kPiece, d.ids.size() - i);
+    // Rows i.. of `rows` (n of them) as one piece.
+    auto put_rows = [&](const SparseRowsDelta& rows, uint64_t i, uint64_t n) {
       RecordEncoder e(kSparseFormat, 32 + n * (12 + stride * 4));
       header(e, t, PieceKind::kRows, n);
-      e.Raw(d.ids.data() + i, n * 8);
-      e.Raw(d.last_steps.data() + i, n * 4);
-      e.Raw(d.data.data() + i * stride, n * stride * sizeof(float));
+      e.Raw(rows.ids.data() + i, n * 8);
+      e.Raw(rows.last_steps.data() + i, n * 4);
+      e.Raw(rows.data.data() + i * stride, n * stride * sizeof(float));
       s = put(RocksDbParamStore::SparseKey(id, seq++), std::move(e).Finish());
-    }
+    };
+    for (uint64_t i = 0; s.ok() && i < d.ids.size(); i += kPiece)
+      put_rows(d, i, std::min<uint64_t>(kPiece, d.ids.size() - i));
+    if (s.ok() && d.live != nullptr) s = PutLiveRows(*d.live, kPiece, put_rows, &s);
     if (s.ok() && !d.sketch.empty()) {
       RecordEncoder e(kSparseFormat, 32 + d.sketch.size());
       header(e, t, PieceKind::kSketch, d.sketch.size());

@@ -110,7 +110,7 @@ void LogRound(const CheckpointWriter::Result& r, const ServerState::Round& round
       "write {:.0f} ms, copied on write {:.1f} MB ({} blocks, {:.1f} ms)",
       r.id, round.clock,
       std::chrono::duration<double, std::milli>(r.finished - round.ready).count(), round.pause_ms,
-      r.duration_ms, cow.bytes_copied / 1e6, cow.blocks_copied, cow.copy_ms);
+      r.duration_ms, cow.bytes_copied / 1e6, cow.units_copied, cow.copy_ms);
 }
 
 }  // namespace
@@ -436,7 +436,8 @@ void Server::Converge() {
       }
       if (sparse.CancelCapture()) st.sparse_chain->Lost();
       st.sparse_next = st.sparse_chain->Plan(changed, live);
-      s = sparse.BeginCapture(d.checkpoint_id, d.checkpoint_clock, st.sparse_next.full);
+      s = sparse.BeginCapture(d.checkpoint_id, d.checkpoint_clock, st.sparse_next.full,
+                              /*live=*/true);
       if (!s.ok()) shard.CancelCapture();
     }
     if (!s.ok()) {

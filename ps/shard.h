@@ -299,6 +299,8 @@ class Shard {
   // b's values or optimizer state are about to change: every capture that
   // still needs b's current state copies it first.
   void BeforeChange(const Block& b);
+  // Every capture still being read copies what it has not read yet.
+  void DetachReaders();
   // ASP/SSP: copies every block that became ready.
   void CopyReadyAsyncBlocks();
   void HoldPush(Block& b, uint32_t rank, uint64_t clock, uint32_t sample_count, const float* vals,
@@ -320,8 +322,9 @@ class Shard {
   // can tell whether it is too late.
   uint64_t applied_end_ = 0;
   std::unique_ptr<Capture> capture_;  // the capture in flight
-  // Captures handed out and not yet closed by their reader.
-  std::vector<std::shared_ptr<LiveCapture>> reading_;
+  // Captures handed out, while their reader (or a capture dropped unwritten)
+  // still holds them and has not closed them.
+  std::vector<std::weak_ptr<LiveCapture>> reading_;
 };
 
 }  // namespace pst

@@ -29,16 +29,26 @@ bool Shard::AsyncBlockReady(const Block& b) const {
   return true;
 }
 
-Shard::~Shard() {
-  for (const std::shared_ptr<LiveCapture>& c : reading_) c->Detach();
+Shard::~Shard() { DetachReaders(); }
+
+void Shard::DetachReaders() {
+  for (const std::weak_ptr<LiveCapture>& w : reading_)
+    if (std::shared_ptr<LiveCapture> c = w.lock()) c->Detach();
+  reading_.clear();
 }
 
 void Shard::BeforeChange(const Block& b) {
   const size_t i = IndexOf(b);
   if (capture_) capture_->live->BeforeChange(i);
-  if (reading_.empty()) return;
-  std::erase_if(reading_, [](const std::shared_ptr<LiveCapture>& c) { return c->closed(); });
-  for (const std::shared_ptr<LiveCapture>& c : reading_) c->BeforeChange(i);
+  for (size_t k = 0; k < reading_.size();) {
+    std::shared_ptr<LiveCapture> c = reading_[k].lock();
+    if (c == nullptr || c->closed()) {
+      reading_.erase(reading_.begin() + static_cast<ptrdiff_t>(k));
+      continue;
+    }
+    c->BeforeChange(i);
+    ++k;
+  }
 }
 
 void Shard::CopyBlock(Block& b) {
@@ -136,7 +146,6 @@ std::optional<LiveCheckpoint> Shard::TakeLiveCapture() {
   if (!capture_ready()) return std::nullopt;
   LiveCheckpoint out{capture_->id, capture_->clock, std::move(capture_->live), slot_names_};
   capture_.reset();
-  std::erase_if(reading_, [](const std::shared_ptr<LiveCapture>& c) { return c->closed(); });
   reading_.push_back(out.blocks);
   return out;
 }
@@ -194,8 +203,7 @@ Status Shard::Restore(uint64_t clock, const std::vector<BlockState>& blocks,
   // Validated: from here on nothing fails. Captures still being read keep
   // the state they marked.
   capture_.reset();
-  for (const std::shared_ptr<LiveCapture>& c : reading_) c->Detach();
-  reading_.clear();
+  DetachReaders();
   workers_ = std::move(workers);
   RebuildRoster();
   applied_end_ = clock;

@@ -22,12 +22,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/status.h"
 
 namespace pst {
+
+class LiveRows;
 
 // A checkpoint's description of one sparse table (kept in its manifest).
 struct SparseTableManifest {
@@ -48,13 +51,22 @@ struct SparseTableManifest {
   bool operator==(const SparseTableManifest&) const = default;
 };
 
-// The rows one checkpoint stores for one table.
+// The rows one checkpoint stores for one table: copied into ids, last_steps
+// and data, or (a PS's capture) read from the live table by the writer
+// (`live`, ps/live_rows.h; ids, last_steps and data are then empty).
 struct SparseRowsDelta {
   std::vector<uint64_t> ids;         // rows stored (written or created since the parent)
   std::vector<uint32_t> last_steps;  // per id: the step of its last update
   std::vector<float> data;           // per id: dim values then state_floats of state
   std::vector<uint64_t> removed;     // tombstones (empty in a full checkpoint)
   std::string sketch;                // AdmissionSketch::Serialize(); empty without admission
+  std::shared_ptr<LiveRows> live;    // the rows, read in place (or null)
+
+  // Rows stored, copied or live.
+  uint64_t row_count() const;
+  // Reads the live rows (if any) into ids, last_steps and data, and closes
+  // them. kFailedPrecondition if they were read before.
+  Status Materialize();
 
   bool operator==(const SparseRowsDelta&) const = default;  // float ==
 };

@@ -276,7 +276,7 @@ void SparseShard::MaybeEvict(TableState& st) {
   st.last_evicted = st.version;
 }
 
-Status SparseShard::BeginCapture(uint64_t id, uint64_t clock, bool full) {
+Status SparseShard::BeginCapture(uint64_t id, uint64_t clock, bool full, bool live) {
   if (options_.consistency == Consistency::kBsp) {
     for (const auto& [name, st] : tables_) {
       if (st.version > clock)
@@ -287,6 +287,7 @@ Status SparseShard::BeginCapture(uint64_t id, uint64_t clock, bool full) {
   }
   CancelCapture();
   capture_ = Capture{id, clock, full, {}, {}};
+  capture_->live = live;
   if (options_.consistency == Consistency::kBsp) {
     for (auto& [name, st] : tables_) MaybeCapture(st);
   }
@@ -302,7 +303,7 @@ void SparseShard::MaybeCapture(TableState& st) {
 void SparseShard::CaptureTable(TableState& st) {
   const auto start = std::chrono::steady_clock::now();
   SparseTableManifest m;
-  SparseRowsDelta rows = st.table->TakeChanges(capture_->full, &m);
+  SparseRowsDelta rows = st.table->TakeChanges(capture_->full, &m, capture_->live);
   capture_->copy_ms +=
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   m.version = st.version;

@@ -131,12 +131,15 @@ class SparseShard {
     std::vector<SparseTableManifest> tables;
     std::vector<SparseRowsDelta> rows;
     double copy_ms = 0;  // time spent copying the tables' rows
+    bool live = false;   // rows read in place (SparseRowsDelta::live), not copied
   };
   // Starts capturing checkpoint `id` at clock boundary `clock`: every
-  // table's rows changed since the previous capture (all rows if `full`).
-  // Replaces a capture in flight (see CancelCapture). BSP:
-  // kFailedPrecondition (nothing started) if a table is already past `clock`.
-  Status BeginCapture(uint64_t id, uint64_t clock, bool full);
+  // table's rows changed since the previous capture (all rows if `full`),
+  // copied, or with `live` read in place by the checkpoint writer (see
+  // SparseTable::TakeChanges). Replaces a capture in flight (see
+  // CancelCapture). BSP: kFailedPrecondition (nothing started) if a table is
+  // already past `clock`.
+  Status BeginCapture(uint64_t id, uint64_t clock, bool full, bool live = false);
   // ASP/SSP: copies every table not copied yet, as it is now. No-op without a capture.
   void CaptureRemaining();
   // A capture is in flight and every table has been copied.

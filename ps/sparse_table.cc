@@ -74,7 +74,37 @@ SparseTable::SparseTable(SparseTableOptions options, std::unique_ptr<SparseRowOp
   std::fill(buckets_.get(), buckets_.get() + capacity_, Bucket{0, kNoRecord});
 }
 
-SparseTable::~SparseTable() = default;
+SparseTable::~SparseTable() {
+  for (const std::weak_ptr<LiveRows>& w : reading_)
+    if (std::shared_ptr<LiveRows> l = w.lock()) l->Detach();
+}
+
+void SparseTable::BeforeChangeSlow(uint32_t r) {
+  for (size_t i = 0; i < reading_.size();) {
+    std::shared_ptr<LiveRows> l = reading_[i].lock();
+    if (l == nullptr || l->closed()) {
+      reading_.erase(reading_.begin() + static_cast<ptrdiff_t>(i));
+      continue;
+    }
+    l->BeforeChange(r);
+    ++i;
+  }
+}
+
+std::shared_ptr<LiveRows> SparseTable::CaptureLive(bool full) {
+  std::vector<LiveRows::Chunk> chunks;
+  for (uint32_t first = 0; first < used_records_; first += kChunkRows) {
+    const Chunk& c = chunks_[first >> kChunkShift];
+    chunks.push_back({c.ids.get(), c.last_step.get(), c.data.get(),
+                      std::min(kChunkRows, used_records_ - first)});
+  }
+  std::vector<uint64_t> selected;
+  if (!full) selected = changed_;  // 1 bit per record
+  auto live = std::make_shared<LiveRows>(std::move(chunks), kChunkRows, stride_, kFreeRecord,
+                                         std::move(selected), full ? rows_ : changed_rows_);
+  reading_.push_back(live);
+  return live;
+}
 
 uint32_t SparseTable::IndexHash(uint64_t id) {
   // The top 32 bits of a salted Mix64: independent of SlotOfId, so the ids of
@@ -183,6 +213,7 @@ Status SparseTable::Push(std::span<const uint64_t> ids, const float* grads, floa
         r = CreateRow(ids[i], hashes_[i]);
       }
     }
+    BeforeChange(r);
     float* row = DataOf(r);
     optimizer_->Apply(row, row + dim, grads + i * dim, grad_scale);
     LastOf(r) = last;
@@ -219,6 +250,7 @@ uint32_t SparseTable::CreateRow(uint64_t id, uint32_t hash) {
 uint32_t SparseTable::AddRecord(uint64_t id, uint32_t hash) {
   if ((rows_ + 1) * 4 > capacity_ * 3) GrowIndex();
   const uint32_t r = AllocateRecord();
+  BeforeChange(r);  // a free record of a captured chunk may be reused
   IdOf(r) = id;
   LastOf(r) = 0;
   InsertBucket(hash, r);
@@ -290,6 +322,7 @@ uint64_t SparseTable::Evict(uint64_t now) {
 void SparseTable::FreeRecord(uint32_t r) {
   const uint64_t id = IdOf(r);
   EraseBucket(FindBucket(id, IndexHash(id)));
+  BeforeChange(r);
   LastOf(r) = kFreeRecord;
   ClearChanged(r);
   free_records_.push_back(r);
@@ -303,9 +336,9 @@ bool SparseTable::DropRow(uint64_t id) {
   return true;
 }
 
-SparseRowsDelta SparseTable::TakeChanges(bool full, SparseTableManifest* manifest) {
+SparseRowsDelta SparseTable::TakeChanges(bool full, SparseTableManifest* manifest, bool live) {
   SparseRowsDelta d;
-  const uint64_t n = full ? rows_ : changed_rows_;
+  const uint64_t n = live ? 0 : full ? rows_ : changed_rows_;
   d.ids.reserve(n);
   d.last_steps.reserve(n);
   d.data.resize(n * stride_);
@@ -316,7 +349,10 @@ SparseRowsDelta SparseTable::TakeChanges(bool full, SparseTableManifest* manifes
     std::memcpy(out, DataOf(r), stride_ * sizeof(float));
     out += stride_;
   };
-  if (full) {
+  if (live) {
+    d.live = CaptureLive(full);
+    if (!full) d.removed = std::move(removed_);
+  } else if (full) {
     for (uint32_t r = 0; r < used_records_; ++r)
       if (LastOf(r) != kFreeRecord) copy(r);
   } else {
@@ -334,7 +370,7 @@ SparseRowsDelta SparseTable::TakeChanges(bool full, SparseTableManifest* manifes
   manifest->dim = options_.dim;
   manifest->state_floats = uint32_t(state_floats_);
   manifest->rows = rows_;
-  manifest->changed = d.ids.size();
+  manifest->changed = d.row_count();
   manifest->removed = d.removed.size();
   manifest->admitted = admitted_;
   manifest->evicted = evicted_;
@@ -389,6 +425,7 @@ Status SparseTable::PutRow(uint64_t id, const float* row_and_state, uint64_t las
     }
     r = AddRecord(id, hash);  // no initial values: overwritten at once
   }
+  BeforeChange(r);
   std::memcpy(DataOf(r), row_and_state, stride_ * sizeof(float));
   LastOf(r) = ClampStep(last_step);
   MarkChanged(r);

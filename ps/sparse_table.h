@@ -23,9 +23,12 @@
 // Checkpoints (ps/sparse_checkpoint.h): the table remembers which rows were
 // written since the last TakeChanges (one bit per record, set by every update,
 // creation and PutRow) and the ids evicted since then, so an incremental
-// checkpoint copies only those.
+// checkpoint stores only those. A live capture (TakeChanges with `live`)
+// copies no rows: the checkpoint writer reads them from the table's chunks
+// (ps/live_rows.h), and a chunk is copied only before the table changes it.
 //
-// Not thread-safe: the PS serialises all calls on a table.
+// Not thread-safe: the PS serialises all calls on a table; only the LiveRows
+// it hands out may be read by another thread meanwhile.
 #pragma once
 
 #include <cstddef>
@@ -39,6 +42,7 @@
 
 #include "common/status.h"
 #include "ps/admission_sketch.h"
+#include "ps/live_rows.h"
 #include "ps/sparse_checkpoint.h"
 #include "ps/sparse_optimizer.h"
 #include "ps/sparse_row_init.h"
@@ -98,6 +102,7 @@ class SparseTable {
   static StatusOr<std::unique_ptr<SparseTable>> Create(const SparseTableOptions& options);
   SparseTable(const SparseTable&) = delete;
   SparseTable& operator=(const SparseTable&) = delete;
+  // Detaches the live captures still being read (they copy what they still need).
   ~SparseTable();
 
   const SparseTableOptions& options() const { return options_; }
@@ -135,12 +140,14 @@ class SparseTable {
   // it if absent (restore). kResourceExhausted past max_rows.
   Status PutRow(uint64_t id, const float* row_and_state, uint64_t last_step);
 
-  // Checkpoint capture: copies the rows written since the last TakeChanges
-  // (all live rows if `full`), the ids evicted since then (none if `full`)
-  // and the admission sketch, and starts tracking changes afresh. *manifest
-  // gets the table's description (name, dim, counts, counters; version is
-  // left to the caller). Costs one bit test per record plus the copy.
-  SparseRowsDelta TakeChanges(bool full, SparseTableManifest* manifest);
+  // Checkpoint capture: the rows written since the last TakeChanges (all
+  // live rows if `full`), the ids evicted since then (none if `full`) and the
+  // admission sketch; starts tracking changes afresh. *manifest gets the
+  // table's description (name, dim, counts, counters; version is left to the
+  // caller). The rows are copied (one bit test per record plus the copy), or
+  // with `live` handed over as SparseRowsDelta::live, copied per chunk only
+  // before this table changes that chunk, until the reader closes it.
+  SparseRowsDelta TakeChanges(bool full, SparseTableManifest* manifest, bool live = false);
   // Forgets the changes tracked so far (after a restore: the table equals the
   // checkpoint it was restored from).
   void ForgetChanges();
@@ -213,6 +220,12 @@ class SparseTable {
   }
   // Unindexes record r (its bucket), puts it on the free list.
   void FreeRecord(uint32_t r);
+  // Record r is about to change: live captures still reading it copy its chunk.
+  void BeforeChange(uint32_t r) {
+    if (!reading_.empty()) BeforeChangeSlow(r);
+  }
+  void BeforeChangeSlow(uint32_t r);
+  std::shared_ptr<LiveRows> CaptureLive(bool full);
 
   SparseTableOptions options_;
   std::unique_ptr<SparseRowOptimizer> optimizer_;
@@ -238,6 +251,9 @@ class SparseTable {
   std::vector<uint64_t> changed_;  // one bit per record: written since TakeChanges
   uint64_t changed_rows_ = 0;      // bits set in changed_
   std::vector<uint64_t> removed_;  // ids evicted since TakeChanges
+  // Live captures handed out, while their reader (or a capture dropped
+  // unwritten) still holds them and has not closed them.
+  std::vector<std::weak_ptr<LiveRows>> reading_;
 };
 
 }  // namespace pst

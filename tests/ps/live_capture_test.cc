@@ -51,11 +51,11 @@ TEST_CASE("LiveCapture: a block changed before it is read is copied first", "[ps
   // Block 1 was never changed: read from the live memory, not copied.
   CHECK(f.ReadBlock(1).values == std::vector<float>{5, 6, 7, 8});
   const LiveCapture::Stats st = f.capture.stats();
-  CHECK(st.blocks_copied == 1);
+  CHECK(st.units_copied == 1);
   CHECK(st.bytes_copied == 8 * sizeof(float));
   // Read blocks are handed out once and never copied again.
   f.capture.BeforeChange(1);
-  CHECK(f.capture.stats().blocks_copied == 1);
+  CHECK(f.capture.stats().units_copied == 1);
   CHECK(f.capture.Read(0, [](const BlockView&) { return Status::OK(); }).code() ==
         StatusCode::kFailedPrecondition);
 }
@@ -87,25 +87,25 @@ TEST_CASE("LiveCapture: a change waits while the reader reads that block", "[ps]
   reader.join();
   RequireOk(read);
   CHECK(seen == std::vector<float>{1, 2, 3, 4});
-  CHECK(f.capture.stats().blocks_copied == 0);  // waited, copied nothing
+  CHECK(f.capture.stats().units_copied == 0);  // waited, copied nothing
 }
 
 TEST_CASE("LiveCapture: Detach keeps what is unread; Close stops copying", "[ps]") {
   Fixture f;
   CHECK(f.ReadBlock(0).values == std::vector<float>{1, 2, 3, 4});
   f.capture.Detach();  // the shard's memory goes away
-  CHECK(f.capture.stats().blocks_copied == 1);  // only the unread block
+  CHECK(f.capture.stats().units_copied == 1);  // only the unread block
   std::fill(f.mem.begin(), f.mem.end(), 0.0f);
   CHECK(f.ReadBlock(1).slots[0] == std::vector<float>{50, 60, 70, 80});
 
   Fixture g;
   g.capture.Close();
   g.capture.BeforeChange(0);
-  CHECK(g.capture.stats().blocks_copied == 0);
+  CHECK(g.capture.stats().units_copied == 0);
 
   LiveCapture unmarked(1);
   unmarked.BeforeChange(0);  // nothing marked: nothing to keep
-  CHECK(unmarked.stats().blocks_copied == 0);
+  CHECK(unmarked.stats().units_copied == 0);
   CHECK(unmarked.Read(0, [](const BlockView&) { return Status::OK(); }).code() ==
         StatusCode::kFailedPrecondition);
 }

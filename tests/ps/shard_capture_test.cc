@@ -88,11 +88,11 @@ TEST_CASE("Shard: a checkpoint written while training goes on holds the round's 
   RequireOk(s->BeginCapture(1, 1));
   std::optional<LiveCheckpoint> live = s->TakeLiveCapture();
   REQUIRE(live.has_value());
-  CHECK(live->blocks->stats().blocks_copied == 0);  // marked, nothing copied
+  CHECK(live->blocks->stats().units_copied == 0);  // marked, nothing copied
   // Clock 1 reaches the first block before the writer starts: copied first.
   const std::vector<KeyRange> blocks = s->blocks();
   PushBlock(*s, 1, blocks[0]);
-  CHECK(live->blocks->stats().blocks_copied == 1);
+  CHECK(live->blocks->stats().units_copied == 1);
   CHECK(live->blocks->stats().bytes_copied == 256 * 3 * sizeof(float));  // values + 2 Adam slots
 
   TempDir dir;
@@ -147,7 +147,7 @@ TEST_CASE("Shard: a capture being read outlives a restore and the shard itself",
     std::optional<LiveCheckpoint> live = s->TakeLiveCapture();
     REQUIRE(live.has_value());
     s.reset();  // copies the unread blocks
-    CHECK(live->blocks->stats().blocks_copied == want.blocks.size());
+    CHECK(live->blocks->stats().units_copied == want.blocks.size());
     auto got = live->blocks->ReadAll();
     RequireOk(got.status());
     CheckSameBits(*got, want.blocks);

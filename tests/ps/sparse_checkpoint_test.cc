@@ -5,6 +5,7 @@
 #include "ps/sparse_checkpoint.h"
 
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <map>
@@ -12,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "ps/checkpoint_writer.h"
+#include "ps/live_rows.h"
 #include "ps/memory_param_store.h"
 #include "ps/param_store.h"
 #include "ps/rocksdb_param_store.h"
@@ -375,6 +378,64 @@ TEST_CASE("Sparse checkpoint: BSP captures each table exactly at the clock bound
     CHECK(got == Snapshot(t));
   }
   CHECK(Snapshot(*s) != Snapshot(*reference));  // clock 3 is in s now
+}
+
+TEMPLATE_TEST_CASE("Sparse checkpoint: live captures hold the rows at their clock while "
+                   "training goes on", "[ps]", MemoryEnv, RocksEnv, RocksIngestEnv) {
+  // A live capture copies no rows at the capture; training then updates,
+  // creates and evicts rows (copying the chunks it changes) before and while
+  // a writer thread stores them. Restores give the rows as captured.
+  TestType env;
+  auto writer = CheckpointWriter::Start(std::move(env.store));
+  RequireOk(writer.status());
+  auto s = MakeShard();
+  uint64_t clock = 0;
+  auto run = [&](uint64_t first_id, uint64_t n) {
+    for (int k = 0; k < 2; ++k) Step(*s, clock++, Ids(first_id, n));
+  };
+  std::map<uint64_t, std::map<std::string, Rows>> at;  // checkpoint id -> rows
+  auto checkpoint = [&](uint64_t id, bool full, uint64_t parent, uint32_t chain) {
+    RequireOk(s->BeginCapture(id, clock, full, /*live=*/true));
+    auto cap = s->TakeCapture();
+    REQUIRE(cap.has_value());
+    at[id] = Snapshot(*s);
+    for (const SparseRowsDelta& d : cap->rows) CHECK(d.ids.empty());  // nothing copied yet
+    CheckpointManifest m;
+    m.checkpoint_id = id;
+    m.clock = clock;
+    m.sparse_parent = parent;
+    m.sparse_chain = chain;
+    m.sparse_tables = cap->tables;
+    std::vector<std::shared_ptr<LiveRows>> live;
+    for (const SparseRowsDelta& d : cap->rows) live.push_back(d.live);
+    run(id, 500);  // before the writer starts: changed chunks are copied
+    uint64_t copied = 0;
+    for (const auto& l : live) copied += l->stats().units_copied;
+    CHECK(copied > 0);
+    (*writer)->Write(std::move(m), std::vector<BlockState>{}, std::move(cap->rows));
+    run(id + 1, 500);  // racing the writer
+    RequireOk((*writer)->Drain(std::chrono::seconds(60)));
+    for (const auto& r : (*writer)->Poll()) RequireOk(r.status);
+    for (const auto& l : live) CHECK(l->closed());
+    (*writer)->Commit(id);
+  };
+  run(1, 400);
+  checkpoint(10, /*full=*/true, 0, 0);
+  run(2, 50);
+  checkpoint(11, /*full=*/false, 10, 1);
+  run(3, 30);
+  checkpoint(14, /*full=*/false, 11, 2);
+  RequireOk((*writer)->Drain(std::chrono::seconds(60)));
+  for (const auto& [id, want] : at) {
+    INFO("checkpoint " << id);
+    auto read = (*writer)->ReadCheckpoint(id);
+    RequireOk(read.status());
+    auto r = MakeShard();
+    RequireOk(r->Restore(read->first.sparse_tables, [&](const SparseChainFn& fn) {
+      return (*writer)->ReadSparseChain(id, true, fn);
+    }));
+    CHECK(Snapshot(*r) == want);
+  }
 }
 
 }  // namespace
