@@ -86,4 +86,20 @@ class CopyOnWrite {
   std::atomic<int64_t> copy_ns_{0};
 };
 
+// For an owner that hands out captures (weak_ptrs to them in `readers`):
+// calls fn(capture) for each one still held by someone and not closed, and
+// forgets the others.
+template <typename Capture, typename Fn>
+void ForEachOpenCapture(std::vector<std::weak_ptr<Capture>>& readers, Fn fn) {
+  for (size_t i = 0; i < readers.size();) {
+    std::shared_ptr<Capture> c = readers[i].lock();
+    if (c == nullptr || c->closed()) {
+      readers.erase(readers.begin() + static_cast<std::ptrdiff_t>(i));
+      continue;
+    }
+    fn(*c);
+    ++i;
+  }
+}
+
 }  // namespace pst

@@ -32,23 +32,14 @@ bool Shard::AsyncBlockReady(const Block& b) const {
 Shard::~Shard() { DetachReaders(); }
 
 void Shard::DetachReaders() {
-  for (const std::weak_ptr<LiveCapture>& w : reading_)
-    if (std::shared_ptr<LiveCapture> c = w.lock()) c->Detach();
+  ForEachOpenCapture(reading_, [](LiveCapture& c) { c.Detach(); });
   reading_.clear();
 }
 
 void Shard::BeforeChange(const Block& b) {
   const size_t i = IndexOf(b);
   if (capture_) capture_->live->BeforeChange(i);
-  for (size_t k = 0; k < reading_.size();) {
-    std::shared_ptr<LiveCapture> c = reading_[k].lock();
-    if (c == nullptr || c->closed()) {
-      reading_.erase(reading_.begin() + static_cast<ptrdiff_t>(k));
-      continue;
-    }
-    c->BeforeChange(i);
-    ++k;
-  }
+  ForEachOpenCapture(reading_, [i](LiveCapture& c) { c.BeforeChange(i); });
 }
 
 void Shard::CopyBlock(Block& b) {

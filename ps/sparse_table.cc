@@ -75,20 +75,11 @@ SparseTable::SparseTable(SparseTableOptions options, std::unique_ptr<SparseRowOp
 }
 
 SparseTable::~SparseTable() {
-  for (const std::weak_ptr<LiveRows>& w : reading_)
-    if (std::shared_ptr<LiveRows> l = w.lock()) l->Detach();
+  ForEachOpenCapture(reading_, [](LiveRows& l) { l.Detach(); });
 }
 
 void SparseTable::BeforeChangeSlow(uint32_t r) {
-  for (size_t i = 0; i < reading_.size();) {
-    std::shared_ptr<LiveRows> l = reading_[i].lock();
-    if (l == nullptr || l->closed()) {
-      reading_.erase(reading_.begin() + static_cast<ptrdiff_t>(i));
-      continue;
-    }
-    l->BeforeChange(r);
-    ++i;
-  }
+  ForEachOpenCapture(reading_, [r](LiveRows& l) { l.BeforeChange(r); });
 }
 
 std::shared_ptr<LiveRows> SparseTable::CaptureLive(bool full) {
