@@ -72,20 +72,21 @@ StatusOr<std::unique_ptr<SparseHandler>> RestoreShard(
 
 struct CheckpointRun {
   uint64_t rows = 0;           // rows stored
-  double capture_s = 0;        // BeginCapture to TakeCapture (the copy)
+  double capture_s = 0;        // BeginCapture to TakeCapture (live: no rows copied)
   double capture_bytes = 0;    // resident-memory growth while the capture is held
   double write_s = 0;          // CheckpointWriter's synced RocksDB write
 };
 
 // Captures the shard (full or the changes since the last capture) as
-// checkpoint `id` and writes and commits it through `writer`.
+// checkpoint `id`, live as a PS does (the writer reads the rows from the
+// tables), and writes and commits it through `writer`.
 StatusOr<CheckpointRun> WriteCheckpoint(SparseShard& shard, CheckpointWriter& writer, uint64_t id,
                                         uint64_t parent, uint32_t chain,
                                         CheckpointManifest* manifest) {
   CheckpointRun r;
   const uint64_t rss0 = ResidentBytes();
   const auto t0 = Clock::now();
-  PST_RETURN_IF_ERROR(shard.BeginCapture(id, id, parent == 0));
+  PST_RETURN_IF_ERROR(shard.BeginCapture(id, id, parent == 0, /*live=*/true));
   shard.CaptureRemaining();
   auto cap = shard.TakeCapture();
   if (!cap) return Status::Internal("the sparse capture was not ready after CaptureRemaining");
