@@ -190,8 +190,10 @@ Status Server::BuildShard(uint32_t generation, uint64_t checkpoint, uint64_t clo
     PST_RETURN_IF_ERROR(st.writer->Drain(options_.restore_drain_timeout));
     st.writer->Commit(checkpoint);  // idempotent: the scheduler recorded it complete
     PST_RETURN_IF_ERROR(st.writer->Drain(options_.restore_drain_timeout));
-    for (const auto& r : st.writer->Poll())
+    for (const auto& r : st.writer->Poll()) {
+      if (r.op == CheckpointWriter::Result::Op::kWrite) st.rounds.erase(r.id);
       if (!r.status.ok()) PST_LOG_WARN("checkpoint {}: {}", r.id, r.status.message());
+    }
     auto read = st.writer->ReadCheckpoint(checkpoint);
     if (!read.ok())
       return read.status().WithContext("reading checkpoint " + std::to_string(checkpoint) +
