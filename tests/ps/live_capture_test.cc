@@ -90,7 +90,7 @@ TEST_CASE("LiveCapture: a change waits while the reader reads that block", "[ps]
   CHECK(f.capture.stats().units_copied == 0);  // waited, copied nothing
 }
 
-TEST_CASE("LiveCapture: Detach keeps what is unread; Close stops copying", "[ps]") {
+TEST_CASE("LiveCapture: Detach keeps what is unread, Close stops copying", "[ps]") {
   Fixture f;
   CHECK(f.ReadBlock(0).values == std::vector<float>{1, 2, 3, 4});
   f.capture.Detach();  // the shard's memory goes away
