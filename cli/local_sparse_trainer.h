@@ -1,17 +1,23 @@
 // pst::TrainSparseLocal: a sparse job (lr, fm, embedding_mlp) trained on one
 // thread with pstrain's own parts and no network in between: `pstrain local`
-// of a sparse job, and the throughput baseline of the bench's sparse-train
-// suite. The worker's reader (worker/data/sparse_reader.h), id dedup and model
-// (worker/models/), the PS's SparseTable per sparse table (ps/sparse_table.h,
-// its options from the job as the PS builds them: ps/sparse_table_spec.h, so
-// every per-table rule works) and the PS's dense optimizer per dense table
-// (ps/optimizer.h); each step pulls the batch's unique ids, runs forward +
-// backward, and pushes the summed gradients scaled by 1 / batch size, as a
-// 1-worker BSP cluster does (the job's worker count is not simulated; tables
-// are not evicted). Evaluations use the workers' loop
-// (worker/sparse_evaluation.h). OpenBLAS single-threaded, as the workers run
-// it. (bench/ctr_reference.h is the quality baseline: deliberately plain
-// code, not tuned for speed.) Not thread-safe.
+// of a sparse job, the reference a BSP cluster run must reproduce, and the
+// throughput baseline of the bench's sparse-train suite. It runs the
+// cluster's BSP schedule: `num_workers` virtual workers lease record ranges
+// of the training file from the same ShardPool the scheduler uses (the
+// same batches at the same clocks; which worker trains which does not
+// matter, see below), each reading them with the worker's reader (worker/data/sparse_file_index.h), id dedup
+// and model (worker/models/), pulling the rows and dense values at version ==
+// clock and pushing its gradient sums with the batch's data order to the
+// servers' own code held in process (cli/local_sparse_servers.h: a
+// SparseShard per server, the job's slot map, a Shard for the dense tables).
+// The servers sum each clock's pushes in data order, so the model after every
+// clock is bit for bit the one a BSP cluster of the same job (servers,
+// workers, data, hyper-parameters) computes, and so are the test AUC and
+// log-loss of every epoch (evaluated at the clock the scheduler closes the
+// epoch at, with the workers' loop, worker/sparse_evaluation.h). Rows are
+// created, admitted and evicted as on the servers. OpenBLAS single-threaded,
+// as the workers run it. (bench/ctr_reference.h is the quality baseline:
+// deliberately plain code, not tuned for speed.) Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -43,6 +49,8 @@ struct SparseLocalResult {
 };
 
 struct SparseLocalOptions {
+  // Virtual workers whose batches form each BSP clock. Default: 1.
+  uint32_t num_workers = 1;
   // Evaluate on the test file after every epoch (else after the last only).
   // Default: true.
   bool evaluate_every_epoch = true;
@@ -50,8 +58,9 @@ struct SparseLocalOptions {
   std::function<void(const SparseLocalEpoch&)> on_epoch;
 };
 
-// kInvalidArgument for a job that is not sparse or not valid; the readers'
-// and tables' errors (a malformed line names its file and line).
+// kInvalidArgument for a job that is not sparse, not BSP or not valid, or
+// num_workers 0; the readers' and tables' errors (a malformed line names its
+// file and line).
 StatusOr<SparseLocalResult> TrainSparseLocal(const JobSpec& job,
                                              const SparseLocalOptions& options = {});
 

@@ -129,7 +129,8 @@ StatusOr<LocalResult> TrainLocal(const JobSpec& job, const Dataset& train, const
       result.samples += n;
       for (const KeyRange& b : blocks)
         PST_RETURN_IF_ERROR(shard->Push(rank, clock, b, static_cast<uint32_t>(n),
-                                        grad.data() + b.begin, b.size()));
+                                        grad.data() + b.begin, b.size(),
+                                        DataOrder(w.epoch, train.num_samples, w.next)));
       w.next += n;
       if (w.next >= w.end) w.active = false;
     }

@@ -135,11 +135,14 @@ pst::Status RunDrillCommand(const pst::JobFlags& flags, const NetworkFlags& net,
   return s;
 }
 
-// A sparse job in one process: the 1-worker BSP schedule (cli/local_sparse_trainer.h).
+// A sparse job in one process: the cluster's BSP schedule with the job's
+// servers and workers (cli/local_sparse_trainer.h).
 pst::Status RunLocalSparse(const pst::JobSpec& job) {
-  std::cout << fmt::format("training {} on {} in one process (1 worker, BSP)\n",
-                           pst::ModelKindName(job.model.kind), job.sparse_data.train);
+  std::cout << fmt::format("training {} on {} in one process ({} PS + {} worker(s), BSP)\n",
+                           pst::ModelKindName(job.model.kind), job.sparse_data.train,
+                           job.num_servers, job.num_workers);
   pst::SparseLocalOptions lo;
+  lo.num_workers = job.num_workers;
   lo.on_epoch = [&](const pst::SparseLocalEpoch& e) {
     std::cout << fmt::format(
                      "epoch {}/{}  train loss {:.4f}  test AUC {:.4f}  test log-loss {:.4f}  "

@@ -51,6 +51,11 @@ struct PushRequest {
   thenPull @8 :Bool;
   pullMinVersion @9 :UInt64;
   pullClock @10 :UInt64;
+  # BSP: where this push's batch lies in the job's data order (epoch x
+  # training samples + the batch's first position). A clock sums its pushes in
+  # (dataOrder, rank) order, so its update does not depend on which worker
+  # trained which batch nor on the order the pushes arrived in. 0 for idle pushes.
+  dataOrder @11 :UInt64;
 }
 
 struct PushResponse {
@@ -96,6 +101,7 @@ struct SparsePushRequest {
   clock @3 :UInt64;
   sampleCount @4 :UInt32;
   generation @5 :UInt32;
+  dataOrder @6 :UInt64;  # as PushRequest.dataOrder
 }
 
 struct SparsePushResponse {

@@ -18,6 +18,7 @@ StatusOr<PsRequest> DecodePsRequest(const InMessage& in) {
       p.keys = {req.getKeyBegin(), req.getKeyEnd()};
       p.sample_count = req.getSampleCount();
       p.retire = req.getRetire();
+      p.data_order = req.getDataOrder();
       p.num_frames = in.num_bulk_frames();
       if (p.num_frames > 0) {
         p.vals = in.floats(0);

@@ -24,6 +24,7 @@ struct PushCall {
   KeyRange keys;
   uint32_t sample_count = 0;
   bool retire = false;  // ASP/SSP: the worker pushes no more
+  uint64_t data_order = 0;  // BSP: orders the clock's sum (see Shard::Push)
   // The value frames that came with it; vals/num_vals are frame 0's (null/0
   // without one). They point into the message, which must outlive the call.
   size_t num_frames = 0;

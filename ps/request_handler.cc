@@ -64,7 +64,7 @@ void RequestHandler::HandlePush(InMessage& in, const PushCall& push) {
                  ? Status::InvalidArgument("push: expected exactly one value frame")
              : push.retire ? shard_->Retire(push.rank)
                            : shard_->Push(push.rank, push.clock, push.keys, push.sample_count,
-                                          push.vals, push.num_vals);
+                                          push.vals, push.num_vals, push.data_order);
   if (std::string more; !s.ok() && rejected_log_.Note(LogThrottle::Clock::now(), &more))
     PST_LOG_WARN("rejected push from worker {}: {}{}", push.rank, s.message(), more);
   // The pulls this push unblocked go out before its answer and before the

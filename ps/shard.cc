@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <tuple>
 
 namespace pst {
 namespace {
@@ -260,7 +261,7 @@ Status Shard::PushAsync(Block& b, uint32_t rank, uint64_t clock, uint32_t sample
 }
 
 Status Shard::Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample_count,
-                   const float* vals, size_t num_vals) {
+                   const float* vals, size_t num_vals, uint64_t data_order) {
   PST_RETURN_IF_ERROR(CheckWorker(rank, clock));
   if (num_vals != keys.size() || keys.end < keys.begin)
     return Status::InvalidArgument("push: " + std::to_string(num_vals) + " values for keys " +
@@ -308,27 +309,57 @@ Status Shard::Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample
   ClockAccum& acc = b->pending[clock];
   acc.ranks.insert(rank);
   acc.samples += sample_count;
-  if (acc.grad_sum.empty()) {
-    // The first contribution. If it completes the next clock on its own (one
-    // worker, or the last of several idle ones), ApplyReadyClocks applies it
-    // from `vals` directly; otherwise it is copied below and later ones added.
-    acc.borrowed = vals;
-    ApplyReadyClocks(*b);
-    auto still = b->pending.find(clock);
-    if (still == b->pending.end()) return Status::OK();
-    ClockAccum& waiting = still->second;
-    waiting.borrowed = nullptr;
-    if (!spare_sums_.empty()) {
-      waiting.grad_sum = std::move(spare_sums_.back());
-      spare_sums_.pop_back();
-    }
-    waiting.grad_sum.assign(vals, vals + num_vals);
-    return Status::OK();
-  }
-  float* dst = acc.grad_sum.data();
-  for (size_t i = 0; i < num_vals; ++i) dst[i] += vals[i];
+  // If this push completes the next clock (always, with one worker),
+  // ApplyReadyClocks sums it from `vals` directly; otherwise it is held.
+  acc.incoming = Contribution{data_order, rank, vals, {}};
   ApplyReadyClocks(*b);
+  auto still = b->pending.find(clock);
+  if (still == b->pending.end()) return Status::OK();
+  ClockAccum& waiting = still->second;
+  waiting.incoming = Contribution{};
+  Contribution c{data_order, rank, nullptr, {}};
+  if (!spare_sums_.empty()) {
+    c.held = std::move(spare_sums_.back());
+    spare_sums_.pop_back();
+  }
+  c.held.assign(vals, vals + num_vals);
+  c.vals = c.held.data();
+  auto at = std::upper_bound(waiting.held.begin(), waiting.held.end(), c,
+                             [](const Contribution& x, const Contribution& y) {
+                               return std::tie(x.order, x.rank) < std::tie(y.order, y.rank);
+                             });
+  waiting.held.insert(at, std::move(c));
   return Status::OK();
+}
+
+const float* Shard::SumInOrder(ClockAccum& acc, size_t n) {
+  std::vector<Contribution*> parts;
+  for (Contribution& c : acc.held) parts.push_back(&c);
+  if (acc.incoming.vals) {
+    auto at = std::upper_bound(parts.begin(), parts.end(), &acc.incoming,
+                               [](const Contribution* x, const Contribution* y) {
+                                 return std::tie(x->order, x->rank) < std::tie(y->order, y->rank);
+                               });
+    parts.insert(at, &acc.incoming);
+  }
+  if (parts.empty()) return nullptr;
+  if (parts.size() == 1) return parts[0]->vals;
+  // The sum goes into a held buffer among the first two (at most one of them
+  // is the caller's read-only values); a + b == b + a exactly, so starting
+  // with either of them gives the sum in order.
+  float* dst = parts[0]->held.empty() ? parts[1]->held.data() : parts[0]->held.data();
+  const float* other = parts[0]->held.empty() ? parts[0]->vals : parts[1]->vals;
+  for (size_t i = 0; i < n; ++i) dst[i] += other[i];
+  for (size_t k = 2; k < parts.size(); ++k) {
+    const float* v = parts[k]->vals;
+    for (size_t i = 0; i < n; ++i) dst[i] += v[i];
+  }
+  return dst;
+}
+
+void Shard::RecycleHeld(ClockAccum& acc) {
+  for (Contribution& c : acc.held) spare_sums_.push_back(std::move(c.held));
+  acc.held.clear();
 }
 
 bool Shard::ClockComplete(const ClockAccum& acc, uint64_t t) const {
@@ -357,13 +388,13 @@ void Shard::ApplyReadyClocks(Block& b) {
     } else {
       ClockAccum& acc = it->second;
       if (!ClockComplete(acc, b.version)) return;
-      const float* grad = acc.borrowed ? acc.borrowed : acc.grad_sum.data();
-      if (acc.samples > 0 && (acc.borrowed || !acc.grad_sum.empty())) {
+      const float* grad = SumInOrder(acc, b.keys.size());
+      if (acc.samples > 0 && grad) {
         BeforeChange(b);
         b.optimizer->ApplyScaled(params_.data() + (b.keys.begin - range_.begin), grad,
                                  1.0f / static_cast<float>(acc.samples), ++b.optimizer_steps);
-        if (!acc.grad_sum.empty()) spare_sums_.push_back(std::move(acc.grad_sum));
       }
+      RecycleHeld(acc);
       b.pending.erase(it);
       ++b.version;
     }

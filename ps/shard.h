@@ -9,7 +9,8 @@
 // gradients. How pushes become updates depends on job.train.consistency:
 //  - BSP: a block applies clock t once every worker active for t (added with
 //    from_clock <= t and not removed) has pushed it, with the mean gradient
-//    over all their samples; clocks that wait for no active worker apply at
+//    over all their samples (the pushes summed in their data order, see
+//    Push); clocks that wait for no active worker apply at
 //    once (with what removed workers left), but with no active worker at all
 //    nothing applies;
 //  - ASP and SSP: every push is applied on arrival (its own mean gradient).
@@ -124,8 +125,14 @@ class Shard {
   // kAlreadyExists (this worker already pushed this block for this clock).
   // Under ASP/SSP pushes of one worker must come in clock order (per block):
   // kFailedPrecondition for a repeated or skipped clock.
+  // BSP: a clock sums its pushes in (data_order, rank) order (data_order:
+  // where the push's batch lies in the job's data order, see
+  // proto PushRequest.dataOrder), so the update depends neither on the order
+  // in which they arrive nor on which worker trained which batch. Until a
+  // clock is complete its pushes are held: with W workers up to W - 1 copies
+  // of a block per pending clock (the last push is summed in place).
   Status Push(uint32_t rank, uint64_t clock, KeyRange keys, uint32_t sample_count,
-              const float* vals, size_t num_vals);
+              const float* vals, size_t num_vals, uint64_t data_order = 0);
 
   // Makes `rank` active: it must push every block for every clock >=
   // from_clock (ASP/SSP: its next clock on every block becomes from_clock).
@@ -231,11 +238,21 @@ class Shard {
     WorkerState state = WorkerState::kAbsent;
     uint64_t from_clock = 0;  // first clock it must push
   };
+  // BSP: one worker's gradient for one clock of one block.
+  struct Contribution {
+    uint64_t order = 0;  // the push's data order; (order, rank) orders the sum
+    uint32_t rank = 0;
+    const float* vals = nullptr;  // held.data(), or the caller's values (see incoming)
+    std::vector<float> held;
+  };
   struct ClockAccum {
-    std::vector<float> grad_sum;  // allocated on first data
-    // A lone push that completes its clock at once is applied straight from
-    // the caller's values: this points at them only during that Push call.
-    const float* borrowed = nullptr;
+    // Pushes with values, held until the clock is complete, sorted by (order,
+    // rank): summing them in that order makes the update independent of the
+    // arrival order and of which worker trained which batch.
+    std::vector<Contribution> held;
+    // The push that completes the clock is summed straight from the caller's
+    // values: set only during that Push call (vals null otherwise).
+    Contribution incoming;
     uint64_t samples = 0;
     std::set<uint32_t> ranks;  // workers that pushed this block for this clock
   };
@@ -287,6 +304,11 @@ class Shard {
   Status CheckClock(const Block& b, uint32_t rank, uint64_t clock) const;
   // BSP: whether clock t, which has pushes in acc, can apply.
   bool ClockComplete(const ClockAccum& acc, uint64_t t) const;
+  // BSP: the gradient sum of a complete clock, in (order, rank) order, or
+  // null without values; may sum into one of acc's held buffers.
+  const float* SumInOrder(ClockAccum& acc, size_t n);
+  // Gives acc's held buffers back for reuse.
+  void RecycleHeld(ClockAccum& acc);
   void ApplyReadyClocks(Block& b);
   uint64_t CompletedClocks(uint32_t rank) const;
 
@@ -312,7 +334,7 @@ class Shard {
   std::vector<std::string> slot_names_;
   std::vector<float> params_;
   std::vector<Block> blocks_;
-  std::vector<std::vector<float>> spare_sums_;  // accumulators for reuse
+  std::vector<std::vector<float>> spare_sums_;  // value buffers for reuse
 
   std::vector<Worker> workers_;   // indexed by rank
   std::vector<uint32_t> active_;  // ranks active or retired, ascending

@@ -207,8 +207,7 @@ Status Shard::Restore(uint64_t clock, const std::vector<BlockState>& blocks,
       std::copy(in.slots[s].begin(), in.slots[s].end(), b.optimizer->slot(s));
     b.optimizer_steps = in.optimizer_steps;
     b.version = async() ? in.version : clock;
-    for (auto& [c, acc] : b.pending)
-      if (!acc.grad_sum.empty()) spare_sums_.push_back(std::move(acc.grad_sum));
+    for (auto& [c, acc] : b.pending) RecycleHeld(acc);
     b.pending.clear();
     b.next_clock.assign(workers_.size(), 0);
     for (uint32_t r : active_) b.next_clock[r] = clock;

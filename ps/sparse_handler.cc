@@ -38,9 +38,11 @@ StatusOr<std::unique_ptr<SparseHandler>> SparseHandler::Create(const SparseShard
   return std::unique_ptr<SparseHandler>(new SparseHandler(std::move(shard), limits));
 }
 
-StatusOr<std::unique_ptr<SparseHandler>> SparseHandler::ForJob(
-    const std::vector<TableSpec>& tables, Consistency consistency, uint32_t num_workers,
-    const SlotMap& slot_map, uint32_t server_rank, const SparseRequestLimits& limits) {
+StatusOr<SparseShardOptions> SparseShardOptionsForJob(const std::vector<TableSpec>& tables,
+                                                      Consistency consistency,
+                                                      uint32_t num_workers,
+                                                      const SlotMap& slot_map,
+                                                      uint32_t server_rank) {
   SparseShardOptions o;
   for (const TableSpec& t : tables) {
     if (t.kind != TableKind::kSparse) continue;
@@ -51,6 +53,15 @@ StatusOr<std::unique_ptr<SparseHandler>> SparseHandler::ForJob(
   o.num_workers = std::max<uint32_t>(1, num_workers);
   o.slot_map = slot_map;
   o.shard = server_rank;
+  return o;
+}
+
+StatusOr<std::unique_ptr<SparseHandler>> SparseHandler::ForJob(
+    const std::vector<TableSpec>& tables, Consistency consistency, uint32_t num_workers,
+    const SlotMap& slot_map, uint32_t server_rank, const SparseRequestLimits& limits) {
+  PST_ASSIGN_OR_RETURN(SparseShardOptions o, SparseShardOptionsForJob(tables, consistency,
+                                                                      num_workers, slot_map,
+                                                                      server_rank));
   return Create(o, limits);
 }
 
@@ -120,7 +131,7 @@ void SparseHandler::HandlePush(InMessage& in, zmq::socket_t& socket, uint32_t ge
     if (call.status().code() == StatusCode::kResourceExhausted && clients_)
       clients_->CountIdsRefusal();
     s = call.ok() ? shard_->Push(call->rank, call->clock, *call->table, call->ids, call->grads,
-                                 call->sample_count)
+                                 call->sample_count, call->data_order)
                   : call.status();
   }
   if (std::string more; !s.ok() && rejected_log_.Note(LogThrottle::Clock::now(), &more))

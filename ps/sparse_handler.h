@@ -29,6 +29,16 @@
 
 namespace pst {
 
+// The SparseShard options of server `server_rank` for a job's tables: its
+// sparse ones, serving the ids whose slot `slot_map` gives to server_rank
+// (what SparseHandler::ForJob serves; the in-process trainer builds the same
+// shards). kInvalidArgument for a table sparse rows cannot serve.
+StatusOr<SparseShardOptions> SparseShardOptionsForJob(const std::vector<TableSpec>& tables,
+                                                      Consistency consistency,
+                                                      uint32_t num_workers,
+                                                      const SlotMap& slot_map,
+                                                      uint32_t server_rank);
+
 class SparseHandler {
  public:
   static constexpr size_t kMaxDeferredPulls = 4096;

@@ -116,6 +116,7 @@ StatusOr<SparsePushCall> DecodeSparsePush(proto::SparsePushRequest::Reader req,
       }
     }
     call.sample_count = req.getSampleCount();
+    call.data_order = req.getDataOrder();
     if (call.sample_count == 0 && !call.ids.empty()) {
       return Status::InvalidArgument("sparse push: gradients with a sample count of 0");
     }

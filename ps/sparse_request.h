@@ -48,6 +48,7 @@ struct SparsePushCall {
   uint64_t clock = 0;
   uint32_t sample_count = 0;
   uint32_t generation = 0;
+  uint64_t data_order = 0;  // BSP: orders the clock's sum (see SparseShard::Push)
 };
 
 // kNotFound for an unknown table (naming the known ones); kResourceExhausted

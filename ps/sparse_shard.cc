@@ -76,14 +76,15 @@ Status SparseShard::Pull(SparseTable& table, std::span<const uint64_t> ids, uint
 }
 
 Status SparseShard::Push(uint32_t rank, uint64_t clock, SparseTable& table,
-                         std::span<const uint64_t> ids, const float* grads, uint32_t sample_count) {
+                         std::span<const uint64_t> ids, const float* grads, uint32_t sample_count,
+                         uint64_t data_order) {
   if (sample_count == 0 && !ids.empty()) {
     return Status::InvalidArgument("sparse push: gradients for " + std::to_string(ids.size()) +
                                    " ids over 0 samples");
   }
   TableState& st = StateOf(table);
   if (options_.consistency == Consistency::kBsp) {
-    return PushBsp(rank, clock, st, ids, grads, sample_count);
+    return PushBsp(rank, clock, st, ids, grads, sample_count, data_order);
   }
   if (!ids.empty()) {
     PST_RETURN_IF_ERROR(table.Push(ids, grads, 1.0f / float(sample_count), clock));
@@ -95,7 +96,7 @@ Status SparseShard::Push(uint32_t rank, uint64_t clock, SparseTable& table,
 
 Status SparseShard::PushBsp(uint32_t rank, uint64_t clock, TableState& st,
                             std::span<const uint64_t> ids, const float* grads,
-                            uint32_t sample_count) {
+                            uint32_t sample_count, uint64_t data_order) {
   const std::string where = "sparse push to \"" + st.table->name() + "\": ";
   if (rank >= ranks_.size() || ranks_[rank].state == RankState::kAbsent) {
     return Status::InvalidArgument(where + "worker " + std::to_string(rank) +
@@ -126,11 +127,12 @@ Status SparseShard::PushBsp(uint32_t rank, uint64_t clock, TableState& st,
                                  " already pushed clock " + std::to_string(clock));
   }
   // Only now is state modified. The push is kept as it came: the clock sums
-  // the ranks' pushes in rank order once it is complete.
+  // the pushes in data order once it is complete.
   Contribution& c = st.pending[clock].by_rank[rank];
   c.ids.assign(ids.begin(), ids.end());
   c.grads.assign(grads, grads + ids.size() * st.table->dim());
   c.samples = sample_count;
+  c.data_order = data_order;
   return ApplyCompleteClocks(st);
 }
 
@@ -150,7 +152,13 @@ Status SparseShard::ApplyClock(TableState& st, const PendingClock& p) {
   std::unordered_map<uint64_t, uint32_t> index;  // id -> position in ids
   std::vector<uint64_t> ids;
   std::vector<float> sums;
-  for (const auto& [rank, c] : p.by_rank) {  // rank order: the same sums whatever the arrival order
+  // Data order (then rank): the same sums whatever the arrival order.
+  std::vector<std::pair<uint64_t, const Contribution*>> in_order;
+  for (const auto& [rank, c] : p.by_rank) in_order.emplace_back(c.data_order, &c);
+  std::stable_sort(in_order.begin(), in_order.end(),
+                   [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (const auto& [order, contribution] : in_order) {
+    const Contribution& c = *contribution;
     samples += c.samples;
     for (size_t i = 0; i < c.ids.size(); ++i) {
       auto [it, fresh] = index.try_emplace(c.ids[i], uint32_t(ids.size()));

@@ -12,8 +12,9 @@
 //    pushes for t, per id, over the total sample count, in one table update;
 //    its version becomes t + 1 (and later clocks that are complete apply at
 //    once). Each rank's push is kept as it came until its clock applies, and
-//    the sums are taken in rank order, so the update does not depend on the
-//    order in which pushes arrive. What a removed rank pushed still applies;
+//    the sums are taken in the pushes' data order (then rank order), so the
+//    update depends neither on the order in which pushes arrive nor on which
+//    worker trained which batch. What a removed rank pushed still applies;
 //    clocks that wait for no active rank apply at once (with no active rank
 //    at all nothing applies). Pulls ask for a version.
 //  - Eviction: when a table's version passes a multiple of
@@ -98,8 +99,12 @@ class SparseShard {
   // the table is full, see SparseTableOptions::max_rows). A BSP clock whose
   // combined update finds the table full is dropped whole, counted in
   // dropped_clocks(), and the push that completed it returns kResourceExhausted.
+  // BSP: a clock sums its pushes in (data_order, rank) order (data_order:
+  // where the push's batch lies in the job's data order, see proto
+  // PushRequest.dataOrder), whatever the arrival order or the worker that
+  // trained each batch.
   Status Push(uint32_t rank, uint64_t clock, SparseTable& table, std::span<const uint64_t> ids,
-              const float* grads, uint32_t sample_count);
+              const float* grads, uint32_t sample_count, uint64_t data_order = 0);
 
   uint64_t dropped_clocks() const { return dropped_clocks_; }
 
@@ -167,6 +172,7 @@ class SparseShard {
     std::vector<uint64_t> ids;
     std::vector<float> grads;  // ids.size() * dim
     uint32_t samples = 0;
+    uint64_t data_order = 0;
   };
   // BSP: what the ranks pushed for one clock of one table, by rank.
   struct PendingClock {
@@ -189,13 +195,13 @@ class SparseShard {
   TableState& StateOf(const SparseTable& table);
   const TableState& StateOf(const SparseTable& table) const;
   Status PushBsp(uint32_t rank, uint64_t clock, TableState& st, std::span<const uint64_t> ids,
-                 const float* grads, uint32_t sample_count);
+                 const float* grads, uint32_t sample_count, uint64_t data_order);
   // Applies every complete clock at the head of st.pending (and skips
   // clocks that wait for no active rank).
   Status ApplyCompleteClocks(TableState& st);
   // BSP: every active rank due at `clock` pushed it (p may be null: none did).
   bool ClockComplete(const PendingClock* p, uint64_t clock) const;
-  // Applies clock st.version from p: the ranks' sums in rank order.
+  // Applies clock st.version from p: the pushes summed in (data order, rank) order.
   Status ApplyClock(TableState& st, const PendingClock& p);
   // Applies the complete clocks of every table.
   Status ApplyAllTables();

@@ -82,7 +82,8 @@ Status DenseWork::BeginLease(uint32_t epoch, uint64_t begin, uint64_t end) {
 StatusOr<StepResult> DenseWork::Run(PsClient& ps, uint32_t rank, uint64_t clock, uint64_t pos,
                                     size_t n) {
   if (pos + n > order_.size()) return Status::Internal("step past the epoch's samples");
-  return step_->Run(ps, rank, clock, train_, order_.data() + pos, n);
+  return step_->Run(ps, rank, clock, train_, order_.data() + pos, n,
+                    DataOrder(order_epoch_, train_.num_samples, pos));
 }
 
 Status DenseWork::PushEmpty(PsClient& ps, uint32_t rank, uint64_t clock) {

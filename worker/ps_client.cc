@@ -266,6 +266,7 @@ Status PsClient::SendPush(Block& b) {
   req.setKeyBegin(b.keys.begin);
   req.setKeyEnd(b.keys.end);
   req.setSampleCount(push_.samples);
+  req.setDataOrder(push_.data_order);
   req.setChunks(1);
   // The pull is set up at the first block sent, not in BeginPush: the buffer
   // may be the one whose pull this step's forward pass is still waiting for.

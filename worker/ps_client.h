@@ -84,6 +84,10 @@ struct PushSpec {
   uint32_t rank = 0;
   uint64_t clock = 0;
   uint32_t samples = 0;  // > 0
+  // BSP: where the step's batch lies in the job's data order (epoch x
+  // training samples + its first position); orders the clock's sum on the
+  // servers (see Shard::Push). Default: 0.
+  uint64_t data_order = 0;
   // The whole model's gradient buffer, sent zero-copy; `owner` keeps it alive
   // until sent.
   const float* grad = nullptr;

@@ -91,6 +91,7 @@ Status SparseClient::Push(const std::string& table, std::span<const uint64_t> id
     auto req = msg.envelope().getBody().initSparsePushRequest();
     FillRequest(req, table, ids, part.positions, caller);
     req.setSampleCount(sample_count);
+    req.setDataOrder(caller.data_order);
     gathered.resize(part.positions.size() * size_t{dim});
     for (uint32_t i = 0; i < part.positions.size(); ++i) {
       std::memcpy(gathered.data() + size_t(i) * dim, grads + size_t(part.positions[i]) * dim,

@@ -51,6 +51,9 @@ struct SparseCaller {
   uint32_t rank = 0;
   uint64_t clock = 0;
   uint32_t generation = 0;
+  // Pushes under BSP: where the batch lies in the job's data order (see
+  // proto PushRequest.dataOrder). Default: 0.
+  uint64_t data_order = 0;
 };
 
 class SparseClient {

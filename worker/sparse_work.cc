@@ -9,6 +9,7 @@
 #include "common/log.h"
 #include "common/slot_map.h"
 #include "common/sparse_model_tables.h"
+#include "worker/epoch_order.h"
 #include "worker/sparse_evaluation.h"
 
 namespace pst {
@@ -122,11 +123,12 @@ Status SparseWork::Connect(const std::vector<ServerEntry>& servers, uint32_t gen
   return Status::OK();
 }
 
-Status SparseWork::BeginLease(uint32_t /*epoch*/, uint64_t begin, uint64_t end) {
+Status SparseWork::BeginLease(uint32_t epoch, uint64_t begin, uint64_t end) {
   if (begin >= end || end > index_.records())
     return Status::InvalidArgument("lease outside the training file's records");
   PST_ASSIGN_OR_RETURN(reader_, index_.OpenAt(begin));
   next_pos_ = begin;
+  epoch_ = epoch;
   return Status::OK();
 }
 
@@ -172,7 +174,8 @@ StatusOr<StepResult> SparseWork::Run(PsClient& ps, uint32_t rank, uint64_t clock
   StepResult result;
   DedupIds(batch_.ids, &ids_);
   const uint64_t version = ConsistencyPolicy(job_.train).PullVersion(clock);
-  const SparseCaller caller{rank, clock, generation_};
+  const SparseCaller caller{rank, clock, generation_,
+                            DataOrder(epoch_, index_.records(), pos)};
   ModelParams params;
   PST_ASSIGN_OR_RETURN(result.waited, PullDense(ps, clock, version, dense_params_, &params));
   const auto t1 = SteadyClock::now();
@@ -195,6 +198,7 @@ StatusOr<StepResult> SparseWork::Run(PsClient& ps, uint32_t rank, uint64_t clock
   push.rank = rank;
   push.clock = clock;
   push.samples = samples;
+  push.data_order = caller.data_order;
   push.grad = grad;
   push.owner = dense_grad_;
   ps.BeginPush(std::move(push));

@@ -122,6 +122,7 @@ class SparseWork : public LeaseWork {
   // The lease being trained and the next record position it reads.
   std::unique_ptr<SparseReader> reader_;
   uint64_t next_pos_ = 0;
+  uint32_t epoch_ = 0;
   // Step buffers.
   SparseBatch batch_;
   UniqueIds ids_;

@@ -104,7 +104,8 @@ StatusOr<const float*> TrainStep::PassInput(PsClient& ps, uint64_t clock, StepRe
 }
 
 StatusOr<StepResult> TrainStep::Run(PsClient& ps, uint32_t rank, uint64_t clock,
-                                    const Dataset& data, const uint32_t* ids, size_t n) {
+                                    const Dataset& data, const uint32_t* ids, size_t n,
+                                    uint64_t data_order) {
   if (prepared_clock_ != clock)
     return Status::FailedPrecondition("train step at clock " + std::to_string(clock) +
                                       " was not prepared");
@@ -125,6 +126,7 @@ StatusOr<StepResult> TrainStep::Run(PsClient& ps, uint32_t rank, uint64_t clock,
   push.rank = rank;
   push.clock = clock;
   push.samples = static_cast<uint32_t>(n);
+  push.data_order = data_order;
   push.grad = grad.get();
   push.owner = grad;
   push.then_pull = TargetFor(clock + (prefetch_ ? 2 : 1));

@@ -82,13 +82,14 @@ class TrainStep {
   Status Prepare(PsClient& ps, uint64_t clock);
 
   // Runs the step Prepare(ps, clock) started for worker `rank` on samples
-  // data[ids[0..n)] and leaves the pull for clock + 1 under way.
+  // data[ids[0..n)] (at `data_order`, see PushSpec) and leaves the pull for
+  // clock + 1 under way.
   // kFailedPrecondition unless Prepare(ps, clock) came last; kInvalidArgument
   // unless 1 <= n <= batch size; otherwise the first failure of a pull, push
   // or the model (kCancelled when interrupted, kAborted when a server is of
   // another generation).
   StatusOr<StepResult> Run(PsClient& ps, uint32_t rank, uint64_t clock, const Dataset& data,
-                           const uint32_t* ids, size_t n);
+                           const uint32_t* ids, size_t n, uint64_t data_order = 0);
 
   // The whole model pulled for `clock` at version >= min_version (waits for
   // it): what an evaluation at `clock` reads. Reuses the pull complete for

@@ -10,6 +10,8 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli/local_sparse_trainer.h"
+#include "common/job_file.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/sparse_job.h"
 
@@ -75,8 +77,32 @@ std::vector<double> ReferenceAucs(const std::string& output) {
   return aucs;
 }
 
-TEST_CASE("Sparse cluster: BSP with 1 worker matches the single-process reference, 3 workers "
-          "repeat closely",
+// The in-process run of the job file `job` (cli/local_sparse_trainer.h) with
+// the job's servers and workers.
+SparseLocalResult TrainInProcess(const std::string& job) {
+  StatusOr<JobSpec> spec = LoadJobFile(job);
+  REQUIRE(spec.ok());
+  SparseLocalOptions o;
+  o.num_workers = spec->num_workers;
+  StatusOr<SparseLocalResult> r = TrainSparseLocal(*spec, o);
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  return *r;
+}
+
+// Bit for bit: the same model after every epoch gives the same predictions.
+void CheckSameEpochs(const nlohmann::json& cluster, const SparseLocalResult& local) {
+  REQUIRE(cluster["epochs"].size() == local.epochs.size());
+  for (size_t e = 0; e < local.epochs.size(); ++e) {
+    INFO("epoch " << e + 1);
+    CHECK(cluster["epochs"][e]["test_auc"].get<double>() == local.epochs[e].test_auc);
+    // result.json holds the scheduler's loss sum / samples: rounding only.
+    CHECK(std::abs(cluster["epochs"][e]["test_log_loss"].get<double>() -
+                   local.epochs[e].test_log_loss) < 1e-12);
+  }
+}
+
+TEST_CASE("Sparse cluster: BSP with 1 and 3 workers reproduces the in-process run bit for bit",
           "[integration]") {
   const std::string data = MakeSparseData();
   auto ref = RunPstrain({"pstrain-ctr-reference", "--train", data + "/train.tsv", "--test",
@@ -92,26 +118,29 @@ TEST_CASE("Sparse cluster: BSP with 1 worker matches the single-process referenc
   one.model = "fm";
   one.servers = 2;
   one.workers = 1;
-  nlohmann::json r1 = LaunchSparse(WriteSparseJob(data, one), MakeTempDir() + "/run");
-  // Same data, order, batches, initial rows and Adagrad: the same updates,
-  // up to float rounding (the PS scales each gradient by 1/batch before its
-  // update, the reference divides the sum; the dense tables' Adagrad runs in
-  // another loop), so the AUC agrees to well within 0.001.
+  const std::string one_job = WriteSparseJob(data, one);
+  nlohmann::json r1 = LaunchSparse(one_job, MakeTempDir() + "/run");
+  CheckSameEpochs(r1, TrainInProcess(one_job));
+  // The plain reference trainer: same data, order, batches, initial rows and
+  // Adagrad, so the same updates up to float rounding (the PS scales each
+  // gradient by 1/batch before its update, the reference divides the sum;
+  // the dense tables' Adagrad runs in another loop): the AUC agrees to well
+  // within 0.001.
   for (size_t e = 0; e < 2; ++e)
     CHECK(std::abs(r1["epochs"][e]["test_auc"].get<double>() - ref_aucs[e]) < 1e-3);
 
-  // BSP's schedule is a function of clocks: two runs with 3 workers train the
-  // same batches at the same clocks. A sparse table sums a clock's row
-  // gradients in worker-rank order, but the dense tables (fm.dense) still sum
-  // them in the order the pushes arrive (float addition is not associative),
-  // so runs may differ by rounding.
+  // Three workers: the scheduler hands a clock's shards to whichever worker
+  // asks first, and pushes arrive in any order, but every server sums a
+  // clock's pushes in the batches' data order, so two runs and the
+  // in-process run of the same schedule compute the same model.
   SparseJob three = one;
   three.workers = 3;
-  nlohmann::json a = LaunchSparse(WriteSparseJob(data, three), MakeTempDir() + "/run");
-  nlohmann::json b = LaunchSparse(WriteSparseJob(data, three), MakeTempDir() + "/run");
-  for (size_t e = 0; e < 2; ++e)
-    CHECK(std::abs(a["epochs"][e]["test_auc"].get<double>() -
-                   b["epochs"][e]["test_auc"].get<double>()) < 1e-4);
+  const std::string three_job = WriteSparseJob(data, three);
+  nlohmann::json a = LaunchSparse(three_job, MakeTempDir() + "/run");
+  nlohmann::json b = LaunchSparse(three_job, MakeTempDir() + "/run");
+  const SparseLocalResult local = TrainInProcess(three_job);
+  CheckSameEpochs(a, local);
+  CheckSameEpochs(b, local);
   CheckEverySampleOnce(a);
 }
 

@@ -249,6 +249,48 @@ TEST_CASE("Shard: BSP keeps no pointer to a push's values after Push returns", "
   CheckValues(*one, kA, SgdStep(init_a, {Grad(0, 0, kA)}, 2));
 }
 
+TEST_CASE("Shard: BSP sums a clock's pushes in data order, whatever arrives first or who pushes",
+          "[ps]") {
+  // Three batches whose float sum depends on the order of the additions.
+  const float x = 3e7f, y = 1.0f, z = -3e7f;
+  const float in_order = (x + y) + z;
+  REQUIRE(in_order != (x + z) + y);  // otherwise this test could not fail
+  const std::vector<float> gx(kA.size(), x), gy(kA.size(), y), gz(kA.size(), z);
+  const std::vector<std::pair<uint64_t, const std::vector<float>*>> batches = {
+      {0, &gx}, {512, &gy}, {1024, &gz}};  // (data order, gradient)
+  // The clock's update must be exactly a lone worker's push of the in-order sum.
+  auto lone = MakeShard(SgdJob(), 1);
+  const std::vector<float> sum(kA.size(), in_order);
+  REQUIRE(PushBlock(*lone, 0, 0, kA, 9, sum).ok());
+  const std::vector<float> expected = Values(*lone, kA);
+
+  std::vector<int> arrival = {0, 1, 2};
+  do {
+    std::vector<uint32_t> ranks = {0, 1, 2};  // ranks[b]: the worker that trained batch b
+    do {
+      auto s = MakeShard(SgdJob(), 3);
+      for (int b : arrival) {
+        const auto& [order, g] = batches[b];
+        REQUIRE(s->Push(ranks[b], 0, kA, 3, g->data(), g->size(), order).ok());
+      }
+      INFO("arrival " << arrival[0] << arrival[1] << arrival[2] << ", ranks " << ranks[0]
+                      << ranks[1] << ranks[2]);
+      CHECK(s->VersionOf(kA) == 1);
+      CHECK(BitEqual(Values(*s, kA), expected));
+    } while (std::next_permutation(ranks.begin(), ranks.end()));
+  } while (std::next_permutation(arrival.begin(), arrival.end()));
+
+  // Equal data orders (an old client that sends none) fall back to rank order.
+  auto s = MakeShard(SgdJob(), 3);
+  REQUIRE(s->Push(2, 0, kA, 3, gy.data(), gy.size()).ok());
+  REQUIRE(s->Push(0, 0, kA, 3, gx.data(), gx.size()).ok());
+  REQUIRE(s->Push(1, 0, kA, 3, gz.data(), gz.size()).ok());
+  auto lone2 = MakeShard(SgdJob(), 1);
+  const std::vector<float> rank_sum(kA.size(), (x + z) + y);
+  REQUIRE(PushBlock(*lone2, 0, 0, kA, 9, rank_sum).ok());
+  CHECK(BitEqual(Values(*s, kA), Values(*lone2, kA)));
+}
+
 TEST_CASE("Shard: a single worker advances on each push", "[ps]") {
   auto s = MakeShard(SgdJob(), 1);
   std::vector<float> a = InitialValues(kA), b = InitialValues(kB);

@@ -1,5 +1,6 @@
 #include "ps/sparse_shard.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <vector>
@@ -160,6 +161,32 @@ TEST_CASE("SparseShard BSP: a clock's sums do not depend on the order pushes arr
   }
   // Rank order: (1e8 + -1e8) + 1 = 1, over 3 samples, lr 1.
   for (float r : rows) CHECK(r == -1.0f / 3.0f);
+}
+
+TEST_CASE("SparseShard BSP: a clock sums in data order, whichever worker trained which batch",
+          "[ps]") {
+  // Batch b (data order 100 * b) has gradient g[b] for the id; which rank
+  // pushes it and when it arrives vary. The sum is (g0 + g1) + g2 every time.
+  SparseShardOptions o;
+  o.tables = {Table("e", 1)};
+  o.consistency = Consistency::kBsp;
+  o.num_workers = 3;
+  const uint64_t id = 11;
+  const std::vector<float> g = {1e8f, -1e8f, 1.0f};
+  REQUIRE((g[0] + g[2]) + g[1] != (g[0] + g[1]) + g[2]);
+  std::vector<uint32_t> arrival = {0, 1, 2};
+  do {
+    std::vector<uint32_t> ranks = {0, 1, 2};  // ranks[b] pushes batch b
+    do {
+      auto s = Make(o);
+      SparseTable& t = *s->FindTable("e");
+      const float init = Row(*s, t, id)[0];
+      for (uint32_t b : arrival)
+        REQUIRE(s->Push(ranks[b], 0, t, {&id, 1}, &g[b], 1, 100 * b).ok());
+      REQUIRE(s->version(t) == 1);
+      CHECK(Row(*s, t, id)[0] - init == -1.0f / 3.0f);
+    } while (std::next_permutation(ranks.begin(), ranks.end()));
+  } while (std::next_permutation(arrival.begin(), arrival.end()));
 }
 
 TEST_CASE("SparseShard: only ids of the shard's slots are served", "[ps]") {
