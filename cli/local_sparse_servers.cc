@@ -85,6 +85,18 @@ Status LocalSparseServers::Push(uint32_t rank, uint64_t clock, std::span<const u
   return Status::OK();
 }
 
+SparseTableStats LocalSparseServers::stats(size_t table) const {
+  SparseTableStats sum;
+  for (const SparseTable* t : tables_[table].on_server) {
+    const SparseTableStats s = t->stats();
+    sum.rows += s.rows;
+    sum.admitted += s.admitted;
+    sum.evicted += s.evicted;
+    sum.unadmitted_updates += s.unadmitted_updates;
+  }
+  return sum;
+}
+
 Status LocalSparseServers::PushEmpty(uint32_t rank, uint64_t clock) {
   for (const Table& t : tables_)
     for (size_t server = 0; server < servers_.size(); ++server)

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/job_spec.h"
@@ -54,6 +55,10 @@ class LocalSparseServers {
               uint32_t samples, uint64_t data_order);
   // An idle worker's step: nothing from `rank` at `clock`, to every table.
   Status PushEmpty(uint32_t rank, uint64_t clock);
+  // Sparse table `table`'s name and its counts summed over the servers
+  // (rows, admitted, evicted, unadmitted updates).
+  const std::string& name(size_t table) const { return tables_[table].on_server[0]->name(); }
+  SparseTableStats stats(size_t table) const;
 
  private:
   struct Table {

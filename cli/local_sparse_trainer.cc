@@ -185,6 +185,10 @@ StatusOr<SparseLocalResult> TrainSparseLocal(const JobSpec& job,
     }
   }
   result.train_seconds = train_seconds;
+  for (size_t t = 0; t < servers->num_sparse_tables(); ++t) {
+    const SparseTableStats s = servers->stats(t);
+    result.tables.push_back({servers->name(t), s.rows, s.evicted, s.unadmitted_updates});
+  }
   return result;
 }
 

@@ -22,6 +22,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "common/job_spec.h"
@@ -41,11 +42,20 @@ struct SparseLocalEpoch {
   double test_accuracy = 0;
 };
 
+// A sparse table at the end, summed over the servers.
+struct SparseLocalTable {
+  std::string name;
+  uint64_t rows = 0;
+  uint64_t evicted = 0;             // rows dropped by eviction
+  uint64_t unadmitted_updates = 0;  // row updates dropped before admission
+};
+
 struct SparseLocalResult {
   uint64_t samples = 0;       // training samples over every epoch
   double train_seconds = 0;   // the training passes only (evaluations excluded)
   double test_auc = 0;        // after the last epoch
   std::vector<SparseLocalEpoch> epochs;
+  std::vector<SparseLocalTable> tables;
 };
 
 struct SparseLocalOptions {

@@ -154,6 +154,9 @@ pst::Status RunLocalSparse(const pst::JobSpec& job) {
   PST_ASSIGN_OR_RETURN(pst::SparseLocalResult r, pst::TrainSparseLocal(job, lo));
   std::cout << fmt::format("trained in {:.1f} s ({:.0f} samples/s)\n", r.train_seconds,
                            r.samples / std::max(1e-9, r.train_seconds));
+  for (const pst::SparseLocalTable& t : r.tables)
+    std::cout << fmt::format("table {}: {} rows, {} evicted, {} updates dropped before admission\n",
+                             t.name, t.rows, t.evicted, t.unadmitted_updates);
   std::cout << fmt::format("final test AUC: {:.4f}\n", r.test_auc);
   return pst::Status::OK();
 }
