@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/local_sparse_servers.h"
+#include "common/consistency.h"
 #include "common/sparse_model_tables.h"
 #include "scheduler/shard_pool.h"
 #include "worker/data/sparse_file_index.h"
@@ -94,7 +95,7 @@ StatusOr<SparseLocalResult> TrainSparseLocal(const JobSpec& job,
                                              const SparseLocalOptions& options) {
   PST_RETURN_IF_ERROR(ValidateJobSpec(job));
   if (!job.sparse()) return Status::InvalidArgument("in-process sparse trainer: not a sparse job");
-  if (job.train.consistency != Consistency::kBsp)
+  if (!ConsistencyPolicy(job.train).lockstep())
     return Status::InvalidArgument(
         "the in-process trainer runs the BSP schedule only; use consistency bsp");
   if (options.num_workers == 0) return Status::InvalidArgument("need at least one worker");
