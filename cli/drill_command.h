@@ -2,7 +2,8 @@
 // without a fault (the baseline) and once with the scenario's fault injected
 // at a chosen or seeded-random moment, each on its own local cluster, and
 // reports time to detect, time to recover, clocks redone and the final
-// accuracy against the baseline.
+// accuracy against the baseline (for a sparse model, the final test AUC: the
+// number its runs report; "accuracy" below means whichever of the two).
 #pragma once
 
 #include <atomic>
@@ -37,6 +38,7 @@ struct DrillOptions {
 struct DrillReport {
   FaultPlan plan;
   FaultTimeline timeline;
+  std::string metric = "accuracy";  // or "test AUC" (sparse models)
   double baseline_accuracy = 0;
   double fault_accuracy = 0;
   bool recovered = false;  // the faulty run finished

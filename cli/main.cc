@@ -421,20 +421,28 @@ class DrillCommand : public Subcommand {
     app_->add_option("--count", options_.count, "Workers to add or remove")->capture_default_str();
     app_->add_option("--pause-s", options_.pause_seconds, "pause-worker: seconds stopped")->capture_default_str();
     app_->add_option("--tolerance", options_.tolerance_pp,
-                     "Largest accuracy loss against the baseline, in percentage points")
+                     "Largest accuracy loss (sparse models: test AUC) against the baseline, in "
+                     "percentage points")
         ->capture_default_str();
     app_->add_option("--baseline-accuracy", options_.baseline_accuracy,
-                     "Skip the baseline run and compare against this accuracy");
+                     "Skip the baseline run and compare against this accuracy (sparse models: "
+                     "test AUC)");
+    app_->add_option("--step-delay-ms", options_.launch.step_delay_ms,
+                     "Every worker sleeps this long before each step in both runs (stretches a "
+                     "short job so the fault lands mid-training)")
+        ->check(kStepDelayMs);
     net_.Register(*app_);
     app_->add_option("--progress", progress_, "auto|bar|lines|quiet")
         ->check(CLI::IsMember({"auto", "bar", "lines", "quiet"}))->capture_default_str();
     app_->footer(
-        "Prints time to detect, time to recover, clocks redone and the final accuracy against the\n"
-        "fault-free run; exits 1 if the job did not recover or lost more than --tolerance points.\n"
+        "Prints time to detect, time to recover, clocks redone and the final accuracy (sparse\n"
+        "models: test AUC) against the fault-free run; exits 1 if the job did not recover or lost\n"
+        "more than --tolerance points.\n"
         "Examples:\n"
         "  pstrain drill kill-worker --epochs 2\n"
         "  pstrain drill kill-ps --at 0.5 --target 1 --checkpoint-every-steps 100\n"
-        "  pstrain drill pause-worker --pause-s 5 --drill-seed 7");
+        "  pstrain drill pause-worker --pause-s 5 --drill-seed 7\n"
+        "  pstrain drill kill-scheduler --job examples/spam_fm.toml --checkpoint-every-steps 50");
   }
   pst::Status Run(int* exit_code) override {
     if (options_.launch.run_dir.empty()) options_.launch.run_dir = "runs/drill";
