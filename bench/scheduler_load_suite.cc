@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -317,6 +318,7 @@ Status RunSchedulerLoadSuite(const SchedulerLoadConfig& config, Report& report) 
                        RunPhase(fixed->nodes, false, fixed->scheduler.pid(), config, num_samples, batch_size));
   fixed->scheduler.Stop(milliseconds(3000));
   fixed.reset();
+  std::filesystem::remove_all(fixed_dir);  // kept (with the scheduler's log) only when a phase failed
   Progress("scheduler: fixed-interval heartbeats measured; now with the default heartbeat budget");
   PST_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir("scheduler"));
   PST_ASSIGN_OR_RETURN(auto cluster, StartLoadCluster(config, dir, JobSpec{}.network.max_heartbeats_per_second,
@@ -332,6 +334,7 @@ Status RunSchedulerLoadSuite(const SchedulerLoadConfig& config, Report& report) 
   if (lease.lease_rtt.empty()) return Status::Internal("no lease was answered");
   if (scheduler.Poll()) return Status::Internal("the scheduler exited: " + scheduler.LastLogLine());
   scheduler.Stop(milliseconds(3000));
+  std::filesystem::remove_all(dir);
   const LatencyStats rtt = Summarize(lease.lease_rtt);
 
   std::cout << fmt::format(

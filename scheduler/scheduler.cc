@@ -130,7 +130,13 @@ void Scheduler::HandleMessages() {
       out.envelope().setRequestId(in.envelope().getRequestId());
       StatusOr<SchedulerCall> call = DecodeRequest(in.envelope());
       if (call.ok()) {
+        const uint64_t clock_bound = state_->clock_bound;
         answer_now = Dispatch(*call, in, out);
+        // What a worker's heartbeat changes waits for the next tick, unless
+        // it moved the largest clock (a checkpoint round may be due); any
+        // other request may need the prompt work.
+        const auto* hb = std::get_if<HeartbeatCall>(&*call);
+        if (!hb || hb->role != proto::Role::WORKER || state_->clock_bound != clock_bound) prompt_ = true;
       } else {
         SetRpcStatus(call.status(), out.envelope().getBody().initError());
       }
@@ -209,8 +215,8 @@ Status Scheduler::Run() {
   if (st.state == proto::JobState::FORMING)
     PST_LOG_INFO("scheduler listening at {}; waiting for {} PS and {} workers", endpoint_,
                  options_.job.num_servers, options_.job.num_workers);
-  // The periodic work walks every node, so with many nodes it runs at most
-  // every tick_interval rather than after every message.
+  // The periodic work runs at most every tick_interval rather than after
+  // every message, and at least every loop_wait.
   auto ticked = Clock::now() - options_.tick_interval;
   auto wait = options_.loop_wait;
   if (admin_) admin_->SetOnDemand(true);  // until the loop ends
@@ -222,11 +228,15 @@ Status Scheduler::Run() {
     HandleMessages();
     const auto now = Clock::now();
     if (now - ticked < options_.tick_interval) {
-      wait = std::chrono::ceil<std::chrono::milliseconds>(options_.tick_interval - (now - ticked));
+      // Woken early only when a message may need the prompt work; else the
+      // tick runs at the first wake-up after tick_interval, or loop_wait.
+      const auto next = prompt_ ? options_.tick_interval : options_.loop_wait;
+      wait = std::chrono::ceil<std::chrono::milliseconds>(next - (now - ticked));
       continue;
     }
     if (Tick(dense_keys)) break;
     ticked = now;
+    prompt_ = false;
     wait = options_.loop_wait;
   }
   core_->SaveState(/*sync=*/true);

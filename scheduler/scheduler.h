@@ -100,6 +100,9 @@ class Scheduler {
   uint64_t published_for_ = 0;  // the admin Requests() the last snapshot answered
   std::chrono::steady_clock::time_point swept_at_;  // last sweep (see Tick)
   bool all_gone_ = false;  // no node left at the last sweep
+  // A message since the last tick may need its prompt work (see Run): the
+  // loop then wakes for the tick after tick_interval, not loop_wait.
+  bool prompt_ = false;
 };
 
 }  // namespace pst

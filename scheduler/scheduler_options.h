@@ -69,17 +69,20 @@ struct SchedulerOptions {
   // The scheduler loop's timings. The defaults suit every job we know of;
   // tests shorten some.
   // How long Run() waits for a message before its periodic work (heartbeat
-  // checks, checkpoint rounds, directives). Default: 20 ms.
+  // checks, checkpoint rounds, directives), and how late that work may run
+  // while only workers' heartbeats that move no clock arrive. Default: 20 ms.
   std::chrono::milliseconds loop_wait{20};
   // A worker's heartbeat is answered only when the answer would tell it
   // something new (the job is not running, the worker is behind the job's
   // generation, or asked to leave, or the answer differs from its last one) or
   // when its last answer is this old: an answer costs the scheduler more than
   // the heartbeat itself. Its Heartbeater counts the scheduler lost after 30 s
-  // without one (common/heartbeat.h), so keep this well below that. 0 answers
-  // every heartbeat. PS heartbeats are always answered (they carry the
-  // directive). Default: 5 s.
-  std::chrono::milliseconds heartbeat_answer_interval{5000};
+  // without one (common/heartbeat.h), so keep this well below that: at most
+  // this plus one heartbeat interval (at most heartbeat_timeout / 4) passes
+  // between two answers. 0 answers every heartbeat. PS heartbeats are always
+  // answered (they carry the directive). Default: 10 s (at most 12.5 s
+  // between two answers at the default heartbeat_timeout).
+  std::chrono::milliseconds heartbeat_answer_interval{10000};
   // Most heartbeats per second the scheduler asks for: with more nodes than
   // this many per heartbeat_interval, the interval it tells nodes (at
   // registration and in heartbeat answers) grows to nodes / this, at most
@@ -88,9 +91,10 @@ struct SchedulerOptions {
   // heartbeat_timeout. 0 keeps heartbeat_interval whatever the job's size.
   // Default: 500.
   uint32_t max_heartbeats_per_second = 500;
-  // The periodic work runs at most this often (it walks every node, which
-  // after every message would cost more than the messages with a thousand
-  // nodes), and at least every loop_wait. Default: 5 ms.
+  // The periodic work runs at most this often (after every message it would
+  // cost more than the messages with a thousand nodes), and this long after a
+  // message that may need it (any but a worker's heartbeat that moves no
+  // clock); else at least every loop_wait. Default: 5 ms.
   std::chrono::milliseconds tick_interval{5};
   // The periodic work that walks every node but need not be prompt (heartbeat
   // timeouts, worker admission and removal) runs at most
