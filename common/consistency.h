@@ -24,6 +24,7 @@ class ConsistencyPolicy {
  public:
   explicit ConsistencyPolicy(const TrainSpec& train)
       : kind_(train.consistency), bound_(train.staleness) {}
+  explicit ConsistencyPolicy(Consistency kind, uint32_t bound = 0) : kind_(kind), bound_(bound) {}
 
   Consistency kind() const { return kind_; }
   // BSP: every worker trains clock c on the model of clock c; the PS applies
@@ -31,6 +32,10 @@ class ConsistencyPolicy {
   bool lockstep() const { return kind_ == Consistency::kBsp; }
   // ASP, SSP: the PS applies each push as it arrives.
   bool apply_on_arrival() const { return !lockstep(); }
+  // BSP, SSP: a pull waits until the PS holds the version PullVersion names
+  // (BSP: the applied clocks; SSP: every live worker's pushed clocks); ASP
+  // pulls read whatever the PS holds.
+  bool pulls_wait() const { return kind_ != Consistency::kAsp; }
   // ASP, SSP: a worker asks for its next lease before it finishes the current
   // one, and one with nothing left to lease waits for the others' leases.
   bool ask_ahead() const { return !lockstep(); }

@@ -8,6 +8,7 @@
 #include "common/bind.h"
 #include "common/channel.h"
 #include "common/client_table.h"
+#include "common/consistency.h"
 #include "common/heartbeat.h"
 #include "common/job_tables.h"
 #include "common/log.h"
@@ -310,7 +311,7 @@ void Server::ApplyRoster(const std::vector<WorkerSlot>& workers) {
     auto sparse_done = st.sparse->shard().RemoveWorker(it->first);
     // BSP: a clock counts as completed once both its sparse and its dense
     // pushes are in (a shard without dense blocks cannot tell from those).
-    if (st.joined.job.train.consistency == Consistency::kBsp && sparse_done.ok() &&
+    if (ConsistencyPolicy(st.joined.job.train).lockstep() && sparse_done.ok() &&
         !st.sparse->shard().table_names().empty())
       done = done.ok() && !st.range.empty() ? std::min(*done, *sparse_done) : *sparse_done;
     if (done.ok()) {
@@ -346,7 +347,7 @@ void Server::WriteReadyCapture() {
   SparseShard& sparse = st.sparse->shard();
   const auto begin = std::chrono::steady_clock::now();
   // Under ASP/SSP the sparse tables are copied once the dense blocks are.
-  if (shard.capture_ready() && st.joined.job.train.consistency != Consistency::kBsp)
+  if (shard.capture_ready() && !ConsistencyPolicy(st.joined.job.train).lockstep())
     sparse.CaptureRemaining();
   if (!shard.capture_ready() || !sparse.capture_ready()) return;
   auto cap = shard.TakeLiveCapture();

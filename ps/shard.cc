@@ -37,7 +37,7 @@ StatusOr<std::unique_ptr<Shard>> Shard::Create(const std::vector<TableSpec>& tab
                                    std::to_string(kMaxRanks));
   if (max_clocks_ahead == 0) return Status::InvalidArgument("max_clocks_ahead must be >= 1");
   const OptimizerSpec& optimizer = first_dense->optimizer;
-  std::unique_ptr<Shard> shard(new Shard(range, max_clocks_ahead, train.consistency));
+  std::unique_ptr<Shard> shard(new Shard(range, max_clocks_ahead, train));
   // The slot names come from an empty optimizer, so a shard without keys knows them too.
   PST_ASSIGN_OR_RETURN(std::unique_ptr<Optimizer> names, Optimizer::Create(optimizer, 0));
   shard->slot_names_ = names->SlotNames();
@@ -219,7 +219,7 @@ uint64_t Shard::SlowestOf(const Block& b) const {
 }
 
 uint64_t Shard::SlowestClock(KeyRange keys) const {
-  if (consistency_ == Consistency::kBsp) return keys.empty() ? version() : VersionOf(keys);
+  if (policy_.lockstep()) return keys.empty() ? version() : VersionOf(keys);
   auto it = std::upper_bound(blocks_.begin(), blocks_.end(), keys.begin,
                              [](uint64_t k, const Block& b) { return k < b.keys.end; });
   uint64_t v = UINT64_MAX;
@@ -407,10 +407,8 @@ Status Shard::CheckPull(KeyRange keys, uint64_t min_version) const {
   if (keys.end < keys.begin || !range_.Contains(keys))
     return Status::InvalidArgument("pull: keys " + RangeText(keys) +
                                    " are not inside this shard's " + RangeText(range_));
-  if (consistency_ == Consistency::kAsp) return Status::OK();
-  const uint64_t have = consistency_ == Consistency::kSsp
-                            ? SlowestClock(keys)
-                            : (keys.empty() ? version() : VersionOf(keys));
+  if (!policy_.pulls_wait()) return Status::OK();
+  const uint64_t have = SlowestClock(keys);
   if (have != UINT64_MAX && min_version > have + max_ahead_)
     return Status::OutOfRange("pull: version " + std::to_string(min_version) +
                               " is too far ahead of " + std::to_string(have));

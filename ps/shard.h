@@ -43,6 +43,7 @@
 #include <string>
 #include <vector>
 
+#include "common/consistency.h"
 #include "common/job_spec.h"
 #include "common/key_range.h"
 #include "common/status.h"
@@ -279,9 +280,9 @@ class Shard {
     std::vector<std::vector<HeldPush>> held;  // per block, arrival order
   };
 
-  Shard(KeyRange range, uint64_t max_ahead, Consistency consistency)
-      : range_(range), max_ahead_(max_ahead), consistency_(consistency) {}
-  bool async() const { return consistency_ != Consistency::kBsp; }
+  Shard(KeyRange range, uint64_t max_ahead, const TrainSpec& train)
+      : range_(range), max_ahead_(max_ahead), policy_(train) {}
+  bool async() const { return policy_.apply_on_arrival(); }
   size_t IndexOf(const Block& b) const { return static_cast<size_t>(&b - blocks_.data()); }
   // Active or retired.
   bool OnRoster(uint32_t rank) const {
@@ -330,7 +331,7 @@ class Shard {
 
   KeyRange range_;
   uint64_t max_ahead_;
-  Consistency consistency_;
+  ConsistencyPolicy policy_;
   std::vector<std::string> slot_names_;
   std::vector<float> params_;
   std::vector<Block> blocks_;

@@ -83,7 +83,7 @@ Status SparseShard::Push(uint32_t rank, uint64_t clock, SparseTable& table,
                                    " ids over 0 samples");
   }
   TableState& st = StateOf(table);
-  if (options_.consistency == Consistency::kBsp) {
+  if (lockstep()) {
     return PushBsp(rank, clock, st, ids, grads, sample_count, data_order);
   }
   if (!ids.empty()) {
@@ -209,7 +209,7 @@ Status SparseShard::ApplyCompleteClocks(TableState& st) {
 
 Status SparseShard::ApplyAllTables() {
   Status result;
-  if (options_.consistency != Consistency::kBsp) return result;
+  if (!lockstep()) return result;
   for (auto& [name, st] : tables_) {
     Status s = ApplyCompleteClocks(st);
     if (!s.ok()) result = s;
@@ -224,7 +224,7 @@ Status SparseShard::CheckAddWorker(uint32_t rank, uint64_t from_clock) const {
   if (rank < ranks_.size() && ranks_[rank].state == RankState::kActive)
     return Status::AlreadyExists("sparse shard: worker " + std::to_string(rank) +
                                  " is already on the roster");
-  if (options_.consistency == Consistency::kBsp) {
+  if (lockstep()) {
     for (const auto& [name, st] : tables_) {
       if (st.version > from_clock)
         return Status::FailedPrecondition("sparse table \"" + name + "\" already applied clock " +
@@ -285,7 +285,7 @@ void SparseShard::MaybeEvict(TableState& st) {
 }
 
 Status SparseShard::BeginCapture(uint64_t id, uint64_t clock, bool full, bool live) {
-  if (options_.consistency == Consistency::kBsp) {
+  if (lockstep()) {
     for (const auto& [name, st] : tables_) {
       if (st.version > clock)
         return Status::FailedPrecondition("sparse table \"" + name + "\" is at version " +
@@ -296,14 +296,14 @@ Status SparseShard::BeginCapture(uint64_t id, uint64_t clock, bool full, bool li
   CancelCapture();
   capture_ = Capture{id, clock, full, {}, {}};
   capture_->live = live;
-  if (options_.consistency == Consistency::kBsp) {
+  if (lockstep()) {
     for (auto& [name, st] : tables_) MaybeCapture(st);
   }
   return Status::OK();
 }
 
 void SparseShard::MaybeCapture(TableState& st) {
-  if (capture_ && !st.captured && options_.consistency == Consistency::kBsp &&
+  if (capture_ && !st.captured && lockstep() &&
       st.version == capture_->clock)
     CaptureTable(st);
 }

@@ -43,6 +43,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/consistency.h"
 #include "common/job_spec.h"
 #include "common/slot_map.h"
 #include "common/status.h"
@@ -167,6 +168,8 @@ class SparseShard {
                  const std::function<Status(const SparseChainFn&)>& replay);
 
  private:
+  // BSP: a clock's pushes are applied together once every rank on the roster pushed.
+  bool lockstep() const { return ConsistencyPolicy(options_.consistency).lockstep(); }
   // BSP: one rank's push for one clock of one table, as it came.
   struct Contribution {
     std::vector<uint64_t> ids;
